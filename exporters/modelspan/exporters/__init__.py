@@ -1,0 +1,1 @@
+"""Span exporters: Elasticsearch (direct), and the embedded SQLite store."""

@@ -1,0 +1,5 @@
+import sys
+
+from modelspan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,122 @@
+"""Field names of the analyzer's findings documents: the one place that owns them.
+
+The analyzer writes one document per finding to the findings store (the Elasticsearch index
+``FINDINGS_INDEX`` or the SQLite table ``findings``); Kibana dashboards, watches, rules, the CLI,
+the incident correlator and the HTML report read them. Documents are flat (dotted keys), e.g.::
+
+    {
+      "@timestamp": "2026-11-22T10:05:00Z",            # end of the analysed window
+      "finding.id": "drift:churn:3:temp:2026-11-22T10:00:00Z",
+      "finding.type": "drift", "finding.flagged": true, "finding.severity": "warning",
+      "finding.summary": "feature 'temp' drifted (PSI 1.84 >= 0.2, p=1e-12, n=5120)",
+      "model.name": "churn", "model.version": "3", "feature.name": "temp",
+      "window.start": "...", "window.end": "...", "reference.kind": "baseline",
+      "test.name": "psi", "test.score": 1.84, "test.threshold": 0.2,
+      "test.p_value": 1e-12, "test.p_value_adjusted": 4e-11,
+      "sample.count": 5120, "reference.count": 20000, "trace_ids": ["..."]
+    }
+
+``finding.id`` is deterministic (type, model, version, subject, window), so re-analysing a window
+replaces its findings instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+FINDINGS_INDEX: Final = "modelspan-findings"
+"""Elasticsearch index (behind this alias) holding findings; SQLite table ``findings``."""
+OUTCOMES_INDEX: Final = "modelspan-outcomes"
+"""Elasticsearch index holding ground-truth labels (``record_outcome``); SQLite table ``outcomes``."""
+
+TIMESTAMP: Final = "@timestamp"
+ID: Final = "finding.id"
+TYPE: Final = "finding.type"
+FLAGGED: Final = "finding.flagged"
+"""True when the finding is a problem to alert on; False for a measurement (e.g. a latency p95)."""
+SEVERITY: Final = "finding.severity"
+SUMMARY: Final = "finding.summary"
+ANALYZED_AT: Final = "finding.analyzed_at"
+
+MODEL_NAME: Final = "model.name"
+MODEL_VERSION: Final = "model.version"
+MODULE_NAME: Final = "module.name"
+FEATURE_NAME: Final = "feature.name"
+OUTPUT_LABEL: Final = "output.label"
+MODULE_PATH: Final = "module.path"
+SERVICE_NAME: Final = "service.name"
+ROUTE: Final = "http.route"
+
+WINDOW_START: Final = "window.start"
+WINDOW_END: Final = "window.end"
+REFERENCE_KIND: Final = "reference.kind"
+REFERENCE_START: Final = "reference.start"
+REFERENCE_END: Final = "reference.end"
+
+TEST_NAME: Final = "test.name"
+TEST_SCORE: Final = "test.score"
+TEST_THRESHOLD: Final = "test.threshold"
+TEST_P_VALUE: Final = "test.p_value"
+TEST_P_VALUE_ADJUSTED: Final = "test.p_value_adjusted"
+SAMPLE_COUNT: Final = "sample.count"
+REFERENCE_COUNT: Final = "reference.count"
+
+METRIC_NAME: Final = "metric.name"
+METRIC_VALUE: Final = "metric.value"
+METRIC_REFERENCE_VALUE: Final = "metric.reference_value"
+
+TRACE_IDS: Final = "trace_ids"
+"""Up to ``MAX_EXAMPLE_TRACES`` example trace ids to inspect."""
+MAX_EXAMPLE_TRACES: Final = 10
+
+INCIDENT_KIND: Final = "incident.kind"
+"""``correlated``, ``model_only`` or ``application_only``."""
+INCIDENT_EVIDENCE_SHARE: Final = "incident.evidence.share"
+"""Share of failing application requests whose trace holds an implicated model span."""
+INCIDENT_MODEL_FINDINGS: Final = "incident.model_finding_ids"
+INCIDENT_APP_FINDINGS: Final = "incident.application_finding_ids"
+
+# finding.type values
+TYPE_DRIFT: Final = "drift"
+TYPE_PREDICTION_DRIFT: Final = "prediction_drift"
+TYPE_DATA_QUALITY: Final = "data_quality"
+TYPE_NOVEL_PATH: Final = "novel_path"
+TYPE_PATH_DRIFT: Final = "path_drift"
+TYPE_LATENCY: Final = "latency"
+TYPE_THROUGHPUT: Final = "throughput"
+TYPE_ERROR_RATE: Final = "error_rate"
+TYPE_QUALITY: Final = "quality"
+TYPE_APP_ERRORS: Final = "application_errors"
+TYPE_APP_LATENCY: Final = "application_latency"
+TYPE_INCIDENT: Final = "incident"
+
+SEVERITIES: Final = ("info", "warning", "critical")
+
+_KEYWORDS = (
+    ID, TYPE, SEVERITY, MODEL_NAME, MODEL_VERSION, MODULE_NAME, FEATURE_NAME, OUTPUT_LABEL,
+    MODULE_PATH, SERVICE_NAME, ROUTE, REFERENCE_KIND, TEST_NAME, METRIC_NAME, TRACE_IDS,
+    INCIDENT_KIND, INCIDENT_MODEL_FINDINGS, INCIDENT_APP_FINDINGS,
+)
+_DATES = (TIMESTAMP, ANALYZED_AT, WINDOW_START, WINDOW_END, REFERENCE_START, REFERENCE_END)
+_DOUBLES = (
+    TEST_SCORE, TEST_THRESHOLD, TEST_P_VALUE, TEST_P_VALUE_ADJUSTED, METRIC_VALUE,
+    METRIC_REFERENCE_VALUE, INCIDENT_EVIDENCE_SHARE,
+)
+_LONGS = (SAMPLE_COUNT, REFERENCE_COUNT)
+
+
+def mapping() -> dict[str, Any]:
+    """Elasticsearch mapping of the findings index (``subobjects: false`` keeps keys flat)."""
+    properties: dict[str, Any] = {}
+    properties.update({name: {"type": "keyword"} for name in _KEYWORDS})
+    properties.update({name: {"type": "date"} for name in _DATES})
+    properties.update({name: {"type": "double"} for name in _DOUBLES})
+    properties.update({name: {"type": "long"} for name in _LONGS})
+    properties[FLAGGED] = {"type": "boolean"}
+    properties[SUMMARY] = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
+    return {"subobjects": False, "dynamic": "strict", "properties": properties}
+
+
+def field_names() -> frozenset[str]:
+    """Every field a findings document may carry (for tests of dashboards, watches and rules)."""
+    return frozenset(mapping()["properties"]) | {SUMMARY + ".keyword"}

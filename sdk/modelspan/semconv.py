@@ -1,0 +1,243 @@
+"""Attribute names of modelspan spans: the one place that owns them.
+
+Every ``ml.*`` attribute the SDK writes, the exporters map, the analyzer queries and the Kibana
+objects read is named here and documented in ``docs/semantic-conventions.md``. Never write one of
+these names as a string literal elsewhere; import the constant or call the helper.
+
+Why our own namespace: OpenTelemetry's semantic conventions cover generative-AI calls
+(``gen_ai.*``) but not classic ML inference yet (open-telemetry/semantic-conventions#3420). This
+module is a proposal for that gap, kept small and flat so that the OTel Collector's Elasticsearch
+exporter (``mapping.mode: otel``) and our direct exporter store each attribute under
+``attributes.<name>`` with an aggregatable type.
+
+Shape of a model call (one *root* model span per decorated call)::
+
+    predict <model>                      ml.span.kind = "model"
+      ├─ module <sub-module>             ml.span.kind = "module", ml.module.name = ...
+      │    └─ module <nested>            (ml.module.path on the root lists them in call order)
+      └─ ...
+
+Names that carry a feature, a category index or a bin index are built by the helper functions
+below (``feature_value("temp")`` -> ``"ml.feature.temp"``) so that parsing them back is also in
+one place (``parse_feature_attribute``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# --- Routing -------------------------------------------------------------------------------
+DATA_STREAM_DATASET: Final = "data_stream.dataset"
+"""Set to ``MODELSPAN_DATASET`` on model spans so both export paths route them to
+``traces-modelspan.otel-<namespace>``."""
+DATA_STREAM_NAMESPACE: Final = "data_stream.namespace"
+"""Namespace part of the data stream; from ``configure(environment=...)``; default ``default``."""
+MODELSPAN_DATASET: Final = "modelspan"
+"""The dataset value of every span modelspan creates."""
+
+# --- Span identity ---------------------------------------------------------------------------
+SPAN_KIND: Final = "ml.span.kind"
+"""``"model"`` on the root span of a decorated call, ``"module"`` on sub-module spans."""
+SPAN_KIND_MODEL: Final = "model"
+SPAN_KIND_MODULE: Final = "module"
+
+MODEL_NAME: Final = "ml.model.name"
+"""Name of the model, e.g. ``"churn"``. On root and module spans."""
+MODEL_VERSION: Final = "ml.model.version"
+"""Version of the model, e.g. ``"2024-06-01"``. On root and module spans."""
+MODEL_TASK: Final = "ml.model.task"
+"""``"classification"``, ``"regression"`` or ``"ranking"`` if known."""
+PREDICTION_ID: Final = "ml.prediction.id"
+"""Unique id of the call. For a batch, row ``i`` has prediction id ``f"{id}:{i}"``."""
+BATCH_SIZE: Final = "ml.batch.size"
+"""Rows in the call: 1 for a single-row call."""
+SAMPLE_RATE: Final = "ml.sample_rate"
+"""Probability with which this call was recorded (1.0 = all). QPS is scaled by ``1/sample_rate``."""
+BASELINE_ID: Final = "ml.baseline.id"
+"""Id of the baseline whose bin edges and category list the summaries on this span use."""
+
+# --- Module paths ----------------------------------------------------------------------------
+MODULE_NAME: Final = "ml.module.name"
+"""On a module span: the sub-module's name."""
+MODULE_PATH: Final = "ml.module.path"
+"""On the root span: ordered ``string[]`` of sub-modules the call entered (bounded)."""
+MODULE_PATH_KEY: Final = "ml.module.path_key"
+"""On the root span: ``MODULE_PATH`` joined with ``PATH_SEPARATOR``; a keyword for terms
+aggregations (array order is lost in Elasticsearch doc values)."""
+MODULE_PATH_TRUNCATED: Final = "ml.module.path_truncated"
+"""``True`` when the path was longer than the bound and was cut."""
+PATH_SEPARATOR: Final = ">"
+
+# --- Outputs -------------------------------------------------------------------------------
+OUTPUT_LABEL: Final = "ml.output.label"
+"""Single-row classification: the predicted class, as a string."""
+OUTPUT_VALUE: Final = "ml.output.value"
+"""Single-row regression: the predicted value (double)."""
+OUTPUT_SCORE: Final = "ml.output.score"
+"""Single-row: probability of the predicted (or positive) class, 0..1."""
+OUTPUT_MARGIN: Final = "ml.output.margin"
+"""Single-row: top-1 minus top-2 probability."""
+OUTPUT_LABELS: Final = "ml.output.labels"
+"""Batch (bounded, rows <= ``MAX_ROW_OUTPUTS``): predicted class per row, ``string[]``."""
+OUTPUT_VALUES: Final = "ml.output.values"
+"""Batch (bounded): predicted value per row, ``double[]``."""
+OUTPUT_SCORES: Final = "ml.output.scores"
+"""Batch (bounded): score per row, ``double[]``."""
+
+# --- Inputs: single row ----------------------------------------------------------------------
+FEATURE_PREFIX: Final = "ml.feature."
+"""``ml.feature.<name>``: a single-row call's value of feature ``name`` (double or string)."""
+BATCH_PREFIX: Final = "ml.batch."
+"""``ml.batch.<name>.<stat>``: mergeable summary of feature ``name`` in a batch call. The
+pseudo-feature ``OUTPUT_FEATURE`` summarises the batch's outputs the same way."""
+OUTPUT_FEATURE: Final = "_output"
+
+# Per-feature statistics of a batch summary (``ml.batch.<name>.<stat>``).
+STAT_COUNT: Final = "count"  # non-null values
+STAT_NULL_COUNT: Final = "null_count"  # None / missing
+STAT_NAN_COUNT: Final = "nan_count"  # NaN or +-inf (numeric)
+STAT_SUM: Final = "sum"
+STAT_SUM_SQ: Final = "sum_sq"
+STAT_MIN: Final = "min"
+STAT_MAX: Final = "max"
+STAT_OUT_OF_RANGE: Final = "out_of_range_count"  # outside the baseline's [min, max]
+STAT_UNSEEN_COUNT: Final = "unseen_count"  # categories not in the baseline
+STAT_TYPE_CHANGE_COUNT: Final = "type_change_count"  # values of the wrong type
+STAT_OTHER_COUNT: Final = "cat.other"  # categories seen in the baseline beyond its top-k list
+STAT_TOP_VALUES: Final = "top.values"  # string[]: most frequent categories in the batch
+STAT_TOP_COUNTS: Final = "top.counts"  # int[]: their counts, same order
+STAT_LENGTH_MEAN: Final = "length_mean"  # text
+STAT_OOV_RATE: Final = "oov_rate"  # text: out-of-vocabulary token rate
+SUMMARY_STATS: Final = (
+    STAT_COUNT,
+    STAT_NULL_COUNT,
+    STAT_NAN_COUNT,
+    STAT_SUM,
+    STAT_SUM_SQ,
+    STAT_MIN,
+    STAT_MAX,
+    STAT_OUT_OF_RANGE,
+    STAT_UNSEEN_COUNT,
+    STAT_TYPE_CHANGE_COUNT,
+    STAT_OTHER_COUNT,
+    STAT_TOP_VALUES,
+    STAT_TOP_COUNTS,
+    STAT_LENGTH_MEAN,
+    STAT_OOV_RATE,
+)
+
+# Text features on single-row calls (the raw text is never stored unless captured).
+TEXT_LENGTH_SUFFIX: Final = ".length"
+TEXT_OOV_RATE_SUFFIX: Final = ".oov_rate"
+
+# --- Call-time checks -----------------------------------------------------------------------
+QUALITY_PREFIX: Final = "ml.quality."
+"""``ml.quality.<check>``: ``string[]`` of features that failed ``check`` on a single-row call;
+``ml.quality.<check>.count``: how many values failed it (single row or batch)."""
+CHECK_NULL: Final = "null"
+CHECK_NAN: Final = "nan"  # NaN or infinity
+CHECK_TYPE_CHANGE: Final = "type_change"
+CHECK_OUT_OF_RANGE: Final = "out_of_range"
+CHECK_UNSEEN_CATEGORY: Final = "unseen_category"
+CHECKS: Final = (CHECK_NULL, CHECK_NAN, CHECK_TYPE_CHANGE, CHECK_OUT_OF_RANGE, CHECK_UNSEEN_CATEGORY)
+QUALITY_EVENT: Final = "ml.quality"
+"""Span event added once per failed check (attributes ``ml.quality.check``, ``ml.feature.name``)."""
+QUALITY_EVENT_CHECK: Final = "ml.quality.check"
+QUALITY_EVENT_FEATURE: Final = "ml.feature.name"
+
+# --- Captured raw inputs (opt-in) -----------------------------------------------------------
+INPUT_RAW: Final = "ml.input.raw"
+"""Opt-in only: JSON of the (redacted) input, truncated to the configured bound."""
+REDACTED_HASH_PREFIX: Final = "sha256:"
+
+# --- Monitoring's own health ----------------------------------------------------------------
+MONITORING_ERRORS: Final = "ml.monitoring.errors"
+"""Number of monitoring failures swallowed while recording this call (0 is omitted)."""
+
+# --- Bounds (documented in docs/semantic-conventions.md) ------------------------------------
+MAX_PATH_LENGTH: Final = 32
+MAX_ROW_OUTPUTS: Final = 256
+MAX_TOP_CATEGORIES: Final = 20
+MAX_BASELINE_CATEGORIES: Final = 50
+MAX_STRING_LENGTH: Final = 256
+MAX_FEATURES: Final = 200
+MAX_RAW_INPUT_BYTES: Final = 4096
+
+
+def feature_value(name: str) -> str:
+    """Attribute holding a single-row call's value of feature ``name``.
+
+    >>> feature_value("temp")
+    'ml.feature.temp'
+    """
+    return FEATURE_PREFIX + name
+
+
+def batch_stat(name: str, stat: str) -> str:
+    """Attribute holding statistic ``stat`` of feature ``name`` in a batch call.
+
+    >>> batch_stat("temp", STAT_SUM)
+    'ml.batch.temp.sum'
+    """
+    return f"{BATCH_PREFIX}{name}.{stat}"
+
+
+def batch_bin(name: str, index: int) -> str:
+    """Count of batch values in bin ``index`` of the baseline's edges for feature ``name``.
+
+    With edges ``e[0] < ... < e[k-1]`` there are ``k + 1`` bins: bin 0 is ``x < e[0]``, bin ``i``
+    is ``e[i-1] <= x < e[i]``, bin ``k`` is ``x >= e[k-1]`` (Elasticsearch ``range`` semantics).
+
+    >>> batch_bin("temp", 3)
+    'ml.batch.temp.bin.3'
+    """
+    return f"{BATCH_PREFIX}{name}.bin.{index}"
+
+
+def batch_category(name: str, index: int) -> str:
+    """Count of batch values equal to the baseline's ``index``-th category of feature ``name``.
+
+    >>> batch_category("country", 0)
+    'ml.batch.country.cat.0'
+    """
+    return f"{BATCH_PREFIX}{name}.cat.{index}"
+
+
+def quality_features(check: str) -> str:
+    """``string[]`` of features that failed ``check`` on a single-row call.
+
+    >>> quality_features(CHECK_NAN)
+    'ml.quality.nan'
+    """
+    return QUALITY_PREFIX + check
+
+
+def quality_count(check: str) -> str:
+    """Number of values that failed ``check`` in the call.
+
+    >>> quality_count(CHECK_NAN)
+    'ml.quality.nan.count'
+    """
+    return f"{QUALITY_PREFIX}{check}.count"
+
+
+_BATCH_RE = re.compile(r"^ml\.batch\.(?P<feature>.+)\.(?P<stat>bin\.\d+|cat\.\d+|cat\.other|top\.values|top\.counts|[a-z_]+)$")
+
+
+def parse_feature_attribute(key: str) -> tuple[str, str | None] | None:
+    """Split an attribute name into ``(feature, stat)``; ``stat`` is ``None`` for a single-row value.
+
+    Returns ``None`` for names that are not feature attributes.
+
+    >>> parse_feature_attribute("ml.feature.temp")
+    ('temp', None)
+    >>> parse_feature_attribute("ml.batch.temp.bin.2")
+    ('temp', 'bin.2')
+    """
+    if key.startswith(FEATURE_PREFIX):
+        return key[len(FEATURE_PREFIX) :], None
+    match = _BATCH_RE.match(key)
+    if match:
+        return match["feature"], match["stat"]
+    return None

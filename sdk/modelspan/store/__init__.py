@@ -1,0 +1,1 @@
+"""Where spans, outcomes and findings are kept: the embedded SQLite store or Elasticsearch."""

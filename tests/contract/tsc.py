@@ -1,0 +1,95 @@
+"""Type-check Elasticsearch request and response bodies against the official types with ``tsc``.
+
+The npm package ``@elastic/elasticsearch`` ships the request/response types of every Elasticsearch
+API (``estypes``). A body is written as a TypeScript object literal annotated with its type, so
+``tsc --noEmit --strict`` rejects misspelled parameters, aggregations and wrong value types
+(excess-property checks). ``.ci/run`` installs the npm packages (``npm ci`` in this folder).
+
+Usage in a test::
+
+    from tests.contract.tsc import Case, typecheck
+    typecheck([Case("churn drift search", "SearchBody", body)])
+
+``type`` is any TypeScript type expression over ``estypes``; the aliases below cover the common
+request bodies (a request type minus the path parameters that are not part of the JSON body).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+TSC = HERE / "node_modules" / ".bin" / "tsc"
+
+# Request bodies without their path/query parameters.
+PRELUDE = """
+import type { estypes } from '@elastic/elasticsearch'
+type SearchBody = Omit<estypes.SearchRequest, 'index'>
+type IndexTemplateBody = Omit<estypes.IndicesPutIndexTemplateRequest, 'name'>
+type ComponentTemplateBody = Omit<estypes.ClusterPutComponentTemplateRequest, 'name'>
+type IlmPolicyBody = Omit<estypes.IlmPutLifecycleRequest, 'name'>
+type WatchBody = Omit<estypes.WatcherPutWatchRequest, 'id'>
+type CreateIndexBody = Omit<estypes.IndicesCreateRequest, 'index'>
+type BulkOperation = estypes.BulkOperationContainer
+type RoleBody = Omit<estypes.SecurityPutRoleRequest, 'name'>
+"""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One body to check: a label for error messages, its TypeScript type, and the body."""
+
+    label: str
+    type: str
+    body: Any
+
+
+def available() -> bool:
+    return TSC.exists() and shutil.which("node") is not None
+
+
+def typecheck(cases: Iterable[Case]) -> None:
+    """Fail the calling test with tsc's messages (mapped to case labels) if any body is ill-typed."""
+    cases = list(cases)
+    assert cases, "nothing to type-check"
+    if not available():
+        pytest.fail(f"contract check needs `npm ci` in {HERE} (see .ci/run)")
+    lines = [PRELUDE]
+    starts: list[tuple[int, str]] = []
+    for number, case in enumerate(cases):
+        starts.append((len("\n".join(lines).splitlines()) + 1, case.label))
+        literal = json.dumps(case.body, indent=1, ensure_ascii=False)
+        lines.append(f"export const case{number}: {case.type} = {literal}\n")
+    source = "\n".join(lines)
+    with tempfile.TemporaryDirectory(dir=HERE, prefix=".tsc-") as tmp:
+        path = Path(tmp) / "bodies.ts"
+        path.write_text(source)
+        result = subprocess.run(
+            [str(TSC), "--noEmit", "--strict", "--skipLibCheck", "--target", "es2022",
+             "--module", "nodenext", "--moduleResolution", "nodenext", str(path)],
+            capture_output=True, text=True, cwd=HERE, timeout=300,
+        )
+    if result.returncode != 0:
+        pytest.fail("Elasticsearch contract check failed:\n" + _explain(result.stdout + result.stderr, starts))
+
+
+def _explain(output: str, starts: list[tuple[int, str]]) -> str:
+    explained = []
+    for line in output.splitlines():
+        match = re.search(r"bodies\.ts[(:](\d+)", line)
+        if match:
+            number = int(match[1])
+            label = next((lab for start, lab in reversed(starts) if start <= number), "?")
+            line = f"[{label}] {line}"
+        explained.append(line)
+    return "\n".join(explained)
