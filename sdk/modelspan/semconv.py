@@ -92,6 +92,8 @@ BATCH_PREFIX: Final = "ml.batch."
 """``ml.batch.<name>.<stat>``: mergeable summary of feature ``name`` in a batch call. The
 pseudo-feature ``OUTPUT_FEATURE`` summarises the batch's outputs the same way."""
 OUTPUT_FEATURE: Final = "_output"
+OUTPUT_SCORE_FEATURE: Final = "_score"
+"""Pseudo-feature summarising a batch's per-row scores (probability of the predicted class)."""
 
 # Per-feature statistics of a batch summary (``ml.batch.<name>.<stat>``).
 STAT_COUNT: Final = "count"  # non-null values
@@ -154,6 +156,9 @@ REDACTED_HASH_PREFIX: Final = "sha256:"
 # --- Monitoring's own health ----------------------------------------------------------------
 MONITORING_ERRORS: Final = "ml.monitoring.errors"
 """Number of monitoring failures swallowed while recording this call (0 is omitted)."""
+
+ATTRIBUTES_DROPPED: Final = "ml.attributes.dropped"
+"""Number of summary attributes left off this span to stay within the span attribute limit."""
 
 # --- Bounds (documented in docs/semantic-conventions.md) ------------------------------------
 MAX_PATH_LENGTH: Final = 32
@@ -222,7 +227,10 @@ def quality_count(check: str) -> str:
     return f"{QUALITY_PREFIX}{check}.count"
 
 
-_BATCH_RE = re.compile(r"^ml\.batch\.(?P<feature>.+)\.(?P<stat>bin\.\d+|cat\.\d+|cat\.other|top\.values|top\.counts|[a-z_]+)$")
+_BATCH_RE = re.compile(
+    r"^ml\.batch\.(?P<feature>.+)\."
+    r"(?P<stat>bin\.\d+|cat\.\d+|cat\.other|top\.values|top\.counts|[a-z_]+)$"
+)
 
 
 def parse_feature_attribute(key: str) -> tuple[str, str | None] | None:

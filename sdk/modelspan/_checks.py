@@ -1,0 +1,145 @@
+"""Single-row feature values and the call-time checks; failures are counted, never raised.
+
+Checks (``semconv.CHECKS``): null, NaN/infinity, a type change against the baseline schema (a
+scalar that became a list, a number that became a string), a value outside the baseline's
+``[min, max]``, a category (or, for text, a token) the baseline never saw. Each failure becomes
+``ml.quality.<check>`` (the features) and ``ml.quality.<check>.count`` on the span, plus one
+bounded ``ml.quality`` span event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from modelspan import _profile, _redaction, semconv
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline, FeatureProfile
+
+MAX_QUALITY_EVENTS = 32
+_NUMBER_TYPES = (int, float)
+
+
+class Quality:
+    """Check failures collected during one call."""
+
+    __slots__ = ("counts", "features")
+
+    def __init__(self) -> None:
+        self.features: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, check: str, feature: str, count: int = 1) -> None:
+        if count <= 0:
+            return
+        self.counts[check] = self.counts.get(check, 0) + count
+        names = self.features.setdefault(check, [])
+        if len(names) < semconv.MAX_FEATURES and feature not in names:
+            names.append(feature)
+
+    def write(self, attributes: dict[str, Any]) -> list[tuple[str, str]]:
+        """Put the counts on ``attributes``; return (check, feature) pairs for span events."""
+        events: list[tuple[str, str]] = []
+        for check, count in self.counts.items():
+            attributes[semconv.quality_count(check)] = count
+            attributes[semconv.quality_features(check)] = list(self.features[check])
+            for feature in self.features[check]:
+                if len(events) < MAX_QUALITY_EVENTS:
+                    events.append((check, feature))
+        return events
+
+
+def row_attributes(
+    values: Mapping[str, Any],
+    baseline: Baseline | None,
+    policy: Mapping[str, str],
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    """Each feature's value as ``ml.feature.<name>`` (redacted as asked), checked on the way."""
+    profiles = baseline.features if baseline is not None else None
+    for name, value in values.items():
+        profile = profiles.get(name) if profiles else None
+        if policy and name in policy:
+            _redacted(name, value, policy[name], attributes, quality)
+        elif type(value) in _NUMBER_TYPES or _profile.is_number(value):
+            _number(name, _profile.to_float(value), profile, attributes, quality)
+        elif isinstance(value, str):
+            _string(name, value, profile, attributes, quality)
+        elif _profile.is_null(value):
+            quality.add(semconv.CHECK_NULL, name)
+        else:  # a list, a dict, an object: not a feature value any schema allows
+            quality.add(semconv.CHECK_TYPE_CHANGE, name)
+    if profiles:
+        for name in profiles.keys() - values.keys():
+            quality.add(semconv.CHECK_NULL, name)  # a feature the call left out
+
+
+def _number(
+    name: str,
+    number: float,
+    profile: FeatureProfile | None,
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    if not math.isfinite(number):
+        quality.add(semconv.CHECK_NAN, name)  # JSON cannot carry it: count it, store nothing
+        return
+    if profile is not None and profile.kind != "numeric":
+        if profile.kind == "text":
+            quality.add(semconv.CHECK_TYPE_CHANGE, name)
+            return
+        text = repr(number) if not number.is_integer() else str(int(number))
+        _category(name, text, profile, attributes, quality)
+        return
+    attributes[semconv.FEATURE_PREFIX + name] = number
+    if profile is not None and profile.min is not None and profile.max is not None and (
+        number < profile.min or number > profile.max
+    ):
+        quality.add(semconv.CHECK_OUT_OF_RANGE, name)
+
+
+def _string(
+    name: str,
+    text: str,
+    profile: FeatureProfile | None,
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    if profile is None or profile.kind == "categorical":
+        _category(name, text, profile, attributes, quality)
+    elif profile.kind == "text":
+        words = _profile.tokens(text)
+        attributes[semconv.FEATURE_PREFIX + name + semconv.TEXT_LENGTH_SUFFIX] = len(text)
+        if words and profile.vocabulary:
+            unseen = sum(1 for word in words if word not in profile.known)
+            attributes[semconv.FEATURE_PREFIX + name + semconv.TEXT_OOV_RATE_SUFFIX] = (
+                unseen / len(words)
+            )
+            if unseen:
+                quality.add(semconv.CHECK_UNSEEN_CATEGORY, name)
+    else:
+        quality.add(semconv.CHECK_TYPE_CHANGE, name)  # a number that arrived as a string
+
+
+def _category(
+    name: str,
+    text: str,
+    profile: FeatureProfile | None,
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    attributes[semconv.FEATURE_PREFIX + name] = text[: semconv.MAX_STRING_LENGTH]
+    if profile is not None and profile.known and text not in profile.known:
+        quality.add(semconv.CHECK_UNSEEN_CATEGORY, name)
+
+
+def _redacted(
+    name: str, value: Any, action: str, attributes: dict[str, Any], quality: Quality
+) -> None:
+    if _profile.is_null(value):
+        quality.add(semconv.CHECK_NULL, name)
+    elif action == "hash":
+        attributes[semconv.FEATURE_PREFIX + name] = _redaction.hash_value(value)

@@ -1,0 +1,131 @@
+"""Choosing where spans go: the ``exporter=`` argument, ``OTEL_TRACES_EXPORTER`` or the default.
+
+Order (argument, then environment, then default, as in opentelemetry-python):
+
+1. ``configure(exporter=...)``: a name, a comma-separated list of names, or a ``SpanExporter``.
+2. ``MODELSPAN_EXPORTER``, then ``OTEL_TRACES_EXPORTER`` (comma-separated names).
+3. ``"elasticsearch"`` when ``ELASTICSEARCH_URL`` or ``ELASTICSEARCH_CLOUD_ID`` is set.
+4. ``"sqlite"``: the embedded store (``MODELSPAN_STORE`` or ``./modelspan.db``).
+
+Exporter modules are imported here, at configure time only, so that the instrumentation itself
+imports with nothing but ``opentelemetry-api`` and numpy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+ENV_EXPORTER = "MODELSPAN_EXPORTER"
+ENV_OTEL_EXPORTER = "OTEL_TRACES_EXPORTER"
+
+# name -> (module, class, extra that provides it)
+_BUILTIN: dict[str, tuple[str, str, str]] = {
+    "sqlite": ("modelspan.exporters.sqlite", "SQLiteSpanExporter", "modelspan[sdk]"),
+    "modelspan_sqlite": ("modelspan.exporters.sqlite", "SQLiteSpanExporter", "modelspan[sdk]"),
+    "elasticsearch": (
+        "modelspan.exporters.elasticsearch",
+        "ElasticsearchSpanExporter",
+        "modelspan[elasticsearch]",
+    ),
+    "console": ("opentelemetry.sdk.trace.export", "ConsoleSpanExporter", "modelspan[sdk]"),
+}
+_NONE = "none"
+
+
+@dataclass(frozen=True)
+class ExporterChoice:
+    """What ``configure()`` resolved: exporter names or one instance, and where that came from."""
+
+    names: tuple[str, ...]
+    instance: Any = None
+    source: str = "default"  # "argument" | "MODELSPAN_EXPORTER" | "OTEL_TRACES_EXPORTER" | ...
+
+    @property
+    def key(self) -> object:
+        """Identity used to make ``configure()`` idempotent."""
+        return ("instance", id(self.instance)) if self.instance is not None else self.names
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+
+
+def resolve(argument: object, store: str | None = None) -> ExporterChoice:
+    """Resolve the exporter choice; raises ``ValueError`` on a bad argument.
+
+    >>> resolve("console").names
+    ('console',)
+    """
+    if argument is not None:
+        if isinstance(argument, str):
+            names = _split(argument)
+            if not names:
+                raise ValueError("exporter= must name at least one exporter")
+            return ExporterChoice(names, source="argument")
+        if callable(getattr(argument, "export", None)):
+            return ExporterChoice((), instance=argument, source="argument")
+        raise ValueError(f"exporter= must be a name or a SpanExporter, got {argument!r}")
+    for env in (ENV_EXPORTER, ENV_OTEL_EXPORTER):
+        value = os.environ.get(env, "")
+        if _split(value):
+            return ExporterChoice(_split(value), source=env)
+    if os.environ.get("ELASTICSEARCH_URL") or os.environ.get("ELASTICSEARCH_CLOUD_ID"):
+        return ExporterChoice(("elasticsearch",), source="ELASTICSEARCH_URL")
+    return ExporterChoice(("sqlite",), source="default")
+
+
+def build(choice: ExporterChoice, store: str | None = None) -> list[Any]:
+    """Instantiate the chosen exporters (``"none"`` gives none).
+
+    A missing exporter module is an ``ImportError`` saying which extra to install.
+    """
+    if choice.instance is not None:
+        return [choice.instance]
+    return [_build_one(name, store) for name in choice.names if name != _NONE]
+
+
+def _build_one(name: str, store: str | None) -> Any:
+    if name == "otlp":
+        return _otlp()
+    if name in _BUILTIN:
+        module_name, class_name, extra = _BUILTIN[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ImportError(
+                f"modelspan: exporter {name!r} needs {module_name}, which cannot be imported "
+                f"({exc}); install {extra!r}"
+            ) from exc
+        cls = getattr(module, class_name)
+        if name in ("sqlite", "modelspan_sqlite"):
+            return cls(path=store)
+        return cls()
+    # Any other name: an exporter registered the OpenTelemetry way (entry point).
+    for entry in entry_points(group="opentelemetry_traces_exporter", name=name):
+        return entry.load()()
+    raise ValueError(
+        f"modelspan: unknown exporter {name!r}; use sqlite, elasticsearch, otlp, console, none "
+        "or an installed opentelemetry_traces_exporter entry point"
+    )
+
+
+def _otlp() -> Any:
+    protocol = os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+    ).strip()
+    module_name = (
+        "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
+        if protocol == "grpc"
+        else "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+    )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(
+            f"modelspan: exporter 'otlp' needs {module_name} ({exc}); install 'modelspan[sdk]'"
+        ) from exc
+    return module.OTLPSpanExporter()

@@ -1,0 +1,160 @@
+"""``modelspan.module``: sub-module spans and the ordered path of a call through its sub-modules.
+
+The path lives in a ``contextvars.ContextVar`` holding the current model call, so threads and
+asyncio tasks running separate calls keep separate paths, and a nested call of another decorated
+model gets its own. (A thread started inside a call sees the call only if it is started with
+``contextvars.copy_context().run``, as ``asyncio.to_thread`` does.)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from modelspan import _config, semconv
+from modelspan._health import record_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CallRecord:
+    """What one decorated model call collects while it runs (its path, its error count)."""
+
+    __slots__ = ("errors", "model", "path", "prediction_id", "truncated", "version")
+
+    def __init__(self, model: str, version: str, prediction_id: str) -> None:
+        self.model = model
+        self.version = version
+        self.prediction_id = prediction_id
+        self.path: list[str] = []
+        self.truncated = False
+        self.errors = 0
+
+    def enter(self, name: str) -> None:
+        if len(self.path) < semconv.MAX_PATH_LENGTH:
+            self.path.append(name)
+        else:
+            self.truncated = True
+
+
+current_call: ContextVar[CallRecord | None] = ContextVar("modelspan_call", default=None)
+# Open module scopes of this context: (owner id, span, context token) or None when not recording.
+_scopes: ContextVar[tuple[Any, ...]] = ContextVar("modelspan_module_scopes", default=())
+
+
+class module:
+    """A sub-module of a composite model: a child span, and a step on the call's path.
+
+    Works as a context manager (sync or async) and as a decorator of sync or async functions.
+
+    >>> import modelspan
+    >>> @modelspan.module("scaler")
+    ... def scale(x):
+    ...     return x / 10
+    >>> with modelspan.module("ranker"):
+    ...     scale(3.0)
+    0.3
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = str(name)[: semconv.MAX_STRING_LENGTH]
+        self._span_name = "module " + self.name
+
+    def __enter__(self) -> module:
+        scope = self._open() if _config.STATE.enabled else None
+        _scopes.set((*_scopes.get(), scope))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        scopes = _scopes.get()
+        if not scopes:
+            return
+        _scopes.set(scopes[:-1])
+        if scopes[-1] is not None:
+            self._close(scopes[-1], exc)
+
+    async def __aenter__(self) -> module:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    def _open(self) -> tuple[Any, ...] | None:
+        try:
+            call = current_call.get()
+            attributes: dict[str, Any] = {
+                semconv.SPAN_KIND: semconv.SPAN_KIND_MODULE,
+                semconv.MODULE_NAME: self.name,
+                semconv.DATA_STREAM_DATASET: semconv.MODELSPAN_DATASET,
+            }
+            if _config.STATE.namespace:
+                attributes[semconv.DATA_STREAM_NAMESPACE] = _config.STATE.namespace
+            if call is not None:
+                call.enter(self.name)
+                attributes[semconv.MODEL_NAME] = call.model
+                attributes[semconv.MODEL_VERSION] = call.version
+            span = _config.STATE.tracer.start_span(self._span_name, attributes=attributes)
+            token = otel_context.attach(trace.set_span_in_context(span))
+            return (span, token)
+        except Exception as exc:
+            _count_error("module.enter", exc)
+            return None
+
+    def _close(self, scope: tuple[Any, ...], exc: BaseException | None) -> None:
+        span, token = scope
+        try:
+            otel_context.detach(token)
+            if exc is not None and span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:256]))
+            span.end()
+        except Exception as error:
+            _count_error("module.exit", error)
+
+    def __call__(self, func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if not _config.STATE.enabled:
+                    return await func(*args, **kwargs)
+                async with module(self.name):
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not _config.STATE.enabled:
+                return func(*args, **kwargs)
+            with module(self.name):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _count_error(where: str, exc: BaseException) -> None:
+    record_error(where, exc)
+    call = current_call.get()
+    if call is not None:
+        call.errors += 1
+
+

@@ -1,0 +1,274 @@
+"""``@modelspan.monitor``: one span per model call, with inputs, outputs, path and checks.
+
+The decorated function's return value, exceptions and timing belong to the user (design.md,
+decision 6): monitoring runs before and after the call inside ``try/except``, failures are
+counted (``modelspan.monitoring_errors()``, ``ml.monitoring.errors``) and logged once, and the
+user's own exception is re-raised as the very same object. When monitoring is disabled the
+wrapper is one flag test and a direct call.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from contextvars import Token
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from modelspan import _capture, _config, _inputs, _outputs, _redaction, semconv
+from modelspan._checks import Quality, row_attributes
+from modelspan._health import record_error
+from modelspan._module import CallRecord, current_call
+from modelspan._prediction import Prediction, set_last
+from modelspan._summaries import batch_attributes
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Room kept for attributes set after the call (outputs, path, errors) under the span limit.
+_RESERVED_ATTRIBUTES = 96
+
+
+@dataclass
+class Spec:
+    """Everything ``@monitor(...)`` was told, fixed at decoration time."""
+
+    model: str
+    version: str
+    task: str | None
+    classes: Sequence[str] | None
+    features: Sequence[str] | None
+    baseline: Baseline | None
+    input_index: int | None
+    input_name: str | None
+    sample_rate: float | None
+    span_name: str
+
+
+class Call:
+    """One monitored call in flight."""
+
+    __slots__ = ("baseline", "capture", "otel_token", "quality", "record", "record_token",
+                 "room", "shaped", "span", "spec", "start_ns", "streamed")
+
+    def __init__(self, spec: Spec, record: CallRecord) -> None:
+        self.spec = spec
+        self.record = record
+        self.span: Any = None
+        self.otel_token: Any = None
+        self.record_token: Token[CallRecord | None] | None = None
+        self.shaped: _inputs.Row | _inputs.Batch | None = None
+        self.baseline: Baseline | None = None
+        self.quality = Quality()
+        self.capture = False
+        self.room = 0
+        self.start_ns = 0
+        self.streamed = False  # a generator: the yielded items are the output rows
+
+    def attach(self) -> None:
+        self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
+        self.record_token = current_call.set(self.record)
+
+    def detach(self) -> None:
+        if self.record_token is not None:
+            try:
+                current_call.reset(self.record_token)
+            except ValueError:  # resumed in another context (generators): restore by value
+                current_call.set(None)
+            self.record_token = None
+        if self.otel_token is not None:
+            otel_context.detach(self.otel_token)
+            self.otel_token = None
+
+
+def _new_id() -> str:
+    # 128 random bits, as OpenTelemetry's own id generator (random is re-seeded after fork).
+    return f"{random.getrandbits(128):032x}"
+
+
+def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+    """Start the span of a call (inputs summarised); ``None`` if sampled out or on failure."""
+    state = _config.STATE
+    rate = spec.sample_rate if spec.sample_rate is not None else state.sample_rate
+    capture = bool(_capture.ACTIVE) and any(
+        c.wants(spec.model, spec.version) for c in _capture.ACTIVE
+    )
+    if rate < 1.0 and not capture and random.random() >= rate:
+        return None
+    call = Call(spec, CallRecord(spec.model, spec.version, _new_id()))
+    call.capture = capture
+    try:
+        attributes = _identity(spec, call.record.prediction_id, rate)
+        baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
+        call.baseline = baseline
+        if baseline is not None:
+            attributes[semconv.BASELINE_ID] = baseline.id
+        _input_attributes(call, args, kwargs, attributes)
+        call.start_ns = time.time_ns()
+        call.span = state.tracer.start_span(spec.span_name, attributes=attributes)
+        call.room = _config.STATE.attribute_limit - len(attributes)
+        call.attach()
+        return call
+    except Exception as exc:
+        record_error("monitor.begin", exc)
+        _abandon(call)
+        return None
+
+
+def _identity(spec: Spec, prediction_id: str, rate: float) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL,
+        semconv.MODEL_NAME: spec.model,
+        semconv.MODEL_VERSION: spec.version,
+        semconv.PREDICTION_ID: prediction_id,
+        semconv.SAMPLE_RATE: rate,
+        semconv.DATA_STREAM_DATASET: semconv.MODELSPAN_DATASET,
+    }
+    if _config.STATE.namespace:
+        attributes[semconv.DATA_STREAM_NAMESPACE] = _config.STATE.namespace
+    if spec.task:
+        attributes[semconv.MODEL_TASK] = spec.task
+    return attributes
+
+
+def _input_attributes(
+    call: Call, args: tuple[Any, ...], kwargs: dict[str, Any], attributes: dict[str, Any]
+) -> None:
+    spec, state = call.spec, _config.STATE
+    value = _input_value(spec, args, kwargs)
+    names = spec.features or (list(call.baseline.features) if call.baseline else None)
+    shaped = _inputs.normalise(value, names, spec.input_name or "input")
+    call.shaped = shaped
+    features: dict[str, Any] = {}
+    if isinstance(shaped, _inputs.Row):
+        attributes[semconv.BATCH_SIZE] = 1
+        row_attributes(shaped.values, call.baseline, state.redaction, features, call.quality)
+    elif isinstance(shaped, _inputs.Batch):
+        attributes[semconv.BATCH_SIZE] = shaped.size
+        batch_attributes(shaped, call.baseline, state.redaction, features, call.quality)
+    call.quality.write(attributes)
+    if state.capture_inputs and value is not _MISSING:
+        attributes[semconv.INPUT_RAW] = _redaction.raw_input(value, state.redaction)
+    room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
+    _merge_bounded(attributes, features, room)
+
+
+_MISSING = object()
+
+
+def _input_value(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if spec.input_name is not None and spec.input_name in kwargs:
+        return kwargs[spec.input_name]
+    if spec.input_index is not None and spec.input_index < len(args):
+        return args[spec.input_index]
+    return _MISSING
+
+
+def _merge_bounded(attributes: dict[str, Any], extra: dict[str, Any], room: int) -> None:
+    """Add ``extra`` while there is room; count what had to be left off."""
+    if len(extra) <= room:
+        attributes.update(extra)
+        return
+    kept = max(room, 0)
+    for key in list(extra)[:kept]:
+        attributes[key] = extra[key]
+    attributes[semconv.ATTRIBUTES_DROPPED] = len(extra) - kept
+
+
+def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) -> None:
+    """Record outputs (or the error), path and health on the span and end it. Never raises."""
+    record = call.record
+    try:
+        call.detach()
+        span = call.span
+        attributes: dict[str, Any] = {}
+        if record.path:
+            attributes[semconv.MODULE_PATH] = list(record.path)
+            attributes[semconv.MODULE_PATH_KEY] = semconv.PATH_SEPARATOR.join(record.path)
+        if record.truncated:
+            attributes[semconv.MODULE_PATH_TRUNCATED] = True
+        outputs = None
+        if error is not None:
+            if span.is_recording():
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:256]))
+        elif span.is_recording() or call.capture:
+            outputs = _record_outputs(call, result, attributes)
+        if call.capture:
+            _feed_captures(call, outputs, end_ns)
+        if record.errors:
+            attributes[semconv.MONITORING_ERRORS] = record.errors
+        if span.is_recording():
+            span.set_attributes(_bounded(attributes, call.room))
+            _add_quality_events(call)
+    except Exception as exc:
+        record_error("monitor.finish", exc)
+    finally:
+        _end(call, end_ns)
+        shaped = call.shaped
+        if isinstance(shaped, _inputs.Batch):
+            prediction = Prediction(record.prediction_id, record.model, record.version,
+                                    shaped.size, batch=True)
+        else:
+            prediction = Prediction(record.prediction_id, record.model, record.version)
+        set_last(prediction)
+
+
+def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _outputs.Outputs:
+    batch = call.shaped.size if isinstance(call.shaped, _inputs.Batch) else None
+    if call.streamed:
+        batch = len(result) if isinstance(result, list) else 0
+    outputs = _outputs.interpret(result, batch, call.spec.task, call.spec.classes)
+    quality = Quality()
+    _outputs.output_attributes(outputs, batch is not None, call.baseline, attributes, quality)
+    quality.write(attributes)
+    return outputs
+
+
+def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:
+    latency_ms = (end_ns - call.start_ns) / 1e6
+    for capture in list(_capture.ACTIVE):
+        if capture.wants(call.spec.model, call.spec.version):
+            capture.record(call.shaped, outputs, call.record.path, latency_ms)
+
+
+def _bounded(attributes: dict[str, Any], room: int) -> dict[str, Any]:
+    if len(attributes) <= room:
+        return attributes
+    kept = dict(list(attributes.items())[: max(room - 1, 0)])
+    kept[semconv.ATTRIBUTES_DROPPED] = len(attributes) - len(kept)
+    return kept
+
+
+def _add_quality_events(call: Call) -> None:
+    quality = call.quality
+    if not quality.counts:
+        return
+    for check, feature in quality.write({}):
+        call.span.add_event(
+            semconv.QUALITY_EVENT,
+            {semconv.QUALITY_EVENT_CHECK: check, semconv.QUALITY_EVENT_FEATURE: feature},
+        )
+
+
+def _end(call: Call, end_ns: int) -> None:
+    try:
+        if call.span is not None:
+            call.span.end(end_time=end_ns)
+    except Exception as exc:
+        record_error("monitor.end", exc)
+
+
+def _abandon(call: Call) -> None:
+    try:
+        call.detach()
+        if call.span is not None:
+            call.span.end()
+    except Exception as exc:
+        record_error("monitor.abandon", exc)

@@ -1,0 +1,65 @@
+"""The prediction id(s) of a call, for joining ground-truth labels later.
+
+After a decorated call returns (or raises), ``modelspan.last_prediction()`` gives its
+:class:`Prediction` in the same thread or asyncio task (a ``ContextVar``, so concurrent callers
+never see each other's ids). Inside the call, ``modelspan.current_prediction()`` gives it too.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Identity of one monitored call; row ``i`` of a batch has id ``f"{id}:{i}"``.
+
+    >>> p = Prediction("ab12", "churn", "3", batch_size=2)
+    >>> p.ids
+    ['ab12:0', 'ab12:1']
+    """
+
+    id: str
+    model: str
+    version: str
+    batch_size: int = 1
+    batch: bool = False
+
+    @property
+    def ids(self) -> list[str]:
+        """One id per row: the call's id for a single-row call, ``id:i`` for batch rows."""
+        if not self.batch:
+            return [self.id]
+        return [f"{self.id}:{i}" for i in range(self.batch_size)]
+
+
+_last: ContextVar[Prediction | None] = ContextVar("modelspan_last_prediction", default=None)
+
+
+def set_last(prediction: Prediction) -> None:
+    _last.set(prediction)
+
+
+def last_prediction() -> Prediction | None:
+    """The prediction of the most recent monitored call made in this thread / asyncio task.
+
+    >>> import modelspan
+    >>> @modelspan.monitor(model="demo", version="1")
+    ... def predict(row):
+    ...     return 0.5
+    >>> _ = predict({"x": 1.0})
+    >>> modelspan.last_prediction().model
+    'demo'
+    """
+    return _last.get()
+
+
+def current_prediction() -> Prediction | None:
+    """The prediction of the monitored call that is running now (``None`` outside one)."""
+    from modelspan._module import current_call
+
+    record = current_call.get()
+    if record is None:
+        return None
+    return Prediction(record.prediction_id, record.model, record.version)

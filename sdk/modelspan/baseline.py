@@ -1,0 +1,313 @@
+"""Baselines: what a model's inputs, outputs and module paths looked like when it was good.
+
+A :class:`Baseline` is a profile, not a copy of the data (design.md, decision 4): per feature the
+quantile bin edges and counts, category frequencies, vocabulary and a bounded sample; the output
+distribution; the module-path frequencies per output; the latency distribution. The SDK
+summarises batches over the baseline's bin edges (so the summaries merge into histograms) and
+checks calls against its ranges and categories; the analyzer compares windows against it.
+
+Build one from training data, or capture one while a validation set runs through the decorated
+model::
+
+    baseline = modelspan.Baseline.from_data(train_df, model="churn", version="3", output="label")
+    baseline.save("churn-3.json")
+
+    with modelspan.Baseline.capture(model="churn", version="3") as cap:
+        for row in validation_rows:
+            predict(row)
+    cap.baseline.save("churn-3.json")
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from modelspan import _inputs, _profile, semconv
+
+if TYPE_CHECKING:
+    from modelspan._capture import BaselineCapture
+
+Kind = Literal["numeric", "categorical", "text"]
+SAMPLE_SIZE = 1000
+FORMAT_VERSION = 1
+
+
+@dataclass
+class FeatureProfile:
+    """Profile of one feature (or of the output, named ``"_output"``).
+
+    For text features ``edges``/``bin_counts``/``min``/``max``/``mean``/``std`` describe the text
+    length and ``vocabulary`` its most frequent tokens; for categorical ones ``vocabulary`` is
+    every category seen (bounded) and ``categories`` the top ``MAX_BASELINE_CATEGORIES``.
+    """
+
+    name: str
+    kind: Kind
+    count: int = 0
+    null_count: int = 0
+    edges: list[float] = field(default_factory=list)
+    bin_counts: list[int] = field(default_factory=lambda: [0])
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    categories: list[str] = field(default_factory=list)
+    category_counts: list[int] = field(default_factory=list)
+    other_count: int = 0
+    vocabulary: list[str] = field(default_factory=list)
+    sample: list[Any] = field(default_factory=list)
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """Every category (or token, for text) the baseline has seen."""
+        return frozenset(self.vocabulary) | frozenset(self.categories)
+
+    @cached_property
+    def category_index(self) -> dict[str, int]:
+        """Category -> its index ``i`` in ``ml.batch.<name>.cat.<i>``."""
+        return {category: i for i, category in enumerate(self.categories)}
+
+    @cached_property
+    def edges_array(self) -> np.ndarray:
+        return np.asarray(self.edges, dtype=np.float64)
+
+    @classmethod
+    def from_values(
+        cls,
+        name: str,
+        values: Sequence[Any] | np.ndarray,
+        kind: Kind | None = None,
+        bins: int = 10,
+        sample_size: int = SAMPLE_SIZE,
+    ) -> FeatureProfile:
+        """Profile one column of values.
+
+        >>> p = FeatureProfile.from_values("age", [20, 30, 40, None])
+        >>> p.kind, p.count, p.null_count, p.min, p.max
+        ('numeric', 3, 1, 20.0, 40.0)
+        """
+        kind = kind or _profile.infer_kind(values)  # type: ignore[assignment]
+        if kind == "numeric":
+            floats, nulls, wrong = _profile.as_floats(values)
+            profile = _numeric(name, floats, bins)
+            profile.null_count = nulls + wrong + int(np.count_nonzero(~np.isfinite(floats)))
+            profile.sample = _profile.sample(floats[np.isfinite(floats)].tolist(), sample_size)
+            return profile
+        strings, nulls, wrong = _profile.as_strings(values)
+        if kind == "text":
+            lengths = np.asarray([len(text) for text in strings], dtype=np.float64)
+            profile = _numeric(name, lengths, bins)
+            profile.kind = "text"
+            profile.vocabulary = _profile.text_vocabulary(strings)
+        else:
+            profile = _categorical(name, strings)
+        profile.null_count = nulls + wrong
+        profile.sample = _profile.sample(strings, sample_size)
+        return profile
+
+
+def _numeric(name: str, values: np.ndarray, bins: int) -> FeatureProfile:
+    finite = values[np.isfinite(values)]
+    edges = _profile.quantile_edges(finite, bins)
+    profile = FeatureProfile(name, "numeric", count=int(finite.size), edges=edges)
+    profile.bin_counts = _profile.bin_counts(finite, edges).tolist()
+    if finite.size:
+        profile.min, profile.max = float(finite.min()), float(finite.max())
+        profile.mean, profile.std = float(finite.mean()), float(finite.std())
+    return profile
+
+
+def _categorical(name: str, strings: list[str]) -> FeatureProfile:
+    counter = Counter(strings)
+    top = _profile.top_categories(counter, semconv.MAX_BASELINE_CATEGORIES)
+    vocabulary = _profile.top_categories(counter, _profile.MAX_VOCABULARY)
+    return FeatureProfile(
+        name,
+        "categorical",
+        count=len(strings),
+        categories=[category for category, _ in top],
+        category_counts=[count for _, count in top],
+        other_count=len(strings) - sum(count for _, count in top),
+        vocabulary=sorted(category for category, _ in vocabulary),
+    )
+
+
+@dataclass
+class Baseline:
+    """A model version's reference profile; see the module docstring."""
+
+    model: str
+    version: str
+    id: str = ""
+    created_at: str = ""
+    row_count: int = 0
+    features: dict[str, FeatureProfile] = field(default_factory=dict)
+    output: FeatureProfile | None = None
+    module_paths: dict[str, dict[str, int]] = field(default_factory=dict)
+    latency_ms: FeatureProfile | None = None
+
+    def __post_init__(self) -> None:
+        if not self.created_at:
+            self.created_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        if not self.id:
+            self.id = self.content_id()
+
+    def content_id(self) -> str:
+        """Deterministic id: model, version and a digest of the profile's content."""
+        body = self.to_dict()
+        body.pop("id")
+        body.pop("created_at")
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return f"{self.model}:{self.version}:{digest[:12]}"
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Any,
+        *,
+        model: str,
+        version: str,
+        output: str | None = None,
+        outputs: Sequence[Any] | np.ndarray | None = None,
+        features: Sequence[str] | None = None,
+        categorical: Iterable[str] = (),
+        text: Iterable[str] = (),
+        bins: int = 10,
+        sample_size: int = SAMPLE_SIZE,
+        latency_ms: Sequence[float] | None = None,
+    ) -> Baseline:
+        """Profile training data: a DataFrame, a dict of columns, a list of dicts or a 2-D array.
+
+        ``output`` names the column holding the model's output (or the label); ``outputs`` gives
+        outputs separately. ``categorical``/``text`` force a column's kind (else inferred).
+
+        >>> data = {"age": [20, 30, 40], "plan": ["a", "b", "a"], "label": ["no", "yes", "no"]}
+        >>> b = Baseline.from_data(data, model="churn", version="3", output="label")
+        >>> sorted(b.features), b.output.categories
+        (['age', 'plan'], ['no', 'yes'])
+        """
+        if bins < 1:
+            raise ValueError(f"bins must be >= 1, got {bins}")
+        columns, rows = _columns(data, features)
+        out_values = columns.pop(output) if output is not None and output in columns else outputs
+        if output is not None and outputs is None and out_values is None:
+            raise ValueError(f"output column {output!r} is not in the data")
+        kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
+        kinds.update({name: "text" for name in text})
+        profiles = {
+            name: FeatureProfile.from_values(name, column, kinds.get(name), bins, sample_size)
+            for name, column in columns.items()
+        }
+        output_profile = None
+        if out_values is not None:
+            output_profile = FeatureProfile.from_values(
+                semconv.OUTPUT_FEATURE, _list(out_values), None, bins, sample_size
+            )
+        latency = None
+        if latency_ms is not None:
+            latency = FeatureProfile.from_values("latency_ms", _list(latency_ms), "numeric", bins)
+        return cls(model, version, row_count=rows, features=profiles, output=output_profile,
+                   latency_ms=latency)
+
+    @classmethod
+    def capture(
+        cls,
+        *,
+        model: str,
+        version: str | None = None,
+        baseline: Baseline | None = None,
+        bins: int = 10,
+    ) -> BaselineCapture:
+        """Record calls of the decorated ``model`` while a validation set runs through it.
+
+        Inside the ``with`` block every monitored call of ``model`` (of ``version`` if given)
+        adds its inputs, outputs, latency and module path (counted per output label, ``"*"``
+        for numeric outputs) to the capture; on exit ``cap.baseline`` holds the result. Given
+        ``baseline=``, the captured module paths and latencies are added to a copy of it.
+        """
+        from modelspan._capture import BaselineCapture
+
+        return BaselineCapture(model=model, version=version, base=baseline, bins=bins)
+
+    def with_module_paths(
+        self, module_paths: Mapping[str, Mapping[str, int]], latency_ms: FeatureProfile | None
+    ) -> Baseline:
+        """A copy carrying these module-path frequencies (and latency profile), with a new id."""
+        paths = {label: dict(counts) for label, counts in module_paths.items()}
+        return replace(self, id="", created_at="", module_paths=paths,
+                       latency_ms=latency_ms or self.latency_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``Baseline.from_dict(b.to_dict()) == b``."""
+        body = asdict(self)
+        body["format_version"] = FORMAT_VERSION
+        return body
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Baseline:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (forward compatibility)."""
+        names = {f.name for f in fields(cls)}
+        values = {key: value for key, value in body.items() if key in names}
+        values["features"] = {
+            name: _profile_from_dict(item) for name, item in body.get("features", {}).items()
+        }
+        for key in ("output", "latency_ms"):
+            values[key] = _profile_from_dict(body[key]) if body.get(key) else None
+        values["module_paths"] = {
+            str(label): {str(k): int(v) for k, v in counts.items()}
+            for label, counts in body.get("module_paths", {}).items()
+        }
+        return cls(**values)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the baseline as JSON."""
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(self.to_dict(), handle, indent=1, allow_nan=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Baseline:
+        """Read a baseline written by :meth:`save`."""
+        with open(path, encoding="utf-8") as handle:
+            return cls.from_dict(json.load(handle))
+
+
+def _profile_from_dict(body: Mapping[str, Any]) -> FeatureProfile:
+    names = {f.name for f in fields(FeatureProfile)}
+    return FeatureProfile(**{key: value for key, value in body.items() if key in names})
+
+
+def _list(values: Any) -> Any:
+    if isinstance(values, np.ndarray):
+        return values
+    to_numpy = getattr(values, "to_numpy", None)
+    return to_numpy() if callable(to_numpy) else list(values)
+
+
+def _columns(data: Any, features: Sequence[str] | None) -> tuple[dict[str, Any], int]:
+    """Columns of the data set and its row count."""
+    if isinstance(data, Mapping) and all(
+        isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy")
+        for value in data.values()
+    ):
+        columns = {str(name): _list(values) for name, values in data.items()}
+        lengths = {len(column) for column in columns.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"columns have different lengths: {sorted(lengths)}")
+        return columns, lengths.pop() if lengths else 0
+    shaped = _inputs.normalise(data, features, "value")
+    if isinstance(shaped, _inputs.Batch):
+        return dict(shaped.columns), shaped.size
+    raise ValueError(
+        "data must be a DataFrame, a dict of columns, a list of dicts or a 2-D array, "
+        f"got {type(data).__name__}"
+    )
