@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Room kept for attributes set after the call (outputs, path, errors) under the span limit.
-_RESERVED_ATTRIBUTES = 96
+_RESERVED_ATTRIBUTES = 32
 
 
 @dataclass
