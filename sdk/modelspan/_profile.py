@@ -73,13 +73,16 @@ def infer_kind(column: Sequence[Any] | np.ndarray) -> str:
     'numeric'
     >>> infer_kind(["red", "blue"])
     'categorical'
+    >>> infer_kind([1.0, "oops", 2.0])
+    'numeric'
     """
     if isinstance(column, np.ndarray) and column.dtype.kind in "biuf":
         return "numeric"
     present = [value for value in column if not is_null(value)]
-    if present and all(is_number(value) for value in present):
-        return "numeric"
     strings = [value for value in present if isinstance(value, str)]
+    numbers = sum(1 for value in present if is_number(value))
+    if numbers and numbers >= len(strings):
+        return "numeric"  # mostly numbers: the odd string is a type change, not a category
     if strings and sum(len(tokens(s)) for s in strings) / len(strings) >= TEXT_MIN_TOKENS:
         return "text"
     return "categorical"

@@ -210,8 +210,9 @@ class Baseline:
         }
         output_profile = None
         if out_values is not None:
+            values = _list(out_values)
             output_profile = FeatureProfile.from_values(
-                semconv.OUTPUT_FEATURE, _list(out_values), None, bins, sample_size
+                semconv.OUTPUT_FEATURE, values, _output_kind(values), bins, sample_size
             )
         latency = None
         if latency_ms is not None:
@@ -279,6 +280,16 @@ class Baseline:
         """Read a baseline written by :meth:`save`."""
         with open(path, encoding="utf-8") as handle:
             return cls.from_dict(json.load(handle))
+
+
+def _output_kind(values: Any) -> Kind:
+    """Float outputs are values/scores; integers, booleans and strings are class labels, as the
+    monitor reads them."""
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    present = [v for v in items if not _profile.is_null(v)]
+    if present and all(isinstance(v, float) for v in present):
+        return "numeric"
+    return "categorical"
 
 
 def _profile_from_dict(body: Mapping[str, Any]) -> FeatureProfile:
