@@ -203,6 +203,10 @@ def _attach(
     existing = provider if provider is not None else trace.get_tracer_provider()
     sdk_provider = _sdk_provider_class()
     if sdk_provider is None or not isinstance(existing, sdk_provider):
+        if sdk_provider is None and choice.names == ("none",):
+            # Nothing to export and no SDK: follow whatever provider the application sets.
+            STATE.tracer = existing.get_tracer(TRACER_NAME, _version())
+            return
         if _is_proxy(existing) and provider is None:
             if sdk_provider is None:
                 raise ImportError(

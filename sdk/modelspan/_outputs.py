@@ -110,14 +110,20 @@ def _from_mapping(result: Mapping[Any, Any], task: str | None, classes: Sequence
 
 
 def _numeric_array(value: Any) -> np.ndarray | None:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return array
+    array = _array(value)
+    if array is None or array.dtype.kind not in "biuf":
+        return None  # strings, objects, complex numbers: not probabilities
+    return array.astype(np.float64)
 
 
 def _probabilities(matrix: np.ndarray, classes: Sequence[str] | None) -> Outputs:
+    with np.errstate(all="ignore"):  # rows of NaN/inf are data, not a reason to warn
+        return _probabilities_of(matrix, classes)
+
+
+def _probabilities_of(matrix: np.ndarray, classes: Sequence[str] | None) -> Outputs:
+    if matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        return Outputs()
     matrix = np.where(np.isfinite(matrix), matrix, -np.inf)
     best = np.argmax(matrix, axis=1)
     rows = np.arange(matrix.shape[0])
@@ -140,7 +146,7 @@ def _batch(result: Any, rows: int, task: str | None, classes: Sequence[str] | No
         return Outputs(labels, _column(parts, "values"), _column(parts, "scores"))
     if _profile.is_number(result) or isinstance(result, (str, Mapping)) or result is None:
         return _single(result, task, classes) if rows == 1 else Outputs()
-    array = np.asarray(result) if isinstance(result, (list, tuple, np.ndarray)) else None
+    array = _array(result) if isinstance(result, (list, tuple, np.ndarray)) else None
     if array is None or array.dtype == object or array.ndim == 0 or array.shape[0] == 0:
         return Outputs()
     if array.ndim == 2 and array.shape[1] == 1:
@@ -156,6 +162,13 @@ def _batch(result: Any, rows: int, task: str | None, classes: Sequence[str] | No
     if array.dtype.kind == "f":
         return Outputs(values=array.astype(np.float64))
     return Outputs()
+
+
+def _array(value: Any) -> np.ndarray | None:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError):  # ragged or odd sequences: not an output
+        return None
 
 
 def _column(parts: list[Outputs], attr: str) -> np.ndarray | None:

@@ -35,6 +35,17 @@ def batch_attributes(
     quality: Quality,
 ) -> None:
     """Summaries of every feature of ``batch`` onto ``attributes``; failures into ``quality``."""
+    with np.errstate(all="ignore"):  # overflow/NaN in user data is counted, not warned about
+        _batch_attributes(batch, baseline, policy, attributes, quality)
+
+
+def _batch_attributes(
+    batch: Batch,
+    baseline: Baseline | None,
+    policy: Mapping[str, str],
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
     if batch.bad_rows:
         quality.add(semconv.CHECK_TYPE_CHANGE, "_row", batch.bad_rows)
     profiles = baseline.features if baseline is not None else {}
@@ -83,7 +94,7 @@ def numeric_summary(
     quality.add(semconv.CHECK_TYPE_CHANGE, name, wrong)
     if finite.size == 0:
         return
-    with np.errstate(over="ignore"):  # sums of huge values overflow to inf; still a finding
+    with np.errstate(all="ignore"):  # sums of huge values overflow to inf; counted below
         total, total_sq = float(finite.sum()), float(np.dot(finite, finite))
     if np.isfinite(total) and np.isfinite(total_sq):
         attributes[stat(name, semconv.STAT_SUM)] = total

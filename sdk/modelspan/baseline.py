@@ -123,7 +123,11 @@ def _numeric(name: str, values: np.ndarray, bins: int) -> FeatureProfile:
     profile.bin_counts = _profile.bin_counts(finite, edges).tolist()
     if finite.size:
         profile.min, profile.max = float(finite.min()), float(finite.max())
-        profile.mean, profile.std = float(finite.mean()), float(finite.std())
+        with np.errstate(all="ignore"):  # values near the float limit overflow the mean
+            mean, std = float(finite.mean()), float(finite.std())
+        # JSON has no inf/NaN: an overflowing moment is unknown rather than wrong.
+        profile.mean = mean if np.isfinite(mean) else None
+        profile.std = std if np.isfinite(std) else None
     return profile
 
 

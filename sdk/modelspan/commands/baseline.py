@@ -1,0 +1,93 @@
+"""``modelspan baseline data.csv --model m --version v``: build a baseline profile from a file.
+
+Reads CSV (the standard library, or pandas when installed) and Parquet (pandas + pyarrow), then
+writes the JSON profile that ``modelspan.configure(baselines=[...])`` and the analyzer read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelspan.baseline import Baseline
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``baseline`` sub-command."""
+    parser = subparsers.add_parser(
+        "baseline",
+        help="build a baseline profile from training data (CSV or Parquet)",
+        description="Profile a data set (bin edges, categories, vocabularies, output distribution) "
+        "for one model version and write it as JSON.",
+    )
+    parser.add_argument("data", type=Path, help="training or reference data: .csv, .parquet or .pq")
+    parser.add_argument("--model", required=True, help="model name, as in @modelspan.monitor(model=...)")
+    parser.add_argument("--version", required=True, help="model version the profile belongs to")
+    parser.add_argument("--output", help="column holding the model's output (or label)")
+    parser.add_argument("--out", type=Path, help="where to write the JSON (default: <model>-<version>.json)")
+    parser.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)")
+    parser.add_argument("--categorical", action="append", default=[], metavar="COLUMN",
+                        help="treat COLUMN as categorical (repeatable)")
+    parser.add_argument("--text", action="append", default=[], metavar="COLUMN",
+                        help="treat COLUMN as free text (repeatable)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and write the baseline; returns the exit code (2 on bad input)."""
+    try:
+        data = read_table(args.data)
+        baseline = Baseline.from_data(
+            data,
+            model=args.model,
+            version=args.version,
+            output=args.output,
+            categorical=args.categorical,
+            text=args.text,
+            bins=args.bins,
+        )
+    except (OSError, ValueError, ImportError) as exc:
+        print(f"modelspan baseline: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or Path(f"{args.model}-{args.version}.json")
+    baseline.save(out)
+    print(f"wrote {out}: {baseline.row_count} rows, {len(baseline.features)} features, id {baseline.id}")
+    return 0
+
+
+def read_table(path: Path) -> Any:
+    """A DataFrame (pandas) or a dict of columns (CSV without pandas)."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("reading Parquet needs pandas and pyarrow: pip install 'modelspan[pandas]'") from exc
+        return pd.read_parquet(path)
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise ValueError(f"{path}: expected a .csv or .parquet file")
+    try:
+        import pandas as pd
+    except ImportError:
+        return _read_csv(path)
+    return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+
+
+def _read_csv(path: Path) -> dict[str, list[Any]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t" if path.suffix.lower() == ".tsv" else ","))
+    names = list(rows[0]) if rows else []
+    return {name: [_cell(row.get(name)) for row in rows] for name in names}
+
+
+def _cell(text: str | None) -> Any:
+    """CSV cells are text: empty is null, numbers are numbers."""
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -1,0 +1,58 @@
+"""The public API of ``modelspan`` changes only on purpose: names and signatures are pinned."""
+
+from __future__ import annotations
+
+import inspect
+
+import modelspan
+
+EXPECTED = {
+    "Baseline": "(model: 'str', version: 'str', id: 'str' = '', created_at: 'str' = '', row_count: 'int' = 0, "
+    "features: 'dict[str, FeatureProfile]' = <factory>, output: 'FeatureProfile | None' = None, "
+    "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None) -> None",
+    "FeatureProfile": "(name: 'str', kind: 'Kind', count: 'int' = 0, null_count: 'int' = 0, "
+    "edges: 'list[float]' = <factory>, bin_counts: 'list[int]' = <factory>, min: 'float | None' = None, "
+    "max: 'float | None' = None, mean: 'float | None' = None, std: 'float | None' = None, "
+    "categories: 'list[str]' = <factory>, category_counts: 'list[int]' = <factory>, other_count: 'int' = 0, "
+    "vocabulary: 'list[str]' = <factory>, sample: 'list[Any]' = <factory>) -> None",
+    "Prediction": "(id: 'str', model: 'str', version: 'str', batch_size: 'int' = 1, batch: 'bool' = False) -> None",
+    "configure": "(*, service_name: 'str | None' = None, environment: 'str | None' = None, exporter: 'object' = None, "
+    "tracer_provider: 'Any' = None, enabled: 'bool | None' = None, sample_rate: 'float | None' = None, "
+    "capture_inputs: 'bool | None' = None, redact: 'Mapping[str, str] | None' = None, "
+    "baselines: 'Iterable[Baseline | str | os.PathLike[str]] | None' = None, store: 'str | None' = None) -> 'None'",
+    "current_prediction": "() -> 'Prediction | None'",
+    "force_flush": "(timeout_millis: 'int' = 30000) -> 'bool'",
+    "last_prediction": "() -> 'Prediction | None'",
+    "module": "(name: 'str') -> 'None'",
+    "monitor": "(*, model: 'str', version: 'str' = 'unversioned', task: 'str | None' = None, "
+    "classes: 'Sequence[str] | None' = None, features: 'Sequence[str] | None' = None, "
+    "baseline: 'Baseline | str | None' = None, input: 'str | int | None' = None, "
+    "sample_rate: 'float | None' = None) -> 'Callable[[F], F]'",
+    "monitoring_errors": "() -> 'int'",
+    "record_outcome": "(prediction_id: 'str', actual: 'Any', *, timestamp: 'Any' = None, store: 'Any' = None) -> 'Any'",
+    "record_outcomes": "(pairs: 'Any', store: 'Any' = None) -> 'Any'",
+    "shutdown": "() -> 'None'",
+}
+
+
+def test_exported_names_are_pinned() -> None:
+    assert sorted(modelspan.__all__) == sorted([*EXPECTED, "__version__"])
+    for name in modelspan.__all__:
+        assert hasattr(modelspan, name), name
+
+
+def test_signatures_are_pinned() -> None:
+    for name, signature in EXPECTED.items():
+        assert str(inspect.signature(getattr(modelspan, name))) == signature, name
+
+
+def test_baseline_methods_are_pinned() -> None:
+    methods = {"from_data", "capture", "to_dict", "from_dict", "save", "load", "content_id", "with_module_paths"}
+    public = {n for n, _ in inspect.getmembers(modelspan.Baseline) if not n.startswith("_")}
+    assert methods <= public
+    assert "data" in inspect.signature(modelspan.Baseline.from_data).parameters
+
+
+def test_public_functions_have_docstrings() -> None:
+    for name in EXPECTED:
+        assert (getattr(modelspan, name).__doc__ or "").strip(), name
