@@ -1,0 +1,317 @@
+"""Search bodies the analyzer sends to Elasticsearch: pure functions from a question to a body.
+
+Every statistic is pushed down as an aggregation (design.md, decision 5): one ``_search`` lists the
+models of a window, then one search per (model, version, window) answers every question about it
+at once (bins per feature, categories, batch summaries, output distribution, module paths per
+output, data-quality counts, latency percentiles, QPS and errors per interval, per sub-module), so
+the number of requests grows with neither the number of spans nor the number of features. The
+bodies are type-checked against ``estypes.SearchRequest`` in ``tests/contract``.
+
+Aggregations are named by position (``c3_bins`` is column 3's bins) because feature names may hold
+characters an aggregation name may not (``[``, ``]``, ``>``); ``_es_parse`` maps them back.
+
+>>> body = models_body(Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"))
+>>> body["aggs"]["models"]["terms"]["field"]
+'attributes.ml.model.name'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelspan import semconv
+
+SPANS_INDEX = "traces-modelspan.otel-*"
+"""Data streams holding model and module spans (both export paths route them there)."""
+PERCENTS = (50.0, 90.0, 95.0, 99.0)
+MAX_MODELS = 1000
+MAX_VERSIONS = 100
+MAX_PATHS = 1000
+MAX_LABELS = 100
+MAX_MODULES = 200
+MAX_SAMPLE_RATES = 20
+MAX_UNSEEN_EXAMPLES = 10
+EXAMPLE_TRACES = 3
+EMPTY_KEY = ""
+"""Bucket key of spans without a module path (or without an output label)."""
+
+Kind = Literal["numeric", "categorical", "text"]
+Body = dict[str, Any]
+
+
+def attr(name: str) -> str:
+    """Elasticsearch field of span attribute ``name`` (``attributes.`` + the semconv name).
+
+    >>> attr(semconv.MODEL_NAME)
+    'attributes.ml.model.name'
+    """
+    return "attributes." + name
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time range ``[start, end)`` in UTC."""
+
+    start: _dt.datetime
+    end: _dt.datetime
+
+    @classmethod
+    def parse(cls, start: str, end: str) -> Window:
+        """>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
+        3600.0
+        """
+        return cls(_utc(_dt.datetime.fromisoformat(start.replace("Z", "+00:00"))),
+                   _utc(_dt.datetime.fromisoformat(end.replace("Z", "+00:00"))))
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+    def iso(self) -> tuple[str, str]:
+        return _iso(self.start), _iso(self.end)
+
+
+def _utc(moment: _dt.datetime) -> _dt.datetime:
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc)
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return _utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature (or the output) to summarise, as the baseline describes it.
+
+    ``name`` is the name inside ``ml.batch.<name>.*``; ``field`` the single-row attribute
+    (``ml.feature.<name>``, ``ml.output.label``, ``ml.feature.<name>.length`` for text).
+    """
+
+    name: str
+    kind: Kind
+    field: str
+    edges: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()
+
+    @classmethod
+    def feature(cls, name: str, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
+                vocabulary: Sequence[str] = ()) -> Column:
+        """A model input.
+
+        >>> Column.feature("temp", "numeric", [0.0, 10.0]).field
+        'ml.feature.temp'
+        """
+        single = semconv.feature_value(name) + (semconv.TEXT_LENGTH_SUFFIX if kind == "text" else "")
+        return cls(name, kind, single, tuple(float(e) for e in edges), tuple(categories), tuple(vocabulary))
+
+    @classmethod
+    def output(cls, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
+               vocabulary: Sequence[str] = ()) -> Column:
+        """The model's output: labels for classification, values for regression."""
+        single = semconv.OUTPUT_VALUE if kind == "numeric" else semconv.OUTPUT_LABEL
+        return cls(semconv.OUTPUT_FEATURE, kind, single, tuple(float(e) for e in edges), tuple(categories),
+                   tuple(vocabulary))
+
+
+@dataclass(frozen=True)
+class Question:
+    """Everything one search asks about one model version in one window."""
+
+    model: str
+    version: str
+    window: Window
+    interval_seconds: int
+    baseline_id: str | None = None
+    columns: tuple[Column, ...] = field(default_factory=tuple)
+
+
+def window_query(window: Window, *filters: Body) -> Body:
+    """``bool`` filter: ``@timestamp`` in the window plus ``filters``."""
+    start, end = window.iso()
+    in_window = {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
+    return {"bool": {"filter": [in_window, *filters]}}
+
+
+def term(name: str, value: str | float | bool) -> Body:
+    return {"term": {attr(name): value}}
+
+
+def models_body(window: Window) -> Body:
+    """Models and their versions with model spans in ``window`` (one terms aggregation)."""
+    versions = {"terms": {"field": attr(semconv.MODEL_VERSION), "size": MAX_VERSIONS}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": window_query(window, term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL)),
+        "aggs": {"models": {"terms": {"field": attr(semconv.MODEL_NAME), "size": MAX_MODELS},
+                            "aggs": {"versions": versions}}},
+    }
+
+
+def model_body(question: Question) -> Body:
+    """Every aggregation the analyzer needs about one model version in one window."""
+    kinds = {"terms": {attr(semconv.SPAN_KIND): [semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE]}}
+    query = window_query(
+        question.window,
+        term(semconv.MODEL_NAME, question.model),
+        term(semconv.MODEL_VERSION, question.version),
+        kinds,
+    )
+    calls = operations_aggs(question)
+    calls.update(paths_aggs())
+    calls.update(quality_aggs())
+    for index, column in enumerate(question.columns):
+        calls.update(column_aggs(index, column, question.baseline_id))
+    modules = {
+        "terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
+        "aggs": operations_aggs(question, with_rates=False),
+    }
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": query,
+        "aggs": {
+            "calls": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL), "aggs": calls},
+            "modules": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODULE),
+                        "aggs": {"names": modules}},
+        },
+    }
+
+
+def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
+    """Latency percentiles, errors and, per interval, calls (by sample rate), errors, latency."""
+    per_interval: Body = {
+        "errors": {"filter": {"term": {"status.code": "Error"}}},
+        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
+    }
+    if with_rates:
+        # QPS is scaled by 1/sample_rate: the few distinct rates are bucketed and scaled in the
+        # parser, which needs no script (and so runs the same on every cluster and in tests).
+        per_interval["rates"] = {
+            "terms": {"field": attr(semconv.SAMPLE_RATE), "size": MAX_SAMPLE_RATES, "missing": 1.0},
+            "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}},
+        }
+    # extended_bounds.max is inclusive while the window's end is not: stop one millisecond short.
+    start = _iso(question.window.start)
+    last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
+    return {
+        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
+        "duration": {"stats": {"field": "duration"}},
+        "errors": {"filter": {"term": {"status.code": "Error"}}},
+        "rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}},
+        "intervals": {
+            "date_histogram": {
+                "field": "@timestamp",
+                "fixed_interval": f"{question.interval_seconds}s",
+                "min_doc_count": 0,
+                "extended_bounds": {"min": start, "max": last},
+            },
+            "aggs": per_interval,
+        },
+    }
+
+
+def paths_aggs() -> Body:
+    """Calls per module path and output label, with a few example trace ids per path."""
+    examples = {"top_hits": {"size": EXAMPLE_TRACES, "_source": {"includes": ["trace_id"]},
+                             "sort": [{"@timestamp": {"order": "desc"}}]}}
+    labels = {"terms": {"field": attr(semconv.OUTPUT_LABEL), "size": MAX_LABELS, "missing": EMPTY_KEY}}
+    return {
+        "paths": {
+            "terms": {"field": attr(semconv.MODULE_PATH_KEY), "size": MAX_PATHS, "missing": EMPTY_KEY},
+            "aggs": {"labels": labels, "examples": examples},
+        }
+    }
+
+
+def quality_aggs() -> Body:
+    """Failed values per call-time check (``ml.quality.<check>.count``) and calls that failed it."""
+    aggs: Body = {}
+    for number, check in enumerate(semconv.CHECKS):
+        aggs[f"q{number}_values"] = {"sum": {"field": attr(semconv.quality_count(check))}}
+        aggs[f"q{number}_calls"] = {"filter": {"exists": {"field": attr(semconv.quality_count(check))}}}
+    return aggs
+
+
+# Batch statistics summed over spans (min/max aggregated with min/max).
+BATCH_SUMS = (
+    semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_COUNT, semconv.STAT_SUM,
+    semconv.STAT_SUM_SQ, semconv.STAT_TYPE_CHANGE_COUNT, semconv.STAT_OUT_OF_RANGE, semconv.STAT_UNSEEN_COUNT,
+)
+
+
+def column_aggs(index: int, column: Column, baseline_id: str | None) -> Body:
+    """Aggregations of one feature: single-row values and the batch summaries of the same baseline."""
+    prefix = f"c{index}_"
+    rows = "value_count" if column.kind == "categorical" else "extended_stats"
+    aggs: Body = {prefix + "rows": {rows: {"field": attr(column.field)}}}
+    for stat in BATCH_SUMS:
+        aggs[f"{prefix}b_{stat}"] = {"sum": {"field": attr(semconv.batch_stat(column.name, stat))}}
+    aggs[prefix + "b_min"] = {"min": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_MIN))}}
+    aggs[prefix + "b_max"] = {"max": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_MAX))}}
+    aggs.update(_row_check_aggs(prefix, column))
+    if column.kind == "categorical":
+        aggs.update(_category_aggs(prefix, column, baseline_id))
+        return aggs
+    if column.edges:
+        ranges: list[Body] = [{"to": column.edges[0]}]
+        ranges += [{"from": low, "to": high} for low, high in zip(column.edges[:-1], column.edges[1:], strict=True)]
+        ranges.append({"from": column.edges[-1]})
+        aggs[prefix + "bins"] = {"range": {"field": attr(column.field), "ranges": ranges}}
+        if baseline_id is not None:
+            sums = {f"b{i}": {"sum": {"field": attr(semconv.batch_bin(column.name, i))}}
+                    for i in range(len(column.edges) + 1)}
+            aggs[prefix + "batch"] = {"filter": term(semconv.BASELINE_ID, baseline_id), "aggs": sums}
+    if column.kind == "text":
+        oov = semconv.feature_value(column.name) + semconv.TEXT_OOV_RATE_SUFFIX
+        aggs[prefix + "oov"] = {"stats": {"field": attr(oov)}}
+        aggs[prefix + "b_oov"] = {"weighted_avg": {
+            "value": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_OOV_RATE))},
+            "weight": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_COUNT))},
+        }}
+    return aggs
+
+
+def _category_aggs(prefix: str, column: Column, baseline_id: str | None) -> Body:
+    field_name = attr(column.field)
+    known = sorted(set(column.vocabulary) | set(column.categories))
+    aggs: Body = {}
+    if column.categories:
+        aggs[prefix + "cats"] = {"terms": {"field": field_name, "size": len(column.categories),
+                                           "include": list(column.categories)}}
+    if known:
+        aggs[prefix + "known"] = {"filter": {"terms": {field_name: known}}}
+    unseen = {"field": field_name, "size": MAX_UNSEEN_EXAMPLES}
+    if known:
+        unseen["exclude"] = known
+    aggs[prefix + "unseen"] = {"terms": unseen}
+    if baseline_id is not None:
+        sums: Body = {f"k{i}": {"sum": {"field": attr(semconv.batch_category(column.name, i))}}
+                      for i in range(len(column.categories))}
+        sums["other"] = {"sum": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_OTHER_COUNT))}}
+        sums["unseen"] = {"sum": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_UNSEEN_COUNT))}}
+        sums["count"] = {"sum": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_COUNT))}}
+        aggs[prefix + "batch"] = {"filter": term(semconv.BASELINE_ID, baseline_id), "aggs": sums}
+    return aggs
+
+
+def _row_check_aggs(prefix: str, column: Column) -> Body:
+    """Single-row calls that failed each check for this feature (batches count in ``b_*`` sums)."""
+    if column.name == semconv.OUTPUT_FEATURE:
+        return {}
+    # A batch span lists the feature too but counts its values in ml.batch.<name>.null_count,
+    # which every batch summary sets: excluding those spans keeps each value counted once.
+    in_batch = {"exists": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_NULL_COUNT))}}
+    return {
+        f"{prefix}q{number}": {"filter": {"bool": {
+            "filter": [{"term": {attr(semconv.quality_features(check)): column.name}}],
+            "must_not": [in_batch],
+        }}}
+        for number, check in enumerate(semconv.CHECKS)
+    }
