@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import semconv
-from modelspan.store._es_queries import PERCENTS, Column, Question
+from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question
 
 logger = logging.getLogger(__name__)
 Agg = Mapping[str, Any]
@@ -285,3 +285,86 @@ def _int(agg: Agg | None) -> int:
 def _combine(pick: Any, *values: Any) -> float | None:
     present = [float(v) for v in values if v is not None]
     return pick(present) if present else None
+
+
+@dataclass
+class LabelledPrediction:
+    """A prediction joined with its ground truth (a batch row's output picked by its index)."""
+
+    prediction_id: str
+    timestamp: str
+    actual: Any
+    label: str | None
+    value: float | None
+    score: float | None
+    trace_id: str | None
+
+
+def parse_outcomes(response: Agg) -> tuple[dict[str, Any], list[Any] | None]:
+    """``{prediction_id: actual}`` of one outcomes page, and the ``search_after`` of the next page."""
+    hits = response.get("hits", {}).get("hits", [])
+    actuals: dict[str, Any] = {}
+    for hit in hits:
+        source = hit.get("_source", {})
+        prediction_id = source.get(OUTCOME_PREDICTION_ID)
+        if prediction_id is not None:
+            actuals[str(prediction_id)] = source.get(OUTCOME_ACTUAL)  # the last one recorded wins
+    return actuals, (list(hits[-1].get("sort", [])) or None) if hits else None
+
+
+def span_ids_for(prediction_ids: list[str]) -> list[str]:
+    """Prediction ids to look up on spans: the id itself and, for batch row ``id:i``, the call's id.
+
+    >>> span_ids_for(["a", "b:3"])
+    ['a', 'b', 'b:3']
+    """
+    wanted = set(prediction_ids)
+    for prediction_id in prediction_ids:
+        base, _, row = prediction_id.rpartition(":")
+        if base and row.isdigit():
+            wanted.add(base)
+    return sorted(wanted)
+
+
+def join_predictions(actuals: Mapping[str, Any], response: Agg) -> list[LabelledPrediction]:
+    """Pair each labelled prediction with the outputs of its span (hits of ``predictions_body``)."""
+    spans: dict[str, Agg] = {}
+    for hit in response.get("hits", {}).get("hits", []):
+        source = hit.get("_source", {})
+        attributes = source.get("attributes", {})
+        prediction_id = attributes.get(semconv.PREDICTION_ID)
+        if prediction_id is not None:
+            spans[str(prediction_id)] = source
+    joined = []
+    for prediction_id, actual in actuals.items():
+        source, row = spans.get(prediction_id), None
+        if source is None:
+            base, _, index = prediction_id.rpartition(":")
+            if base and index.isdigit():
+                source, row = spans.get(base), int(index)
+        if source is not None:
+            joined.append(_labelled(prediction_id, actual, source, row))
+    return joined
+
+
+def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> LabelledPrediction:
+    attributes = source.get("attributes", {})
+
+    def pick(single: str, many: str) -> Any:
+        if row is None:
+            return attributes.get(single)
+        values = attributes.get(many)
+        return values[row] if isinstance(values, list) and row < len(values) else None
+
+    label = pick(semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS)
+    value = pick(semconv.OUTPUT_VALUE, semconv.OUTPUT_VALUES)
+    score = pick(semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES)
+    return LabelledPrediction(
+        prediction_id=prediction_id,
+        timestamp=str(source.get("@timestamp", "")),
+        actual=actual,
+        label=None if label is None else str(label),
+        value=None if value is None else float(value),
+        score=None if score is None else float(score),
+        trace_id=source.get("trace_id"),
+    )

@@ -315,3 +315,56 @@ def _row_check_aggs(prefix: str, column: Column) -> Body:
         }}}
         for number, check in enumerate(semconv.CHECKS)
     }
+
+
+# --- Labels join ------------------------------------------------------------------------------
+# Outcomes live in their own index and Elasticsearch has no join across indices, so model quality
+# pages the outcomes (sorted by prediction id, ``search_after``) and, per page, fetches the output
+# fields of those predictions from the window's model spans with one ``terms`` query. Requests grow
+# with the number of *labelled predictions* (two per ``LABEL_PAGE`` labels), never with spans.
+LABEL_PAGE = 10_000
+"""Outcomes per page; also the ``terms`` list per predictions search (below index.max_terms_count)."""
+OUTCOME_PREDICTION_ID = "prediction.id"
+OUTCOME_ACTUAL = "actual"
+OUTCOME_MODEL_NAME = "model.name"
+OUTCOME_MODEL_VERSION = "model.version"
+PREDICTION_FIELDS = (
+    semconv.PREDICTION_ID, semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE, semconv.OUTPUT_SCORE,
+    semconv.OUTPUT_LABELS, semconv.OUTPUT_VALUES, semconv.OUTPUT_SCORES,
+)
+
+
+def outcomes_body(window: Window, after: Sequence[str] | None = None, size: int = LABEL_PAGE) -> Body:
+    """One page of outcomes that may belong to predictions of ``window``.
+
+    A label cannot be recorded before its prediction was made, so outcomes stamped before the
+    window starts are skipped; the rest are paged by prediction id.
+    """
+    start, _ = window.iso()
+    body: Body = {
+        "size": size,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [{"range": {"@timestamp": {"gte": start}}}]}},
+        "sort": [{OUTCOME_PREDICTION_ID: {"order": "asc"}}],
+        "_source": {"includes": [OUTCOME_PREDICTION_ID, OUTCOME_ACTUAL, "@timestamp"]},
+    }
+    if after:
+        body["search_after"] = list(after)
+    return body
+
+
+def predictions_body(window: Window, model: str, version: str, prediction_ids: Sequence[str]) -> Body:
+    """Outputs of the model spans (in ``window``) whose prediction id is in ``prediction_ids``."""
+    query = window_query(
+        window,
+        term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),
+        term(semconv.MODEL_NAME, model),
+        term(semconv.MODEL_VERSION, version),
+        {"terms": {attr(semconv.PREDICTION_ID): list(prediction_ids)}},
+    )
+    return {
+        "size": len(prediction_ids),
+        "track_total_hits": False,
+        "query": query,
+        "_source": {"includes": ["@timestamp", "trace_id", *(attr(name) for name in PREDICTION_FIELDS)]},
+    }

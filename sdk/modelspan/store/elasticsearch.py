@@ -1,0 +1,196 @@
+"""The analyzer's Elasticsearch store: sufficient statistics by aggregation, findings by bulk index.
+
+Questions are pushed down as aggregations (design.md, decision 5). Per analysis run:
+
+- one ``_search`` lists the model versions with spans in the window;
+- one ``_msearch`` asks, for every model version and window at once, everything the analyzer needs
+  (see ``_es_queries.model_body``), so the number of requests grows with neither spans nor features;
+- model quality pages the outcomes index and fetches the labelled predictions' outputs: two
+  requests per ``LABEL_PAGE`` labels (this one grows with labels, never with spans);
+- findings are written with one ``_bulk`` of ``index`` actions whose ``_id`` is ``finding.id``, so
+  re-analysing a window replaces its findings.
+
+Configured like the exporter: arguments first, then ``ELASTICSEARCH_URL``, ``ELASTICSEARCH_API_KEY``,
+``ELASTICSEARCH_USERNAME``/``ELASTICSEARCH_PASSWORD``, ``ELASTICSEARCH_CLOUD_ID``,
+``ELASTICSEARCH_CA_CERTS``::
+
+    store = ElasticsearchStore("https://es.example:9200", api_key="...")
+    for model, version, calls in store.models(window):
+        ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelspan import findings
+from modelspan.store import _es_parse as parse
+from modelspan.store import _es_queries as queries
+from modelspan.store._es_parse import LabelledPrediction, ModelStats
+from modelspan.store._es_queries import Column, Question, Window
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline, FeatureProfile
+
+DEFAULT_INTERVAL_SECONDS = 300
+BULK_CHUNK = 1000
+
+
+class StoreError(RuntimeError):
+    """Elasticsearch answered a search with an error (the reason is in the message)."""
+
+
+def client_from_env(
+    url: str | None = None,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    cloud_id: str | None = None,
+    ca_certs: str | None = None,
+    request_timeout: float = 30.0,
+) -> Any:
+    """An ``elasticsearch.Elasticsearch`` client from arguments, else the ``ELASTICSEARCH_*`` variables.
+
+    >>> client_from_env("http://127.0.0.1:9200").transport.node_pool.get().base_url
+    'http://127.0.0.1:9200'
+    """
+    from elasticsearch import Elasticsearch  # the extra is needed only when this store is used
+
+    url = url or os.environ.get("ELASTICSEARCH_URL")
+    cloud_id = cloud_id or os.environ.get("ELASTICSEARCH_CLOUD_ID")
+    if not url and not cloud_id:
+        raise ValueError("no Elasticsearch: pass a URL or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
+    options: dict[str, Any] = {"request_timeout": request_timeout}
+    api_key = api_key or os.environ.get("ELASTICSEARCH_API_KEY")
+    username = username or os.environ.get("ELASTICSEARCH_USERNAME")
+    password = password or os.environ.get("ELASTICSEARCH_PASSWORD")
+    ca_certs = ca_certs or os.environ.get("ELASTICSEARCH_CA_CERTS")
+    if api_key:
+        options["api_key"] = api_key
+    elif username and password:
+        options["basic_auth"] = (username, password)
+    if ca_certs:
+        options["ca_certs"] = ca_certs
+    if cloud_id:
+        return Elasticsearch(cloud_id=cloud_id, **options)
+    return Elasticsearch(url, **options)
+
+
+def columns_for(baseline: Baseline) -> tuple[Column, ...]:
+    """The columns a baseline describes: each feature, then the output (named ``_output``)."""
+    columns = [_column(name, profile, output=False) for name, profile in sorted(baseline.features.items())]
+    if baseline.output is not None:
+        columns.append(_column(baseline.output.name, baseline.output, output=True))
+    return tuple(columns)
+
+
+def _column(name: str, profile: FeatureProfile, *, output: bool) -> Column:
+    kind = profile.kind
+    if output:
+        return Column.output(kind, profile.edges, profile.categories, profile.vocabulary)
+    return Column.feature(name, kind, profile.edges, profile.categories, profile.vocabulary)
+
+
+class ElasticsearchStore:
+    """Read sufficient statistics and labels from Elasticsearch; write findings to it."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        client: Any = None,
+        spans_index: str = queries.SPANS_INDEX,
+        findings_index: str = findings.FINDINGS_INDEX,
+        outcomes_index: str = findings.OUTCOMES_INDEX,
+        interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
+        **client_options: Any,
+    ) -> None:
+        if interval_seconds <= 0:
+            raise ValueError(f"interval_seconds must be positive, got {interval_seconds}")
+        self.client = client if client is not None else client_from_env(url, **client_options)
+        self.spans_index = spans_index
+        self.findings_index = findings_index
+        self.outcomes_index = outcomes_index
+        self.interval_seconds = interval_seconds
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> ElasticsearchStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def models(self, window: Window) -> list[tuple[str, str, int]]:
+        """``(model, version, calls)`` with model spans in ``window``: one request."""
+        response = self._search(self.spans_index, queries.models_body(window))
+        return parse.parse_models(response)
+
+    def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
+        """What to ask about a model version: its baseline's columns, bins and categories."""
+        columns = columns_for(baseline) if baseline is not None else ()
+        return Question(model, version, window, self.interval_seconds,
+                        baseline.id if baseline is not None else None, columns)
+
+    def model_stats(self, questions: Sequence[Question]) -> list[ModelStats]:
+        """Answers to every question in one ``_msearch`` (however many models, windows, features)."""
+        if not questions:
+            return []
+        searches: list[dict[str, Any]] = []
+        for question in questions:
+            searches.append({"index": self.spans_index})
+            searches.append(queries.model_body(question))
+        responses = self.client.msearch(searches=searches).body["responses"]
+        results = []
+        for question, response in zip(questions, responses, strict=True):
+            if "error" in response:
+                raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
+            results.append(parse.parse_model(question, response))
+        return results
+
+    def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
+        """Predictions of ``window`` that have a recorded outcome, with their outputs.
+
+        Two requests per ``LABEL_PAGE`` outcomes recorded since the window started (see
+        ``_es_queries``): the join's cost follows the labels, not the spans.
+        """
+        joined: list[LabelledPrediction] = []
+        after: list[Any] | None = None
+        while True:
+            page = self._search(self.outcomes_index, queries.outcomes_body(window, after))
+            actuals, after = parse.parse_outcomes(page)
+            if actuals:
+                ids = parse.span_ids_for(list(actuals))
+                spans = self._search(self.spans_index, queries.predictions_body(window, model, version, ids))
+                joined.extend(parse.join_predictions(actuals, spans))
+            if after is None or len(page.get("hits", {}).get("hits", [])) < queries.LABEL_PAGE:
+                return joined
+
+    def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
+        """Index findings by ``finding.id`` (re-running a window replaces them); returns how many."""
+        written = 0
+        chunk: list[dict[str, Any]] = []
+        for document in documents:
+            chunk.append({"index": {"_index": self.findings_index, "_id": document[findings.ID]}})
+            chunk.append(document)
+            if len(chunk) >= 2 * BULK_CHUNK:
+                written += self._bulk(chunk)
+                chunk = []
+        if chunk:
+            written += self._bulk(chunk)
+        return written
+
+    def _bulk(self, operations: list[dict[str, Any]]) -> int:
+        response = self.client.bulk(operations=operations, refresh="wait_for").body
+        if response.get("errors"):
+            failed = [item for item in response["items"] if "error" in next(iter(item.values()))]
+            raise StoreError(f"{len(failed)} findings were not written: {failed[:3]}")
+        return len(operations) // 2
+
+    def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.client.search(index=index, body=body, ignore_unavailable=True).body
+        return response
