@@ -51,8 +51,11 @@ def client_from_env(
     cloud_id: str | None = None,
     ca_certs: str | None = None,
     request_timeout: float = 30.0,
+    **extra: Any,
 ) -> Any:
     """An ``elasticsearch.Elasticsearch`` client from arguments, else the ``ELASTICSEARCH_*`` variables.
+
+    ``extra`` goes to the client as is (``max_retries``, ``verify_certs``, ...).
 
     >>> client_from_env("http://127.0.0.1:9200").transport.node_pool.get().base_url
     'http://127.0.0.1:9200'
@@ -63,7 +66,7 @@ def client_from_env(
     cloud_id = cloud_id or os.environ.get("ELASTICSEARCH_CLOUD_ID")
     if not url and not cloud_id:
         raise ValueError("no Elasticsearch: pass a URL or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
-    options: dict[str, Any] = {"request_timeout": request_timeout}
+    options: dict[str, Any] = {"request_timeout": request_timeout, **extra}
     api_key = api_key or os.environ.get("ELASTICSEARCH_API_KEY")
     username = username or os.environ.get("ELASTICSEARCH_USERNAME")
     password = password or os.environ.get("ELASTICSEARCH_PASSWORD")
@@ -106,6 +109,7 @@ class ElasticsearchStore:
         findings_index: str = findings.FINDINGS_INDEX,
         outcomes_index: str = findings.OUTCOMES_INDEX,
         interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
+        label_page: int = queries.LABEL_PAGE,
         **client_options: Any,
     ) -> None:
         if interval_seconds <= 0:
@@ -115,6 +119,7 @@ class ElasticsearchStore:
         self.findings_index = findings_index
         self.outcomes_index = outcomes_index
         self.interval_seconds = interval_seconds
+        self.label_page = label_page
 
     def close(self) -> None:
         self.client.close()
@@ -155,19 +160,19 @@ class ElasticsearchStore:
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.
 
-        Two requests per ``LABEL_PAGE`` outcomes recorded since the window started (see
+        Two requests per ``label_page`` outcomes recorded since the window started (see
         ``_es_queries``): the join's cost follows the labels, not the spans.
         """
         joined: list[LabelledPrediction] = []
         after: list[Any] | None = None
         while True:
-            page = self._search(self.outcomes_index, queries.outcomes_body(window, after))
+            page = self._search(self.outcomes_index, queries.outcomes_body(window, after, self.label_page))
             actuals, after = parse.parse_outcomes(page)
             if actuals:
                 ids = parse.span_ids_for(list(actuals))
                 spans = self._search(self.spans_index, queries.predictions_body(window, model, version, ids))
                 joined.extend(parse.join_predictions(actuals, spans))
-            if after is None or len(page.get("hits", {}).get("hits", [])) < queries.LABEL_PAGE:
+            if after is None or len(page.get("hits", {}).get("hits", [])) < self.label_page:
                 return joined
 
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:

@@ -391,6 +391,12 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
                 self._reply(400, {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400})
 
         def _answer(self, path: str, body: Any) -> Any:
+            def _item(index: str, search: dict[str, Any]) -> dict[str, Any]:
+                try:  # as Elasticsearch does, one failed search is an error item, not a failed msearch
+                    return {**fake.search(index, search), "status": 200}
+                except Exception as exc:
+                    return {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400}
+
             if path == "/":
                 return {"name": "fake", "cluster_name": "fake", "cluster_uuid": "x", "tagline": "You Know, for Search",
                         "version": {"number": "9.1.0", "build_flavor": "default", "lucene_version": "10"}}
@@ -398,7 +404,7 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
                 return fake.search(path.strip("/").split("/")[0], body or {})
             if path.endswith("/_msearch"):
                 pairs = zip(body[::2], body[1::2], strict=True)
-                return {"took": 1, "responses": [{**fake.search(h["index"], b), "status": 200} for h, b in pairs]}
+                return {"took": 1, "responses": [_item(h["index"], b) for h, b in pairs]}
             if path.endswith("/_bulk"):
                 return fake.bulk(body)
             raise ValueError(f"fake Elasticsearch has no endpoint {path}")
