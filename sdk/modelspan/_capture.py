@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelspan import _inputs, semconv
+from modelspan._profile import safe_name
 
 if TYPE_CHECKING:
     from modelspan._outputs import Outputs
@@ -88,8 +89,8 @@ class BaselineCapture:
             self.dropped_rows += size
             return
         if isinstance(shaped, _inputs.Row):
-            for name, value in shaped.values.items():
-                column = self._columns[name]
+            for key, value in shaped.values.items():
+                column = self._columns[safe_name(key)]
                 column.extend([None] * (self._rows - len(column)))
                 column.append(value)
         else:

@@ -60,7 +60,17 @@ def row_attributes(
 ) -> None:
     """Each feature's value as ``ml.feature.<name>`` (redacted as asked), checked on the way."""
     profiles = baseline.features if baseline is not None else None
+    plain = not profiles and not policy
+    prefix, isfinite = semconv.FEATURE_PREFIX, math.isfinite
     for name, value in values.items():
+        if type(name) is not str:
+            name = _profile.safe_name(name)
+        if plain and type(value) is float:  # the common case, kept cheap (benchmarks/overhead.py)
+            if isfinite(value):
+                attributes[prefix + name] = value
+            else:
+                quality.add(semconv.CHECK_NAN, name)
+            continue
         profile = profiles.get(name) if profiles else None
         if policy and name in policy:
             _redacted(name, value, policy[name], attributes, quality)

@@ -18,15 +18,17 @@ from typing import Any
 import numpy as np
 
 from modelspan import semconv
+from modelspan._profile import safe_name
 
 _SCALARS = (str, int, float, bool, np.generic)
 
 
 @dataclass
 class Row:
-    """One row: feature name -> raw value (bounded to ``MAX_FEATURES`` names)."""
+    """One row: feature name -> raw value (bounded to ``MAX_FEATURES`` names; a key that is not
+    a string is turned into one where it is used)."""
 
-    values: dict[str, Any]
+    values: dict[Any, Any]
 
 
 @dataclass
@@ -59,6 +61,8 @@ def normalise(value: Any, names: Sequence[str] | None, arg_name: str) -> Row | B
     >>> normalise([{"age": 3}, {"age": 4}], None, "x").size
     2
     """
+    if type(value) is dict and len(value) <= semconv.MAX_FEATURES:
+        return Row(value)  # keys that are not strings are named by row_attributes
     if isinstance(value, Mapping):
         return Row(_bounded_row(value))
     if isinstance(value, np.ndarray):
@@ -72,14 +76,12 @@ def normalise(value: Any, names: Sequence[str] | None, arg_name: str) -> Row | B
     return None
 
 
-def _bounded_row(value: Mapping[Any, Any]) -> dict[str, Any]:
-    if len(value) <= semconv.MAX_FEATURES and all(type(key) is str for key in value):
-        return dict(value)
-    row: dict[str, Any] = {}
+def _bounded_row(value: Mapping[Any, Any]) -> dict[Any, Any]:
+    row: dict[Any, Any] = {}
     for key, item in value.items():
         if len(row) >= semconv.MAX_FEATURES:
             break
-        row[str(key)[: semconv.MAX_STRING_LENGTH]] = item
+        row[key] = item
     return row
 
 
@@ -116,11 +118,12 @@ def _from_dicts(rows: Sequence[Any]) -> Batch:
             bad += 1
             continue
         for key, item in row.items():
-            column = columns.get(key) if type(key) is str else columns.get(str(key))
+            name = key if type(key) is str else safe_name(key, semconv.MAX_STRING_LENGTH)
+            column = columns.get(name)
             if column is None:
                 if len(columns) >= semconv.MAX_FEATURES:
                     continue
-                column = columns.setdefault(str(key)[: semconv.MAX_STRING_LENGTH], [])
+                column = columns.setdefault(name[: semconv.MAX_STRING_LENGTH], [])
             # Rows missing a feature are nulls, padded in as they are found.
             column.extend([None] * (index - len(column)))
             column.append(item)

@@ -9,6 +9,7 @@ wrapper is one flag test and a direct call.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -187,37 +188,53 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
     try:
         call.detach()
         span = call.span
+        recording = span.is_recording()
         attributes: dict[str, Any] = {}
         if record.path:
             attributes[semconv.MODULE_PATH] = list(record.path)
             attributes[semconv.MODULE_PATH_KEY] = semconv.PATH_SEPARATOR.join(record.path)
-        if record.truncated:
-            attributes[semconv.MODULE_PATH_TRUNCATED] = True
+            if record.truncated:
+                attributes[semconv.MODULE_PATH_TRUNCATED] = True
         outputs = None
         if error is not None:
-            if span.is_recording():
+            if recording:
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:256]))
-        elif span.is_recording() or call.capture:
+        elif call.capture:
             outputs = _record_outputs(call, result, attributes)
-        if call.capture:
             _feed_captures(call, outputs, end_ns)
+        elif recording and not _plain_output(call, result, attributes):
+            _record_outputs(call, result, attributes)
         if record.errors:
             attributes[semconv.MONITORING_ERRORS] = record.errors
-        if span.is_recording():
+        if recording:
             span.set_attributes(_bounded(attributes, call.room))
-            _add_quality_events(call)
+            if call.quality.counts:
+                _add_quality_events(call)
     except Exception as exc:
         record_error("monitor.finish", exc)
     finally:
         _end(call, end_ns)
         shaped = call.shaped
-        if isinstance(shaped, _inputs.Batch):
-            prediction = Prediction(record.prediction_id, record.model, record.version,
-                                    shaped.size, batch=True)
+        if type(shaped) is _inputs.Batch:
+            set_last(Prediction(record.prediction_id, record.model, record.version, shaped.size, True))
         else:
-            prediction = Prediction(record.prediction_id, record.model, record.version)
-        set_last(prediction)
+            set_last(Prediction(record.prediction_id, record.model, record.version))
+
+
+def _plain_output(call: Call, result: Any, attributes: dict[str, Any]) -> bool:
+    """Fast path for the commonest single-row outputs: a float value or a string label."""
+    if call.streamed or type(call.shaped) is _inputs.Batch or call.spec.task is not None:
+        return False
+    kind = type(result)
+    if kind is float:
+        if math.isfinite(result):
+            attributes[semconv.OUTPUT_VALUE] = result
+        return True
+    if kind is str:
+        attributes[semconv.OUTPUT_LABEL] = result[: semconv.MAX_STRING_LENGTH]
+        return True
+    return False
 
 
 def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _outputs.Outputs:

@@ -30,6 +30,20 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def safe_name(key: object, limit: int = 256) -> str:
+    """A feature name from any key, even one whose ``__str__`` fails.
+
+    >>> safe_name(3)
+    '3'
+    """
+    if type(key) is str:
+        return key[:limit]
+    try:
+        return str(key)[:limit]
+    except Exception:  # a hostile key still gets a name
+        return f"<{type(key).__name__}>"
+
+
 def bin_counts(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.ndarray:
     """Counts of finite ``values`` per bin of ``edges`` (``len(edges) + 1`` bins).
 

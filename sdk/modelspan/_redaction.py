@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from modelspan import semconv
+from modelspan._profile import safe_name
 
 Action = Literal["drop", "hash"]
 ACTIONS: tuple[str, ...] = ("drop", "hash")
@@ -73,10 +74,11 @@ def _redact(value: Any, policy: Mapping[str, str], depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         out = {}
         for key, item in list(value.items())[: semconv.MAX_FEATURES]:
-            action = policy.get(str(key))
+            name = safe_name(key)
+            action = policy.get(name)
             if action == "drop":
                 continue
-            out[str(key)] = hash_value(item) if action == "hash" else _redact(item, policy, depth + 1)
+            out[name] = hash_value(item) if action == "hash" else _redact(item, policy, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [_redact(item, policy, depth + 1) for item in value[: semconv.MAX_ROW_OUTPUTS]]

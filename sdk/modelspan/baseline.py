@@ -314,7 +314,7 @@ def _columns(data: Any, features: Sequence[str] | None) -> tuple[dict[str, Any],
         isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy")
         for value in data.values()
     ):
-        columns = {str(name): _list(values) for name, values in data.items()}
+        columns = {_profile.safe_name(name): _list(values) for name, values in data.items()}
         lengths = {len(column) for column in columns.values()}
         if len(lengths) > 1:
             raise ValueError(f"columns have different lengths: {sorted(lengths)}")

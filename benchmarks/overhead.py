@@ -1,0 +1,139 @@
+"""What @modelspan.monitor costs, measured against baselines in the same run.
+
+Prints three figures (issue 2):
+
+1. a decorated single-row call with 10 numeric features against a bare
+   ``tracer.start_as_current_span`` carrying the same 10 attributes (goal: at most 1.15x);
+2. the summary of a 10,000 x 20 batch against one ``np.histogram`` pass per column over the same
+   baseline edges (goal: at most 3x);
+3. the added cost per call when monitoring is disabled (goal: under 1 microsecond).
+
+Both sides of each ratio use the same TracerProvider (a BatchSpanProcessor feeding an exporter
+that discards), interleaved over several rounds; the best round of each is compared, which is the
+usual way to take scheduler noise out of micro-benchmarks. ``--quick`` runs fewer rounds.
+
+    python benchmarks/overhead.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import modelspan
+from modelspan import _inputs, semconv
+from modelspan._checks import Quality
+from modelspan._summaries import batch_attributes
+
+
+class Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def best_per_call(func: Callable[[], Any], calls: int, rounds: int) -> float:
+    """Best (lowest) mean seconds per call over ``rounds`` rounds of ``calls`` calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            func()
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def interleaved(funcs: dict[str, Callable[[], Any]], calls: int, rounds: int) -> dict[str, float]:
+    best = dict.fromkeys(funcs, float("inf"))
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            best[name] = min(best[name], best_per_call(func, calls, 1))
+    return best
+
+
+def single_row(provider: TracerProvider, rounds: int) -> tuple[float, float]:
+    row = {f"f{i}": float(i) + 0.5 for i in range(10)}
+    tracer = provider.get_tracer("bench")
+
+    def model(features: dict[str, float]) -> float:
+        return 0.5
+
+    @modelspan.monitor(model="bench", version="1")
+    def monitored(features: dict[str, float]) -> float:
+        return model(features)
+
+    def bare() -> float:
+        attributes = {semconv.FEATURE_PREFIX + name: value for name, value in row.items()}
+        with tracer.start_as_current_span("predict bench", attributes=attributes):
+            return model(row)
+
+    times = interleaved({"bare": bare, "monitored": lambda: monitored(row)}, 2000, rounds)
+    return times["monitored"], times["bare"]
+
+
+def batch_summary(rounds: int) -> tuple[float, float, float]:
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(20_000, 20))
+    names = [f"f{j}" for j in range(20)]
+    baseline = modelspan.Baseline.from_data(train, model="bench", version="1", features=names)
+    edges = [np.asarray(baseline.features[name].edges) for name in names]
+    batch = rng.normal(0.2, 1.1, size=(10_000, 20))
+
+    def ours() -> None:
+        shaped = _inputs.normalise(batch, names, "x")
+        assert isinstance(shaped, _inputs.Batch)
+        batch_attributes(shaped, baseline, {}, {}, Quality())
+
+    def histogram_edges() -> None:
+        for j in range(20):
+            np.histogram(batch[:, j], bins=edges[j])
+
+    def histogram_10() -> None:
+        for j in range(20):
+            np.histogram(batch[:, j], bins=10)
+
+    times = interleaved({"ours": ours, "edges": histogram_edges, "ten": histogram_10}, 5, rounds)
+    return times["ours"], times["edges"], times["ten"]
+
+
+def disabled(rounds: int) -> float:
+    def model(features: dict[str, float]) -> float:
+        return 0.5
+
+    monitored = modelspan.monitor(model="bench", version="1")(model)
+    row = {"f0": 1.0}
+    times = interleaved({"bare": lambda: model(row), "disabled": lambda: monitored(row)}, 100_000, rounds)
+    return times["disabled"] - times["bare"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a few seconds)")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else 15
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    try:
+        modelspan.configure(tracer_provider=provider, exporter="none")
+        ours, bare = single_row(provider, rounds)
+        print(f"single row, 10 features: monitored {ours * 1e6:.1f} us vs bare span {bare * 1e6:.1f} us "
+              f"-> {ours / bare:.2f}x (goal <= 1.15x)")
+        summary, hist_edges, hist_10 = batch_summary(rounds)
+        print(f"batch 10,000 x 20 summary: {summary * 1e3:.2f} ms vs np.histogram per column over the baseline "
+              f"edges {hist_edges * 1e3:.2f} ms -> {summary / hist_edges:.2f}x (goal <= 3x); "
+              f"vs np.histogram(bins=10) {hist_10 * 1e3:.2f} ms -> {summary / hist_10:.2f}x")
+        modelspan.configure(tracer_provider=provider, exporter="none", enabled=False)
+        added = disabled(rounds)
+        print(f"disabled: {added * 1e9:.0f} ns added per call (goal < 1000 ns)")
+    finally:
+        modelspan.shutdown()
+        provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()
