@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 
 from modelspan import _config, _monitor, semconv
 from modelspan._health import record_error
+from modelspan._prediction import clear_last
 from modelspan.baseline import Baseline
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -110,6 +111,7 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
+            clear_last()
             return func(*args, **kwargs)
         call = begin(spec, args, kwargs)
         if call is None:
@@ -131,6 +133,7 @@ def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not state.enabled:
+            clear_last()
             return await func(*args, **kwargs)
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
@@ -177,6 +180,7 @@ def _wrap_generator(func: Any, spec: _monitor.Spec) -> Any:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         if not state.enabled:
+            clear_last()
             return (yield from func(*args, **kwargs))
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
@@ -216,6 +220,7 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         if not state.enabled:
+            clear_last()
             async for item in func(*args, **kwargs):
                 yield item
             return

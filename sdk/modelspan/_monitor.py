@@ -101,6 +101,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         c.wants(spec.model, spec.version) for c in _capture.ACTIVE
     )
     if rate < 1.0 and not capture and random.random() >= rate:
+        set_last(Prediction(_new_id(), spec.model, spec.version, sampled=False))
         return None
     call = Call(spec, CallRecord(spec.model, spec.version, _new_id()))
     call.capture = capture
@@ -119,6 +120,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
     except Exception as exc:
         record_error("monitor.begin", exc)
         _abandon(call)
+        set_last(Prediction(call.record.prediction_id, spec.model, spec.version, sampled=False))
         return None
 
 

@@ -7,6 +7,7 @@ never see each other's ids). Inside the call, ``modelspan.current_prediction()``
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 from typing import NamedTuple
 
@@ -26,6 +27,7 @@ class Prediction(NamedTuple):
     version: str
     batch_size: int = 1
     batch: bool = False
+    sampled: bool = True  # False: sampled out, no span carries this id (its label joins nothing)
 
     @property
     def ids(self) -> list[str]:
@@ -38,12 +40,19 @@ class Prediction(NamedTuple):
 _last: ContextVar[Prediction | None] = ContextVar("modelspan_last_prediction", default=None)
 
 
-def set_last(prediction: Prediction) -> None:
+def set_last(prediction: Prediction | None) -> None:
     _last.set(prediction)
+
+
+clear_last = functools.partial(_last.set, None)
+"""Forget the last prediction (monitoring disabled): a stale id would join labels to the wrong call."""
 
 
 def last_prediction() -> Prediction | None:
     """The prediction of the most recent monitored call made in this thread / asyncio task.
+
+    ``None`` before any call and after a call made while monitoring is disabled. A call that was
+    sampled out still gets an id, with ``sampled=False``.
 
     >>> import modelspan
     >>> @modelspan.monitor(model="demo", version="1")

@@ -39,6 +39,7 @@ SCRIPT = textwrap.dedent(
         predict({"x": 2.0})
     modelspan.configure(exporter="none")
     predict({"x": 2.0})
+    last = modelspan.last_prediction() is not None
     try:
         modelspan.configure(exporter="console")
         needs_sdk = "no error"
@@ -49,7 +50,7 @@ SCRIPT = textwrap.dedent(
     print(json.dumps({
         "loaded": sorted(m for m in sys.modules if any(m == b or m.startswith(b + ".") for b in BLOCKED)),
         "paths": cap.baseline.module_paths,
-        "last": modelspan.last_prediction() is not None,
+        "last": last,
         "errors": modelspan.monitoring_errors(),
         "needs_sdk": needs_sdk,
     }))

@@ -209,6 +209,7 @@ def test_disabled_calls_straight_through(spans: Spans) -> None:
 
     assert predict({"x": 1.0}) == 1.0
     assert spans.models() == []
+    assert modelspan.last_prediction() is None  # never a stale id from an earlier call
 
 
 def test_sampling_keeps_rate_on_span(spans: Spans) -> None:
@@ -216,9 +217,14 @@ def test_sampling_keeps_rate_on_span(spans: Spans) -> None:
     def predict(row: dict[str, Any]) -> float:
         return 1.0
 
+    sampled_out = 0
     for _ in range(400):
         predict({"x": 1.0})
+        last = modelspan.last_prediction()
+        assert last is not None
+        sampled_out += not last.sampled
     models = spans.models()
+    assert sampled_out == 400 - len(models)
     assert 100 < len(models) < 300  # binomial(400, 0.5): outside this range has p < 1e-20
     assert {dict(s.attributes or {})[semconv.SAMPLE_RATE] for s in models} == {0.5}
 

@@ -16,7 +16,7 @@ EXPECTED = {
     "categories: 'list[str]' = <factory>, category_counts: 'list[int]' = <factory>, other_count: 'int' = 0, "
     "vocabulary: 'list[str]' = <factory>, sample: 'list[Any]' = <factory>) -> None",
     "Prediction": "(id: ForwardRef('str'), model: ForwardRef('str'), version: ForwardRef('str'), "
-    "batch_size: ForwardRef('int') = 1, batch: ForwardRef('bool') = False)",
+    "batch_size: ForwardRef('int') = 1, batch: ForwardRef('bool') = False, sampled: ForwardRef('bool') = True)",
     "configure": "(*, service_name: 'str | None' = None, environment: 'str | None' = None, exporter: 'object' = None, "
     "tracer_provider: 'Any' = None, enabled: 'bool | None' = None, sample_rate: 'float | None' = None, "
     "capture_inputs: 'bool | None' = None, redact: 'Mapping[str, str] | None' = None, "
