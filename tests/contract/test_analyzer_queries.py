@@ -33,7 +33,7 @@ def test_every_builder_body_is_a_search_request() -> None:
     traffic = generate(singles=10, batches=2)
     cases = [Case("models", "SearchBody", queries.models_body(WINDOW))]
     for question in questions_for(traffic):
-        cases.append(Case(f"model {question.columns[0].kind}", "SearchBody", queries.model_body(question)))
+        cases.append(Case(f"model {question.window.iso()[0]}", "SearchBody", queries.model_body(question)))
     text = queries.Column.feature("comment", "text", [5.0, 20.0], vocabulary=["good", "bad"])
     bare = queries.Column.feature("free", "categorical")  # no baseline: no include/exclude lists
     question = queries.Question("m", "1", WINDOW, 60, None, (text, bare, queries.Column.output("numeric", [0.5])))

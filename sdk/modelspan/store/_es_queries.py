@@ -29,8 +29,9 @@ SPANS_INDEX = "traces-modelspan.otel-*"
 PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
 MAX_VERSIONS = 100
-MAX_PATHS = 1000
-MAX_LABELS = 100
+# Worst-case buckets stay well under search.max_buckets (65,536): paths x labels is the largest.
+MAX_PATHS = 500
+MAX_LABELS = 50
 MAX_MODULES = 200
 MAX_SAMPLE_RATES = 20
 MAX_UNSEEN_EXAMPLES = 10
