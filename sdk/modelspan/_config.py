@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,7 @@ def _disabled_by_env() -> bool:
 
 STATE = State(enabled=not _disabled_by_env())
 _lock = threading.RLock()
+_processors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _created: list[Any] = []  # providers modelspan created (the API lets us set a global only once)
 
 
@@ -227,10 +229,7 @@ def _attach(
     STATE.owns_provider = any(existing is created for created in _created)
     if existing is not STATE.provider:
         _detach()
-        from modelspan._processor import ModelspanSpanProcessor
-
-        STATE.processor = ModelspanSpanProcessor()
-        existing.add_span_processor(STATE.processor)
+        STATE.processor = _processor_for(existing)
         STATE.provider = existing
     STATE.tracer = existing.get_tracer(TRACER_NAME, _version())
     STATE.attribute_limit = _attribute_limit(existing)
@@ -248,6 +247,22 @@ def _attribute_limit(provider: Any) -> int:
     # The SDK keeps its limits private; read them defensively, OTel's default otherwise.
     limit = getattr(getattr(provider, "_span_limits", None), "max_span_attributes", None)
     return limit if isinstance(limit, int) and limit > 0 else 128
+
+
+def _processor_for(provider: Any) -> Any:
+    """Our processor on ``provider``, added once per provider for the life of the process.
+
+    A processor cannot be removed from an SDK provider, so after ``shutdown()`` (which empties
+    it) a later ``configure()`` refills the same one instead of stacking another.
+    """
+    from modelspan._processor import ModelspanSpanProcessor
+
+    processor = _processors.get(provider)
+    if processor is None:
+        processor = ModelspanSpanProcessor()
+        provider.add_span_processor(processor)
+        _processors[provider] = processor
+    return processor
 
 
 def _detach() -> None:

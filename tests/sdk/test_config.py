@@ -80,7 +80,13 @@ def test_reconfigure_swaps_exporters_and_shutdown_flushes() -> None:
         modelspan.shutdown()  # flushes the batch processor before stopping
         assert (len(first.spans), len(second.spans), second.shut) == (0, 1, 1)
         modelspan.shutdown()  # twice is harmless
+        modelspan.configure(tracer_provider=provider, exporter=first)  # attach again after shutdown
+        predict({"x": 1.0})
+        modelspan.force_flush()
+        assert len(first.spans) == 1
+        assert len(provider._active_span_processor._span_processors) == 1  # refilled, not stacked
     finally:
+        modelspan.shutdown()
         provider.shutdown()
 
 
