@@ -68,6 +68,12 @@ class Interval:
     rows: float
     scaled_rows: float
     latency_ms: dict[float, float | None]
+    seconds: float = 0.0
+
+    @property
+    def qps(self) -> float:
+        """Calls per second, scaled by 1/sample rate (what the service really served)."""
+        return self.scaled_calls / self.seconds if self.seconds else 0.0
 
 
 @dataclass
@@ -125,8 +131,8 @@ def parse_model(question: Question, response: Agg) -> ModelStats:
     return ModelStats(
         model=question.model,
         version=question.version,
-        operations=parse_operations(calls),
-        modules={str(b["key"]): parse_operations(b) for b in modules.get("buckets", [])},
+        operations=parse_operations(calls, question.interval_seconds),
+        modules={str(b["key"]): parse_operations(b, question.interval_seconds) for b in modules.get("buckets", [])},
         paths={str(b["key"]): _path(b) for b in paths.get("buckets", [])},
         paths_other=int(paths.get("sum_other_doc_count", 0)),
         quality={
@@ -137,7 +143,7 @@ def parse_model(question: Question, response: Agg) -> ModelStats:
     )
 
 
-def parse_operations(agg: Agg) -> Operations:
+def parse_operations(agg: Agg, interval_seconds: float = 0.0) -> Operations:
     """Calls, errors, latency (ns in the documents, ms here) and the per-interval series."""
     stats = agg.get("duration", {})
     mean = stats.get("avg")
@@ -147,11 +153,11 @@ def parse_operations(agg: Agg) -> Operations:
         rows=_float(agg.get("rows")) if "rows" in agg else float(agg.get("doc_count", 0)),
         latency_ms=_percentiles(agg.get("latency")),
         mean_latency_ms=None if mean is None else float(mean) / 1e6,
-        intervals=[_interval(bucket) for bucket in agg.get("intervals", {}).get("buckets", [])],
+        intervals=[_interval(bucket, interval_seconds) for bucket in agg.get("intervals", {}).get("buckets", [])],
     )
 
 
-def _interval(bucket: Agg) -> Interval:
+def _interval(bucket: Agg, seconds: float) -> Interval:
     calls = int(bucket.get("doc_count", 0))
     scaled_calls = scaled_rows = rows = 0.0
     rates = bucket.get("rates")
@@ -177,6 +183,7 @@ def _interval(bucket: Agg) -> Interval:
         rows=rows,
         scaled_rows=scaled_rows,
         latency_ms=_percentiles(bucket.get("latency")),
+        seconds=seconds,
     )
 
 

@@ -105,6 +105,7 @@ def test_calls_are_scaled_by_the_sample_rate(traffic: Traffic) -> None:
             stats = store.model_stats(questions_for(traffic)[:1])[0]
     scaled = sum(i.scaled_calls for i in stats.operations.intervals)
     assert scaled == len(sampled[1::2]) + 4 * len(sampled[::2])
+    assert sum(i.qps for i in stats.operations.intervals) * 600 == pytest.approx(scaled)
 
 
 def test_labels_join_picks_the_batch_row(traffic: Traffic) -> None:
