@@ -285,3 +285,32 @@ def test_baselines_registered_by_model_version(tmp_path: Any) -> None:
         modelspan.shutdown()
         provider.shutdown()
         _config.STATE.baselines.clear()
+
+
+def test_default_exporter_is_the_sqlite_store(tmp_path: Any) -> None:
+    store = tmp_path / "spans.db"
+    result = _run("""
+        import json, sqlite3, sys
+        import modelspan
+        modelspan.configure(service_name="svc")
+        modelspan.monitor(model="m", version="1")(lambda row: 0.5)({"x": 1.0})
+        modelspan.shutdown()
+        rows = sqlite3.connect(%r).execute(
+            "SELECT model_name, prediction_id FROM spans WHERE model_name IS NOT NULL").fetchall()
+        print(json.dumps({"rows": rows, "id": modelspan.last_prediction().id}))
+    """ % str(store), env={"MODELSPAN_STORE": str(store)})
+    assert result["rows"] == [["m", result["id"]]]
+
+
+def test_record_outcome_forwards_to_the_store_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    calls: list[tuple[Any, ...]] = []
+    stand_in = types.ModuleType("modelspan.outcomes")
+    stand_in.record_outcome = lambda *a, **k: calls.append(("one", a, k)) or "ok"  # type: ignore[attr-defined]
+    stand_in.record_outcomes = lambda *a, **k: calls.append(("many", a, k)) or 2  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "modelspan.outcomes", stand_in)
+    assert modelspan.record_outcome("abc:1", 1, timestamp=5.0) == "ok"
+    assert modelspan.record_outcomes([("abc:0", 0)]) == 2
+    assert calls == [("one", ("abc:1", 1), {"timestamp": 5.0, "store": None}),
+                     ("many", ([("abc:0", 0)],), {"store": None})]
