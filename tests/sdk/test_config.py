@@ -290,15 +290,15 @@ def test_baselines_registered_by_model_version(tmp_path: Any) -> None:
 def test_default_exporter_is_the_sqlite_store(tmp_path: Any) -> None:
     store = tmp_path / "spans.db"
     result = _run("""
-        import json, sqlite3, sys
+        import json, os, sqlite3
         import modelspan
         modelspan.configure(service_name="svc")
         modelspan.monitor(model="m", version="1")(lambda row: 0.5)({"x": 1.0})
         modelspan.shutdown()
-        rows = sqlite3.connect(%r).execute(
+        rows = sqlite3.connect(os.environ["MODELSPAN_STORE"]).execute(
             "SELECT model_name, prediction_id FROM spans WHERE model_name IS NOT NULL").fetchall()
         print(json.dumps({"rows": rows, "id": modelspan.last_prediction().id}))
-    """ % str(store), env={"MODELSPAN_STORE": str(store)})
+    """, env={"MODELSPAN_STORE": str(store)})
     assert result["rows"] == [["m", result["id"]]]
 
 
