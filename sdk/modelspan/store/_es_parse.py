@@ -16,100 +16,21 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import semconv
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question
 
+# The data classes live in ``_stats`` (shared with the SQLite store); re-exported under their old home.
+from modelspan.store._stats import ColumnStats as ColumnStats
+from modelspan.store._stats import Interval as Interval
+from modelspan.store._stats import LabelledPrediction as LabelledPrediction
+from modelspan.store._stats import ModelStats as ModelStats
+from modelspan.store._stats import Operations as Operations
+from modelspan.store._stats import PathStats as PathStats
+
 logger = logging.getLogger(__name__)
 Agg = Mapping[str, Any]
-
-
-@dataclass
-class ColumnStats:
-    """One feature's (or the output's) sufficient statistics in a window.
-
-    ``bin_counts`` (numeric/text, ``len(edges) + 1``) and ``category_counts`` (per baseline
-    category) add single-row values to the batch summaries made over the same baseline;
-    ``unbinned_count`` counts batch values summarised over another baseline, which cannot be
-    placed in these bins. ``unseen_examples``: most frequent single-row values outside the
-    baseline's categories (with no baseline, simply the most frequent values).
-    """
-
-    name: str
-    kind: str
-    count: int = 0
-    sum: float = 0.0
-    sum_sq: float = 0.0
-    min: float | None = None
-    max: float | None = None
-    bin_counts: list[int] = field(default_factory=list)
-    category_counts: list[int] = field(default_factory=list)
-    other_count: int = 0
-    unseen_count: int = 0
-    unseen_examples: dict[str, int] = field(default_factory=dict)
-    unbinned_count: int = 0
-    null_count: int = 0
-    nan_count: int = 0
-    type_change_count: int = 0
-    out_of_range_count: int = 0
-    oov_rate: float | None = None
-
-
-@dataclass
-class Interval:
-    """One bucket of the window: calls (raw and scaled by 1/sample rate), rows, errors, latency."""
-
-    start: _dt.datetime
-    calls: int
-    errors: int
-    scaled_calls: float
-    rows: float
-    scaled_rows: float
-    latency_ms: dict[float, float | None]
-    seconds: float = 0.0
-
-    @property
-    def qps(self) -> float:
-        """Calls per second, scaled by 1/sample rate (what the service really served)."""
-        return self.scaled_calls / self.seconds if self.seconds else 0.0
-
-
-@dataclass
-class Operations:
-    """Latency, errors and traffic of a model (or sub-module) in the window."""
-
-    calls: int = 0
-    errors: int = 0
-    rows: float = 0.0
-    latency_ms: dict[float, float | None] = field(default_factory=dict)
-    mean_latency_ms: float | None = None
-    intervals: list[Interval] = field(default_factory=list)
-
-
-@dataclass
-class PathStats:
-    """Calls that took one module path, per output label, with example trace ids."""
-
-    count: int
-    labels: dict[str, int]
-    trace_ids: list[str]
-
-
-@dataclass
-class ModelStats:
-    """Everything one search returned about one model version in one window."""
-
-    model: str
-    version: str
-    operations: Operations
-    modules: dict[str, Operations]
-    paths: dict[str, PathStats]
-    paths_other: int
-    quality: dict[str, tuple[int, int]]
-    """check -> (failed values, calls with a failure)."""
-    columns: dict[str, ColumnStats]
 
 
 def parse_models(response: Agg) -> list[tuple[str, str, int]]:
@@ -292,19 +213,6 @@ def _int(agg: Agg | None) -> int:
 def _combine(pick: Any, *values: Any) -> float | None:
     present = [float(v) for v in values if v is not None]
     return pick(present) if present else None
-
-
-@dataclass
-class LabelledPrediction:
-    """A prediction joined with its ground truth (a batch row's output picked by its index)."""
-
-    prediction_id: str
-    timestamp: str
-    actual: Any
-    label: str | None
-    value: float | None
-    score: float | None
-    trace_id: str | None
 
 
 def parse_outcomes(response: Agg) -> tuple[dict[str, Any], list[Any] | None]:
