@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelspan import findings
+from modelspan.store import _es_extras as extras
 from modelspan.store import _es_parse as parse
 from modelspan.store import _es_queries as queries
 from modelspan.store._es_parse import LabelledPrediction, ModelStats
@@ -110,6 +111,8 @@ class ElasticsearchStore:
         outcomes_index: str = findings.OUTCOMES_INDEX,
         interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
         label_page: int = queries.LABEL_PAGE,
+        baselines_index: str = extras.BASELINES_INDEX,
+        checkpoints_index: str = extras.CHECKPOINTS_INDEX,
         **client_options: Any,
     ) -> None:
         if interval_seconds <= 0:
@@ -120,6 +123,8 @@ class ElasticsearchStore:
         self.outcomes_index = outcomes_index
         self.interval_seconds = interval_seconds
         self.label_page = label_page
+        self.baselines_index = baselines_index
+        self.checkpoints_index = checkpoints_index
 
     def close(self) -> None:
         self.client.close()
@@ -199,3 +204,41 @@ class ElasticsearchStore:
     def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         response: dict[str, Any] = self.client.search(index=index, body=body, ignore_unavailable=True).body
         return response
+
+    # --- Contract 2 extras: baselines, checkpoints, outcomes, findings read back (see _es_extras) ---
+
+    def save_baseline(self, baseline: Baseline) -> None:
+        """Store ``baseline`` for its model version (replacing the previous one)."""
+        self._bulk(extras.baseline_operations(baseline, self.baselines_index))
+
+    def load_baseline(self, model: str, version: str) -> Baseline | None:
+        """The stored baseline of a model version, or None: one search."""
+        response = self._search(self.baselines_index, extras.by_id_body(extras.baseline_id(model, version)))
+        return extras.parse_baseline(response)
+
+    def get_checkpoint(self, name: str) -> str | None:
+        return extras.parse_checkpoint(self._search(self.checkpoints_index, extras.by_id_body(name)))
+
+    def set_checkpoint(self, name: str, value: str) -> None:
+        self._bulk(extras.checkpoint_operations(name, value, self.checkpoints_index))
+
+    def record_outcomes(self, rows: Iterable[Sequence[Any]]) -> int:
+        """Index ``(prediction_id, actual[, timestamp])`` rows by prediction id; returns how many."""
+        operations = extras.outcome_operations(rows, self.outcomes_index)
+        written = 0
+        for start in range(0, len(operations), 2 * BULK_CHUNK):
+            written += self._bulk(operations[start:start + 2 * BULK_CHUNK])
+        return written
+
+    def read_findings(self, window: Window | None = None, types: Sequence[str] | None = None,
+                      model: str | None = None) -> list[dict[str, Any]]:
+        """Findings of the windows inside ``window`` (of ``types``, of ``model``), by ``finding.id``."""
+        found: list[dict[str, Any]] = []
+        after: list[Any] | None = None
+        while True:
+            page = self._search(self.findings_index, extras.findings_body(window, types, model, after))
+            hits = page.get("hits", {}).get("hits", [])
+            found.extend({k: v for k, v in hit["_source"].items() if k != "_id"} for hit in hits)
+            if len(hits) < extras.FINDINGS_PAGE:
+                return found
+            after = list(hits[-1].get("sort", []))
