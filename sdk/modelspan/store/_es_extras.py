@@ -5,7 +5,7 @@ Contract 2 gives every backend the same extra methods; here they are built on ``
 mapping, so a cluster without our templates still answers correctly):
 
 - baselines in ``BASELINES_INDEX``, ``_id`` ``<model>:<version>`` (saving again replaces), the
-  profile as one JSON string (``BASELINES_MAPPING`` keeps it out of the inverted index);
+  profile under ``body`` (kept in ``_source``, not indexed; see ``templates.baselines_mapping``);
 - checkpoints in ``CHECKPOINTS_INDEX``, ``_id`` the checkpoint name;
 - outcomes in ``OUTCOMES_INDEX``, ``_id`` the prediction id (re-recording replaces);
 - findings read back page by page (``search_after`` on ``finding.id``).
@@ -14,7 +14,6 @@ mapping, so a cluster without our templates still answers correctly):
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,15 +26,8 @@ CHECKPOINTS_INDEX = "modelspan-checkpoints"
 FINDINGS_PAGE = 5000
 Body = dict[str, Any]
 
-BASELINES_MAPPING: Body = {"dynamic": False, "properties": {
-    "@timestamp": {"type": "date"}, "model.name": {"type": "keyword"}, "model.version": {"type": "keyword"},
-    "baseline.id": {"type": "keyword"}, "baseline.profile": {"type": "keyword", "index": False, "doc_values": False},
-}}
-"""Mapping for ``BASELINES_INDEX`` (for index setup; reads do not depend on it)."""
-CHECKPOINTS_MAPPING: Body = {"dynamic": False, "properties": {
-    "@timestamp": {"type": "date"}, "checkpoint.name": {"type": "keyword"},
-    "checkpoint.value": {"type": "keyword"},
-}}
+# Field layout as in ``modelspan.exporters.templates`` (baselines_mapping, checkpoints_mapping):
+# the profile lives under ``body``, an object Elasticsearch keeps but does not index.
 
 
 def by_id_body(document_id: str) -> Body:
@@ -53,12 +45,12 @@ def baseline_id(model: str, version: str) -> str:
 
 def baseline_operations(baseline: Baseline, index: str = BASELINES_INDEX) -> list[Body]:
     """Bulk lines that store ``baseline`` (replacing the version's previous one)."""
+    created = baseline.created_at or _now()
     document = {
-        "@timestamp": baseline.created_at or _now(),
-        "model.name": baseline.model,
-        "model.version": baseline.version,
-        "baseline.id": baseline.id,
-        "baseline.profile": json.dumps(baseline.to_dict(), separators=(",", ":")),
+        "@timestamp": created,
+        "model": {"name": baseline.model, "version": baseline.version},
+        "baseline": {"id": baseline.id, "created_at": created},
+        "body": baseline.to_dict(),
     }
     return [{"index": {"_index": index, "_id": baseline_id(baseline.model, baseline.version)}}, document]
 
@@ -67,17 +59,17 @@ def parse_baseline(response: Body) -> Baseline | None:
     hits = response.get("hits", {}).get("hits", [])
     if not hits:
         return None
-    return Baseline.from_dict(json.loads(hits[0]["_source"]["baseline.profile"]))
+    return Baseline.from_dict(hits[0]["_source"]["body"])
 
 
 def checkpoint_operations(name: str, value: str, index: str = CHECKPOINTS_INDEX) -> list[Body]:
     return [{"index": {"_index": index, "_id": name}},
-            {"@timestamp": _now(), "checkpoint.name": name, "checkpoint.value": value}]
+            {"@timestamp": _now(), "name": name, "value": value}]
 
 
 def parse_checkpoint(response: Body) -> str | None:
     hits = response.get("hits", {}).get("hits", [])
-    return str(hits[0]["_source"]["checkpoint.value"]) if hits else None
+    return str(hits[0]["_source"]["value"]) if hits else None
 
 
 def outcome_operations(rows: Iterable[Sequence[Any]], index: str) -> list[Body]:
@@ -95,12 +87,17 @@ def outcome_operations(rows: Iterable[Sequence[Any]], index: str) -> list[Body]:
 
 def findings_body(window: Window | None, types: Sequence[str] | None, model: str | None,
                   after: Sequence[Any] | None = None, size: int = FINDINGS_PAGE) -> Body:
-    """One page of findings of windows inside ``window``, of ``types``, of ``model``."""
+    """One page of findings stamped inside ``window`` (closed: a window's findings carry its end as
+    ``@timestamp``, interval findings their interval's start), of ``types``, of ``model``.
+
+    The previous window's findings stamped exactly at ``window.start`` match too: ``inside`` keeps
+    only the findings of windows within ``window``.
+    """
     filters: list[Body] = []
     if window is not None:
         start, end = window.iso()
-        filters.append({"range": {findings.WINDOW_START: {"gte": start}}})
-        filters.append({"range": {findings.WINDOW_END: {"lte": end}}})
+        filters.append({"range": {findings.TIMESTAMP: {"gte": start, "lte": end,
+                                                       "format": "strict_date_optional_time"}}})
     if types:
         filters.append({"terms": {findings.TYPE: list(types)}})
     if model is not None:
@@ -110,6 +107,15 @@ def findings_body(window: Window | None, types: Sequence[str] | None, model: str
     if after:
         body["search_after"] = list(after)
     return body
+
+
+def inside(document: Body, window: Window | None) -> bool:
+    """Whether a finding's analysed window lies within ``window`` (ISO strings of one format compare)."""
+    if window is None:
+        return True
+    start, end = window.iso()
+    return bool(str(document.get(findings.WINDOW_START, "")) >= start
+                and str(document.get(findings.WINDOW_END, "~")) <= end)
 
 
 def _now() -> str:

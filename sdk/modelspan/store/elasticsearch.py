@@ -238,7 +238,8 @@ class ElasticsearchStore:
         while True:
             page = self._search(self.findings_index, extras.findings_body(window, types, model, after))
             hits = page.get("hits", {}).get("hits", [])
-            found.extend({k: v for k, v in hit["_source"].items() if k != "_id"} for hit in hits)
+            found.extend({k: v for k, v in hit["_source"].items() if k != "_id"} for hit in hits
+                         if extras.inside(hit["_source"], window))
             if len(hits) < extras.FINDINGS_PAGE:
                 return found
             after = list(hits[-1].get("sort", []))
