@@ -76,6 +76,8 @@ ECS_COMPONENT: Final = "ecs@mappings"
 ATTRIBUTES: Final = "attributes"
 PASSTHROUGH_PRIORITY: Final = 20
 """Priority of ``attributes`` in Elastic's ``otel@mappings``; a merge keeps the larger one."""
+ML_ALL: Final = f"{ATTRIBUTES}.{semconv.SPAN_KIND.partition('.')[0]}.*"
+"""Every ``ml.*`` attribute (the namespace is the first segment of any semconv name)."""
 KEYWORD_LIMIT: Final = 1024
 PATH_KEY_LIMIT: Final = 8191
 """Characters: 8191 x 4 UTF-8 bytes stays below Lucene's 32,766-byte term limit."""
@@ -168,11 +170,11 @@ def dynamic_templates() -> list[dict[str, Body]]:
                                       "mapping": dict(KEYWORD)}},
         {"modelspan_batch_bins": {"path_match": [bins, categories], "mapping": dict(LONG)}},
         {"modelspan_quality_counts": {"path_match": _attr(semconv.quality_count("*")), "mapping": dict(LONG)}},
-        {"modelspan_ml_numbers": {"path_match": _attr("ml.*"), "match_mapping_type": any_number,
+        {"modelspan_ml_numbers": {"path_match": ML_ALL, "match_mapping_type": any_number,
                                   "mapping": dict(DOUBLE)}},
-        {"modelspan_ml_booleans": {"path_match": _attr("ml.*"), "match_mapping_type": "boolean",
+        {"modelspan_ml_booleans": {"path_match": ML_ALL, "match_mapping_type": "boolean",
                                    "mapping": dict(BOOLEAN)}},
-        {"modelspan_ml_strings": {"path_match": _attr("ml.*"), "match_mapping_type": "string",
+        {"modelspan_ml_strings": {"path_match": ML_ALL, "match_mapping_type": "string",
                                   "mapping": dict(KEYWORD)}},
     ]
 
