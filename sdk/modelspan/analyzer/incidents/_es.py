@@ -1,0 +1,202 @@
+"""Incident queries as Elasticsearch aggregations over every trace data stream (``traces-*.otel-*``).
+
+Application server spans have no ``data_stream.dataset`` of ours (they land in
+``traces-generic.otel-<ns>``), model spans land in ``traces-modelspan.otel-<ns>``; the pattern reads
+both. Nothing is paged: one search gives every route's series (a terms/terms/date_histogram tree),
+one ``_msearch`` gives each episode's affected trace ids (a terms aggregation capped at
+``MAX_TRACES``), one ``_msearch`` gives per-trace evidence (terms on ``trace_id`` with filters
+beneath). Bodies are pure functions, type-checked in tests against ``estypes.SearchRequest``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelspan import semconv
+from modelspan.analyzer.incidents._application import Bucket, Episode, RouteSeries
+from modelspan.analyzer.incidents._correlate import MAX_TRACES, TraceEvidence
+from modelspan.store._es_queries import Window, attr
+
+TRACES_INDEX = "traces-*.otel-*"
+MAX_SERVICES = 10
+MAX_ROUTES = 50
+"""Services x routes x intervals x 2 stays far below ``search.max_buckets`` (65,536)."""
+MAX_MODELS = 10
+MAX_MODULES = 50
+MAX_FEATURES = 20
+Body = dict[str, Any]
+
+SERVICE = "resource.attributes.service.name"
+ROUTE = attr("http.route")
+FAILED: Body = {"bool": {"should": [{"term": {"status.code": "Error"}},
+                                    {"range": {attr("http.response.status_code"): {"gte": 500}}},
+                                    {"range": {attr("http.status_code"): {"gte": 500}}}],
+                         "minimum_should_match": 1}}
+NOT_MODEL: Body = {"exists": {"field": attr(semconv.SPAN_KIND)}}
+P95 = 95.0
+
+
+def time_range(window: Window) -> Body:
+    start, end = window.iso()
+    return {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
+
+
+def _server(*filters: Body, must_not: Sequence[Body] = ()) -> Body:
+    return {"bool": {"filter": [{"term": {"kind": "Server"}}, *filters], "must_not": [NOT_MODEL, *must_not]}}
+
+
+def series_body(window: Window, reference: Window, step_s: int) -> Body:
+    """Per service and route: errors and p95 per interval of ``window``, and over ``reference``."""
+    per_interval: Body = {"errors": {"filter": FAILED},
+                          "latency": {"percentiles": {"field": "duration", "percents": [P95]}}}
+    per_route: Body = {
+        "reference": {"filter": time_range(reference), "aggs": per_interval},
+        "window": {"filter": time_range(window), "aggs": {"intervals": {
+            "date_histogram": {"field": "@timestamp", "fixed_interval": f"{step_s}s", "min_doc_count": 1},
+            "aggs": per_interval}}},
+    }
+
+    def services(route_field: str) -> Body:
+        routes = {"terms": {"field": route_field, "size": MAX_ROUTES}, "aggs": per_route}
+        return {"terms": {"field": SERVICE, "size": MAX_SERVICES, "missing": ""}, "aggs": {"routes": routes}}
+
+    in_either = {"bool": {"should": [time_range(window), time_range(reference)], "minimum_should_match": 1}}
+    has_route: Body = {"exists": {"field": ROUTE}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": _server(in_either),
+        "aggs": {
+            "routed": {"filter": has_route, "aggs": {"services": services(ROUTE)}},
+            "unrouted": {"filter": {"bool": {"must_not": [has_route]}}, "aggs": {"services": services("name")}},
+        },
+    }
+
+
+def affected_body(episode: Episode) -> Body:
+    """Trace ids of the episode's failed (or slow) requests, most affected first, then by id."""
+    span = Window(episode.start, episode.end)
+    selector = FAILED if episode.kind == "errors" else {
+        "range": {"duration": {"gte": int((episode.slow_ms or 0.0) * 1e6)}}}
+    service: list[Body] = [{"term": {SERVICE: episode.service}}] if episode.service else []
+    no_service: list[Body] = [] if episode.service else [{"exists": {"field": SERVICE}}]
+    route = {"term": {ROUTE if episode.routed else "name": episode.route}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": _server(time_range(span), route, selector, *service, must_not=no_service),
+        "aggs": {"traces": {"terms": {"field": "trace_id", "size": MAX_TRACES,
+                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
+    }
+
+
+def evidence_body(trace_ids: Sequence[str]) -> Body:
+    """Per trace: model versions called, failed model/module spans, out-of-range inputs, module times."""
+    kind_is = {k: {"term": {attr(semconv.SPAN_KIND): k}} for k in (semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE)}
+    failed: Body = {"term": {"status.code": "Error"}}
+    versions = {"terms": {"field": attr(semconv.MODEL_VERSION), "size": MAX_MODELS, "missing": ""}}
+    per_trace: Body = {
+        "models": {"filter": kind_is[semconv.SPAN_KIND_MODEL], "aggs": {"names": {
+            "terms": {"field": attr(semconv.MODEL_NAME), "size": MAX_MODELS, "missing": ""},
+            "aggs": {"versions": versions}}}},
+        "model_errors": {"filter": {"bool": {"filter": [kind_is[semconv.SPAN_KIND_MODEL], failed]}}},
+        "out_of_range": {"filter": {"range": {attr(semconv.quality_count(semconv.CHECK_OUT_OF_RANGE)): {"gt": 0}}},
+                         "aggs": {"features": {"terms": {
+                             "field": attr(semconv.quality_features(semconv.CHECK_OUT_OF_RANGE)),
+                             "size": MAX_FEATURES}}}},
+        "error_modules": {"filter": {"bool": {"filter": [kind_is[semconv.SPAN_KIND_MODULE], failed]}},
+                          "aggs": {"names": {"terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
+                                             "aggs": {"fastest": {"min": {"field": "duration"}}}}}},
+        "modules": {"filter": kind_is[semconv.SPAN_KIND_MODULE],
+                    "aggs": {"names": {"terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
+                                       "aggs": {"slowest": {"max": {"field": "duration"}}}}}},
+    }
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [{"terms": {"trace_id": list(trace_ids)}},
+                                      {"exists": {"field": attr(semconv.SPAN_KIND)}}]}},
+        "aggs": {"traces": {"terms": {"field": "trace_id", "size": max(1, len(trace_ids))}, "aggs": per_trace}},
+    }
+
+
+class ElasticsearchIncidents:
+    """The incident questions asked of an ``elasticsearch.Elasticsearch`` client."""
+
+    def __init__(self, client: Any, index: str = TRACES_INDEX) -> None:
+        self.client = client
+        self.index = index
+
+    def route_series(self, window: Window, reference: Window, step_s: int) -> list[RouteSeries]:
+        body = series_body(window, reference, step_s)
+        response = self.client.search(index=self.index, body=body, ignore_unavailable=True).body
+        return parse_series(response.get("aggregations", {}))
+
+    def affected_traces(self, episodes: Sequence[Episode]) -> list[list[str]]:
+        responses = self._msearch([affected_body(e) for e in episodes])
+        return [[str(b["key"]) for b in r.get("aggregations", {}).get("traces", {}).get("buckets", [])]
+                for r in responses]
+
+    def trace_evidence(self, trace_sets: Sequence[Sequence[str]]) -> list[dict[str, TraceEvidence]]:
+        asked = [i for i, traces in enumerate(trace_sets) if traces]
+        responses = self._msearch([evidence_body(trace_sets[i]) for i in asked])
+        answers: list[dict[str, TraceEvidence]] = [{} for _ in trace_sets]
+        for i, response in zip(asked, responses, strict=True):
+            answers[i] = parse_evidence(response.get("aggregations", {}))
+        return answers
+
+    def _msearch(self, bodies: Sequence[Body]) -> list[dict[str, Any]]:
+        if not bodies:
+            return []
+        searches: list[Body] = []
+        for body in bodies:
+            searches.extend(({"index": self.index, "ignore_unavailable": True}, body))
+        responses: list[dict[str, Any]] = self.client.msearch(searches=searches).body["responses"]
+        for response in responses:
+            if "error" in response:
+                raise RuntimeError(f"incident search failed: {response['error']}")
+        return responses
+
+
+def parse_series(aggregations: dict[str, Any]) -> list[RouteSeries]:
+    series = []
+    for group, routed in (("routed", True), ("unrouted", False)):
+        for service in aggregations.get(group, {}).get("services", {}).get("buckets", []):
+            for route in service.get("routes", {}).get("buckets", []):
+                current = route["window"]
+                if not current["doc_count"]:
+                    continue
+                past = route["reference"]
+                series.append(RouteSeries(
+                    service=str(service["key"]), route=str(route["key"]), routed=routed,
+                    reference_calls=int(past["doc_count"]), reference_errors=int(past["errors"]["doc_count"]),
+                    reference_p95_ms=_p95_ms(past),
+                    buckets=tuple(Bucket(int(b["key"]), int(b["doc_count"]), int(b["errors"]["doc_count"]), _p95_ms(b))
+                                  for b in current["intervals"]["buckets"] if b["doc_count"]),
+                ))
+    return series
+
+
+def _p95_ms(bucket: dict[str, Any]) -> float | None:
+    values = bucket["latency"]["values"]
+    value = values.get(repr(P95), values.get(str(P95)))
+    return None if value is None else float(value) / 1e6
+
+
+def parse_evidence(aggregations: dict[str, Any]) -> dict[str, TraceEvidence]:
+    found = {}
+    for trace in aggregations.get("traces", {}).get("buckets", []):
+        evidence = TraceEvidence()
+        for name in trace["models"]["names"]["buckets"]:
+            evidence.models.update((str(name["key"]), str(v["key"])) for v in name["versions"]["buckets"])
+        evidence.model_errors = int(trace["model_errors"]["doc_count"])
+        evidence.out_of_range = int(trace["out_of_range"]["doc_count"])
+        evidence.out_of_range_features.update(str(b["key"]) for b in trace["out_of_range"]["features"]["buckets"])
+        for module in trace["error_modules"]["names"]["buckets"]:
+            evidence.error_modules[str(module["key"])] = float(module["fastest"]["value"]) / 1e6
+        for module in trace["modules"]["names"]["buckets"]:
+            evidence.modules[str(module["key"])] = float(module["slowest"]["value"]) / 1e6
+        found[str(trace["key"])] = evidence
+    return found
+

@@ -1,0 +1,79 @@
+"""Plain-language summaries: one sentence an on-call engineer can act on without the dashboard.
+
+They name the route, the model version and the sub-module, give counts rather than ratios alone,
+and say why the model is (or is not) blamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelspan import findings as F
+
+if TYPE_CHECKING:
+    from modelspan.analyzer.incidents._application import Episode
+    from modelspan.analyzer.incidents._correlate import Verdict
+
+_REASONS = {
+    "error": "the model raised",
+    "out_of_range": "an input was outside the baseline's range",
+    "drift": "they called a model version whose inputs drifted",
+    "latency": "a sub-module whose latency regressed ran",
+}
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.0f}%"
+
+
+def _where(episode: Episode) -> str:
+    return f"{episode.route} on {episode.service}" if episode.service else episode.route
+
+
+def application_summary(episode: Episode) -> str:
+    """>>> (a sentence such as) 'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'"""
+    if episode.kind == "errors":
+        return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
+                f"({_percent(episode.value)}, usually {_percent(episode.baseline)})")
+    return (f"slow requests on {_where(episode)}: p95 {episode.value:.0f} ms over {episode.calls} requests "
+            f"(usually {episode.baseline:.0f} ms)")
+
+
+def _model(models: Sequence[tuple[str, str]]) -> str:
+    if not models:
+        return "the model"
+    name, version = models[0]
+    return f"model {name} v{version}" if version else f"model {name}"
+
+
+def incident_summary(episode: Episode, verdict: Verdict, sampled: int) -> str:
+    """Why this application incident is, or is not, put down to the model."""
+    what = "failing" if episode.kind == "errors" else "slow"
+    head = application_summary(episode)
+    explained = len(verdict.explained)
+    if not verdict.explained:
+        return f"{head}. Not the model: none of {sampled} {what} requests' traces show a model problem."
+    reasons = ", ".join(_REASONS[r] for r, _ in verdict.reasons.most_common())
+    module = f" in sub-module '{verdict.module}'" if verdict.module else ""
+    features = f" (features: {', '.join(verdict.features[:3])})" if verdict.features else ""
+    verdict_text = "Likely the model" if verdict.share >= _min_share() else "Probably not the model"
+    return (f"{head}. {verdict_text}: in {explained} of {sampled} {what} requests ({_percent(verdict.share)}) "
+            f"{_model(verdict.models)}{module} was implicated: {reasons}{features}.")
+
+
+def model_only_summary(model: str, version: str, documents: Sequence[dict[str, Any]]) -> str:
+    """A model problem that no application error or latency spike came with."""
+    parts = []
+    for document in documents[:3]:
+        subject = document.get(F.FEATURE_NAME) or document.get(F.MODULE_NAME) or document.get(F.METRIC_NAME)
+        parts.append(f"{document[F.TYPE]}" + (f" of '{subject}'" if subject else ""))
+    more = f" and {len(documents) - 3} more" if len(documents) > 3 else ""
+    return (f"model {model} v{version}: {', '.join(parts)}{more}; no application error or latency spike "
+            f"in the same time shows it hurting requests yet.")
+
+
+def _min_share() -> float:
+    from modelspan.analyzer.incidents._correlate import MIN_SHARE
+
+    return MIN_SHARE
