@@ -1,0 +1,148 @@
+"""``modelspan demo``: the whole loop on a laptop, in one call.
+
+:func:`run_demo` trains the demo model (``_model``), profiles its training data as the baseline
+(plus module paths per output from a capture run), serves it over HTTP with OpenTelemetry's ASGI
+instrumentation (``_service``), drives phased traffic at it (``_traffic``, timeline in
+``_scenario``), records the late labels, runs the analyzer over each phase's window and renders
+the HTML report. Spans go where ``modelspan.configure()`` sends them: the embedded SQLite store,
+or Elasticsearch when ``ELASTICSEARCH_URL`` is set (the analysis then reads Elasticsearch).
+
+>>> from modelspan.demo import run_demo
+>>> result = run_demo("demo.db", duration=30)  # doctest: +SKIP
+>>> sorted({f["finding.type"] for f in result.flagged})  # doctest: +SKIP
+['application_errors', 'data_quality', 'drift', 'incident', 'latency', 'prediction_drift', 'quality']
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import modelspan
+from modelspan import findings
+from modelspan.demo import _model, _scenario, _service, _traffic
+from modelspan.demo._scenario import EXPECTED, Expected
+from modelspan.store._es_queries import Window
+
+SERVICE_NAME = "grid-demand-api"
+DEFAULT_DURATION = 100.0
+"""Seconds of traffic; with training, labels, analysis and the report the run takes ~2-3 minutes."""
+QUICK_DURATION = 22.0
+DEFAULT_RATE = 40.0
+
+__all__ = ["DEFAULT_DURATION", "EXPECTED", "QUICK_DURATION", "DemoResult", "Expected", "run_demo"]
+
+
+@dataclass
+class DemoResult:
+    """What the run did and found."""
+
+    store: str
+    """The store the analysis read: a SQLite path or the Elasticsearch URL."""
+    report: str | None
+    window: Window
+    phases: dict[str, Window]
+    traffic: _traffic.Traffic
+    labels: int
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> list[dict[str, Any]]:
+        return [doc for doc in self.findings if doc.get(findings.FLAGGED)]
+
+
+def elasticsearch_configured() -> bool:
+    """True when ``configure()`` will export to Elasticsearch (and the analysis must read it)."""
+    return bool(os.environ.get("ELASTICSEARCH_URL") or os.environ.get("ELASTICSEARCH_CLOUD_ID"))
+
+
+def run_demo(
+    store_path: str | os.PathLike[str] | None = None,
+    duration: float = DEFAULT_DURATION,
+    *,
+    report_path: str | os.PathLike[str] | None = "modelspan-report.html",
+    rate: float = DEFAULT_RATE,
+    seed: int = 7,
+    stream: TextIO | None = None,
+) -> DemoResult:
+    """Run the scenario for ``duration`` seconds of traffic and analyse it; see the module docstring.
+
+    ``store_path``: the SQLite file (default ``MODELSPAN_STORE`` or ``./modelspan.db``), ignored
+    when Elasticsearch is configured. ``stream`` receives progress (default stderr).
+    """
+    from modelspan.analyzer import analyze
+    from modelspan.store import open_store
+
+    out = stream if stream is not None else sys.stderr
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+    path = None if elasticsearch_configured() else str(store_path or os.environ.get("MODELSPAN_STORE", "modelspan.db"))
+    # Train and capture before configure(): the capture run is profiled, not exported.
+    model, baseline, validation = _model.train(seed)
+    baseline = _model.capture_paths(model, baseline, validation)
+    store = open_store(path)
+    try:
+        store.save_baseline(baseline)
+        modelspan.configure(service_name=SERVICE_NAME, environment="demo", store=path, baselines=[baseline])
+        timings["train"] = time.monotonic() - began
+        out.write(f"modelspan demo: model {_model.MODEL} v{_model.VERSION} trained, baseline {baseline.id}\n")
+        traffic = _serve(model, duration, rate, seed, out)
+        modelspan.force_flush()
+        timings["traffic"] = time.monotonic() - began - timings["train"]
+        labels = _late_labels(traffic, store)
+        phases = {p.name: Window(p.start, p.end) for p in traffic.phases if p.start and p.end}
+        result = DemoResult(path or os.environ.get("ELASTICSEARCH_URL", "elasticsearch"), None,
+                            Window(traffic.phases[0].start or _now(), traffic.phases[-1].end or _now()),
+                            phases, traffic, labels, timings=timings)
+        mark = time.monotonic()
+        result.findings = _analyze(analyze, store, phases, out)
+        timings["analysis"] = time.monotonic() - mark
+        if report_path is not None:
+            from modelspan.report import render
+
+            mark = time.monotonic()
+            result.report = str(render(store, result.window, Path(report_path)))
+            timings["report"] = time.monotonic() - mark
+        timings["total"] = time.monotonic() - began
+        return result
+    finally:
+        store.close()
+
+
+def _serve(model: _model.DemandModel, duration: float, rate: float, seed: int, out: TextIO) -> _traffic.Traffic:
+    timeline = _scenario.phases(model.faults, duration)
+    with _service.Service(model) as service:
+        out.write(f"modelspan demo: service on {service.url}, {rate:.0f} requests/s for {duration:.0f} s\n")
+        for phase in timeline:
+            out.write(f"  {phase.name:<13} {phase.seconds:5.1f} s  {phase.description}\n")
+        return _traffic.drive(service.url, timeline, rate, seed=seed + 1,
+                              progress=_traffic.Progress(duration, stream=out))
+
+
+def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
+    """Ground truth arrives after the fact, for every prediction the app returned."""
+    pairs = [(sent.prediction_id, sent.truth) for sent in traffic.sent if sent.prediction_id]
+    modelspan.record_outcomes(pairs, store=store)
+    return len(pairs)
+
+
+def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> list[dict[str, Any]]:
+    """Each phase is its own window: the reference window against the training profile, every
+    later phase against the reference window (module docstring of ``_scenario``)."""
+    reference = phases["baseline"]
+    docs: list[dict[str, Any]] = []
+    for name, window in phases.items():
+        out.write(f"modelspan demo: analysing {name} ({window.seconds:.0f} s)\n")
+        docs += analyze(store, window, reference="baseline" if name == "baseline" else reference).findings
+    return docs
+
+
+def _now() -> Any:
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc)
