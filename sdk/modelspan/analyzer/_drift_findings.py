@@ -1,0 +1,192 @@
+"""Drift per feature and of the output (prediction drift), false discoveries controlled per model.
+
+Both sides are histograms over the *baseline's* bins (numeric and text lengths) or counts per the
+baseline's categories: the reference is the baseline profile itself or a production window binned
+the same way. For each column the default tests for its kind and sample size run
+(``drift.default_tests``); a column is flagged when
+
+1. some test's effect size crosses its threshold with enough data on both sides, and
+2. its significance survives Benjamini-Hochberg across all columns of the model version (the
+   p-value of the first test in the column's set that has one; a column whose tests give no
+   p-value is judged on effect size alone).
+
+One finding per column (``drift``, or ``prediction_drift`` for the output) whatever the verdict,
+so dashboards can chart scores; ``finding.flagged`` tells the problems apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelspan import findings, semconv
+from modelspan.analyzer import drift, multiple_testing
+from modelspan.analyzer._documents import Context, document, number
+from modelspan.baseline import Baseline, FeatureProfile
+from modelspan.store._stats import ColumnStats, ModelStats
+
+ALPHA = 0.05
+"""False discovery rate across the columns of one model version."""
+OTHER = "__other__"
+UNSEEN = "__unseen__"
+"""Current values outside the baseline's categories beyond the named examples."""
+
+Histogram = Any  # drift.Binned | drift.Categories
+
+
+@dataclass
+class _Column:
+    name: str
+    kind: str
+    results: list[Any]  # drift.DriftResult, in default-test order
+    reference_count: int
+    current_count: int
+
+
+def profiles(baseline: Baseline) -> dict[str, FeatureProfile]:
+    """Column name (as in ``ModelStats.columns``) -> the profile that defines its bins."""
+    columns = dict(baseline.features)
+    if baseline.output is not None:
+        columns[semconv.OUTPUT_FEATURE] = baseline.output
+    return columns
+
+
+def drift_findings(context: Context, current: ModelStats, reference: ModelStats | None,
+                   baseline: Baseline | None) -> list[dict[str, Any]]:
+    """Drift findings of one model version (reference ``None`` means: the baseline profile)."""
+    if baseline is None:
+        return []
+    columns = []
+    for name, profile in sorted(profiles(baseline).items()):
+        stats = current.columns.get(name)
+        if stats is None:
+            continue
+        before = profile_histogram(profile) if reference is None else _window_side(reference, name, profile)
+        if before is None:
+            continue
+        after = current_histogram(stats, profile)
+        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name)))
+    if not columns:
+        return []
+    p_values = [_p_value(column) for column in columns]
+    rejected, adjusted = multiple_testing.benjamini_hochberg(
+        np.array([np.nan if p is None else p for p in p_values], dtype=float), alpha=ALPHA)
+    return [_document(context, current, column, p, bool(r), float(a))
+            for column, p, r, a in zip(columns, p_values, rejected, adjusted, strict=True)]
+
+
+def profile_histogram(profile: FeatureProfile) -> Histogram:
+    """The baseline side: bin counts, or category counts with the rest under ``__other__``."""
+    if profile.kind == "categorical":
+        counts = dict(zip(profile.categories, profile.category_counts, strict=True))
+        if profile.other_count:
+            counts[OTHER] = profile.other_count
+        return drift.Categories(counts)
+    return drift.Binned(np.asarray(profile.bin_counts, dtype=float), np.asarray(profile.edges, dtype=float),
+                        profile.min, profile.max, profile.std)
+
+
+def current_histogram(stats: ColumnStats, profile: FeatureProfile) -> Histogram:
+    """A window's side over the same bins; values outside the baseline's categories count as new."""
+    if profile.kind == "categorical":
+        counts: dict[str, int] = {}
+        for category, count in zip(profile.categories, stats.category_counts, strict=False):
+            counts[category] = counts.get(category, 0) + int(count)
+        if stats.other_count:
+            counts[OTHER] = stats.other_count
+        named = 0
+        for value, count in stats.unseen_examples.items():
+            if value not in counts and named + count <= stats.unseen_count:
+                counts[value] = count
+                named += count
+        if stats.unseen_count - named > 0:
+            counts[UNSEEN] = stats.unseen_count - named
+        return drift.Categories(counts)
+    bins = stats.bin_counts or [0] * (len(profile.edges) + 1)
+    return drift.Binned(np.asarray(bins, dtype=float), np.asarray(profile.edges, dtype=float),
+                        stats.min, stats.max, _std(stats))
+
+
+def _std(stats: ColumnStats) -> float | None:
+    """Population standard deviation from count, sum and sum of squares (None when unknown)."""
+    if stats.count < 2:
+        return None
+    mean = stats.sum / stats.count
+    variance = stats.sum_sq / stats.count - mean * mean
+    return float(np.sqrt(variance)) if np.isfinite(variance) and variance > 0 else None
+
+
+def _window_side(reference: ModelStats, name: str, profile: FeatureProfile) -> Histogram | None:
+    stats = reference.columns.get(name)
+    return None if stats is None else current_histogram(stats, profile)
+
+
+def _count(histogram: Histogram) -> int:
+    if isinstance(histogram, drift.Categories):
+        return int(sum(histogram.counts.values()))
+    return int(np.sum(histogram.counts))
+
+
+def _test(name: str, kind: str, before: Histogram, after: Histogram,
+          rates: tuple[Any, Any] | None = None) -> _Column:
+    """Run the default tests for the kind and the reference's size (``oov_rate`` needs both rates)."""
+    results = []
+    for test in drift.default_tests(kind, _count(before)):
+        if test == "oov_rate":
+            if rates is not None:
+                results.append(drift.run(test, *rates))
+            continue
+        results.append(drift.run(test, before, after))
+    return _Column(name, kind, results, _count(before), _count(after))
+
+
+def _rates(current: ColumnStats, reference: ModelStats | None, name: str) -> tuple[Any, Any] | None:
+    """OOV rates of both windows: a profile keeps a vocabulary but no OOV rate, so only window vs window."""
+    before = reference.columns.get(name) if reference is not None else None
+    if before is None or before.oov_rate is None or current.oov_rate is None:
+        return None
+    return drift.Rate(before.oov_rate, before.count), drift.Rate(current.oov_rate, current.count)
+
+
+def _p_value(column: _Column) -> float | None:
+    for result in column.results:
+        if result.p_value is not None and result.enough_data:
+            return float(result.p_value)
+    return None
+
+
+def _verdict(column: _Column) -> Any:
+    """The result to report: the first test over its threshold, else the first test."""
+    for result in column.results:
+        if result.enough_data and result.drifted:
+            return result
+    return column.results[0]
+
+
+def _document(context: Context, stats: ModelStats, column: _Column, p_value: float | None, rejected: bool,
+              adjusted: float) -> dict[str, Any]:
+    shown = _verdict(column)
+    enough = all(result.enough_data for result in column.results)
+    effect = any(result.enough_data and result.drifted for result in column.results)
+    flagged = effect and (p_value is None or rejected)
+    output = column.name == semconv.OUTPUT_FEATURE
+    subject = "the output (predictions)" if output else f"feature '{column.name}'"
+    where = f"{subject} of model {stats.model} v{stats.version}"
+    scores = ", ".join(f"{r.test} {number(r.score)}" for r in column.results)
+    if not enough:
+        summary = (f"{where}: not enough data for a verdict (n={column.current_count}, "
+                   f"reference {column.reference_count})")
+    elif flagged:
+        summary = (f"{where} drifted: {shown.test} {number(shown.score)} >= {number(shown.threshold)}, "
+                   f"p={number(p_value)} (BH-adjusted {number(adjusted)}), n={column.current_count}; {scores}")
+    else:
+        summary = f"{where}: no drift ({scores}, p={number(p_value)}, n={column.current_count})"
+    return document(
+        context, findings.TYPE_PREDICTION_DRIFT if output else findings.TYPE_DRIFT, stats.model, stats.version,
+        column.name, flagged=flagged, summary=summary,
+        fields={findings.FEATURE_NAME: None if output else column.name, findings.TEST_NAME: shown.test,
+           findings.TEST_SCORE: float(shown.score), findings.TEST_THRESHOLD: float(shown.threshold),
+           findings.TEST_P_VALUE: p_value, findings.TEST_P_VALUE_ADJUSTED: adjusted if p_value is not None else None,
+           findings.SAMPLE_COUNT: column.current_count, findings.REFERENCE_COUNT: column.reference_count})

@@ -1,0 +1,140 @@
+"""``analyze()``: one analysis run over one window, for every model version in it.
+
+The run asks the store as little as possible and computes everything here, in shared code:
+
+1. ``store.models(window)`` lists the model versions with spans in the window;
+2. ``store.load_baseline(model, version)`` gives each one's baseline profile (its bins and
+   categories are the questions' bins, so windows compare bin for bin);
+3. ONE ``store.model_stats`` call answers every (model, version, window) question, the reference
+   windows included;
+4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
+   quality findings are computed from those sufficient statistics;
+5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
+6. findings are written back with deterministic ids, so re-running a window replaces them.
+
+>>> from modelspan.store.sqlite import open_store  # doctest: +SKIP
+>>> analysis = analyze(open_store(), Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"))  # doctest: +SKIP
+>>> [f["finding.summary"] for f in analysis.flagged]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelspan import findings
+from modelspan.analyzer._data_quality import quality_findings as data_quality_findings
+from modelspan.analyzer._documents import Context
+from modelspan.analyzer._drift_findings import drift_findings
+from modelspan.analyzer._operations import operations_findings
+from modelspan.analyzer._paths import path_findings
+from modelspan.analyzer._quality_findings import quality_findings
+from modelspan.analyzer._references import Reference, resolve
+from modelspan.baseline import Baseline
+from modelspan.store._es_queries import Window
+from modelspan.store._stats import ModelStats
+
+logger = logging.getLogger(__name__)
+DEFAULT_BUCKET_SECONDS = 300
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Analysis:
+    """The result of one run: every findings document, and the statistics they came from."""
+
+    findings: list[dict[str, Any]]
+    stats: list[ModelStats]
+    window: Window | None = None
+    reference: str = "baseline"
+    incidents_checked: bool = False
+    written: int = 0
+    reference_stats: list[ModelStats] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> list[dict[str, Any]]:
+        """The findings that are problems (``finding.flagged``)."""
+        return [doc for doc in self.findings if doc.get(findings.FLAGGED)]
+
+
+def analyze(
+    store: Any,
+    window: Window,
+    *,
+    model: str | None = None,
+    reference: str | Window = "baseline",
+    write: bool = True,
+    baselines: Mapping[tuple[str, str], Baseline] | None = None,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Analyse ``window`` for every model version (or only ``model``) and write the findings.
+
+    ``reference``: ``"baseline"`` (the stored profile), ``"previous"``, ``"yesterday"``,
+    ``"last_week"`` or a fixed :class:`Window`. ``baselines`` overrides the stored ones (e.g. a
+    JSON profile given on the command line). ``progress`` receives one line per model version.
+    """
+    ref = resolve(reference, window)
+    versions = [(name, version) for name, version, _ in store.models(window) if model is None or name == model]
+    profiles = {key: _baseline(store, key, baselines) for key in versions}
+    questions = []
+    for name, version in versions:
+        baseline = profiles[(name, version)]
+        questions.append(store.question(name, version, window, baseline))
+        questions.append(store.question(name, version, ref.window, baseline))
+    answers = store.model_stats(questions)
+    current, before = answers[0::2], answers[1::2]
+    context = Context(window, ref.kind, ref.window, _now())
+    docs: list[dict[str, Any]] = []
+    for number, (stats, reference_stats) in enumerate(zip(current, before, strict=True), start=1):
+        if progress is not None:
+            progress(f"[{number}/{len(current)}] {stats.model} v{stats.version}: {stats.operations.calls} calls")
+        docs += _model_findings(store, context, ref, stats, reference_stats, profiles[(stats.model, stats.version)])
+    incidents, checked = _incidents(store, window, docs, ref.window)
+    docs += incidents
+    analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before)
+    if write and docs:
+        analysis.written = store.write_findings(docs)
+    return analysis
+
+
+def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelStats, reference_stats: ModelStats,
+                    baseline: Baseline | None) -> list[dict[str, Any]]:
+    """Every finding about one model version (drift and paths against the profile or the window)."""
+    profile_side = None if ref.profile else reference_stats
+    docs = operations_findings(context, stats, reference_stats)
+    docs += drift_findings(context, stats, profile_side, baseline)
+    docs += data_quality_findings(context, stats, profile_side, baseline)
+    docs += path_findings(context, stats, profile_side, baseline)
+    labelled = store.labelled_predictions(context.window, stats.model, stats.version)
+    if labelled:
+        reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
+        seconds = float(getattr(store, "interval_seconds", DEFAULT_BUCKET_SECONDS))
+        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled, seconds)
+    return docs
+
+
+def _baseline(store: Any, key: tuple[str, str], given: Mapping[tuple[str, str], Baseline] | None) -> Baseline | None:
+    if given is not None and key in given:
+        return given[key]
+    load = getattr(store, "load_baseline", None)
+    return load(*key) if load is not None else None
+
+
+def _incidents(store: Any, window: Window, model_findings: list[dict[str, Any]],
+               reference: Window) -> tuple[list[dict[str, Any]], bool]:
+    """The incident correlator's findings, when it is installed (imported lazily: it is optional)."""
+    try:
+        module = importlib.import_module("modelspan.analyzer.incidents")
+    except ImportError:
+        logger.debug("modelspan.analyzer.incidents is not available: no incident findings")
+        return [], False
+    found: list[dict[str, Any]] = module.find_incidents(store, window, model_findings, reference=reference)
+    return found, True
+
+
+def _now() -> str:
+    return Window(_dt.datetime.now(_dt.timezone.utc), _dt.datetime.now(_dt.timezone.utc)).iso()[0]

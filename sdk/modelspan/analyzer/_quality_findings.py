@@ -1,0 +1,158 @@
+"""Model quality from late labels: metrics per version, per prediction-time bucket, and drops.
+
+Labels (``record_outcome``) are joined to predictions by id in the store; the predictions of the
+window are bucketed by *prediction* time, so labels that arrive days later still land in the
+window they judge (the scheduler re-analyses recent windows for that; see ``_scheduler``).
+
+Rule for a quality drop (a baseline profile carries no accuracy): the window's labelled accuracy
+is compared with the labelled accuracy of the reference window (``previous`` when the reference
+is the baseline). When that window has fewer than ``MIN_LABELS`` labels, the window's last bucket
+is compared with its earlier buckets instead. Flagged when the accuracy fell by at least
+``MIN_DROP`` with a one-sided two-proportion test p < ``ALPHA`` (regression: MAE up by at least
+``MIN_MAE_RATIO`` with a one-sided Mann-Whitney test on the absolute errors, p < ``ALPHA``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from modelspan import findings
+from modelspan.analyzer import quality
+from modelspan.analyzer._documents import Context, document, iso, number
+from modelspan.store._stats import LabelledPrediction
+
+MIN_LABELS = 30
+MIN_DROP = 0.05
+MIN_MAE_RATIO = 1.2
+ALPHA = 0.01
+_CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "specificity", "npv", "roc_auc", "log_loss")
+_REGRESSION = ("mae", "rmse", "mape", "r2")
+
+
+def is_classification(rows: Sequence[LabelledPrediction]) -> bool:
+    return any(row.label is not None for row in rows)
+
+
+def metrics(rows: Sequence[LabelledPrediction]) -> Any:
+    """``quality.classification`` (labels) or ``quality.regression`` (values) of joined rows."""
+    if is_classification(rows):
+        kept = [row for row in rows if row.label is not None and row.actual is not None]
+        scores = [row.score for row in kept]
+        usable = bool(kept) and all(score is not None for score in scores) and len({r.label for r in kept}) <= 2
+        return quality.classification([str(r.actual) for r in kept], [str(r.label) for r in kept],
+                                      scores=np.asarray(scores, dtype=float) if usable else None)
+    pairs = [(float(r.actual), float(r.value)) for r in rows if r.value is not None and _numeric(r.actual)]
+    return quality.regression(np.asarray([a for a, _ in pairs]), np.asarray([p for _, p in pairs]))
+
+
+def _numeric(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _hits(rows: Sequence[LabelledPrediction]) -> tuple[int, int]:
+    kept = [row for row in rows if row.label is not None and row.actual is not None]
+    return sum(str(r.actual) == str(r.label) for r in kept), len(kept)
+
+
+def _errors(rows: Sequence[LabelledPrediction]) -> np.ndarray:
+    return np.asarray([abs(float(r.actual) - float(r.value)) for r in rows
+                       if r.value is not None and _numeric(r.actual)], dtype=float)
+
+
+def moment(row: LabelledPrediction) -> _dt.datetime:
+    text = row.timestamp
+    try:
+        return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(_dt.timezone.utc)
+    except ValueError:  # epoch milliseconds, as a collector may store them
+        return _dt.datetime.fromtimestamp(float(text) / 1000, _dt.timezone.utc)
+
+
+def buckets(rows: Sequence[LabelledPrediction], start: _dt.datetime, seconds: float
+            ) -> list[tuple[_dt.datetime, list[LabelledPrediction]]]:
+    """Rows grouped by prediction time into ``seconds``-long buckets from ``start`` (empty ones left out)."""
+    grouped: dict[int, list[LabelledPrediction]] = {}
+    for row in rows:
+        grouped.setdefault(int((moment(row) - start).total_seconds() // seconds), []).append(row)
+    return [(start + _dt.timedelta(seconds=index * seconds), grouped[index]) for index in sorted(grouped)]
+
+
+def quality_findings(context: Context, model: str, version: str, rows: Sequence[LabelledPrediction],
+                     reference_rows: Sequence[LabelledPrediction], bucket_seconds: float) -> list[dict[str, Any]]:
+    """Metric measurements for the window and its buckets, plus a flagged finding on a drop."""
+    if not rows:
+        return []
+    where = f"model {model} v{version}"
+    result = metrics(rows)
+    names = _CLASSIFICATION if is_classification(rows) else _REGRESSION
+    docs = []
+    for name in names:
+        value = getattr(result, name, None)
+        if value is not None:
+            docs.append(document(
+                context, findings.TYPE_QUALITY, model, version, name, flagged=False,
+                summary=f"{where}: {name} {number(value)} on {result.count} labelled predictions",
+                fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: float(value),
+                   findings.SAMPLE_COUNT: result.count}))
+    main = names[0] if is_classification(rows) else "mae"
+    for start, part in buckets(rows, context.window.start, bucket_seconds):
+        value = getattr(metrics(part), main, None)
+        docs.append(document(
+            context, findings.TYPE_QUALITY, model, version, f"{main}@{iso(start)}", flagged=False,
+            timestamp=start, summary=f"{where}: {main} {number(value)} on {len(part)} predictions made from "
+                                     f"{iso(start)}",
+            fields={findings.METRIC_NAME: f"bucket_{main}", findings.METRIC_VALUE: value,
+                    findings.SAMPLE_COUNT: len(part)}))
+    docs.append(_drop(context, model, version, rows, reference_rows, bucket_seconds))
+    return docs
+
+
+def _sides(context: Context, rows: Sequence[LabelledPrediction], reference_rows: Sequence[LabelledPrediction],
+           bucket_seconds: float) -> tuple[Sequence[LabelledPrediction], Sequence[LabelledPrediction], str]:
+    if len(reference_rows) >= MIN_LABELS:
+        return reference_rows, rows, "the reference window"
+    parts = buckets(rows, context.window.start, bucket_seconds)
+    if len(parts) < 2:
+        return [], rows, "nothing (no reference labels)"
+    earlier = [row for _, part in parts[:-1] for row in part]
+    return earlier, parts[-1][1], "the window's earlier buckets"
+
+
+def _drop(context: Context, model: str, version: str, rows: Sequence[LabelledPrediction],
+          reference_rows: Sequence[LabelledPrediction], bucket_seconds: float) -> dict[str, Any]:
+    before, after, against = _sides(context, rows, reference_rows, bucket_seconds)
+    where = f"model {model} v{version}"
+    if is_classification(rows):
+        ref_hits, ref_n = _hits(before)
+        hits, n = _hits(after)
+        value, ref_value = (hits / n if n else None), (ref_hits / ref_n if ref_n else None)
+        p_value = quality.proportion_drop(ref_hits, ref_n, hits, n)[1] if ref_n and n else None
+        worse = value is not None and ref_value is not None and ref_value - value >= MIN_DROP
+        name = "accuracy"
+    else:
+        errors, ref_errors = _errors(after), _errors(before)
+        value = float(errors.mean()) if errors.size else None
+        ref_value = float(ref_errors.mean()) if ref_errors.size else None
+        p_value = (float(scipy_stats.mannwhitneyu(errors, ref_errors, alternative="greater").pvalue)
+                   if errors.size and ref_errors.size else None)
+        worse = value is not None and bool(ref_value) and value >= MIN_MAE_RATIO * (ref_value or 0.0)
+        ref_n, n = int(ref_errors.size), int(errors.size)
+        name = "mae"
+    flagged = bool(worse and n >= MIN_LABELS and ref_n >= MIN_LABELS and p_value is not None and p_value < ALPHA)
+    summary = (f"{where}: labelled {name} {number(value)} (n={n}) vs {number(ref_value)} (n={ref_n}) in {against}, "
+               f"p={number(p_value)}")
+    if flagged:
+        summary = f"model quality dropped: {summary}"
+    return document(
+        context, findings.TYPE_QUALITY, model, version, f"{name}_drop", flagged=flagged, summary=summary,
+        fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: value, findings.METRIC_REFERENCE_VALUE: ref_value,
+           findings.TEST_NAME: "proportion_drop" if name == "accuracy" else "mannwhitneyu",
+           findings.TEST_P_VALUE: p_value, findings.SAMPLE_COUNT: n, findings.REFERENCE_COUNT: ref_n})
