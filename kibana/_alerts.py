@@ -1,0 +1,197 @@
+"""The seven modelspan alerts, as Watcher watches (Standard licence and up) and Kibana `.es-query` rules (Basic).
+
+Findings-based alerts (drift, quality drop, novel paths, correlated incidents) fire on new flagged
+findings the analyzer wrote (``finding.analyzed_at`` within the look-back), so they fire exactly when
+``modelspan analyze`` decided something is wrong. The operational alerts are computed by the watches
+straight from the spans (p95 per model version, calls now vs the same hour one week earlier, error
+rate), so they work even without the analyzer; Kibana's `.es-query` rule can only count hits, so
+the rules read the analyzer's latency, throughput and error-rate measurements instead.
+
+Thresholds live in each watch's ``metadata`` (the condition reads ``ctx.metadata``) so they can be
+changed in Kibana's Watcher UI without editing scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kibana._views import DURATION, MODEL, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, VERSION, attr
+from modelspan import findings
+from modelspan import semconv as _semconv
+
+Json = dict[str, Any]
+SCHEDULE = "5m"
+LOOKBACK = "10m"
+THROTTLE = "15m"
+WEBHOOK_PLACEHOLDER: Json = {"scheme": "https", "host": "webhook.invalid", "port": 443, "path": "/modelspan"}
+"""Committed in the files; ``modelspan.elastic.assets.watches(webhook_url=...)`` replaces it (or drops the
+webhook action when no URL is given)."""
+LATENCY_P95 = "latency_p95_ms"
+"""``metric.name`` of the analyzer's p95 latency measurement (``modelspan.analyzer._operations``)."""
+QPS = "qps"
+ERROR_RATE = "error_rate"
+CORRELATED = "correlated"
+"""``incident.kind`` of an incident with both a model and an application side."""
+_MAX_BUCKETS = 100
+
+
+def _root_spans(since: str, until: str = "now") -> Json:
+    return {"bool": {"filter": [
+        {"term": {attr(_semconv.SPAN_KIND): _semconv.SPAN_KIND_MODEL}},
+        {"range": {TIMESTAMP: {"gte": since, "lt": until}}},
+    ]}}
+
+
+def _per_version(aggs: Json) -> Json:
+    return {"models": {"terms": {"field": MODEL, "size": _MAX_BUCKETS}, "aggs": {
+        "versions": {"terms": {"field": VERSION, "size": _MAX_BUCKETS}, "aggs": aggs}}}}
+
+
+def _flagged(types: list[str], *extra: Json) -> Json:
+    """New flagged findings of ``types`` (the analyzer's verdicts) written within the look-back."""
+    return {"bool": {"filter": [
+        {"terms": {findings.TYPE: types}}, {"term": {findings.FLAGGED: True}},
+        {"range": {findings.ANALYZED_AT: {"gte": f"now-{LOOKBACK}"}}}, *extra]}}
+
+
+# Painless that turns a payload into {'total': n, 'items': [one line per offender], 'text': one line} for
+# the actions (findings are flat dotted keys, which mustache paths cannot reach).
+_RESULT = "return ['total': items.size(), 'items': items, 'text': params.title + ': ' + String.join('; ', items)];"
+_FINDINGS_ITEMS = ("def items = []; for (def hit : ctx.payload.hits.hits) { items.add(hit._source['"
+                   + findings.SUMMARY + "']); } " + _RESULT)
+_VERSIONS_LOOP = ("def items = []; for (def m : ctx.payload.aggregations.models.buckets) { "
+                  "for (def v : m.versions.buckets) { %s } } ")
+_LATENCY = "def p = v.p95.values['95.0']; if (p != null && p > ctx.metadata.threshold_ms * 1000000.0) { %s }"
+_QPS = ("if (v.week_ago.doc_count >= ctx.metadata.min_calls && "
+        "v.now.doc_count < v.week_ago.doc_count * (1.0 - ctx.metadata.max_drop)) { %s }")
+_ERRORS = ("if (v.doc_count >= ctx.metadata.min_calls && "
+           "v.errors.doc_count > ctx.metadata.max_error_rate * v.doc_count) { %s }")
+
+
+def _span_scripts(test: str, line: str) -> tuple[str, str]:
+    """(condition, transform) over the per-version buckets: any offender / the list of offenders."""
+    condition = _VERSIONS_LOOP % (test % "return true;") + "return false;"
+    transform = _VERSIONS_LOOP % (test % f"items.add({line});") + _RESULT
+    return condition, transform
+
+
+def _watch(name: str, description: str, indices: list[str], body: Json, condition: Json, transform: str,
+           metadata: Json | None = None) -> Json:
+    webhook_body = ('{"text": {{#toJson}}ctx.payload.text{{/toJson}}, "watch_id": "{{ctx.watch_id}}", '
+                    '"items": {{#toJson}}ctx.payload.items{{/toJson}}}')
+    return {
+        "metadata": {"modelspan": True, "name": name, "description": description, **(metadata or {})},
+        "trigger": {"schedule": {"interval": SCHEDULE}},
+        "input": {"search": {"request": {"indices": indices, "rest_total_hits_as_int": True, "body": body}}},
+        "condition": condition,
+        "transform": {"script": {"lang": "painless", "source": transform, "params": {"title": f"modelspan {name}"}}},
+        "actions": {
+            "log": {"logging": {"level": "warn", "text": "{{ctx.payload.text}}"}},
+            "webhook": {"webhook": {**WEBHOOK_PLACEHOLDER, "method": "post",
+                                    "headers": {"Content-Type": "application/json"}, "body": webhook_body}},
+        },
+        "throttle_period": THROTTLE,
+    }
+
+
+def _findings_watch(name: str, description: str, query: Json) -> Json:
+    body = {"size": 20, "sort": [{findings.ANALYZED_AT: {"order": "desc"}}], "query": query,
+            "_source": [findings.SUMMARY, findings.MODEL_NAME, findings.MODEL_VERSION, findings.TRACE_IDS]}
+    return _watch(name, description, [findings.FINDINGS_INDEX], body,
+                  {"compare": {"ctx.payload.hits.total": {"gt": 0}}}, _FINDINGS_ITEMS)
+
+
+def _spans_watch(name: str, description: str, since: str, aggs: Json, test: str, line: str,
+                 metadata: Json, query: Json | None = None) -> Json:
+    body = {"size": 0, "track_total_hits": False, "query": query or _root_spans(since), "aggs": _per_version(aggs)}
+    condition, transform = _span_scripts(test, line)
+    return _watch(name, description, [SPANS_PATTERN], body, {"script": {"lang": "painless", "source": condition}},
+                  transform, metadata)
+
+
+_WHO = "m.key + ' v' + v.key"
+
+
+def watches() -> dict[str, Json]:
+    """Watch id -> PutWatch body."""
+    week_ago = {"range": {TIMESTAMP: {"gte": "now-169h", "lt": "now-168h"}}}
+    now = {"range": {TIMESTAMP: {"gte": "now-1h", "lt": "now"}}}
+    qps_query = {"bool": {"filter": [{"term": {attr(_semconv.SPAN_KIND): _semconv.SPAN_KIND_MODEL}}],
+                          "should": [now, week_ago], "minimum_should_match": 1}}
+    return {
+        "modelspan-drift": _findings_watch(
+            "drift", "Features or predictions drifted (analyzer drift findings).",
+            _flagged([findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT])),
+        "modelspan-latency-p95": _spans_watch(
+            "latency p95", "p95 latency of a model version above threshold_ms over the last 5 minutes.", "now-5m",
+            {"p95": {"percentiles": {"field": DURATION, "percents": [95]}}}, _LATENCY,
+            _WHO + " + ' p95 ' + Math.round(p / 1000000.0) + ' ms'", {"threshold_ms": 500}),
+        "modelspan-qps-drop": _spans_watch(
+            "QPS drop", "Calls in the last hour fell by more than max_drop against the same hour a week ago.",
+            "now-1h", {"now": {"filter": now}, "week_ago": {"filter": week_ago}}, _QPS,
+            _WHO + " + ' ' + v.now.doc_count + ' calls vs ' + v.week_ago.doc_count + ' a week ago'",
+            {"max_drop": 0.5, "min_calls": 100}, qps_query),
+        "modelspan-error-rate": _spans_watch(
+            "error rate", "Error rate of a model version above max_error_rate over the last 5 minutes.", "now-5m",
+            {"errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}}}, _ERRORS,
+            _WHO + " + ' ' + v.errors.doc_count + ' errors in ' + v.doc_count + ' calls'",
+            {"max_error_rate": 0.05, "min_calls": 20}),
+        "modelspan-quality-drop": _findings_watch(
+            "quality drop", "Model quality dropped once late labels arrived (analyzer quality findings).",
+            _flagged([findings.TYPE_QUALITY])),
+        "modelspan-novel-path": _findings_watch(
+            "novel module paths", "Calls took sub-module paths never seen in the baseline for their output.",
+            _flagged([findings.TYPE_NOVEL_PATH])),
+        "modelspan-correlated-incident": _findings_watch(
+            "correlated incident", "An application incident whose failing traces hold the implicated model spans.",
+            _flagged([findings.TYPE_INCIDENT], {"term": {findings.INCIDENT_KIND: CORRELATED}})),
+    }
+
+
+def _rule(name: str, query: Json, *, threshold: int = 0, comparator: str = ">", window: int = 10) -> Json:
+    return {
+        "name": f"[modelspan] {name}",
+        "rule_type_id": ".es-query",
+        "consumer": "stackAlerts",
+        "tags": ["modelspan"],
+        "schedule": {"interval": SCHEDULE},
+        "params": {
+            "searchType": "esQuery", "esQuery": json.dumps({"query": query}, indent=2),
+            "index": [findings.FINDINGS_INDEX], "timeField": findings.ANALYZED_AT,
+            "threshold": [threshold], "thresholdComparator": comparator, "size": 20,
+            "timeWindowSize": window, "timeWindowUnit": "m", "excludeHitsFromPreviousRun": True,
+        },
+        "actions": [],
+    }
+
+
+def _measurement(kind: str, metric: str, *extra: Json) -> Json:
+    return {"bool": {"filter": [{"term": {findings.TYPE: kind}}, {"term": {findings.METRIC_NAME: metric}},
+                                *extra]}}
+
+
+def rules() -> dict[str, Json]:
+    """Rule id -> Kibana alerting rule body (``POST /api/alerting/rule/<id>``); actions added at install."""
+    watch = watches()
+    qps_drop = {"script": {"script": {"lang": "painless", "params": {"max_drop": 0.5, "min_calls": 100}, "source": (
+        f"doc['{findings.REFERENCE_COUNT}'].size() > 0 && doc['{findings.SAMPLE_COUNT}'].size() > 0 && "
+        f"doc['{findings.REFERENCE_COUNT}'].value >= params.min_calls && doc['{findings.SAMPLE_COUNT}'].value < "
+        f"doc['{findings.REFERENCE_COUNT}'].value * (1.0 - params.max_drop)")}}}
+    rules = {
+        "modelspan-latency-p95": _rule("latency p95", _measurement(
+            findings.TYPE_LATENCY, LATENCY_P95, {"range": {findings.METRIC_VALUE: {"gt": 500}}})),
+        "modelspan-qps-drop": _rule("QPS drop", _measurement(
+            findings.TYPE_THROUGHPUT, QPS, {"term": {findings.REFERENCE_KIND: "last_week"}}, qps_drop)),
+        "modelspan-error-rate": _rule("error rate", _measurement(
+            findings.TYPE_ERROR_RATE, ERROR_RATE, {"range": {findings.METRIC_VALUE: {"gt": 0.05}}},
+            {"range": {findings.SAMPLE_COUNT: {"gte": 20}}})),
+    }
+    for rule_id in ("modelspan-drift", "modelspan-quality-drop", "modelspan-novel-path",
+                    "modelspan-correlated-incident"):
+        body = watch[rule_id]
+        query = body["input"]["search"]["request"]["body"]["query"]
+        filters = [f for f in query["bool"]["filter"] if "range" not in f]  # the rule's time window replaces it
+        rules[rule_id] = _rule(body["metadata"]["name"], {"bool": {"filter": filters}})
+    return dict(sorted(rules.items()))
+

@@ -1,0 +1,331 @@
+"""The six modelspan dashboards: what each panel shows, in terms of our span and findings fields.
+
+Model-centric dashboards carry model/version controls on the spans data view; the findings data
+view defines runtime aliases of the same field names (``_views``), so one selection filters span
+panels and findings panels alike. ``kibana/README.md`` documents every dashboard.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kibana import _lens as L
+from kibana._views import (
+    ALL_SPANS_VIEW,
+    APP_SERVER_SPANS,
+    APP_TYPES,
+    CALLS,
+    DURATION,
+    ERRORS,
+    FINDINGS_VIEW,
+    LABEL,
+    MODEL,
+    MODEL_PROBLEMS,
+    MODULE,
+    MODULES,
+    OPEN,
+    PATH_KEY,
+    ROOT,
+    ROUTE,
+    ROWS,
+    SCORE,
+    SERVICE,
+    SPANS_VIEW,
+    TRUNCATED,
+    VERSION,
+    any_of,
+    attr,
+    eq,
+)
+from modelspan import findings, semconv
+
+Json = dict[str, Any]
+DISTRIBUTION_TYPE = "distribution"
+"""Proposed ``finding.type`` (not yet in ``modelspan.findings``): one document per feature and bin with
+``metric.name`` = bin label, ``metric.value`` = current share, ``metric.reference_value`` = reference share."""
+PERCENTS = (50, 90, 95, 99)
+
+DASHBOARDS = {
+    "overview": "modelspan-overview",
+    "model": "modelspan-model",
+    "drift": "modelspan-drift",
+    "quality": "modelspan-quality",
+    "paths": "modelspan-paths",
+    "incidents": "modelspan-incidents",
+}
+SEARCHES = {
+    "correlated": "modelspan-search-correlated-incidents",
+    "model": "modelspan-search-model-incidents",
+    "application": "modelspan-search-application-incidents",
+}
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def _add(grid: L.Grid, title: str, view: str, columns: Json, vis: str, *, kql: str = "", width: int = 24,
+         height: int = 12, **options: Any) -> None:
+    """One Lens panel. ``vis``: xy series type (``line``, ``bar_stacked`` ...), ``table`` or ``metric``;
+    xy columns are keyed ``x``, ``split`` and anything else (the y values)."""
+    layer = L.Layer(_slug(title), view, columns)
+    visible = [key for key in columns if not re.search(r"X\d$", key)]
+    if vis == "table":
+        visualization = L.table(layer, visible)
+    elif vis == "metric":
+        visualization = L.metric(layer, visible[0])
+    else:
+        ys = [key for key in visible if key not in ("x", "split")]
+        visualization = L.xy(layer, "x", ys, split="split" if "split" in columns else None, series=vis, **options)
+    grid.add_lens(L.lens(title, layer, visualization, kql), width, height)
+
+
+def _percentiles(source: str = DURATION) -> Json:
+    return {f"p{p}": L.stat("percentile", source, f"p{p} latency", percentile=p) for p in PERCENTS}
+
+
+def _controls(*, module: bool = False) -> tuple[Json, list[Json]]:
+    fields = [(MODEL, "Model"), (VERSION, "Version")] + ([(MODULE, "Sub-module")] if module else [])
+    return L.controls(SPANS_VIEW, fields)
+
+
+def _nav() -> str:
+    links = " · ".join(f"[{name}](/app/dashboards#/view/{object_id})" for name, object_id in DASHBOARDS.items())
+    return f"**modelspan** dashboards: {links}. Findings come from `modelspan analyze`; see kibana/README.md."
+
+
+def overview() -> Json:
+    g = L.Grid()
+    g.add_markdown("modelspan", _nav(), height=3)
+    _add(g, "Calls per second", SPANS_VIEW, {"v": L.stat("sum", CALLS, "calls/s", per="s")}, "metric",
+         kql=ROOT, width=12, height=6)
+    _add(g, "p95 latency", SPANS_VIEW, {"v": L.stat("percentile", DURATION, "p95", percentile=95)}, "metric",
+         kql=ROOT, width=12, height=6)
+    _add(g, "Error rate", SPANS_VIEW, L.ratio("v", "error rate", ERRORS, ROOT), "metric", kql=ROOT,
+         width=12, height=6)
+    _add(g, "Open findings", FINDINGS_VIEW, {"v": L.count("open findings")}, "metric", kql=OPEN,
+         width=12, height=6)
+    _add(g, "Calls per second by model", SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", "qps"),
+        "qps": L.stat("sum", CALLS, "calls/s", per="s")}, "line", kql=ROOT)
+    _add(g, "Latency percentiles (all models)", SPANS_VIEW, {"x": L.date_histogram(), **_percentiles()}, "line",
+         kql=ROOT)
+    _add(g, "Error rate by model", SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None), **L.ratio("rate", "error rate", ERRORS,
+                                                                                  ROOT)}, "line", kql=ROOT)
+    _add(g, "Open findings by type", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.TYPE, "type", "n"), "n": L.count("findings")},
+        "bar_stacked", kql=OPEN)
+    _add(g, "Models", SPANS_VIEW, {
+        "model": L.terms(MODEL, "model", "qps", 50, other=False), "version": L.terms(VERSION, "version", "qps", 20,
+                                                                                     other=False),
+        "qps": L.stat("sum", CALLS, "calls/s", per="s"), **_percentiles(), **L.ratio("err", "error rate", ERRORS,
+                                                                                      ROOT)},
+        "table", kql=ROOT, width=48)
+    _add(g, "Open findings", FINDINGS_VIEW, _findings_table(findings.TYPE, findings.SEVERITY), "table", kql=OPEN,
+         width=48)
+    return L.dashboard(DASHBOARDS["overview"], "[modelspan] Overview",
+                       "All models: throughput, latency percentiles, error rate and open findings.", g,
+                       _controls())
+
+
+def _findings_table(*keys: str) -> Json:
+    columns: Json = {"model": L.terms(findings.MODEL_NAME, "model", "n", 50, other=False)}
+    columns.update({key: L.terms(key, key, "n", 20, other=False) for key in keys})
+    columns["n"] = L.count("findings")
+    columns["summary"] = L.last_value(findings.SUMMARY + ".keyword", "latest summary")
+    return columns
+
+
+def model_page() -> Json:
+    g = L.Grid()
+    by_version = {"x": L.date_histogram(), "split": L.terms(VERSION, "version", None)}
+    _add(g, "Calls per second by version", SPANS_VIEW, {**by_version, "qps": L.stat("sum", CALLS, "calls/s",
+                                                                                    per="s")},
+         "line", kql=ROOT, width=16)
+    _add(g, "p95 latency by version", SPANS_VIEW, {**by_version, "p95": L.stat(
+        "percentile", DURATION, "p95 latency", percentile=95)}, "line", kql=ROOT, width=16)
+    _add(g, "Error rate by version", SPANS_VIEW, {**by_version, **L.ratio("err", "error rate", ERRORS, ROOT)},
+         "line", kql=ROOT, width=16)
+    _add(g, "Versions side by side", SPANS_VIEW, {
+        "version": L.terms(VERSION, "version", None, 20, other=False),
+        "qps": L.stat("sum", CALLS, "calls/s", per="s"), "rows": L.stat("sum", ROWS, "rows/s", per="s"),
+        **_percentiles(), **L.ratio("err", "error rate", ERRORS, ROOT)}, "table", kql=ROOT, width=48, height=8)
+    _add(g, "Sub-module p95 latency", SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODULE, "sub-module", "p95"),
+        "p95": L.stat("percentile", DURATION, "p95 latency", percentile=95)}, "line", kql=MODULES)
+    _add(g, "Sub-modules per version", SPANS_VIEW, {
+        "version": L.terms(VERSION, "version", None, 20, other=False),
+        "module": L.terms(MODULE, "sub-module", "calls", 50, other=False), "calls": L.count("calls"),
+        **_percentiles(), **L.ratio("err", "error rate", ERRORS, MODULES)}, "table", kql=MODULES)
+    _add(g, "Predicted labels by version", SPANS_VIEW, {
+        "x": L.terms(VERSION, "version", None, 20), "split": L.terms(LABEL, "label", "n"),
+        "n": L.count("calls")}, "bar_percentage_stacked", kql=ROOT)
+    _add(g, "Score distribution by version", SPANS_VIEW, {
+        "x": L.histogram(SCORE, "score"), "split": L.terms(VERSION, "version", None, 5),
+        "n": L.count("calls")}, "bar", kql=ROOT)
+    return L.dashboard(DASHBOARDS["model"], "[modelspan] Model",
+                       "One model: versions side by side, sub-modules, outputs.", g, _controls(module=True))
+
+
+def drift() -> Json:
+    g = L.Grid()
+    is_drift = eq(findings.TYPE, findings.TYPE_DRIFT)
+    _add(g, "Drift score per feature", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.FEATURE_NAME, "feature", "score"),
+        "score": L.stat("max", findings.TEST_SCORE, "drift score")}, "line", kql=is_drift)
+    _add(g, "Top drifting features", FINDINGS_VIEW, {
+        "x": L.terms(findings.FEATURE_NAME, "feature", "score", 15, other=False),
+        "score": L.stat("max", findings.TEST_SCORE, "max drift score")}, "bar_horizontal", kql=is_drift)
+    _add(g, "Drift findings", FINDINGS_VIEW, {
+        "feature": L.terms(findings.FEATURE_NAME, "feature", "score", 50, other=False),
+        "test": L.terms(findings.TEST_NAME, "test", "score", 5, other=False),
+        "score": L.stat("max", findings.TEST_SCORE, "max score"),
+        "threshold": L.stat("max", findings.TEST_THRESHOLD, "threshold"),
+        "p": L.stat("min", findings.TEST_P_VALUE_ADJUSTED, "min adjusted p"),
+        "flagged": L.count("flagged windows", kql=OPEN),
+        "n": L.stat("sum", findings.SAMPLE_COUNT, "values")}, "table", kql=is_drift, width=48)
+    _add(g, "Prediction drift", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.TEST_NAME, "test", "score"),
+        "score": L.stat("max", findings.TEST_SCORE, "score")}, "line",
+         kql=eq(findings.TYPE, findings.TYPE_PREDICTION_DRIFT))
+    _add(g, "Data-quality rates", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.METRIC_NAME, "check", "rate"),
+        "rate": L.stat("max", findings.METRIC_VALUE, "worst feature's rate")}, "line",
+         kql=eq(findings.TYPE, findings.TYPE_DATA_QUALITY))
+    _add(g, "Failed values per check (from spans)", SPANS_VIEW, {
+        "x": L.date_histogram(), **{check: L.stat("sum", attr(semconv.quality_count(check)), check)
+                                    for check in semconv.CHECKS}}, "bar_stacked", kql=ROOT)
+    _add(g, "Data quality by feature", FINDINGS_VIEW, {
+        "feature": L.terms(findings.FEATURE_NAME, "feature", "rate", 50, other=False),
+        "check": L.terms(findings.METRIC_NAME, "check", "rate", 10, other=False),
+        "rate": L.stat("max", findings.METRIC_VALUE, "max rate"),
+        "reference": L.stat("max", findings.METRIC_REFERENCE_VALUE, "reference rate"),
+        "flagged": L.count("flagged windows", kql=OPEN)}, "table", kql=eq(findings.TYPE, findings.TYPE_DATA_QUALITY))
+    _add(g, "Reference vs current distribution per feature", FINDINGS_VIEW, {
+        "feature": L.terms(findings.FEATURE_NAME, "feature", None, 50, other=False),
+        "bin": L.terms(findings.METRIC_NAME, "bin", None, 100, other=False),
+        "reference": L.stat("average", findings.METRIC_REFERENCE_VALUE, "reference share"),
+        "current": L.stat("average", findings.METRIC_VALUE, "current share")}, "table",
+         kql=eq(findings.TYPE, DISTRIBUTION_TYPE))
+    _add(g, "Score distribution: now vs one week earlier", SPANS_VIEW, {
+        "x": L.histogram(SCORE, "score"), "now": L.count("now"),
+        "before": L.count("one week earlier", shift="1w")}, "bar", kql=ROOT)
+    _add(g, "Predicted labels: now vs one week earlier", SPANS_VIEW, {
+        "x": L.terms(LABEL, "label", "now", 20), "now": L.count("now"),
+        "before": L.count("one week earlier", shift="1w")}, "bar", kql=ROOT)
+    return L.dashboard(DASHBOARDS["drift"], "[modelspan] Drift and data quality",
+                       "Drift scores per feature over time, top drifting features, data-quality rates, "
+                       "reference vs current distributions.", g, _controls())
+
+
+def quality() -> Json:
+    g = L.Grid()
+    is_quality = eq(findings.TYPE, findings.TYPE_QUALITY)
+    _add(g, "Model quality over prediction time", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.METRIC_NAME, "metric", None, 12),
+        "value": L.stat("average", findings.METRIC_VALUE, "value")}, "line", kql=is_quality, width=32)
+    _add(g, "Labelled predictions", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.MODEL_VERSION, "version", None, 5),
+        "n": L.stat("max", findings.SAMPLE_COUNT, "labelled predictions")}, "bar", kql=is_quality, width=16)
+    _add(g, "Quality per version", FINDINGS_VIEW, {
+        "version": L.terms(findings.MODEL_VERSION, "version", None, 20, other=False),
+        "metric": L.terms(findings.METRIC_NAME, "metric", None, 20, other=False),
+        "value": L.last_value(findings.METRIC_VALUE, "latest", "number"),
+        "reference": L.last_value(findings.METRIC_REFERENCE_VALUE, "reference", "number"),
+        "n": L.stat("sum", findings.SAMPLE_COUNT, "labelled"),
+        "flagged": L.count("drops", kql=OPEN)}, "table", kql=is_quality, width=48)
+    _add(g, "Quality drops", FINDINGS_VIEW, _findings_table(findings.MODEL_VERSION, findings.METRIC_NAME), "table",
+         kql=f"{is_quality} and {OPEN}", width=48)
+    return L.dashboard(DASHBOARDS["quality"], "[modelspan] Model quality",
+                       "Quality with late labels, bucketed by prediction time, per version.", g, _controls())
+
+
+def paths() -> Json:
+    g = L.Grid()
+    _add(g, "Module path mix over time", SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(PATH_KEY, "path", "n"), "n": L.count("calls")},
+         "area_percentage_stacked", kql=ROOT)
+    _add(g, "Module path mix by version", SPANS_VIEW, {
+        "x": L.terms(VERSION, "version", None, 20), "split": L.terms(PATH_KEY, "path", "n"),
+        "n": L.count("calls")}, "bar_percentage_stacked", kql=ROOT)
+    _add(g, "Paths per predicted label", SPANS_VIEW, {
+        "path": L.terms(PATH_KEY, "path", "n", 50), "label": L.terms(LABEL, "label", "n", 20),
+        "n": L.count("calls"), "truncated": L.count("truncated paths", kql=eq(TRUNCATED, True))},
+         "table", kql=ROOT)
+    is_novel = eq(findings.TYPE, findings.TYPE_NOVEL_PATH)
+    _add(g, "Novel paths", FINDINGS_VIEW, {
+        "path": L.terms(findings.MODULE_PATH, "path", "n", 50, other=False),
+        "label": L.terms(findings.OUTPUT_LABEL, "label", "n", 20, other=False),
+        "n": L.stat("sum", findings.SAMPLE_COUNT, "calls"),
+        "traces": L.last_value(findings.TRACE_IDS, "example traces")}, "table", kql=is_novel)
+    _add(g, "Novel-path findings over time", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.MODEL_NAME, "model", "n"), "n": L.count("findings")},
+         "bar_stacked", kql=f"{is_novel} and {OPEN}")
+    _add(g, "Path distribution drift per label", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.OUTPUT_LABEL, "label", "score"),
+        "score": L.stat("max", findings.TEST_SCORE, "score")}, "line",
+         kql=eq(findings.TYPE, findings.TYPE_PATH_DRIFT))
+    return L.dashboard(DASHBOARDS["paths"], "[modelspan] Module paths",
+                       "Which sub-modules calls take, per output and version, and paths never seen in the baseline.",
+                       g, _controls())
+
+
+def incident_searches() -> list[Json]:
+    common = [findings.SUMMARY, findings.MODEL_NAME, findings.MODEL_VERSION, findings.TRACE_IDS]
+    return [
+        L.saved_search(SEARCHES["correlated"], "[modelspan] Correlated incidents", FINDINGS_VIEW,
+                       [findings.SUMMARY, findings.INCIDENT_KIND, findings.INCIDENT_EVIDENCE_SHARE,
+                        findings.MODEL_NAME, findings.MODULE_NAME, findings.SERVICE_NAME, findings.ROUTE,
+                        findings.TRACE_IDS], eq(findings.TYPE, findings.TYPE_INCIDENT)),
+        L.saved_search(SEARCHES["model"], "[modelspan] Model incidents", FINDINGS_VIEW,
+                       [findings.TYPE, *common], MODEL_PROBLEMS),
+        L.saved_search(SEARCHES["application"], "[modelspan] Application incidents", FINDINGS_VIEW,
+                       [findings.TYPE, findings.SUMMARY, findings.SERVICE_NAME, findings.ROUTE, findings.TRACE_IDS],
+                       f"{OPEN} and {any_of(findings.TYPE, APP_TYPES)}"),
+    ]
+
+
+def incidents() -> Json:
+    g = L.Grid()
+    g.add_markdown("Incidents", "Model incidents (left) and application incidents (right), and the analyzer's "
+                   "correlations through shared traces (top). Trace ids open every span of the trace in Discover.",
+                   height=3)
+    g.add_search(SEARCHES["correlated"], "Correlated incidents")
+    g.add_search(SEARCHES["model"], "Model incidents", width=24)
+    g.add_search(SEARCHES["application"], "Application incidents", width=24)
+    _add(g, "Model problems over time", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.TYPE, "type", "n"), "n": L.count("findings")},
+         "bar_stacked", kql=MODEL_PROBLEMS)
+    _add(g, "Application problems over time", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.SERVICE_NAME, "service", "n"),
+        "n": L.count("findings")}, "bar_stacked", kql=f"{OPEN} and {any_of(findings.TYPE, APP_TYPES)}")
+    _add(g, "Model error rate", SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None),
+        **L.ratio("err", "error rate", ERRORS, ROOT)}, "line", kql=ROOT)
+    _add(g, "Application error rate (server spans)", ALL_SPANS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(SERVICE, "service", None),
+        **L.ratio("err", "error rate", ERRORS, APP_SERVER_SPANS)}, "line", kql=APP_SERVER_SPANS)
+    _add(g, "Incidents by kind", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.INCIDENT_KIND, "kind", "n"), "n": L.count("incidents")},
+         "bar_stacked", kql=eq(findings.TYPE, findings.TYPE_INCIDENT))
+    _add(g, "Routes hit by model incidents", FINDINGS_VIEW, {
+        "service": L.terms(findings.SERVICE_NAME, "service", "share", 20, other=False),
+        "route": L.terms(findings.ROUTE, "route", "share", 20, other=False),
+        "model": L.terms(findings.MODEL_NAME, "model", "share", 20, other=False),
+        "share": L.stat("max", findings.INCIDENT_EVIDENCE_SHARE, "evidence share",
+                        fmt={"id": "percent", "params": {"decimals": 0}}),
+        "n": L.count("incidents")}, "table", kql=eq(findings.INCIDENT_KIND, "correlated"))
+    _add(g, "Slowest application routes", ALL_SPANS_VIEW, {
+        "service": L.terms(SERVICE, "service", "p95", 20, other=False),
+        "route": L.terms(ROUTE, "route", "p95", 20, other=False),
+        "p95": L.stat("percentile", DURATION, "p95 latency", percentile=95), "n": L.count("requests")},
+         "table", kql=APP_SERVER_SPANS, width=48)
+    return L.dashboard(DASHBOARDS["incidents"], "[modelspan] Incidents",
+                       "Model and application incidents side by side, correlated through their traces.", g)
+
+
+def saved_objects() -> list[Json]:
+    """Every dashboard and saved search (data views come from ``_views``)."""
+    return [*incident_searches(), overview(), model_page(), drift(), quality(), paths(), incidents()]
