@@ -55,6 +55,14 @@ class DemoResult:
     def flagged(self) -> list[dict[str, Any]]:
         return [doc for doc in self.findings if doc.get(findings.FLAGGED)]
 
+    def traffic_summary(self) -> str:
+        """One line per phase: requests, failed requests, labels."""
+        lines = [f"traffic: {len(self.traffic.sent)} requests, {self.labels} late labels recorded"]
+        for phase in self.traffic.phases:
+            lines.append(f"  {phase.name:<13} {self.traffic.count(phase.name):5d} requests "
+                         f"{self.traffic.count(phase.name, ok=False):4d} failed  ({phase.description})")
+        return "\n".join(lines)
+
 
 def elasticsearch_configured() -> bool:
     """True when ``configure()`` will export to Elasticsearch (and the analysis must read it)."""
@@ -69,11 +77,13 @@ def run_demo(
     rate: float = DEFAULT_RATE,
     seed: int = 7,
     stream: TextIO | None = None,
+    tracer_provider: Any = None,
 ) -> DemoResult:
     """Run the scenario for ``duration`` seconds of traffic and analyse it; see the module docstring.
 
     ``store_path``: the SQLite file (default ``MODELSPAN_STORE`` or ``./modelspan.db``), ignored
     when Elasticsearch is configured. ``stream`` receives progress (default stderr).
+    ``tracer_provider``: an application's provider to join (default: the global one).
     """
     from modelspan.analyzer import analyze
     from modelspan.store import open_store
@@ -88,10 +98,11 @@ def run_demo(
     store = open_store(path)
     try:
         store.save_baseline(baseline)
-        modelspan.configure(service_name=SERVICE_NAME, environment="demo", store=path, baselines=[baseline])
+        modelspan.configure(service_name=SERVICE_NAME, environment="demo", store=path, baselines=[baseline],
+                            tracer_provider=tracer_provider)
         timings["train"] = time.monotonic() - began
         out.write(f"modelspan demo: model {_model.MODEL} v{_model.VERSION} trained, baseline {baseline.id}\n")
-        traffic = _serve(model, duration, rate, seed, out)
+        traffic = _serve(model, duration, rate, seed, out, tracer_provider)
         modelspan.force_flush()
         timings["traffic"] = time.monotonic() - began - timings["train"]
         labels = _late_labels(traffic, store)
@@ -111,12 +122,14 @@ def run_demo(
         timings["total"] = time.monotonic() - began
         return result
     finally:
+        modelspan.shutdown()  # flush; the provider stays for the application, our exporter stops
         store.close()
 
 
-def _serve(model: _model.DemandModel, duration: float, rate: float, seed: int, out: TextIO) -> _traffic.Traffic:
+def _serve(model: _model.DemandModel, duration: float, rate: float, seed: int, out: TextIO,
+           tracer_provider: Any) -> _traffic.Traffic:
     timeline = _scenario.phases(model.faults, duration)
-    with _service.Service(model) as service:
+    with _service.Service(model, tracer_provider=tracer_provider) as service:
         out.write(f"modelspan demo: service on {service.url}, {rate:.0f} requests/s for {duration:.0f} s\n")
         for phase in timeline:
             out.write(f"  {phase.name:<13} {phase.seconds:5.1f} s  {phase.description}\n")

@@ -32,7 +32,7 @@ TARIFFS = {"thermostat": 0.21, "smart_meter": 0.18, "gateway": 0.25}
 """Price per kWh by device type: the app's own lookup after the model answered."""
 
 
-def build_app(model: DemandModel) -> OpenTelemetryMiddleware:
+def build_app(model: DemandModel, tracer_provider: Any = None) -> OpenTelemetryMiddleware:
     """The ASGI app, wrapped in OpenTelemetry's middleware (server spans, ``http.route``)."""
 
     async def predict(request: Request) -> JSONResponse:
@@ -63,7 +63,8 @@ def build_app(model: DemandModel) -> OpenTelemetryMiddleware:
             span.set_attribute(HTTP_ROUTE, scope["path"])
 
     return OpenTelemetryMiddleware(Starlette(routes=routes), excluded_urls="healthz",
-                                   exclude_spans=["receive", "send"], server_request_hook=name_route)
+                                   exclude_spans=["receive", "send"], server_request_hook=name_route,
+                                   tracer_provider=tracer_provider)
 
 
 def _predict(model: DemandModel, row: dict[str, Any]) -> tuple[str, str | None]:
@@ -80,8 +81,8 @@ class Service:
     'http://127.0.0.1:40123'
     """
 
-    def __init__(self, model: DemandModel, host: str = "127.0.0.1") -> None:
-        config = uvicorn.Config(build_app(model), host=host, port=0, log_level="warning", access_log=False,
+    def __init__(self, model: DemandModel, host: str = "127.0.0.1", tracer_provider: Any = None) -> None:
+        config = uvicorn.Config(build_app(model, tracer_provider), host=host, port=0, log_level="warning", access_log=False,
                                 lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="modelspan-demo-service", daemon=True)

@@ -1,0 +1,83 @@
+"""``modelspan report --out report.html``: the HTML report for a window of the store.
+
+``--window 6h`` is the last six hours; ``--since``/``--until`` (ISO 8601) give a fixed window.
+The store is ``--store`` (a SQLite path or an Elasticsearch URL), else ``MODELSPAN_STORE`` /
+``./modelspan.db``, or Elasticsearch when ``ELASTICSEARCH_URL`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import re
+import sys
+from typing import Any
+
+from modelspan.store._es_queries import Window
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` sub-command."""
+    parser = subparsers.add_parser(
+        "report",
+        help="write a self-contained HTML report (charts, findings, incidents)",
+        description="Render one offline HTML file from the store: per-model overview, latency and QPS, drift, "
+        "distributions of drifting features, data quality, module paths, model quality and incidents.",
+    )
+    parser.add_argument("--out", default="modelspan-report.html", help="HTML file to write (default %(default)s)")
+    parser.add_argument("--store", help="SQLite path or Elasticsearch URL (default: MODELSPAN_STORE, "
+                        "ELASTICSEARCH_URL or ./modelspan.db)")
+    parser.add_argument("--window", default="24h", help="the last N s/m/h/d/w (default %(default)s)")
+    parser.add_argument("--since", help="window start, ISO 8601 (overrides --window)")
+    parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    parser.set_defaults(handler=run)
+
+
+def window_from(args: argparse.Namespace, now: _dt.datetime | None = None) -> Window:
+    """The window the arguments describe.
+
+    >>> ns = argparse.Namespace(window="2h", since=None, until="2026-11-22T12:00:00Z")
+    >>> window_from(ns).iso()
+    ('2026-11-22T10:00:00.000Z', '2026-11-22T12:00:00.000Z')
+    """
+    end = _parse_time(args.until) if args.until else (now or _dt.datetime.now(_dt.timezone.utc))
+    if args.since:
+        return Window(_parse_time(args.since), end)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(args.window))
+    if match is None:
+        raise ValueError(f"--window must look like 30m, 6h or 7d, got {args.window!r}")
+    return Window(end - _dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]]), end)
+
+
+def _parse_time(text: str) -> _dt.datetime:
+    try:
+        moment = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 time: {text!r}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render the report; 2 on bad arguments, 1 when the store cannot be read."""
+    from modelspan.report import render
+    from modelspan.store import open_store
+
+    try:
+        window = window_from(args)
+    except ValueError as exc:
+        print(f"modelspan report: {exc}", file=sys.stderr)
+        return 2
+    if window.end <= window.start:
+        print("modelspan report: the window is empty (--since must be before --until)", file=sys.stderr)
+        return 2
+    try:
+        with open_store(args.store) as store:
+            path = render(store, window, args.out)
+    except (OSError, RuntimeError) as exc:
+        print(f"modelspan report: {exc}", file=sys.stderr)
+        return 1
+    start, end = window.iso()
+    print(f"wrote {path} ({start} -> {end})")
+    return 0
