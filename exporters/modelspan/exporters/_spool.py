@@ -1,0 +1,152 @@
+"""A bounded on-disk queue of bulk items, kept while Elasticsearch is unreachable.
+
+Each spooled batch is one file of NDJSON bulk lines (``{"create":...}`` + source), written to a
+temporary name and renamed, so a crash never leaves half a batch where the replayer looks. The
+replayer claims the oldest file by renaming it (several processes, e.g. gunicorn workers, may
+share one spool directory), sends it, and deletes it once every item is stored, duplicated (409)
+or dead-lettered. Claims of a process that died are released at start. The total size is
+bounded: a batch that does not fit is dropped and counted, never kept in memory instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from modelspan.exporters._bulk import Item
+
+SUFFIX: Final = ".ndjson"
+_CLAIM: Final = ".claim-"
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One claimed spool file and its items."""
+
+    path: Path
+    items: list[Item]
+
+
+class Spool:
+    """Files of bulk items under ``directory``, at most ``max_bytes`` in total."""
+
+    def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
+        if max_bytes <= 0:
+            raise ValueError("spool max_bytes must be positive")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._release_dead_claims()
+        self._bytes, self._documents = self._scan(count_documents=True)
+        self._last_scan = time.monotonic()
+
+    def append(self, items: Sequence[Item]) -> bool:
+        """Write ``items`` as one file; False (nothing written) when the spool has no room."""
+        data = b"".join(item.lines for item in items)
+        with self._lock:
+            if self._bytes + len(data) > self.max_bytes:
+                # other processes sharing the directory may have replayed: look again, at most 1/s
+                if time.monotonic() - self._last_scan > 1.0:
+                    self._bytes = self._scan(count_documents=False)[0]
+                    self._last_scan = time.monotonic()
+                if self._bytes + len(data) > self.max_bytes:
+                    return False
+            name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):08d}"
+            temporary = self.directory / (name + ".tmp")
+            temporary.write_bytes(data)
+            os.replace(temporary, self.directory / (name + SUFFIX))
+            self._bytes += len(data)
+            self._documents += len(items)
+        return True
+
+    def claim_oldest(self) -> Segment | None:
+        """Take the oldest unclaimed file (renamed so no other process takes it), or None."""
+        for path in sorted(self.directory.glob("*" + SUFFIX)):
+            claimed = path.with_name(f"{path.name}{_CLAIM}{os.getpid()}")
+            try:
+                os.replace(path, claimed)
+            except FileNotFoundError:  # another process claimed it first
+                continue
+            return Segment(claimed, parse(claimed.read_bytes()))
+        return None
+
+    def release(self, segment: Segment, remaining: Sequence[Item] = ()) -> None:
+        """Finish a claimed file: delete it, or put back the items still to send."""
+        data = b"".join(item.lines for item in remaining)
+        with self._lock:
+            size = segment.path.stat().st_size if segment.path.exists() else 0
+            if remaining:
+                original = segment.path.name.split(_CLAIM)[0]
+                segment.path.write_bytes(data)
+                os.replace(segment.path, segment.path.with_name(original))
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    segment.path.unlink()
+            self._bytes = max(self._bytes - size + len(data), 0)
+            self._documents = max(self._documents - len(segment.items) + len(remaining), 0)
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._documents == 0 and not any(self.directory.glob("*" + SUFFIX))
+
+    def size(self) -> dict[str, int]:
+        """Bytes and documents waiting (this process's view; rescanned when near the bound)."""
+        with self._lock:
+            return {"spool_bytes": self._bytes, "spool_documents": self._documents}
+
+    def _scan(self, *, count_documents: bool) -> tuple[int, int]:
+        total = documents = 0
+        for path in self.directory.iterdir():
+            if path.name.endswith(SUFFIX) or _CLAIM in path.name:
+                with contextlib.suppress(FileNotFoundError):
+                    total += path.stat().st_size
+                    if count_documents:
+                        documents += path.read_bytes().count(b"\n") // 2
+        return total, documents
+
+    def _release_dead_claims(self) -> None:
+        for path in self.directory.glob(f"*{_CLAIM}*"):
+            owner = path.name.rsplit("-", 1)[-1]
+            if owner.isdigit() and not _alive(int(owner)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(path, path.with_name(path.name.split(_CLAIM)[0]))
+        for path in self.directory.glob("*.tmp"):
+            if time.time() - path.stat().st_mtime > 60:
+                path.unlink(missing_ok=True)
+
+
+def parse(data: bytes) -> list[Item]:
+    """Items from NDJSON bulk lines (action line, source line)."""
+    lines = data.splitlines(keepends=True)
+    items = []
+    for action, source in zip(lines[::2], lines[1::2], strict=False):
+        identifier, index = _id_and_index(action)
+        items.append(Item(identifier, index, action + source))
+    return items
+
+
+def _id_and_index(action: bytes) -> tuple[str, str]:
+    meta = next(iter(json.loads(action).values()))
+    return str(meta.get("_id", "")), str(meta.get("_index", ""))
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a claim of our own pid at start is from a previous process that had it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,273 @@
+"""Ship spans straight to Elasticsearch, in the document shape the OTel Collector writes.
+
+``ElasticsearchSpanExporter`` is an OpenTelemetry ``SpanExporter``: put it behind a
+``BatchSpanProcessor`` (``modelspan.configure`` does) so the inference thread never waits on the
+network. Each export is one gzip ``_bulk`` request of ``create`` actions into
+``traces-<dataset>.otel-<namespace>`` (model spans: ``traces-modelspan.otel-<ns>``; every other
+span of the provider too, as the collector would), with document ids derived from trace and span
+ids so a retry or a replay can never store a span twice (409 counts as stored).
+
+Nothing is lost silently: throttling and unavailability are retried with jittered backoff against
+the export deadline; while Elasticsearch is unreachable, batches go to a bounded on-disk spool that
+a background thread replays when it answers again (also after a restart); documents that can never
+be stored go to a dead-letter file with the reason; and every outcome is counted (``stats()`` and
+``modelspan.exporter.*`` metrics). ``export()`` never raises.
+
+Example (``modelspan.configure(exporter="elasticsearch")`` does the same from the environment)::
+
+    provider.add_span_processor(BatchSpanProcessor(ElasticsearchSpanExporter("https://es:9200", api_key=key)))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from modelspan.exporters import _bulk
+from modelspan.exporters._bulk import Item
+from modelspan.exporters._counters import Counters
+from modelspan.exporters._deadletter import DeadLetters
+from modelspan.exporters._delivery import Delivery
+from modelspan.exporters._retry import Backoff, Deadline
+from modelspan.exporters._spool import Spool
+from modelspan.exporters._transport import Transport, resolve_settings
+
+__all__ = ["ElasticsearchSpanExporter"]
+
+_log = logging.getLogger("modelspan.exporters")
+
+ENV_SPOOL_DIR: Final = "MODELSPAN_SPOOL_DIR"
+ENV_SPOOL_MAX_BYTES: Final = "MODELSPAN_SPOOL_MAX_BYTES"
+ENV_DEAD_LETTER: Final = "MODELSPAN_DEAD_LETTER_PATH"
+ENV_TIMEOUT: Final = "MODELSPAN_EXPORT_TIMEOUT"
+_DEFAULT_TIMEOUT_S: Final = 10.0
+_DEFAULT_SPOOL_MAX_BYTES: Final = 256 * 1024 * 1024
+_DEFAULT_DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
+_DEFAULT_MAX_BULK_BYTES: Final = 5 * 1024 * 1024
+_JOIN_S: Final = 5.0
+
+
+class ElasticsearchSpanExporter(SpanExporter):
+    """Bulk-create span documents in Elasticsearch; spool while it is down; never raise.
+
+    Every argument falls back to the environment (``ELASTICSEARCH_URL``, ``ELASTICSEARCH_CLOUD_ID``,
+    ``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``/``_PASSWORD``, ``ELASTICSEARCH_CA_CERTS``,
+    ``MODELSPAN_SPOOL_DIR``, ``MODELSPAN_SPOOL_MAX_BYTES``, ``MODELSPAN_DEAD_LETTER_PATH``,
+    ``MODELSPAN_EXPORT_TIMEOUT``), then to a default, so the no-argument form used by
+    ``OTEL_TRACES_EXPORTER=elasticsearch`` works. A bad argument raises ``ValueError``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        cloud_id: str | None = None,
+        ca_certs: str | None = None,
+        timeout: float | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
+        spool_max_bytes: int | None = None,
+        dead_letter_path: str | os.PathLike[str] | None = None,
+        dead_letter_max_bytes: int = _DEFAULT_DEAD_LETTER_MAX_BYTES,
+        max_bulk_bytes: int = _DEFAULT_MAX_BULK_BYTES,
+        backoff: Backoff | None = None,
+        span_events: bool = True,
+        start: bool = True,
+    ) -> None:
+        settings = resolve_settings(url, api_key=api_key, username=username, password=password,
+                                    cloud_id=cloud_id, ca_certs=ca_certs)
+        self.timeout = _positive(timeout, ENV_TIMEOUT, _DEFAULT_TIMEOUT_S)
+        spool_path = Path(spool_dir or os.environ.get(ENV_SPOOL_DIR) or _default_spool_dir(settings.urls))
+        try:
+            self.spool = Spool(spool_path, int(_positive(spool_max_bytes, ENV_SPOOL_MAX_BYTES,
+                                                         _DEFAULT_SPOOL_MAX_BYTES)))
+        except OSError as exc:
+            raise ValueError(f"modelspan: spool directory {str(spool_path)!r} cannot be created ({exc})") from exc
+        dead_path = dead_letter_path or os.environ.get(ENV_DEAD_LETTER) or spool_path.parent / "dead-letters.jsonl"
+        self.counters = Counters(gauges=self.spool.size)
+        self.dead_letters = DeadLetters(dead_path, dead_letter_max_bytes)
+        self._transport = Transport(settings)
+        self._delivery = Delivery(self._transport, self.dead_letters, self.counters, request_timeout=self.timeout,
+                                  max_bulk_bytes=max_bulk_bytes, backoff=backoff or Backoff())
+        self._replay_backoff = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._span_events = span_events
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._lock = threading.Lock()
+        self._down = False
+        self._closed = False
+        self._replayer: threading.Thread | None = None
+        self._started = start
+        if start and not self.spool.empty():
+            self._ensure_replayer()  # batches a previous process spooled
+        _register_fork_handler(self)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self._transport.settings.urls
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Store ``spans`` (or spool them); FAILURE only when some were dropped or after shutdown."""
+        if self._closed:
+            return SpanExportResult.FAILURE
+        try:
+            items = _bulk.encode_spans(spans, span_events=self._span_events)
+            self.counters.add("exported", len(spans))
+            if self._down or not self.spool.empty():
+                return self._to_spool(items)  # keep order behind what is already waiting
+            result = self._delivery.send(items, Deadline(self.timeout, self._stop))
+            if result.pending:
+                self._down = True  # the replayer probes and sends from now on; exports stay fast
+                return self._to_spool(result.pending)
+            return SpanExportResult.SUCCESS
+        except Exception:  # export() never raises (the SDK contract); the failure is counted
+            self.counters.add("dropped", len(spans))
+            _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
+            return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Replay the spool now; True when nothing is left waiting (False at once while ES is down)."""
+        if self._closed or self.spool.empty():
+            return True
+        if self._down and self._replayer is not None and self._replayer.is_alive():
+            self._wake.set()
+            return False
+        self._ensure_replayer()
+        self._idle.clear()
+        self._wake.set()
+        self._idle.wait(timeout_millis / 1000)
+        return self.spool.empty()
+
+    def shutdown(self) -> None:
+        """Stop the replayer (what is spooled stays on disk for the next start); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._wake.set()
+        replayer = self._replayer
+        if replayer is not None and replayer is not threading.current_thread():
+            replayer.join(_JOIN_S)
+        self._transport.close()
+
+    def stats(self) -> dict[str, int]:
+        """Counts of what happened to documents, plus what waits in the spool.
+
+        Keys: exported, stored, duplicates, retries, spooled, replayed, dead_lettered, dropped,
+        requests, request_errors, spool_bytes, spool_documents.
+        """
+        return self.counters.stats()
+
+    def _to_spool(self, items: list[Item]) -> SpanExportResult:
+        if self.spool.append(items):
+            self.counters.add("spooled", len(items))
+            self._ensure_replayer()
+            self._wake.set()
+            return SpanExportResult.SUCCESS
+        self.counters.add("dropped", len(items))
+        self.counters.warn("spool-full", "modelspan: spool %s is full (%d bytes); dropping %d document(s)",
+                           self.spool.directory, self.spool.max_bytes, len(items))
+        return SpanExportResult.FAILURE
+
+    def _ensure_replayer(self) -> None:
+        with self._lock:
+            if self._closed or not self._started or (self._replayer is not None and self._replayer.is_alive()):
+                return
+            self._replayer = threading.Thread(target=self._replay_loop, name="modelspan-es-replay", daemon=True)
+            self._replayer.start()
+
+    def _replay_loop(self) -> None:
+        delays = self._replay_backoff.delays()
+        wait: float | None = None
+        while not self._stop.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                drained = self._replay_once()
+            except Exception:
+                _log.exception("modelspan: replaying the spool failed; will try again")
+                drained = False
+            if drained and not self.spool.empty():  # an export spooled while we finished: go again
+                wait = 0.0
+            elif drained:
+                self._down = False
+                delays = self._replay_backoff.delays()
+                wait = None
+                self._idle.set()
+            else:
+                wait = next(delays)
+
+    def _replay_once(self) -> bool:
+        """Send spooled files oldest first; True when the spool is empty."""
+        while not self._stop.is_set():
+            segment = self.spool.claim_oldest()
+            if segment is None:
+                return True
+            result = self._delivery.send(segment.items, Deadline(self.timeout, self._stop))
+            self.spool.release(segment, result.pending)
+            self.counters.add("replayed", len(segment.items) - len(result.pending))
+            if result.pending:
+                return False
+        return False
+
+    def _after_fork(self) -> None:
+        # a forked child (gunicorn preload) has no replayer thread and must not share sockets
+        self._replayer = None
+        self._lock = threading.Lock()
+        self._transport = Transport(self._transport.settings)
+        self._delivery.transport = self._transport
+
+
+def _positive(value: float | int | None, env: str, default: float) -> float:
+    if value is not None:
+        if value <= 0:
+            raise ValueError(f"modelspan: {env.lower()} must be positive, got {value!r}")
+        return float(value)
+    raw = os.environ.get(env, "").strip()
+    if raw:
+        try:
+            parsed = float(raw)
+            if parsed > 0:
+                return parsed
+        except ValueError:
+            pass
+        _log.warning("modelspan: ignoring %s=%r (not a positive number); using %s", env, raw, default)
+    return default
+
+
+def _default_spool_dir(urls: Sequence[str]) -> Path:
+    # one spool per cluster and user, in the temp dir (survives a process restart, not a reboot)
+    digest = hashlib.sha256(",".join(urls).encode()).hexdigest()[:12]
+    user = getattr(os, "getuid", lambda: 0)()
+    return Path(tempfile.gettempdir()) / f"modelspan-{user}" / f"spool-{digest}"
+
+
+_exporters: weakref.WeakSet[ElasticsearchSpanExporter] = weakref.WeakSet()
+_fork_handler: list[bool] = []
+
+
+def _register_fork_handler(exporter: ElasticsearchSpanExporter) -> None:
+    if not _fork_handler and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_handler.append(True)
+    _exporters.add(exporter)
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_exporters):
+        exporter._after_fork()
