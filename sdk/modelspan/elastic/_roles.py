@@ -1,0 +1,73 @@
+"""Least-privilege Elasticsearch roles for modelspan's writers, its analyzer and its installer.
+
+The bodies are ``PUT /_security/role/<name>`` requests (type-checked as ``RoleBody`` in the tests)
+and are explained in ``docs/elastic-roles.md``. Why each privilege:
+
+- the exporter only appends spans: ``create_doc`` (no update, no delete) and ``auto_configure``
+  (the first span of a namespace creates its data stream from our template); application spans of
+  the same provider go to ``traces-generic.otel-*``;
+- the analyzer reads spans (model spans and, for incidents, application spans of any dataset) and
+  outcomes, and writes findings, baselines and checkpoints by id (``index`` replaces a document);
+- the outcomes writer (``record_outcome`` in the service that learns the truth) indexes outcomes;
+- the installer (``modelspan elastic setup``) manages templates, ILM, watches, our indices and the
+  Kibana objects (feature privileges through the ``kibana-.kibana`` application).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelspan import findings
+from modelspan.exporters import templates
+
+EXPORTER = "modelspan_exporter"
+ANALYZER = "modelspan_analyzer"
+OUTCOMES_WRITER = "modelspan_outcomes_writer"
+INSTALLER = "modelspan_installer"
+APPLICATION_SPANS = "traces-generic.otel-*"
+ALL_SPANS = "traces-*.otel-*"
+KIBANA_FEATURES = ("dashboard", "discover", "indexPatterns", "savedObjectsManagement", "stackAlerts", "actions")
+
+
+def roles() -> dict[str, dict[str, Any]]:
+    """Role bodies by role name.
+
+    >>> roles()["modelspan_exporter"]["indices"][0]["privileges"]
+    ['create_doc', 'auto_configure']
+    """
+    meta = {"managed_by": templates.MANAGED_BY}
+    findings_indices = [findings.FINDINGS_INDEX, f"{findings.FINDINGS_INDEX}-*"]
+    return {
+        EXPORTER: {
+            "cluster": [],
+            "indices": [{"names": [templates.SPANS_PATTERN, APPLICATION_SPANS],
+                         "privileges": ["create_doc", "auto_configure"]}],
+            "metadata": {**meta, "purpose": "ElasticsearchSpanExporter and the OTel Collector: append spans"},
+        },
+        ANALYZER: {
+            "cluster": [],
+            "indices": [
+                {"names": [ALL_SPANS, findings.OUTCOMES_INDEX], "privileges": ["read"]},
+                {"names": [*findings_indices, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX],
+                 "privileges": ["read", "index"]},
+            ],
+            "metadata": {**meta, "purpose": "modelspan analyze / incidents: read spans and outcomes, write findings"},
+        },
+        OUTCOMES_WRITER: {
+            "cluster": [],
+            "indices": [{"names": [findings.OUTCOMES_INDEX], "privileges": ["index"]}],
+            "metadata": {**meta, "purpose": "modelspan.record_outcome: ground-truth labels"},
+        },
+        INSTALLER: {
+            "cluster": ["monitor", "manage_index_templates", "manage_ilm", "manage_watcher"],
+            "indices": [
+                {"names": ["modelspan-*"], "privileges": ["create_index", "manage", "view_index_metadata",
+                                                          "delete_index"]},
+                {"names": [templates.SPANS_PATTERN], "privileges": ["view_index_metadata", "delete_index"]},
+            ],
+            "applications": [{"application": "kibana-.kibana",
+                              "privileges": [f"feature_{name}.all" for name in KIBANA_FEATURES],
+                              "resources": ["*"]}],
+            "metadata": {**meta, "purpose": "modelspan elastic setup / teardown"},
+        },
+    }
