@@ -82,8 +82,8 @@ class Service:
     """
 
     def __init__(self, model: DemandModel, host: str = "127.0.0.1", tracer_provider: Any = None) -> None:
-        config = uvicorn.Config(build_app(model, tracer_provider), host=host, port=0, log_level="warning", access_log=False,
-                                lifespan="off")
+        config = uvicorn.Config(build_app(model, tracer_provider), host=host, port=0, log_level="warning",
+                                access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="modelspan-demo-service", daemon=True)
         self.url = ""

@@ -1,0 +1,111 @@
+"""``run_demo`` end to end (shortened): every planted problem is found, named, and nothing else.
+
+A real HTTP service on loopback, a real SQLite store in ``tmp_path``, the real analyzer and
+incident correlator; the assertions read the findings back from the store, as the CLI does.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from modelspan import _config
+from modelspan import findings as F
+from modelspan.demo import EXPECTED, DemoResult, _model, run_demo
+
+MODEL_TYPES = {F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT, F.TYPE_DATA_QUALITY, F.TYPE_NOVEL_PATH, F.TYPE_PATH_DRIFT,
+               F.TYPE_LATENCY, F.TYPE_THROUGHPUT, F.TYPE_ERROR_RATE, F.TYPE_QUALITY}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResult, str]]:
+    """One shortened run shared by the tests of this module."""
+    folder = tmp_path_factory.mktemp("demo")
+    provider = TracerProvider()
+    stream = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_CLOUD_ID", "MODELSPAN_EXPORTER", "OTEL_TRACES_EXPORTER",
+                     "MODELSPAN_DISABLED", "MODELSPAN_SAMPLE_RATE"):
+            patch.delenv(name, raising=False)
+        try:
+            result = run_demo(folder / "demo.db", duration=20.0, rate=40.0, report_path=folder / "report.html",
+                              stream=stream, tracer_provider=provider)
+        finally:
+            provider.shutdown()
+            _config.STATE.baselines.clear()
+    yield result, stream.getvalue()
+
+
+def _in(doc: dict[str, Any], result: DemoResult, phase: str) -> bool:
+    start, end = result.phases[phase].iso()
+    return doc.get(F.WINDOW_START) == start and doc.get(F.WINDOW_END) == end
+
+
+def _stored_flagged(result: DemoResult) -> list[dict[str, Any]]:
+    from modelspan.store import open_store
+
+    with open_store(result.store) as store:
+        return [d for d in store.read_findings(window=result.window) if d.get(F.FLAGGED)]
+
+
+@pytest.mark.slow
+def test_every_planted_problem_is_found_with_its_feature_module_and_version(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    flagged = _stored_flagged(result)
+    assert {d[F.ID] for d in flagged} == {d[F.ID] for d in result.flagged}  # what we print is what is stored
+    for expected in EXPECTED:
+        mine = [d for d in flagged if _in(d, result, expected.phase)]
+        for kind in expected.types:
+            assert any(d[F.TYPE] == kind for d in mine), (expected.phase, kind, [d[F.SUMMARY] for d in mine])
+        for doc in mine:
+            if doc[F.TYPE] in MODEL_TYPES:
+                assert (doc[F.MODEL_NAME], doc[F.MODEL_VERSION]) == (_model.MODEL, _model.VERSION)
+        if expected.feature is not None:
+            drift = [d for d in mine if d[F.TYPE] == F.TYPE_DRIFT]
+            assert {d.get(F.FEATURE_NAME) for d in drift} == {expected.feature}, [d[F.SUMMARY] for d in drift]
+        if expected.module is not None:
+            latency = [d for d in mine if d[F.TYPE] == F.TYPE_LATENCY]
+            assert expected.module in {d.get(F.MODULE_NAME) for d in latency}, [d[F.SUMMARY] for d in latency]
+            assert {d.get(F.MODULE_NAME) for d in latency} <= {expected.module, None}
+
+
+@pytest.mark.slow
+def test_nothing_else_is_flagged(demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    flagged = _stored_flagged(result)
+    assert not [d[F.SUMMARY] for d in flagged if _in(d, result, "baseline")]
+    by_phase = {e.phase: e for e in EXPECTED}
+    for doc in flagged:
+        phase = next(name for name in result.phases if _in(doc, result, name))
+        expected = by_phase[phase]
+        assert doc[F.TYPE] in expected.types | expected.allowed, (phase, doc[F.SUMMARY])
+        feature = doc.get(F.FEATURE_NAME)
+        if feature and doc[F.TYPE] in (F.TYPE_DRIFT, F.TYPE_DATA_QUALITY):
+            assert feature == expected.feature, (phase, doc[F.SUMMARY])
+
+
+@pytest.mark.slow
+def test_incidents_link_the_new_category_burst_and_leave_the_outage_application_only(
+        demo: tuple[DemoResult, str]) -> None:
+    result, _ = demo
+    incidents = {phase: [d for d in result.flagged if d[F.TYPE] == F.TYPE_INCIDENT and _in(d, result, phase)]
+                 for phase in result.phases}
+    assert [d[F.INCIDENT_KIND] for d in incidents["new_category"]] == ["correlated"]
+    assert incidents["new_category"][0].get(F.INCIDENT_EVIDENCE_SHARE, 0) > 0.9
+    assert [d[F.INCIDENT_KIND] for d in incidents["tariff_outage"]] == ["application_only"]
+
+
+@pytest.mark.slow
+def test_traffic_labels_and_outputs(demo: tuple[DemoResult, str]) -> None:
+    result, log = demo
+    traffic = result.traffic
+    assert traffic.count("baseline", ok=False) == 0 and traffic.count("unit_change", ok=False) == 0
+    assert 0.15 < traffic.count("new_category", ok=False) / traffic.count("new_category") < 0.45
+    assert result.labels == sum(1 for s in traffic.sent if s.prediction_id)
+    assert result.report is not None and "<svg" in open(result.report, encoding="utf-8").read()
+    for phase in result.phases:
+        assert f"analysing {phase}" in log

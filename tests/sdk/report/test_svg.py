@@ -1,0 +1,45 @@
+"""The SVG primitives: marks where there is data, a visible placeholder where there is none, escaped text."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import xml.etree.ElementTree as ET
+
+from modelspan.report import _svg
+
+T0 = _dt.datetime(2026, 11, 22, 10, tzinfo=_dt.timezone.utc)
+
+
+def _svg_of(markup: str) -> ET.Element:
+    return ET.fromstring(markup[: markup.index("</svg>") + 6])
+
+
+def test_line_chart_draws_each_series_and_skips_gaps() -> None:
+    points = [(T0 + _dt.timedelta(seconds=i), float(i)) for i in range(5)]
+    gappy = [(T0, 1.0), (T0 + _dt.timedelta(seconds=2), math.nan), (T0 + _dt.timedelta(seconds=4), 3.0)]
+    markup = _svg.line_chart("t", [_svg.Series("a", points), _svg.Series("b<c", gappy)], "ms", threshold=2.0)
+    root = _svg_of(markup)
+    paths = [e for e in root.iter("{http://www.w3.org/2000/svg}path")]
+    assert len(paths) == 2 and paths[0].get("d", "").count("L") == 4 and paths[1].get("d", "").count("L") == 1
+    assert len([e for e in root.iter("{http://www.w3.org/2000/svg}line") if e.get("class") == "threshold"]) == 1
+    assert "b&lt;c" in markup
+
+
+def test_bars_scale_to_the_largest_value() -> None:
+    root = _svg_of(_svg.bar_chart("d", ["x", "y"], [("ref", [0.5, 0.5]), ("cur", [1.0, 0.0])], "share"))
+    bars = [e for e in root.iter("{http://www.w3.org/2000/svg}rect") if e.get("class") == "bar"]
+    heights = [float(e.get("height", "0")) for e in bars]
+    assert len(bars) == 4 and heights[1] == max(heights) and heights[3] == 0.0 and heights[0] < heights[1]
+
+
+def test_stacked_bars_split_each_row_by_share() -> None:
+    root = _svg_of(_svg.stacked_bars("p", [("baseline", {"a": 1.0, "b": 3.0}), ("now", {"a": 1.0})]))
+    widths = [float(e.get("width", "0")) for e in root.iter("{http://www.w3.org/2000/svg}rect")]
+    assert len(widths) == 3 and abs(widths[1] - 3 * widths[0]) < 0.2 and abs(widths[2] - (widths[0] + widths[1])) < 0.2
+
+
+def test_no_data_is_a_visible_note() -> None:
+    assert "No data" in _svg.line_chart("x", [], "ms")
+    assert "No data" in _svg.bar_chart("x", [], [], "ms")
+    assert "No data" in _svg.stacked_bars("x", [("a", {})])
