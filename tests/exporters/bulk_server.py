@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MAPPING_ERROR = {
+MAPPING_ERROR: dict[str, Any] = {
     "type": "document_parsing_exception",
     "reason": "[1:200] failed to parse field [attributes.ml.feature.temp] of type [double]",
     "caused_by": {"type": "illegal_argument_exception", "reason": "For input string: \"hot\""},
@@ -54,6 +54,7 @@ class BulkServer:
     requests: int = 0
     responses: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     record: bool = False
     default: Fault = field(default_factory=Fault)
 
@@ -159,6 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         fault = self.fake.next_fault()
+        if self.fake.record:
+            self.fake.headers.append(dict(self.headers.items()))
         if self.path.split("?")[0] != "/_bulk":
             self._answer(404, {"error": "no handler", "status": 404})
             return

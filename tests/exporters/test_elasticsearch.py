@@ -1,0 +1,312 @@
+"""Fault tests: against a scripted loopback ``_bulk`` server, every span is stored exactly once or
+dead-lettered with its reason, counted by span id."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+import modelspan
+from modelspan import _config, semconv
+from modelspan.exporters._retry import Backoff
+from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from tests.contract.tsc import Case, typecheck
+from tests.exporters.bulk_server import BulkServer, Fault
+
+POISON = "poison"  # spans with this attribute hit a (scripted) mapping error
+
+
+def make_spans(count: int, poison_every: int = 0) -> list[ReadableSpan]:
+    """``count`` spans: model spans (dataset modelspan) and application server spans."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "checkout"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("tests.exporters")
+    try:
+        for number in range(count):
+            attributes: dict[str, Any] = {"n": number}
+            if number % 2:
+                attributes[semconv.DATA_STREAM_DATASET] = semconv.MODELSPAN_DATASET
+            if poison_every and number % poison_every == 0:
+                attributes[POISON] = True
+            kind = SpanKind.INTERNAL if number % 2 else SpanKind.SERVER
+            tracer.start_span(f"span-{number}", kind=kind, attributes=attributes).end()
+    finally:
+        provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def span_id(span: ReadableSpan) -> str:
+    assert span.context is not None
+    return f"{span.context.trace_id:032x}{span.context.span_id:016x}"
+
+
+def poisoned(identifier: str, document: dict[str, Any]) -> int | None:
+    return 400 if POISON in document.get("attributes", {}) else None
+
+
+@pytest.fixture
+def server() -> Iterator[BulkServer]:
+    with BulkServer() as fake:
+        yield fake
+
+
+def exporter_for(server: BulkServer, tmp_path: Path, **options: Any) -> ElasticsearchSpanExporter:
+    options.setdefault("timeout", 2.0)
+    return ElasticsearchSpanExporter(server.url, spool_dir=tmp_path / "spool",
+                                     dead_letter_path=tmp_path / "dead.jsonl",
+                                     backoff=Backoff(initial=0.01, maximum=0.05), **options)
+
+
+def settle(exporter: ElasticsearchSpanExporter, seconds: float = 10.0) -> None:
+    """Wait (bounded) until the spool is replayed."""
+    end = time.monotonic() + seconds
+    while not exporter.force_flush(500) and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def assert_each_span_once(server: BulkServer, exporter: ElasticsearchSpanExporter,
+                          spans: list[ReadableSpan], dead: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Every span stored exactly once, or dead-lettered with a reason; never both, never neither."""
+    ids = [span_id(span) for span in spans]
+    letters = exporter.dead_letters.read()
+    lettered = [str(letter["id"]) for letter in letters]
+    assert len(lettered) == len(set(lettered)), "a span was dead-lettered twice"
+    assert set(lettered) == dead
+    assert all(letter["reason"] and letter["status"] for letter in letters)
+    stored = set(server.stored)
+    assert stored.isdisjoint(dead)
+    assert stored | dead == set(ids), f"missing: {sorted(set(ids) - stored - dead)[:5]}"
+    stats = exporter.stats()
+    assert stats["stored"] == len(stored) and stats["dead_lettered"] == len(dead) and stats["dropped"] == 0
+    assert stats["spool_documents"] == 0
+
+
+FAULTS = {
+    "429 with Retry-After": [Fault(status=429, retry_after="0.05"), Fault(status=429, retry_after="0")],
+    "503": [Fault(status=503), Fault(status=503)],
+    "502 and 504": [Fault(status=502), Fault(status=504)],
+    "partial item 429s": [Fault(item_status=lambda i, d: 429 if int(i[-1], 16) % 2 else None)],
+    "slow answer": [Fault(delay=0.3)],
+    "timeout after storing": [Fault(delay=2.5)],
+    "connection dropped after storing": [Fault(drop=True)],
+}
+
+
+@pytest.mark.parametrize("faults", list(FAULTS.values()), ids=list(FAULTS))
+def test_retryable_faults_store_every_span_exactly_once(server: BulkServer, tmp_path: Path,
+                                                       faults: list[Fault]) -> None:
+    spans = make_spans(40)
+    exporter = exporter_for(server, tmp_path)
+    server.script(*faults)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        settle(exporter)
+        assert_each_span_once(server, exporter, spans)
+        assert exporter.stats()["retries"] > 0 or faults[0].delay == 0.3
+    finally:
+        exporter.shutdown()
+
+
+def test_a_retry_of_a_stored_batch_counts_409_as_stored(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(10)
+    exporter = exporter_for(server, tmp_path)
+    server.script(Fault(drop=True))
+    try:
+        exporter.export(spans)
+        settle(exporter)
+        assert exporter.stats()["duplicates"] == 10
+        assert_each_span_once(server, exporter, spans)
+    finally:
+        exporter.shutdown()
+
+
+def test_mapping_errors_go_to_the_dead_letter_file_with_reason(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(30, poison_every=7)
+    exporter = exporter_for(server, tmp_path)
+    server.default = Fault(item_status=poisoned)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        dead = {span_id(span) for span in spans if (span.attributes or {}).get(POISON)}
+        assert len(dead) == 5
+        assert_each_span_once(server, exporter, spans, dead)
+        letter = exporter.dead_letters.read()[0]
+        assert letter["status"] == 400 and "document_parsing_exception" in str(letter["reason"])
+        assert letter["document"]["attributes"][POISON] is True  # type: ignore[index]
+        assert server.requests == 1  # never retried
+    finally:
+        exporter.shutdown()
+
+
+def test_a_rejected_request_dead_letters_its_documents(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(6)
+    exporter = exporter_for(server, tmp_path)
+    server.script(Fault(status=400))
+    try:
+        exporter.export(spans)
+        assert_each_span_once(server, exporter, spans, {span_id(span) for span in spans})
+    finally:
+        exporter.shutdown()
+
+
+def test_refused_connections_spool_and_replay_when_the_server_returns(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(50)
+    exporter = exporter_for(server, tmp_path)
+    server.stop()
+    try:
+        started = time.perf_counter()
+        for start in range(0, 50, 10):
+            assert exporter.export(spans[start:start + 10]) is SpanExportResult.SUCCESS
+        assert time.perf_counter() - started < 5.0  # refused: spooled at once, not retried until the deadline
+        assert exporter.stats()["spool_documents"] == 50 and not server.stored
+        assert exporter.force_flush(100) is False
+        server.start()
+        settle(exporter)
+        assert_each_span_once(server, exporter, spans)
+        assert exporter.stats()["replayed"] == 50
+    finally:
+        exporter.shutdown()
+
+
+def test_the_spool_survives_a_restart(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(20)
+    server.stop()
+    first = exporter_for(server, tmp_path)
+    first.export(spans)
+    first.shutdown()
+    server.start()
+    second = exporter_for(server, tmp_path)
+    try:
+        settle(second)
+        assert set(server.stored) == {span_id(span) for span in spans}
+    finally:
+        second.shutdown()
+
+
+def test_a_full_spool_drops_and_counts(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(40)
+    exporter = exporter_for(server, tmp_path, spool_max_bytes=4000)
+    server.stop()
+    try:
+        results = [exporter.export(spans[start:start + 5]) for start in range(0, 40, 5)]
+        stats = exporter.stats()
+        assert SpanExportResult.FAILURE in results
+        assert stats["dropped"] > 0 and stats["spooled"] + stats["dropped"] == 40
+        assert stats["spool_bytes"] <= 4000
+    finally:
+        exporter.shutdown()
+
+
+def test_unauthorised_keeps_documents_in_the_spool(server: BulkServer, tmp_path: Path) -> None:
+    spans = make_spans(5)
+    exporter = exporter_for(server, tmp_path, timeout=0.3)
+    server.default = Fault(status=401)
+    try:
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        assert exporter.stats()["spooled"] == 5 and not exporter.dead_letters.read()
+        server.default = Fault()
+        settle(exporter)
+        assert_each_span_once(server, exporter, spans)
+    finally:
+        exporter.shutdown()
+
+
+def test_export_after_shutdown_fails_and_shutdown_twice_is_harmless(server: BulkServer, tmp_path: Path) -> None:
+    exporter = exporter_for(server, tmp_path)
+    exporter.shutdown()
+    exporter.shutdown()
+    assert exporter.export(make_spans(1)) is SpanExportResult.FAILURE
+
+
+def test_shutdown_interrupts_a_retry_wait(server: BulkServer, tmp_path: Path) -> None:
+    exporter = ElasticsearchSpanExporter(server.url, spool_dir=tmp_path / "s", timeout=30.0,
+                                         backoff=Backoff(initial=20.0, maximum=20.0))
+    server.default = Fault(status=503)
+    spans = make_spans(3)
+    import threading
+
+    worker = threading.Thread(target=exporter.export, args=(spans,))
+    worker.start()
+    time.sleep(0.3)
+    started = time.perf_counter()
+    exporter.shutdown()
+    worker.join(10)
+    assert not worker.is_alive() and time.perf_counter() - started < 10
+
+
+def test_requests_and_answers_match_the_official_types(tmp_path: Path) -> None:
+    spans = make_spans(12, poison_every=5)
+    with BulkServer(record=True) as server:
+        exporter = exporter_for(server, tmp_path)
+        server.script(Fault(item_status=lambda i, d: 400 if POISON in d.get("attributes", {}) else
+                            (429 if int(i[-1], 16) % 3 == 0 else None)))
+        try:
+            exporter.export(spans)
+        finally:
+            exporter.shutdown()
+    cases = [Case(f"action {n}", "BulkOperation", action) for n, action in enumerate(server.actions)]
+    cases += [Case(f"response {n}", "estypes.BulkResponse", response) for n, response in enumerate(server.responses)]
+    typecheck(cases)
+
+
+def test_auth_and_encoding_headers_reach_the_server(tmp_path: Path) -> None:
+    with BulkServer(record=True) as server:
+        exporter = exporter_for(server, tmp_path, api_key="id:secret")
+        exporter.export(make_spans(1))
+        exporter.shutdown()
+    (headers,) = server.headers
+    assert headers["Authorization"] == "ApiKey aWQ6c2VjcmV0"
+    assert headers["Content-Encoding"] == "gzip" and headers["Content-Type"] == "application/x-ndjson"
+
+
+def test_otel_traces_exporter_env_selects_it_through_the_sdk(server: BulkServer, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "elasticsearch")
+    monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
+    monkeypatch.setenv("MODELSPAN_SPOOL_DIR", str(tmp_path / "spool"))
+    names = _get_exporter_names("traces")
+    classes, _, _ = _import_exporters(names, [], [])
+    assert classes == {"elasticsearch": ElasticsearchSpanExporter}
+    # what the SDK's _init_tracing does, without replacing the global provider
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(classes["elasticsearch"]()))
+    with provider.get_tracer("t").start_as_current_span("x"):
+        pass
+    provider.shutdown()
+    assert len(server.stored) == 1
+
+
+def test_a_decorated_model_exports_through_configure(server: BulkServer, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
+    monkeypatch.setenv("MODELSPAN_SPOOL_DIR", str(tmp_path / "spool"))
+    provider = TracerProvider()
+    modelspan.configure(tracer_provider=provider, exporter="elasticsearch", environment="prod")
+    try:
+        @modelspan.monitor(model="churn", version="3")
+        def predict(row: dict[str, float]) -> float:
+            with modelspan.module("scorer"):
+                return row["x"] * 2
+
+        for value in range(5):
+            predict({"x": float(value)})
+        modelspan.force_flush()
+    finally:
+        modelspan.shutdown()
+        provider.shutdown()
+        _config.STATE.baselines.clear()
+    indexes = {index for index, _ in server.stored.values()}
+    assert indexes == {"traces-modelspan.otel-prod"} and len(server.stored) == 10
+    model = [doc for _, doc in server.stored.values() if doc["attributes"].get(semconv.SPAN_KIND) == "model"]
+    assert len(model) == 5 and json.dumps(model[0])
