@@ -148,7 +148,7 @@ def _error_episodes(route: RouteSeries, window: Window, step_s: int) -> list[Epi
         if _binomial_tail(bucket.errors, bucket.calls, base) < ALPHA / tested:
             flagged.append(bucket)
     episodes = []
-    for group in _merge(flagged, step_s):
+    for group in _merge(flagged, step_s, route.buckets):
         calls, errors = sum(b.calls for b in group), sum(b.errors for b in group)
         start, end = _clip(group, window, step_s)
         episodes.append(Episode("errors", route.service, route.route, route.routed, start, end, calls, errors,
@@ -169,7 +169,7 @@ def _latency_episodes(route: RouteSeries, window: Window, step_s: int) -> list[E
                if b.calls >= MIN_LATENCY_CALLS and b.p95_ms is not None
                and b.p95_ms >= LATENCY_RATIO * base and b.p95_ms - base >= LATENCY_MARGIN_MS]
     episodes = []
-    for group in _merge(flagged, step_s):
+    for group in _merge(flagged, step_s, route.buckets):
         start, end = _clip(group, window, step_s)
         worst = max(b.p95_ms or 0.0 for b in group)
         episodes.append(Episode("latency", route.service, route.route, route.routed, start, end,
@@ -185,15 +185,19 @@ def _binomial_tail(errors: int, calls: int, rate: float) -> float:
     return float(_scipy_stats.binom.sf(errors - 1, calls, min(rate, 1.0)))
 
 
-def _merge(buckets: list[Bucket], step_s: int) -> list[list[Bucket]]:
-    """Runs of flagged intervals; one quiet interval between two flagged ones does not split a run."""
-    groups: list[list[Bucket]] = []
-    for bucket in sorted(buckets, key=lambda b: b.start_ms):
-        if groups and bucket.start_ms - groups[-1][-1].start_ms <= 2 * step_s * 1000:
-            groups[-1].append(bucket)
+def _merge(flagged: list[Bucket], step_s: int, every: Sequence[Bucket]) -> list[list[Bucket]]:
+    """Runs of flagged intervals, each with every interval it spans (its counts belong to the episode).
+
+    One quiet interval between two flagged ones does not split a run.
+    """
+    runs: list[list[Bucket]] = []
+    for bucket in sorted(flagged, key=lambda b: b.start_ms):
+        if runs and bucket.start_ms - runs[-1][-1].start_ms <= 2 * step_s * 1000:
+            runs[-1].append(bucket)
         else:
-            groups.append([bucket])
-    return groups
+            runs.append([bucket])
+    return [sorted((b for b in every if run[0].start_ms <= b.start_ms <= run[-1].start_ms), key=lambda b: b.start_ms)
+            for run in runs]
 
 
 def _clip(group: list[Bucket], window: Window, step_s: int) -> tuple[_dt.datetime, _dt.datetime]:
