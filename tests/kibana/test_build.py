@@ -1,0 +1,27 @@
+"""The committed kibana/ files are exactly what kibana/build.py generates from the constant modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kibana import build
+
+
+def test_committed_files_equal_the_generator_output() -> None:
+    assert build.stale() == [], "kibana/ is out of date: run `.venv/bin/python -m kibana.build` and commit"
+
+
+def test_stale_notices_an_edited_a_missing_and_a_leftover_file(tmp_path: Path) -> None:
+    for path, text in build.render().items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    assert build.stale(tmp_path) == []
+    (tmp_path / "watches" / "modelspan-drift.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "rules" / "modelspan-qps-drop.json").unlink()
+    (tmp_path / "watches" / "old.json").write_text("{}", encoding="utf-8")
+    assert sorted(build.stale(tmp_path)) == ["rules/modelspan-qps-drop.json", "watches/modelspan-drift.json",
+                                             "watches/old.json"]
+
+
+def test_generation_is_deterministic() -> None:
+    assert build.render() == build.render()
