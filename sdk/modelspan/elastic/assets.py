@@ -148,14 +148,18 @@ def _action_params(connector_type: str) -> dict[str, Any]:
 
 
 def rules(connector_ids: Iterable[str] = (), throttle: str = "15m",
-          connector_types: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+          connector_types: Mapping[str, str] | None = None,
+          log_connector_id: str | None = None) -> dict[str, dict[str, Any]]:
     """Rule id -> Kibana alerting rule body (``POST /api/alerting/rule/<id>``) with one action per connector.
 
-    ``connector_types`` names each connector's type (``".server-log"``, ``".slack"``, ...); a connector
-    not listed there is taken to be a ``.webhook``. Actions notify at most once per ``throttle``.
+    ``connector_types`` names each connector's type (``".server-log"``, ``".slack"``, ...);
+    ``log_connector_id`` is a shorthand for a ``.server-log`` connector; any other connector is taken
+    to be a ``.webhook``. Actions notify at most once per ``throttle``.
     """
     _check_duration("throttle", throttle)
     types = dict(connector_types or {})
+    if log_connector_id is not None:
+        types.setdefault(log_connector_id, ".server-log")
     actions = [{"group": RULE_ACTION_GROUP, "id": connector, "params": _action_params(types.get(connector, ".webhook")),
                 "frequency": {"summary": False, "notify_when": "onThrottleInterval", "throttle": throttle}}
                for connector in connector_ids]
