@@ -96,7 +96,7 @@ class Episode:
     baseline_kind: Literal["reference", "window"]
     p_value: float | None
     slow_ms: float | None
-    """Latency episodes: requests at least this slow (the baseline p95) are the affected ones."""
+    """Latency episodes: requests slower than this (the baseline p95) are the affected ones."""
 
     @property
     def finding_type(self) -> str:

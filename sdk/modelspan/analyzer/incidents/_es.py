@@ -78,7 +78,7 @@ def affected_body(episode: Episode) -> Body:
     """Trace ids of the episode's failed (or slow) requests, most affected first, then by id."""
     span = Window(episode.start, episode.end)
     selector = FAILED if episode.kind == "errors" else {
-        "range": {"duration": {"gte": int((episode.slow_ms or 0.0) * 1e6)}}}
+        "range": {"duration": {"gt": int((episode.slow_ms or 0.0) * 1e6)}}}
     service: list[Body] = [{"term": {SERVICE: episode.service}}] if episode.service else []
     no_service: list[Body] = [] if episode.service else [{"exists": {"field": SERVICE}}]
     route = {"term": {ROUTE if episode.routed else "name": episode.route}}

@@ -86,7 +86,7 @@ class SQLiteIncidents:
         answers = []
         for episode in episodes:
             column = "http_route" if episode.routed else "name"
-            condition = _FAILED if episode.kind == "errors" else "duration_ns >= ?"
+            condition = _FAILED if episode.kind == "errors" else "duration_ns > ?"
             parameters: list[Any] = [episode.service, episode.route, _ns(episode.start), _ns(episode.end)]
             if episode.kind == "latency":
                 parameters.append(int((episode.slow_ms or 0.0) * 1e6))
