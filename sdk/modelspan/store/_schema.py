@@ -4,14 +4,33 @@
 in ``otel`` mapping mode (design.md, decision 1); the other columns are copies of fields of that
 document, extracted once at write time so the analyzer can filter and group without parsing JSON.
 Later versions may add tables and columns but never change the meaning of an existing one; the
-version is kept in ``PRAGMA user_version`` and migrations run on open.
+version is kept in ``PRAGMA user_version`` and migrations run on open (``_sqlite_db.migrate``).
+
+Version 2 adds what makes the analyzer fast and the store complete:
+
+- ``calls``: one slim row per model or module span (latency, errors, sample rate, rows, module path,
+  output label, quality counts), so operations and paths never touch the JSON documents;
+- ``span_values``: each single-row feature/output value of a model span (numeric or category),
+  keyed for range scans by (series, field, binning, time);
+- ``value_bins`` / ``value_categories``: per-minute rollups of those values, maintained at write time
+  (numbers binned on the edges of the baseline the span names, categories by value), so a drift
+  question over a million spans reads thousands of rollup rows instead of twenty million values;
+- ``batch_stats`` / ``batch_counts``: batch summaries (``ml.batch.<name>.*``) and their bin/category
+  counts; ``row_checks``: single-row quality failures per feature;
+- ``outcomes``, ``findings``, ``baselines``, ``checkpoints``.
+
+Rollups are exact: a rollup row only ever adds values whose bin the writer computed with the very
+edges the question uses (same baseline id); everything else (partial minutes at the window's edges,
+spans binned for another baseline or none) is binned at query time from ``span_values``.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+MINUTE_NS: Final = 60 * 10**9
+"""Width of a rollup bucket."""
 
 SPANS_TABLE: Final = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -42,3 +61,73 @@ SPANS_INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS spans_time ON spans (start_ns)",
     "CREATE INDEX IF NOT EXISTS spans_prediction ON spans (prediction_id)",
 )
+
+# --- Version 2 ---------------------------------------------------------------------------------
+V2_TABLES: Final = (
+    # A model version: integer keys keep the derived rows (and their indexes) small.
+    """CREATE TABLE IF NOT EXISTS series (
+        id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
+        UNIQUE (model_name, model_version))""",
+    # Attribute names of single-row values (ml.feature.x, ml.output.label, ...) and batch features.
+    "CREATE TABLE IF NOT EXISTS fields (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+    # Baselines whose edges the writer binned values with; 0 (no row) means "not binned".
+    "CREATE TABLE IF NOT EXISTS binnings (id INTEGER PRIMARY KEY, baseline_id TEXT NOT NULL UNIQUE)",
+    """CREATE TABLE IF NOT EXISTS calls (
+        span_id TEXT NOT NULL, series_id INTEGER NOT NULL,
+        module TEXT,                      -- NULL on model spans, the sub-module on module spans
+        start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
+        sample_rate REAL, batch_size REAL, path_key TEXT, output_label TEXT, trace_id TEXT NOT NULL,
+        baseline_id TEXT, q0 REAL, q1 REAL, q2 REAL, q3 REAL, q4 REAL)""",
+    "CREATE INDEX IF NOT EXISTS calls_series ON calls (series_id, module, start_ns)",
+    "CREATE INDEX IF NOT EXISTS calls_time ON calls (start_ns)",
+    "CREATE INDEX IF NOT EXISTS calls_path ON calls (series_id, path_key, start_ns)",
+    """CREATE TABLE IF NOT EXISTS span_values (
+        series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, binning INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL, span_id TEXT NOT NULL, num REAL, cat TEXT,
+        PRIMARY KEY (series_id, field_id, binning, start_ns, span_id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS value_bins (
+        series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, binning INTEGER NOT NULL,
+        minute INTEGER NOT NULL, bin INTEGER NOT NULL,
+        n INTEGER NOT NULL, total REAL NOT NULL, total_sq REAL NOT NULL, lo REAL, hi REAL,
+        PRIMARY KEY (series_id, field_id, binning, minute, bin)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS value_categories (
+        series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, minute INTEGER NOT NULL, value TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (series_id, field_id, minute, value)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS batch_stats (
+        series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+        span_id TEXT NOT NULL, baseline_id TEXT,
+        count REAL, null_count REAL, nan_count REAL, sum REAL, sum_sq REAL, min REAL, max REAL,
+        out_of_range_count REAL, unseen_count REAL, type_change_count REAL, other_count REAL,
+        oov_rate REAL,
+        PRIMARY KEY (series_id, field_id, start_ns, span_id)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS batch_counts (
+        series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+        span_id TEXT NOT NULL, baseline_id TEXT, kind TEXT NOT NULL, idx INTEGER NOT NULL,
+        count REAL NOT NULL,
+        PRIMARY KEY (series_id, field_id, start_ns, span_id, kind, idx)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS row_checks (
+        series_id INTEGER NOT NULL, start_ns INTEGER NOT NULL, span_id TEXT NOT NULL,
+        check_no INTEGER NOT NULL, feature TEXT NOT NULL,
+        PRIMARY KEY (series_id, start_ns, span_id, check_no, feature)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS outcomes (
+        prediction_id TEXT PRIMARY KEY, base_id TEXT, row INTEGER,
+        actual TEXT NOT NULL,             -- JSON
+        timestamp TEXT NOT NULL, timestamp_ns INTEGER NOT NULL) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS outcomes_time ON outcomes (timestamp_ns)",
+    """CREATE TABLE IF NOT EXISTS findings (
+        id TEXT PRIMARY KEY, type TEXT, model_name TEXT, timestamp_ns INTEGER,
+        document TEXT NOT NULL) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS findings_time ON findings (timestamp_ns)",
+    """CREATE TABLE IF NOT EXISTS baselines (
+        id TEXT NOT NULL, model_name TEXT NOT NULL, model_version TEXT NOT NULL,
+        created_at TEXT NOT NULL, saved_ns INTEGER NOT NULL, body TEXT NOT NULL,
+        PRIMARY KEY (model_name, model_version, saved_ns, id)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS baselines_id ON baselines (id)",
+    """CREATE TABLE IF NOT EXISTS checkpoints (
+        name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ns INTEGER NOT NULL) WITHOUT ROWID""",
+)
+
+DERIVED_TABLES: Final = ("calls", "span_values", "value_bins", "value_categories", "batch_stats",
+                         "batch_counts", "row_checks")
+"""Tables rebuilt from ``spans.document`` (the migration from version 1 backfills them)."""

@@ -1,0 +1,252 @@
+"""Opening the SQLite store safely for many writers and readers, migrations, and the write path.
+
+Several processes (gunicorn workers, each with its exporter) write and the analyzer reads at once:
+WAL lets readers run beside one writer, ``busy_timeout`` makes writers queue instead of failing,
+``synchronous=NORMAL`` is durable across application crashes (WAL) at a fraction of ``FULL``'s
+fsyncs, and each batch is one ``BEGIN IMMEDIATE`` transaction, so a writer takes the lock before
+reading anything and can never deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelspan.store import _schema
+from modelspan.store._sqlite_rows import Derived, Edges, Extractor, span_row
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline
+
+logger = logging.getLogger(__name__)
+ENV_STORE = "MODELSPAN_STORE"
+DEFAULT_PATH = "modelspan.db"
+BUSY_TIMEOUT_MS = 30_000
+_LOOKUP_CHUNK = 500
+_UNKNOWN_RETRY_S = 30.0
+
+
+def store_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The store file: ``path``, else ``MODELSPAN_STORE``, else ``./modelspan.db``."""
+    return Path(path if path is not None else (os.environ.get(ENV_STORE) or DEFAULT_PATH))
+
+
+def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with the pragmas above, migrated."""
+    target = store_path(path)
+    if str(target) != ":memory:":
+        target.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                 check_same_thread=False)
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    migrate(connection)
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``; a file from a newer modelspan is refused, not damaged."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version == _schema.SCHEMA_VERSION:
+        return
+    if version > _schema.SCHEMA_VERSION:
+        raise RuntimeError(f"store schema version {version} is newer than this modelspan's "
+                           f"({_schema.SCHEMA_VERSION}): upgrade modelspan")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+        if version < 1:
+            connection.execute(_schema.SPANS_TABLE)
+            for statement in _schema.SPANS_INDEXES:
+                connection.execute(statement)
+        if version < 2:
+            for statement in _schema.V2_TABLES:
+                connection.execute(statement)
+            if version == 1:
+                _backfill(connection)
+        connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _backfill(connection: sqlite3.Connection) -> None:
+    """Version 1 -> 2: derive the analyzer's rows from the stored documents, a page at a time."""
+    extractor = Extractor(Ids(connection), BaselineEdges(connection))
+    last = ""
+    while True:
+        page = connection.execute(
+            "SELECT span_id, start_ns, document FROM spans WHERE span_id > ? AND ml_kind IS NOT NULL "
+            "ORDER BY span_id LIMIT 5000", (last,)).fetchall()
+        if not page:
+            return
+        derived = Derived()
+        for _, start_ns, document in page:
+            extractor.add(json.loads(document), start_ns, derived)
+        insert_derived(connection, derived)
+        last = page[-1][0]
+
+
+class Ids:
+    """Integer keys of series, fields and binnings, created on first use and cached."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self._series: dict[tuple[str, str], int] = {}
+        self._fields: dict[str, int] = {}
+        self._binnings: dict[str, int] = {}
+
+    def series(self, model: str, version: str) -> int:
+        key = (model, version)
+        if key not in self._series:
+            self._series[key] = self._get("series", "model_name = ? AND model_version = ?",
+                                          "(model_name, model_version) VALUES (?, ?)", key)
+        return self._series[key]
+
+    def field(self, name: str) -> int:
+        if name not in self._fields:
+            self._fields[name] = self._get("fields", "name = ?", "(name) VALUES (?)", (name,))
+        return self._fields[name]
+
+    def binning(self, baseline_id: str) -> int:
+        if baseline_id not in self._binnings:
+            self._binnings[baseline_id] = self._get("binnings", "baseline_id = ?", "(baseline_id) VALUES (?)",
+                                                    (baseline_id,))
+        return self._binnings[baseline_id]
+
+    def find_field(self, name: str) -> int | None:
+        row = self.connection.execute("SELECT id FROM fields WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _get(self, table: str, where: str, insert: str, key: tuple[str, ...]) -> int:
+        self.connection.execute(f"INSERT OR IGNORE INTO {table} {insert}", key)
+        return int(self.connection.execute(f"SELECT id FROM {table} WHERE {where}", key).fetchone()[0])
+
+
+class BaselineEdges:
+    """Bin edges per single-row field of a baseline id, from the ``baselines`` table or this process.
+
+    A baseline the SDK was configured with in this process (``configure(baselines=...)`` or
+    ``monitor(baseline=...)``) is saved to the store the first time a span names it, so the analyzer
+    finds it too. Unknown ids are asked again after a while (the baseline may be saved later).
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self._known: dict[str, Edges] = {}
+        self._unknown: dict[str, float] = {}
+
+    def __call__(self, baseline_id: str) -> Edges | None:
+        if baseline_id in self._known:
+            return self._known[baseline_id]
+        if time.monotonic() - self._unknown.get(baseline_id, -_UNKNOWN_RETRY_S) < _UNKNOWN_RETRY_S:
+            return None
+        baseline = load_baseline_by_id(self.connection, baseline_id) or self._from_process(baseline_id)
+        if baseline is None:
+            self._unknown[baseline_id] = time.monotonic()
+            return None
+        from modelspan.store.elasticsearch import columns_for
+
+        edges = {column.field: column.edges for column in columns_for(baseline)
+                 if column.kind != "categorical" and column.edges}
+        self._known[baseline_id] = edges
+        return edges
+
+    def _from_process(self, baseline_id: str) -> Baseline | None:
+        config = sys.modules.get("modelspan._config")
+        for baseline in list(getattr(getattr(config, "STATE", None), "baselines", {}).values()):
+            if getattr(baseline, "id", None) == baseline_id:
+                save_baseline(self.connection, baseline)
+                return baseline  # type: ignore[no-any-return]
+        return None
+
+
+def save_baseline(connection: sqlite3.Connection, baseline: Baseline) -> None:
+    """Insert ``baseline`` (the latest saved one per model version is the one loaded)."""
+    created = baseline.created_at or ""
+    connection.execute(
+        "INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?, ?, ?)",
+        (baseline.id, baseline.model, baseline.version, created, time.time_ns(),
+         json.dumps(baseline.to_dict(), allow_nan=False, default=str)))
+
+
+def load_baseline_by_id(connection: sqlite3.Connection, baseline_id: str) -> Baseline | None:
+    row = connection.execute("SELECT body FROM baselines WHERE id = ? ORDER BY saved_ns DESC LIMIT 1",
+                             (baseline_id,)).fetchone()
+    if row is None:
+        return None
+    from modelspan.baseline import Baseline
+
+    return Baseline.from_dict(json.loads(row[0]))
+
+
+def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[str, Any]],
+                    extractor: Extractor) -> tuple[int, int]:
+    """Store documents not stored yet, with their derived rows, in one transaction.
+
+    Returns ``(written, rejected)``; a document that cannot be read (no span id, bad timestamp) is
+    rejected and logged, the rest are written. Replays of stored span ids are skipped.
+    """
+    rows: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
+    rejected = 0
+    for document in documents:
+        try:
+            row = span_row(document)
+        except (KeyError, TypeError, ValueError) as exc:
+            rejected += 1
+            logger.warning("span document rejected (%s): %.200r", exc, document)
+            continue
+        rows.setdefault(row[0], (row, document))
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for existing in _existing(connection, list(rows)):
+            del rows[existing]
+        connection.executemany(f"INSERT OR IGNORE INTO spans VALUES ({_marks(18)})", [r for r, _ in rows.values()])
+        derived = Derived()
+        for row, document in rows.values():
+            extractor.add(document, row[5], derived)
+        insert_derived(connection, derived)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return len(rows), rejected
+
+
+def _existing(connection: sqlite3.Connection, span_ids: Sequence[str]) -> list[str]:
+    found: list[str] = []
+    for start in range(0, len(span_ids), _LOOKUP_CHUNK):
+        chunk = span_ids[start:start + _LOOKUP_CHUNK]
+        found += [r[0] for r in connection.execute(
+            f"SELECT span_id FROM spans WHERE span_id IN ({_marks(len(chunk))})", chunk)]
+    return found
+
+
+def insert_derived(connection: sqlite3.Connection, derived: Derived) -> None:
+    """Insert derived rows and add the rollups to the stored ones (inside the caller's transaction)."""
+    connection.executemany(f"INSERT INTO calls VALUES ({_marks(17)})", derived.calls)
+    connection.executemany(f"INSERT OR IGNORE INTO span_values VALUES ({_marks(7)})", derived.values)
+    connection.executemany(f"INSERT OR IGNORE INTO batch_stats VALUES ({_marks(17)})", derived.batch_stats)
+    connection.executemany(f"INSERT OR IGNORE INTO batch_counts VALUES ({_marks(8)})", derived.batch_counts)
+    connection.executemany(f"INSERT OR IGNORE INTO row_checks VALUES ({_marks(5)})", derived.row_checks)
+    connection.executemany(
+        f"INSERT INTO value_bins VALUES ({_marks(10)}) ON CONFLICT DO UPDATE SET n = n + excluded.n, "
+        "total = total + excluded.total, total_sq = total_sq + excluded.total_sq, "
+        "lo = min(lo, excluded.lo), hi = max(hi, excluded.hi)",
+        [(*key, *value) for key, value in derived.bins.items()])
+    connection.executemany(
+        f"INSERT INTO value_categories VALUES ({_marks(5)}) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        [(*key, value) for key, value in derived.categories.items()])
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)

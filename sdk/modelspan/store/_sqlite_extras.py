@@ -1,0 +1,145 @@
+"""The SQLite store's labels join, outcomes, findings and checkpoints: SQL with the ES semantics.
+
+Outcomes and findings are keyed like their Elasticsearch documents (``_id`` = prediction id /
+``finding.id``), so recording a label again or re-analysing a window replaces instead of adding.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from modelspan import findings, semconv
+from modelspan.store import _es_extras
+from modelspan.store._es_queries import Window
+from modelspan.store._sqlite_rows import timestamp_ns
+from modelspan.store._stats import LabelledPrediction
+
+
+def window_ns(window: Window) -> tuple[int, int]:
+    """``[start, end)`` of ``window`` in ns since the epoch (exact: datetimes hold microseconds)."""
+    return _ns(window.start), _ns(window.end)
+
+
+def _ns(moment: _dt.datetime) -> int:
+    delta = moment - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+def outcome_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """``outcomes`` rows from ``(prediction_id, actual[, timestamp])``; bad input raises ``ValueError``."""
+    stored = []
+    for row in rows:
+        prediction_id, actual = row[0], row[1]
+        stamp = row[2] if len(row) > 2 and row[2] is not None else _dt.datetime.now(_dt.timezone.utc)
+        if isinstance(stamp, _dt.datetime):
+            stamp = Window(stamp, stamp).iso()[0]
+        text = str(prediction_id)
+        base, _, index = text.rpartition(":")
+        batch_row = (base, int(index)) if base and index.isdigit() else (None, None)
+        stored.append((text, *batch_row, json.dumps(actual, allow_nan=False), str(stamp), timestamp_ns(stamp)))
+    return stored
+
+
+def record_outcomes(connection: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> int:
+    stored = outcome_rows(rows)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", stored)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return len(stored)
+
+
+def _output(alias: str, name: str, many: str, row: str) -> str:
+    """The output of a single-row span, or row ``row`` of a batch span's per-row outputs."""
+    return (f"CASE WHEN {row} IS NULL THEN json_extract({alias}, '$.attributes.\"{name}\"') "
+            f"ELSE json_extract({alias}, '$.attributes.\"{many}\"[' || {row} || ']') END")
+
+
+def _model_span(alias: str) -> str:
+    return (f"{alias}.ml_kind = ? AND {alias}.model_name = ? AND {alias}.model_version = ? "
+            f"AND {alias}.start_ns >= ? AND {alias}.start_ns < ?")
+
+
+def labelled_predictions(connection: sqlite3.Connection, window: Window, model: str,
+                         version: str) -> list[LabelledPrediction]:
+    """Outcomes (recorded since the window began) joined with the window's model spans by prediction id.
+
+    A batch row's outcome (``<id>:<i>``) joins the call's span and takes row ``i`` of its outputs.
+    JSON is read only for labelled spans: the cost follows the labels, not the spans.
+    """
+    start, end = window_ns(window)
+    args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
+    row = "picked_row"
+    sql = f"""
+        SELECT prediction_id, actual, json_extract(doc, '$."@timestamp"'), trace_id,
+               {_output('doc', semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS, row)},
+               {_output('doc', semconv.OUTPUT_VALUE, semconv.OUTPUT_VALUES, row)},
+               {_output('doc', semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES, row)}
+        FROM (SELECT o.prediction_id, o.actual,
+                     CASE WHEN s1.span_id IS NOT NULL THEN NULL ELSE o.row END AS {row},
+                     COALESCE(s1.document, s2.document) AS doc, COALESCE(s1.trace_id, s2.trace_id) AS trace_id
+              FROM outcomes o
+              LEFT JOIN spans s1 ON s1.prediction_id = o.prediction_id AND {_model_span('s1')}
+              LEFT JOIN spans s2 ON o.row IS NOT NULL AND s1.span_id IS NULL AND s2.prediction_id = o.base_id
+                   AND {_model_span('s2')}
+              WHERE o.timestamp_ns >= ? AND (s1.span_id IS NOT NULL OR s2.span_id IS NOT NULL))
+        ORDER BY prediction_id"""
+    result = []
+    for prediction_id, actual, stamp, trace_id, label, value, score in connection.execute(
+            sql, (*args, *args, start)):
+        result.append(LabelledPrediction(
+            prediction_id=prediction_id, timestamp=str(stamp or ""), actual=json.loads(actual),
+            label=None if label is None else str(label), value=None if value is None else float(value),
+            score=None if score is None else float(score), trace_id=trace_id))
+    return result
+
+
+def write_findings(connection: sqlite3.Connection, documents: Iterable[dict[str, Any]]) -> int:
+    rows = [(str(d[findings.ID]), d.get(findings.TYPE), d.get(findings.MODEL_NAME),
+             timestamp_ns(d[findings.TIMESTAMP]) if d.get(findings.TIMESTAMP) is not None else None,
+             json.dumps(d, allow_nan=False, default=str)) for d in documents]
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany("INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?)", rows)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return len(rows)
+
+
+def read_findings(connection: sqlite3.Connection, window: Window | None = None,
+                  types: Sequence[str] | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    """Findings stamped inside ``window`` (closed, as in Elasticsearch) of ``types``/``model``, by id."""
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
+    if window is not None:
+        start, end = window_ns(window)
+        where.append("timestamp_ns >= ? AND timestamp_ns <= ?")
+        args += [start, end]
+    if types:
+        where.append(f"type IN ({', '.join('?' * len(types))})")
+        args += list(types)
+    if model is not None:
+        where.append("model_name = ?")
+        args.append(model)
+    rows = connection.execute(f"SELECT document FROM findings WHERE {' AND '.join(where)} ORDER BY id", args)
+    documents = [json.loads(r[0]) for r in rows]
+    return [d for d in documents if _es_extras.inside(d, window)]
+
+
+def get_checkpoint(connection: sqlite3.Connection, name: str) -> str | None:
+    row = connection.execute("SELECT value FROM checkpoints WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_checkpoint(connection: sqlite3.Connection, name: str, value: str) -> None:
+    connection.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (name, value, time.time_ns()))

@@ -1,0 +1,212 @@
+"""From an ``otel``-mode span document to the rows of the SQLite store: pure functions, no I/O.
+
+Everything the analyzer needs is extracted here once, at write time (``_schema`` explains the
+tables), so that no question ever parses a JSON document.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import json
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from modelspan import semconv
+
+Edges = Mapping[str, Sequence[float]]
+"""Single-row field name -> bin edges of one baseline."""
+Binner = Callable[[str], "Edges | None"]
+"""Baseline id -> the edges of its numeric fields, or None when the baseline is unknown."""
+
+_COLLECTOR_MILLIS = re.compile(r"^(\d+)(?:\.(\d+))?$")
+_BATCH_COLUMNS = {
+    semconv.STAT_COUNT: "count", semconv.STAT_NULL_COUNT: "null_count", semconv.STAT_NAN_COUNT: "nan_count",
+    semconv.STAT_SUM: "sum", semconv.STAT_SUM_SQ: "sum_sq", semconv.STAT_MIN: "min", semconv.STAT_MAX: "max",
+    semconv.STAT_OUT_OF_RANGE: "out_of_range_count", semconv.STAT_UNSEEN_COUNT: "unseen_count",
+    semconv.STAT_TYPE_CHANGE_COUNT: "type_change_count", semconv.STAT_OTHER_COUNT: "other_count",
+    semconv.STAT_OOV_RATE: "oov_rate",
+}
+BATCH_COLUMNS = tuple(_BATCH_COLUMNS.values())
+EMPTY_PATH = ""
+"""Stored for calls without a module path (Elasticsearch's ``missing`` bucket key)."""
+SINGLE_OUTPUTS = (semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE)
+
+
+def timestamp_ns(value: Any) -> int:
+    """``@timestamp`` as ns since the epoch.
+
+    The Collector writes ``"<ms>.<ns remainder>"`` (remainder not zero-padded); ISO 8601 strings and
+    plain epoch milliseconds are read too.
+
+    >>> timestamp_ns("1705314600000.5")
+    1705314600000000005
+    >>> timestamp_ns("2026-11-22T10:00:00.25Z")
+    1763805600250000000
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return round(float(value) * 1_000_000)
+    text = str(value)
+    match = _COLLECTOR_MILLIS.match(text)
+    if match:
+        return int(match[1]) * 1_000_000 + int(match[2] or 0)
+    moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    fraction = re.search(r"\.(\d+)", text.split("T", 1)[-1])
+    nanos = int((fraction[1] + "000000000")[:9]) if fraction else 0
+    return int(moment.replace(microsecond=0).timestamp()) * 10**9 + nanos
+
+
+def span_row(document: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ``spans`` row of a document (columns in ``_schema.SPANS_TABLE`` order)."""
+    attributes = document.get("attributes") or {}
+    resource = (document.get("resource") or {}).get("attributes") or {}
+    status = document.get("status") or {}
+    http_status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
+    return (
+        str(document["span_id"]), str(document.get("trace_id") or ""), document.get("parent_span_id") or None,
+        str(document.get("name") or ""), str(document.get("kind") or ""), timestamp_ns(document["@timestamp"]),
+        int(document.get("duration") or 0), str(status.get("code") or "Unset"), resource.get("service.name"),
+        (document.get("data_stream") or {}).get("dataset"), _text(attributes.get(semconv.SPAN_KIND)),
+        _text(attributes.get(semconv.MODEL_NAME)), _text(attributes.get(semconv.MODEL_VERSION)),
+        _text(attributes.get(semconv.MODULE_NAME)), _text(attributes.get(semconv.PREDICTION_ID)),
+        _text(attributes.get("http.route")), int(http_status) if isinstance(http_status, (int, float)) else None,
+        json.dumps(document, separators=(",", ":"), allow_nan=False, default=str),
+    )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass
+class Derived:
+    """Rows of the derived tables for a list of spans, with the rollups already summed."""
+
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    values: list[tuple[Any, ...]] = field(default_factory=list)
+    bins: dict[tuple[int, int, int, int, int], list[float]] = field(default_factory=dict)
+    categories: dict[tuple[int, int, int, str], int] = field(default_factory=dict)
+    batch_stats: list[tuple[Any, ...]] = field(default_factory=list)
+    batch_counts: list[tuple[Any, ...]] = field(default_factory=list)
+    row_checks: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class Extractor:
+    """Turns documents into derived rows; ``ids`` gives integer keys (series, fields, binnings)."""
+
+    def __init__(self, ids: Any, binner: Binner) -> None:
+        self.ids = ids
+        self.binner = binner
+
+    def add(self, document: Mapping[str, Any], start_ns: int, out: Derived) -> None:
+        attributes = document.get("attributes") or {}
+        kind = attributes.get(semconv.SPAN_KIND)
+        model, version = attributes.get(semconv.MODEL_NAME), attributes.get(semconv.MODEL_VERSION)
+        if kind not in (semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE) or model is None or version is None:
+            return
+        series = self.ids.series(str(model), str(version))
+        span_id = str(document["span_id"])
+        error = 1 if (document.get("status") or {}).get("code") == "Error" else 0
+        duration = int(document.get("duration") or 0)
+        trace_id = str(document.get("trace_id") or "")
+        if kind == semconv.SPAN_KIND_MODULE:
+            module = attributes.get(semconv.MODULE_NAME)
+            if module is not None:
+                out.calls.append((span_id, series, str(module), start_ns, duration, error, None, None, None, None,
+                                  trace_id, None, None, None, None, None, None))
+            return
+        baseline = attributes.get(semconv.BASELINE_ID)
+        label = attributes.get(semconv.OUTPUT_LABEL)
+        quality = [_number(attributes.get(semconv.quality_count(check))) for check in semconv.CHECKS]
+        out.calls.append((
+            span_id, series, None, start_ns, duration, error, _number(attributes.get(semconv.SAMPLE_RATE)),
+            _number(attributes.get(semconv.BATCH_SIZE)), _text(attributes.get(semconv.MODULE_PATH_KEY)) or EMPTY_PATH,
+            None if label is None else _keyword(label), trace_id, _text(baseline), *quality,
+        ))
+        self._values(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
+        self._batches(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
+        self._checks(series, span_id, start_ns, attributes, out)
+
+    def _values(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any],
+                baseline: str | None, out: Derived) -> None:
+        edges = self.binner(baseline) if baseline is not None else None
+        minute = start_ns // 60_000_000_000
+        for name, value in attributes.items():
+            if not (name.startswith(semconv.FEATURE_PREFIX) or name in SINGLE_OUTPUTS):
+                continue
+            if isinstance(value, (list, tuple, dict)) or value is None:
+                continue
+            field_id = self.ids.field(name)
+            if isinstance(value, (str, bool)):
+                category = _keyword(value)
+                out.values.append((series, field_id, 0, start_ns, span_id, None, category))
+                key = (series, field_id, minute, category)
+                out.categories[key] = out.categories.get(key, 0) + 1
+                continue
+            number = float(value)
+            if math.isnan(number):
+                continue
+            field_edges = edges.get(name) if edges is not None else None
+            binning, bin_index = 0, -1
+            if field_edges is not None and baseline is not None:
+                binning, bin_index = self.ids.binning(baseline), bisect.bisect_right(field_edges, number)
+            out.values.append((series, field_id, binning, start_ns, span_id, number, None))
+            rollup = out.bins.get((series, field_id, binning, minute, bin_index))
+            if rollup is None:
+                out.bins[(series, field_id, binning, minute, bin_index)] = [1, number, number * number, number, number]
+            else:
+                rollup[0] += 1
+                rollup[1] += number
+                rollup[2] += number * number
+                rollup[3] = min(rollup[3], number)
+                rollup[4] = max(rollup[4], number)
+
+    def _batches(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any],
+                 baseline: str | None, out: Derived) -> None:
+        stats: dict[str, dict[str, float]] = {}
+        for name, value in attributes.items():
+            if not name.startswith(semconv.BATCH_PREFIX) or name == semconv.BATCH_SIZE:
+                continue
+            parsed = semconv.parse_feature_attribute(name)
+            number = _number(value)
+            if parsed is None or parsed[1] is None or number is None:
+                continue
+            feature, stat = parsed[0], str(parsed[1])
+            if stat.startswith(("bin.", "cat.")) and stat != semconv.STAT_OTHER_COUNT:
+                kind = "b" if stat.startswith("bin.") else "k"
+                out.batch_counts.append((series, self.ids.field(feature), start_ns, span_id, baseline, kind,
+                                         int(stat.split(".")[1]), number))
+            elif stat in _BATCH_COLUMNS:
+                stats.setdefault(feature, {})[_BATCH_COLUMNS[stat]] = number
+        for feature, values in stats.items():
+            out.batch_stats.append((series, self.ids.field(feature), start_ns, span_id, baseline,
+                                    *(values.get(column) for column in BATCH_COLUMNS)))
+
+    def _checks(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any], out: Derived) -> None:
+        for number, check in enumerate(semconv.CHECKS):
+            features = attributes.get(semconv.quality_features(check))
+            if features is None:
+                continue
+            for feature in dict.fromkeys(features if isinstance(features, (list, tuple)) else [features]):
+                # A batch counts its values in ml.batch.<name>.*; only single-row failures count here.
+                if semconv.batch_stat(str(feature), semconv.STAT_NULL_COUNT) not in attributes:
+                    out.row_checks.append((series, start_ns, span_id, number, str(feature)))
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _keyword(value: Any) -> str:
+    """How a keyword field holds a value (booleans as Elasticsearch writes them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,194 @@
+"""Conformance: the same span documents give the same answers from SQLite and from Elasticsearch.
+
+The documents come from a real decorated model (``tests/store/elasticsearch/traffic.py``); they are
+loaded into a ``SQLiteStore`` file and into the computing fake Elasticsearch (or a live cluster when
+``MODELSPAN_TEST_ES_URL`` is set). Every field of ``ModelStats`` and every labelled prediction must
+be equal, with one stated exception: latency percentiles. SQLite's are exact with numpy's default
+(``linear``) definition; the fake computes nearest rank (numpy ``inverted_cdf``) and Elasticsearch
+estimates with t-digest. So each backend is checked against its own definition computed with numpy
+from the documents, and the two may differ by at most the gap between the order statistics around
+the percentile's rank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as _dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelspan import findings, semconv
+from modelspan.store._es_queries import PERCENTS, Window
+from modelspan.store._stats import ModelStats, Operations
+from modelspan.store.elasticsearch import ElasticsearchStore
+from modelspan.store.sqlite import SQLiteStore
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.scenario import outcome_documents, questions_for
+from tests.store.elasticsearch.traffic import INDEX, WINDOW, Traffic, generate
+
+LIVE_URL = os.environ.get("MODELSPAN_TEST_ES_URL")
+# A window that does not start or end on a minute: rollups and raw values must add up exactly.
+RAGGED = Window(WINDOW.start + _dt.timedelta(seconds=97, microseconds=250_000),
+                WINDOW.end - _dt.timedelta(seconds=61, microseconds=500_000))
+
+
+@pytest.fixture(scope="module")
+def traffic() -> Traffic:
+    return generate(singles=150, batches=12)
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with SQLiteStore(tmp_path_factory.mktemp("conformance") / "store.db", interval_seconds=600) as store:
+        store.save_baseline(traffic.baseline)
+        assert store.load_documents(traffic.documents) == len(traffic.documents)
+        outcomes = outcome_documents(traffic)
+        store.record_outcomes([(o["prediction.id"], o["actual"], o["@timestamp"]) for o in outcomes])
+        yield store
+
+
+def _questions(traffic: Traffic) -> list[Any]:
+    questions = questions_for(traffic)
+    ragged = dataclasses.replace(questions[0], window=RAGGED)
+    unbinned = dataclasses.replace(questions[0], baseline_id="another-baseline")
+    return [*questions, ragged, unbinned]
+
+
+def _answers_from_es(url: str | None, traffic: Traffic) -> tuple[list[ModelStats], list[Any], list[Any]]:
+    def ask(store: ElasticsearchStore) -> tuple[list[ModelStats], list[Any], list[Any]]:
+        return (store.model_stats(_questions(traffic)), store.labelled_predictions(WINDOW, "churn", "3"),
+                store.models(WINDOW))
+
+    if url is not None:
+        with _live(url, traffic) as store:
+            return ask(store)
+    with FakeElasticsearch() as fake:
+        fake.add(INDEX, traffic.documents)
+        fake.add(findings.OUTCOMES_INDEX, [{**o, "_id": o["prediction.id"]} for o in outcome_documents(traffic)])
+        with ElasticsearchStore(fake.url, interval_seconds=600) as store:
+            return ask(store)
+
+
+@contextlib.contextmanager
+def _live(url: str, traffic: Traffic) -> Iterator[ElasticsearchStore]:
+    """Throwaway data stream and outcomes index on the cluster, as tests/store/elasticsearch/test_live does."""
+    suffix = uuid.uuid4().hex[:8]
+    spans, outcomes = f"traces-modelspan.otel-c{suffix}", f"modelspan-outcomes-c{suffix}"
+    store = ElasticsearchStore(url, spans_index=spans, outcomes_index=outcomes, interval_seconds=600)
+    try:
+        store.client.indices.create(index=outcomes, mappings={"properties": {
+            "@timestamp": {"type": "date"}, "prediction.id": {"type": "keyword"}, "actual": {"type": "keyword"}}})
+        operations: list[dict[str, Any]] = []
+        for document in traffic.documents:
+            operations += [{"create": {"_index": spans}}, document]
+        for document in outcome_documents(traffic):
+            operations += [{"index": {"_index": outcomes, "_id": document["prediction.id"]}}, document]
+        response = store.client.bulk(operations=operations, refresh="wait_for")
+        assert not response["errors"]
+        yield store
+    finally:
+        store.client.indices.delete_data_stream(name=spans, ignore_unavailable=True)
+        store.client.indices.delete(index=[outcomes], ignore_unavailable=True)
+        store.close()
+
+
+def _without_percentiles(stats: ModelStats) -> dict[str, Any]:
+    def strip(operations: Operations) -> dict[str, Any]:
+        data = dataclasses.asdict(operations)
+        data.pop("latency_ms")
+        for interval in data["intervals"]:
+            interval.pop("latency_ms")
+        return data
+
+    data = dataclasses.asdict(stats)
+    data["operations"] = strip(stats.operations)
+    data["modules"] = {name: strip(ops) for name, ops in stats.modules.items()}
+    return data
+
+
+def _assert_same(mine: Any, theirs: Any, where: str) -> None:
+    """Equal, except that sums of floats may differ in the last bits (summation order differs)."""
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        assert mine.keys() == theirs.keys(), where
+        for key in mine:
+            _assert_same(mine[key], theirs[key], f"{where}.{key}")
+    elif isinstance(mine, (list, tuple)) and isinstance(theirs, (list, tuple)):
+        assert len(mine) == len(theirs), where
+        for index, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+            _assert_same(a, b, f"{where}[{index}]")
+    elif isinstance(mine, float) and isinstance(theirs, (int, float)):
+        assert mine == pytest.approx(theirs, rel=1e-12, abs=1e-12), where
+    else:
+        assert mine == theirs, where
+
+
+def _durations(traffic: Traffic, module: str | None) -> np.ndarray:
+    wanted = semconv.SPAN_KIND_MODULE if module else semconv.SPAN_KIND_MODEL
+    return np.asarray([d["duration"] for d in traffic.documents
+                       if d["attributes"].get(semconv.SPAN_KIND) == wanted
+                       and (module is None or d["attributes"].get(semconv.MODULE_NAME) == module)])
+
+
+def _check_percentiles(sqlite: Operations, es: Operations, durations: np.ndarray, *, exact_es: bool) -> None:
+    ordered = np.sort(durations)
+    for percent in PERCENTS:
+        ours = sqlite.latency_ms[percent]
+        assert ours == pytest.approx(np.percentile(durations, percent) / 1e6, rel=1e-12)
+        theirs = es.latency_ms[percent]
+        assert theirs is not None and ours is not None
+        if not exact_es:  # t-digest: an estimate (the ES store's own live test allows 15 %)
+            assert theirs == pytest.approx(ours, rel=0.15)
+            continue
+        assert theirs == pytest.approx(np.percentile(durations, percent, method="inverted_cdf") / 1e6)
+        # Both lie between the order statistics around rank p/100 * (n - 1) (one rank of slack).
+        rank = percent / 100 * (ordered.size - 1)
+        low = ordered[max(int(np.floor(rank)) - 1, 0)] / 1e6
+        high = ordered[min(int(np.ceil(rank)) + 1, ordered.size - 1)] / 1e6
+        assert low <= ours <= high
+        assert low <= theirs <= high
+
+
+def _compare(sqlite_store: SQLiteStore, traffic: Traffic, url: str | None) -> None:
+    es_stats, es_labelled, es_models = _answers_from_es(url, traffic)
+    ours = sqlite_store.model_stats(_questions(traffic))
+    assert sqlite_store.models(WINDOW) == es_models
+    for mine, theirs in zip(ours, es_stats, strict=True):
+        _assert_same(_without_percentiles(mine), _without_percentiles(theirs), "stats")
+    window_stats = ours[0]
+    assert window_stats.operations.calls > 0 and window_stats.columns["temp"].bin_counts
+    _check_percentiles(window_stats.operations, es_stats[0].operations, _durations(traffic, None),
+                       exact_es=url is None)
+    for name, operations in window_stats.modules.items():
+        _check_percentiles(operations, es_stats[0].modules[name], _durations(traffic, name), exact_es=url is None)
+    assert sqlite_store.labelled_predictions(WINDOW, "churn", "3") == es_labelled
+    assert len(es_labelled) > 0
+
+
+def test_sqlite_and_elasticsearch_agree(sqlite_store: SQLiteStore, traffic: Traffic) -> None:
+    _compare(sqlite_store, traffic, None)
+
+
+def test_ragged_window_and_foreign_baseline_are_not_trivial(sqlite_store: SQLiteStore, traffic: Traffic) -> None:
+    """The extra questions exercise the raw-value paths: the ragged window drops some calls, the
+    foreign baseline leaves every batch value unbinned."""
+    whole, _, ragged, foreign = sqlite_store.model_stats(_questions(traffic))
+    assert 0 < ragged.operations.calls < whole.operations.calls
+    assert sum(ragged.columns["temp"].bin_counts) < sum(whole.columns["temp"].bin_counts)
+    assert foreign.columns["temp"].unbinned_count > 0
+
+
+@pytest.mark.live_es
+@pytest.mark.skipif(LIVE_URL is None, reason="needs a live Elasticsearch: set MODELSPAN_TEST_ES_URL")
+def test_sqlite_and_live_elasticsearch_agree(sqlite_store: SQLiteStore, traffic: Traffic) -> None:
+    _compare(sqlite_store, traffic, LIVE_URL)
+
+
+def test_store_file_is_the_one_asked_for(sqlite_store: SQLiteStore) -> None:
+    assert isinstance(sqlite_store.path, Path) and sqlite_store.path.exists()
