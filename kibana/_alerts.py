@@ -13,7 +13,9 @@ changed in Kibana's Watcher UI without editing scripts.
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from kibana._views import DURATION, MODEL, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, VERSION, attr
@@ -23,6 +25,7 @@ from modelspan import semconv as _semconv
 Json = dict[str, Any]
 SCHEDULE = "5m"
 LOOKBACK = "10m"
+INCIDENT_LOOKBACK = "30m"
 THROTTLE = "15m"
 WEBHOOK_PLACEHOLDER: Json = {"scheme": "https", "host": "webhook.invalid", "port": 443, "path": "/modelspan"}
 """Committed in the files; ``modelspan.elastic.assets.watches(webhook_url=...)`` replaces it (or drops the
@@ -49,10 +52,8 @@ def _per_version(aggs: Json) -> Json:
 
 
 def _flagged(types: list[str], *extra: Json) -> Json:
-    """New flagged findings of ``types`` (the analyzer's verdicts) written within the look-back."""
-    return {"bool": {"filter": [
-        {"terms": {findings.TYPE: types}}, {"term": {findings.FLAGGED: True}},
-        {"range": {findings.ANALYZED_AT: {"gte": f"now-{LOOKBACK}"}}}, *extra]}}
+    """Flagged findings of ``types`` (the analyzer's verdicts); the time filter is added per alert."""
+    return {"bool": {"filter": [{"terms": {findings.TYPE: types}}, {"term": {findings.FLAGGED: True}}, *extra]}}
 
 
 # Painless that turns a payload into {'total': n, 'items': [one line per offender], 'text': one line} for
@@ -95,11 +96,47 @@ def _watch(name: str, description: str, indices: list[str], body: Json, conditio
     }
 
 
-def _findings_watch(name: str, description: str, query: Json) -> Json:
-    body = {"size": 20, "sort": [{findings.ANALYZED_AT: {"order": "desc"}}], "query": query,
+def _findings_watch(alert: FindingsAlert) -> Json:
+    query = copy.deepcopy(alert.query)
+    query["bool"]["filter"].append({"range": {alert.time_field: {"gte": f"now-{alert.lookback}"}}})
+    body = {"size": 20, "sort": [{alert.time_field: {"order": "desc"}}], "query": query,
             "_source": [findings.SUMMARY, findings.MODEL_NAME, findings.MODEL_VERSION, findings.TRACE_IDS]}
-    return _watch(name, description, [findings.FINDINGS_INDEX], body,
+    return _watch(alert.name, alert.description, [findings.FINDINGS_INDEX], body,
                   {"compare": {"ctx.payload.hits.total": {"gt": 0}}}, _FINDINGS_ITEMS)
+
+
+@dataclass(frozen=True)
+class FindingsAlert:
+    """An alert on the analyzer's flagged findings, written within ``lookback`` by ``time_field``.
+
+    ``finding.analyzed_at`` is when the analyzer wrote a finding, so findings of re-analysed late
+    windows (labels arriving hours later) alert too; incident documents carry only ``@timestamp``
+    (the end of the analysed window), hence their longer look-back.
+    """
+
+    name: str
+    description: str
+    query: Json
+    time_field: str = findings.ANALYZED_AT
+    lookback: str = LOOKBACK
+
+
+def findings_alerts() -> dict[str, FindingsAlert]:
+    return {
+        "modelspan-drift": FindingsAlert(
+            "drift", "Features or predictions drifted (analyzer drift findings).",
+            _flagged([findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT])),
+        "modelspan-quality-drop": FindingsAlert(
+            "quality drop", "Model quality dropped once late labels arrived (analyzer quality findings).",
+            _flagged([findings.TYPE_QUALITY])),
+        "modelspan-novel-path": FindingsAlert(
+            "novel module paths", "Calls took sub-module paths never seen in the baseline for their output.",
+            _flagged([findings.TYPE_NOVEL_PATH])),
+        "modelspan-correlated-incident": FindingsAlert(
+            "correlated incident", "An application incident whose failing traces hold the implicated model spans.",
+            _flagged([findings.TYPE_INCIDENT], {"term": {findings.INCIDENT_KIND: CORRELATED}}),
+            time_field=findings.TIMESTAMP, lookback=INCIDENT_LOOKBACK),
+    }
 
 
 def _spans_watch(name: str, description: str, since: str, aggs: Json, test: str, line: str,
@@ -119,10 +156,7 @@ def watches() -> dict[str, Json]:
     now = {"range": {TIMESTAMP: {"gte": "now-1h", "lt": "now"}}}
     qps_query = {"bool": {"filter": [{"term": {attr(_semconv.SPAN_KIND): _semconv.SPAN_KIND_MODEL}}],
                           "should": [now, week_ago], "minimum_should_match": 1}}
-    return {
-        "modelspan-drift": _findings_watch(
-            "drift", "Features or predictions drifted (analyzer drift findings).",
-            _flagged([findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT])),
+    spans = {
         "modelspan-latency-p95": _spans_watch(
             "latency p95", "p95 latency of a model version above threshold_ms over the last 5 minutes.", "now-5m",
             {"p95": {"percentiles": {"field": DURATION, "percents": [95]}}}, _LATENCY,
@@ -137,19 +171,13 @@ def watches() -> dict[str, Json]:
             {"errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}}}, _ERRORS,
             _WHO + " + ' ' + v.errors.doc_count + ' errors in ' + v.doc_count + ' calls'",
             {"max_error_rate": 0.05, "min_calls": 20}),
-        "modelspan-quality-drop": _findings_watch(
-            "quality drop", "Model quality dropped once late labels arrived (analyzer quality findings).",
-            _flagged([findings.TYPE_QUALITY])),
-        "modelspan-novel-path": _findings_watch(
-            "novel module paths", "Calls took sub-module paths never seen in the baseline for their output.",
-            _flagged([findings.TYPE_NOVEL_PATH])),
-        "modelspan-correlated-incident": _findings_watch(
-            "correlated incident", "An application incident whose failing traces hold the implicated model spans.",
-            _flagged([findings.TYPE_INCIDENT], {"term": {findings.INCIDENT_KIND: CORRELATED}})),
     }
+    found = {alert_id: _findings_watch(alert) for alert_id, alert in findings_alerts().items()}
+    return dict(sorted({**spans, **found}.items()))
 
 
-def _rule(name: str, query: Json, *, threshold: int = 0, comparator: str = ">", window: int = 10) -> Json:
+def _rule(name: str, query: Json, *, time_field: str = findings.ANALYZED_AT, window: str = LOOKBACK) -> Json:
+    size, unit = int(window[:-1]), window[-1]
     return {
         "name": f"[modelspan] {name}",
         "rule_type_id": ".es-query",
@@ -158,9 +186,9 @@ def _rule(name: str, query: Json, *, threshold: int = 0, comparator: str = ">", 
         "schedule": {"interval": SCHEDULE},
         "params": {
             "searchType": "esQuery", "esQuery": json.dumps({"query": query}, indent=2),
-            "index": [findings.FINDINGS_INDEX], "timeField": findings.ANALYZED_AT,
-            "threshold": [threshold], "thresholdComparator": comparator, "size": 20,
-            "timeWindowSize": window, "timeWindowUnit": "m", "excludeHitsFromPreviousRun": True,
+            "index": [findings.FINDINGS_INDEX], "timeField": time_field,
+            "threshold": [0], "thresholdComparator": ">", "size": 20,
+            "timeWindowSize": size, "timeWindowUnit": unit, "excludeHitsFromPreviousRun": True,
         },
         "actions": [],
     }
@@ -173,7 +201,6 @@ def _measurement(kind: str, metric: str, *extra: Json) -> Json:
 
 def rules() -> dict[str, Json]:
     """Rule id -> Kibana alerting rule body (``POST /api/alerting/rule/<id>``); actions added at install."""
-    watch = watches()
     qps_drop = {"script": {"script": {"lang": "painless", "params": {"max_drop": 0.5, "min_calls": 100}, "source": (
         f"doc['{findings.REFERENCE_COUNT}'].size() > 0 && doc['{findings.SAMPLE_COUNT}'].size() > 0 && "
         f"doc['{findings.REFERENCE_COUNT}'].value >= params.min_calls && doc['{findings.SAMPLE_COUNT}'].value < "
@@ -187,11 +214,7 @@ def rules() -> dict[str, Json]:
             findings.TYPE_ERROR_RATE, ERROR_RATE, {"range": {findings.METRIC_VALUE: {"gt": 0.05}}},
             {"range": {findings.SAMPLE_COUNT: {"gte": 20}}})),
     }
-    for rule_id in ("modelspan-drift", "modelspan-quality-drop", "modelspan-novel-path",
-                    "modelspan-correlated-incident"):
-        body = watch[rule_id]
-        query = body["input"]["search"]["request"]["body"]["query"]
-        filters = [f for f in query["bool"]["filter"] if "range" not in f]  # the rule's time window replaces it
-        rules[rule_id] = _rule(body["metadata"]["name"], {"bool": {"filter": filters}})
+    for rule_id, alert in findings_alerts().items():  # the rule's own time window replaces the watch's range
+        rules[rule_id] = _rule(alert.name, alert.query, time_field=alert.time_field, window=alert.lookback)
     return dict(sorted(rules.items()))
 

@@ -93,7 +93,13 @@ def test_findings_watches_look_for_new_flagged_findings() -> None:
             continue
         filters = request["body"]["query"]["bool"]["filter"]
         assert {"term": {findings.FLAGGED: True}} in filters, watch_id
-        assert any(findings.ANALYZED_AT in f.get("range", {}) for f in filters), watch_id
+        (since,) = [f["range"] for f in filters if "range" in f]
+        (time_field,) = since
+        assert time_field in (findings.ANALYZED_AT, findings.TIMESTAMP), watch_id
+        assert request["body"]["sort"] == [{time_field: {"order": "desc"}}]
+        rule = RULES[watch_id]["params"]
+        assert rule["timeField"] == time_field
+        assert since[time_field]["gte"] == f"now-{rule['timeWindowSize']}{rule['timeWindowUnit']}"
         assert watch["condition"] == {"compare": {"ctx.payload.hits.total": {"gt": 0}}}
         assert request["rest_total_hits_as_int"] is True
 
