@@ -14,9 +14,11 @@ value (``L_i = 0`` if it straddles 0). The interpolated gap stays in the same ra
 the true width (outer bins: to the min/max) and ``w_i <= t_i`` the one used,
 ``|W_binned - W| <= sum_i max(t_i U_i - w_i L_i, w_i U_i - t_i L_i)``, divided by the same norm: that
 is ``bound`` (infinite when a ``min``/``max`` is missing). It is a worst case (each bin's mass piled
-at one end) and loose; the observed error on normal, skewed, heavy-tailed, discrete and bimodal data
-with ten quantile bins is under 0.13 and mostly under 0.03
-(tests/sdk/analyzer/drift/test_wasserstein.py). The reference std is ``reference.std`` if given
+at one end) and loose. Observed with ten quantile bins and 3,000-5,000 rows on normal, lognormal,
+Student-t(2), Poisson and bimodal data (tests/sdk/analyzer/drift/test_wasserstein.py): the estimate
+errs low, by at most 0.03 over and up to 0.26 under the exact value (skewed data whose shifted tail
+leaves the last edge); on same-distribution samples it is within 0.12 (Student-t tails) and mostly
+within 0.02, so binning does not create false alarms. The reference std is ``reference.std`` if given
 (the baseline's), else estimated from bin mid-points. Significance on histograms: chi-square
 homogeneity on the same bins; on raw values none (p is None).
 """

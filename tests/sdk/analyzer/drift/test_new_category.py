@@ -1,0 +1,25 @@
+"""New-category rate: share of current values in categories with no reference count."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelspan.analyzer.drift import OTHER, Categories, run
+
+
+def test_rate_counts_categories_the_reference_never_saw() -> None:
+    ref = Categories({"a": 500, "b": 500, "c": 0})
+    cur = Categories({"a": 400, "b": 400, "c": 100, "d": 100})
+    result = run("new_category_rate", ref, cur)
+    assert result.score == pytest.approx(0.2) and result.drifted and result.p_value is None
+
+
+def test_other_is_new_only_when_the_reference_had_no_other() -> None:
+    cur = Categories({"a": 990, OTHER: 10})
+    assert run("new_category_rate", Categories({"a": 1000}), cur).score == pytest.approx(0.01)
+    assert run("new_category_rate", Categories({"a": 900, OTHER: 100}), cur).score == 0.0
+
+
+def test_below_the_threshold_is_not_drift() -> None:
+    result = run("new_category_rate", Categories({"a": 1000}), Categories({"a": 999, "z": 1}))
+    assert result.score == pytest.approx(0.001) and not result.drifted
