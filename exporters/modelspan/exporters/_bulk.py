@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from modelspan.exporters._document import build_document, index_for, span_event_documents
 
 _encode: Final = json.JSONEncoder(
-    separators=(",", ":"), allow_nan=False, check_circular=False, ensure_ascii=False
+    separators=(",", ":"), allow_nan=False, check_circular=False  # ensure_ascii: faster here, measured
 ).encode
 
 # How each item answer is handled (status codes of BulkResponseItem.status).
@@ -69,7 +69,7 @@ def encode_spans(spans: Iterable[ReadableSpan], *, span_events: bool = True) -> 
             source = _encode(build_document(span, normalise=True))
         identifier = document_id(document)
         index = index_for(document)
-        items.append(Item(identifier, index, _action(index, identifier) + source.encode(errors="replace") + b"\n"))
+        items.append(Item(identifier, index, _action(index, identifier) + source.encode() + b"\n"))
         if span_events and span.events:
             for number, event in enumerate(span_event_documents(span)):
                 event_id = f"{identifier}-{number}"
@@ -96,7 +96,7 @@ def _line(document: dict[str, Any]) -> bytes:
         text = _encode(document)
     except ValueError:
         text = _encode(_finite(document))
-    return text.encode(errors="replace") + b"\n"
+    return text.encode() + b"\n"
 
 
 def _finite(value: Any) -> Any:

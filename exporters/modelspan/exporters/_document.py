@@ -148,7 +148,8 @@ def build_document(span: ReadableSpan, *, normalise: bool) -> dict[str, Any]:
         document["attributes"] = _with_geo(attributes) if _has_geo(attributes) else attributes
     _put_count(document, "dropped_attributes_count", span.dropped_attributes)
     _put_count(document, "dropped_events_count", span.dropped_events)
-    document["links"] = [_link(link) for link in span.links] if span.links else []
+    links = span.links
+    document["links"] = [_link(link) for link in links] if links else []
     _put_count(document, "dropped_links_count", span.dropped_links)
     status = span.status
     document["status"] = (
@@ -281,9 +282,20 @@ def _finite(value: Any) -> Any:
     return None if type(value) is float and not math.isfinite(value) else value
 
 
+_geo_keys: dict[tuple[str, ...], bool] = {}
+
+
 def _has_geo(attributes: Mapping[str, Any]) -> bool:
-    # one C-level join and substring search instead of a Python loop over every key
-    return "geo.location.l" in "\n".join(attributes)
+    # Spans of one model repeat the same keys: remember the answer per key tuple (hashing a tuple
+    # of already-hashed strings is cheaper than searching the keys again).
+    keys = tuple(attributes)
+    found = _geo_keys.get(keys)
+    if found is None:
+        found = "geo.location.l" in "\n".join(keys)
+        if len(_geo_keys) >= _CACHE_LIMIT:
+            _geo_keys.clear()
+        _geo_keys[keys] = found
+    return found
 
 
 def _with_geo(attributes: dict[str, Any]) -> dict[str, Any]:
