@@ -188,9 +188,14 @@ def _install_watches(session: Session, watches: Mapping[str, Mapping[str, Any]])
                      lambda answer: answer["watch"] if answer.get("found") else None, WATCHER, "metadata")
 
 
-def _rules(assets: Assets, webhook_url: str | None, throttle: str, connector_ids: list[str]) -> dict[str, Any]:
-    """Rule bodies from the assets, given whichever of our options its ``rules()`` accepts."""
+def _rules(assets: Assets, webhook_url: str | None, throttle: str, connectors: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule bodies from the assets, given whichever of our options its ``rules()`` accepts.
+
+    Rules that come back without actions get ours (log, and post to the webhook).
+    """
+    connector_ids = list(connectors)
     offered = {"webhook_url": webhook_url, "throttle": throttle, "connector_ids": connector_ids,
+               "connector_types": {key: body["connector_type_id"] for key, body in connectors.items()},
                "log_connector_id": _kibana.LOG_CONNECTOR_ID,
                "webhook_connector_id": _kibana.WEBHOOK_CONNECTOR_ID if webhook_url else None}
     accepted = inspect.signature(assets.rules).parameters
@@ -257,7 +262,7 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
     elif session.report.alerting == "rules":
         bodies = _kibana.connectors(webhook_url)
         _kibana.install_connectors(session, bodies)
-        _kibana.install_rules(session, _rules(loaded, webhook_url, throttle, list(bodies)))
+        _kibana.install_rules(session, _rules(loaded, webhook_url, throttle, bodies))
     return session.report
 
 
@@ -279,7 +284,7 @@ def teardown(es_url: str | None = None, kibana_url: str | None = None, *, delete
         for watch_id in loaded.watches():
             _delete(session, "watch", f"/_watcher/watch/{quote(watch_id)}", WATCHER)
     if has_kibana:
-        for rule_id in _rules(loaded, None, DEFAULT_THROTTLE, []):
+        for rule_id in _rules(loaded, None, DEFAULT_THROTTLE, {}):
             _kibana.remove(session, "rule", f"/api/alerting/rule/{quote(rule_id)}", _kibana.RULES)
         for connector_id in _kibana.connectors("https://unused"):
             _kibana.remove(session, "connector", f"/api/actions/connector/{quote(connector_id)}", _kibana.CONNECTORS)

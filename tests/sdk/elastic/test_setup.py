@@ -1,0 +1,279 @@
+"""``setup``/``teardown`` against loopback Elasticsearch and Kibana servers that record every call."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelspan import findings
+from modelspan.baseline import Baseline
+from modelspan.elastic import SetupError, roles, setup, teardown
+from modelspan.elastic._http import cloud_urls
+from modelspan.elastic._kibana import LOG_CONNECTOR_ID, WEBHOOK_CONNECTOR_ID
+from modelspan.exporters import templates
+from tests.contract.tsc import Case, typecheck
+from tests.sdk.elastic.assets_fixture import FixtureAssets
+from tests.sdk.elastic.fake_stack import PASSWORD, USER, FakeStack, Recorded
+
+HOOK = "https://hooks.example/modelspan"
+
+
+@pytest.fixture
+def stack() -> Any:
+    with FakeStack() as running:
+        yield running
+
+
+def run(stack: FakeStack, assets: FixtureAssets | None = None, **options: Any) -> Any:
+    options.setdefault("kibana_url", stack.kibana_url)
+    kibana = options.pop("kibana_url")
+    return setup(stack.es_url, kibana, username=USER, password=PASSWORD, assets=assets or FixtureAssets(), **options)
+
+
+def writes(requests: list[Recorded]) -> list[tuple[str, str, str]]:
+    return [(r.target, r.method, r.path) for r in requests if r.writes]
+
+
+def test_first_run_on_platinum_installs_templates_indices_dashboards_and_watches(stack: FakeStack) -> None:
+    report = run(stack, webhook_url=HOOK)
+    sent = stack.take()
+    assert report.alerting == "watcher" and report.license == "platinum" and report.version == "9.1.0"
+    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
+    assert set(templates.component_templates()) <= set(stack.state.components)
+    assert set(stack.state.templates) == set(templates.index_templates())
+    assert findings.FINDINGS_INDEX in stack.state.indices[templates.FINDINGS_FIRST_INDEX]["aliases"]
+    assert {findings.OUTCOMES_INDEX, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX} <= set(stack.state.indices)
+    assert set(stack.state.saved) == {("index-pattern", "modelspan-spans"), ("dashboard", "modelspan-overview")}
+    watch = stack.state.watches["modelspan-drift"]
+    assert watch["actions"]["notify"]["webhook"]["url"] == HOOK and watch["metadata"]["modelspan_hash"]
+    assert not stack.state.rules and not stack.state.connectors
+    assert not any("/api/alerting" in r.path or "/api/actions" in r.path for r in sent)
+    for request in sent:
+        assert request.headers["authorization"].startswith("Basic ")
+        if request.target == "elasticsearch" and request.body:
+            assert request.headers["content-type"] == "application/json"
+        if request.target == "kibana" and request.method != "GET":
+            assert request.headers["kbn-xsrf"]
+
+
+def test_saved_objects_go_as_one_multipart_import_with_overwrite(stack: FakeStack) -> None:
+    run(stack)
+    imports = [r for r in stack.take() if r.path.startswith("/api/saved_objects/_import")]
+    assert len(imports) == 1
+    request = imports[0]
+    assert request.path == "/api/saved_objects/_import?overwrite=true"
+    content_type = request.headers["content-type"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    boundary = content_type.split("boundary=")[1]
+    assert request.body.startswith(f"--{boundary}\r\n".encode())
+    assert request.body.endswith(f"--{boundary}--\r\n".encode())
+    assert b'name="file"; filename="modelspan.ndjson"' in request.body
+    assert b"exportedCount" not in request.body  # the export summary line is not an object
+
+
+def test_basic_licence_installs_connectors_and_rules_instead_of_watches(stack: FakeStack) -> None:
+    stack.state.license = "basic"
+    report = run(stack, webhook_url=HOOK)
+    sent = stack.take()
+    assert report.alerting == "rules"
+    assert not stack.state.watches and not any(r.path.startswith("/_watcher") for r in sent)
+    assert stack.state.connectors[WEBHOOK_CONNECTOR_ID]["config"]["url"] == HOOK
+    assert stack.state.connectors[LOG_CONNECTOR_ID]["connector_type_id"] == ".server-log"
+    rule = stack.state.rules["modelspan-drift"]
+    assert rule["rule_type_id"] == ".es-query"
+    assert {action["id"] for action in rule["actions"]} == {LOG_CONNECTOR_ID, WEBHOOK_CONNECTOR_ID}
+    created = [r for r in sent if r.method == "POST" and r.path.startswith("/api/alerting/rule/")]
+    assert [r.path for r in created] == ["/api/alerting/rule/modelspan-drift"]
+
+
+@pytest.mark.parametrize("licence", ["platinum", "basic"])
+def test_rerunning_setup_sends_only_reads(stack: FakeStack, licence: str) -> None:
+    stack.state.license = licence
+    first = run(stack, webhook_url=HOOK)
+    assert len(first.changed) > 10
+    stack.take()
+    second = run(stack, webhook_url=HOOK)
+    sent = stack.take()
+    # Not even idempotent PUTs: every object is compared first and found current.
+    assert writes(sent) == []
+    assert second.changed == [] and {a.outcome for a in second.actions} == {"unchanged"}
+    assert {r.method for r in sent} <= {"GET", "HEAD", "POST"}  # POST only for _bulk_get
+
+
+def test_a_changed_option_rewrites_only_the_objects_it_affects(stack: FakeStack) -> None:
+    run(stack)
+    stack.take()
+    run(stack, retention_days=7)
+    assert writes(stack.take()) == [("elasticsearch", "PUT", f"/_ilm/policy/{templates.TRACES_POLICY}")]
+    assert stack.state.policies[templates.TRACES_POLICY]["policy"]["phases"]["delete"]["min_age"] == "7d"
+    baseline = Baseline.from_data({"zip": ["75001", "10115"] * 5}, model="m", version="1", categorical=["zip"])
+    run(stack, retention_days=7, baselines=[baseline])
+    assert writes(stack.take()) == [("elasticsearch", "PUT", f"/_component_template/{templates.FEATURES_MAPPINGS}")]
+
+
+def test_changed_assets_update_in_place_without_duplicates(stack: FakeStack) -> None:
+    stack.state.license = "basic"
+    assets = FixtureAssets()
+    run(stack, assets, webhook_url=HOOK)
+    stack.take()
+    assets.threshold = 0.5
+    assets.objects[1]["attributes"]["title"] = "modelspan overview (v2)"
+    run(stack, assets, webhook_url=HOOK + "/v2")
+    sent = writes(stack.take())
+    assert ("kibana", "PUT", f"/api/actions/connector/{WEBHOOK_CONNECTOR_ID}") in sent
+    assert ("kibana", "PUT", "/api/alerting/rule/modelspan-drift") in sent
+    assert not any(method == "POST" and "/api/alerting" in path for _, method, path in sent)
+    imported = [path for _, _, path in sent if "_import" in path]
+    assert len(imported) == 1 and len(stack.state.rules) == 1
+    assert stack.state.saved[("dashboard", "modelspan-overview")]["attributes"]["title"].endswith("(v2)")
+    assert "0.5" in stack.state.rules["modelspan-drift"]["params"]["esQuery"]
+
+
+def test_watches_are_replaced_only_when_they_change(stack: FakeStack) -> None:
+    assets = FixtureAssets()
+    run(stack, assets)
+    stack.take()
+    assets.threshold = 0.3
+    run(stack, assets)
+    assert writes(stack.take()) == [("elasticsearch", "PUT", "/_watcher/watch/modelspan-drift")]
+
+
+def test_existing_index_gets_only_its_missing_fields(stack: FakeStack) -> None:
+    stack.state.indices[findings.OUTCOMES_INDEX] = {"aliases": {}, "mappings": {"properties": {
+        "prediction": {"properties": {"id": {"type": "keyword"}}}}}}
+    report = run(stack)
+    put = [r for r in stack.take() if r.method == "PUT" and r.path.startswith(f"/{findings.OUTCOMES_INDEX}")]
+    assert [r.path for r in put] == [f"/{findings.OUTCOMES_INDEX}/_mapping"]
+    assert set(put[0].json()["properties"]) == {"actual", "@timestamp", "model"}
+    assert any(a.name == findings.OUTCOMES_INDEX and a.outcome == "updated" for a in report.actions)
+
+
+def test_dry_run_writes_every_request_and_sends_nothing(stack: FakeStack, tmp_path: Path) -> None:
+    report = run(stack, dry_run_dir=tmp_path / "plan", dry_run_license="trial", webhook_url=HOOK)
+    assert stack.take() == []
+    files = sorted((tmp_path / "plan").iterdir())
+    records = [json.loads(path.read_text()) for path in files]
+    assert [path.name[:3] for path in files] == [f"{n:03d}" for n in range(1, len(files) + 1)]
+    assert report.alerting == "watcher"
+    puts = {(r["method"], r["path"]) for r in records}
+    assert ("PUT", f"/_index_template/{templates.TRACES_TEMPLATE}") in puts
+    assert ("PUT", "/_watcher/watch/modelspan-drift") in puts
+    template = next(r for r in records if r["path"] == f"/_index_template/{templates.TRACES_TEMPLATE}"
+                    and r["method"] == "PUT")
+    assert template["body"] == templates.index_templates()[templates.TRACES_TEMPLATE]
+    assert template["headers"]["Content-Type"] == "application/json"
+    imported = next(r for r in records if "_import" in r["path"])
+    assert imported["headers"]["kbn-xsrf"] and "modelspan-overview" in imported["body"]
+    text = "".join(path.read_text() for path in files)
+    assert PASSWORD not in text and base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode() not in text
+    assert all(r["headers"].get("Authorization") == "<redacted>" for r in records)
+
+
+def test_dry_run_on_basic_plans_rules(tmp_path: Path) -> None:
+    report = setup("http://127.0.0.1:9", "http://127.0.0.1:9", dry_run_dir=tmp_path, assets=FixtureAssets())
+    paths = [json.loads(p.read_text())["path"] for p in sorted(tmp_path.iterdir())]
+    assert report.alerting == "rules" and "/api/alerting/rule/modelspan-drift" in paths
+
+
+def test_teardown_removes_what_setup_installed_and_keeps_the_data(stack: FakeStack) -> None:
+    run(stack)
+    stack.state.streams.append("traces-modelspan.otel-default")
+    report = teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets())
+    assert not stack.state.watches and not stack.state.saved and not stack.state.templates
+    assert set(stack.state.components) == {"otel@mappings", "traces-otel@mappings", "ecs@mappings"}
+    assert stack.state.streams and findings.OUTCOMES_INDEX in stack.state.indices
+    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
+    assert any(a.outcome == "kept" for a in report.actions)
+    teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets(),
+             delete_data=True)
+    assert not stack.state.streams and not stack.state.indices and not stack.state.policies
+
+
+def test_teardown_on_basic_removes_rules_and_connectors(stack: FakeStack) -> None:
+    stack.state.license = "basic"
+    run(stack, webhook_url=HOOK)
+    teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets())
+    assert not stack.state.rules and not stack.state.connectors and not stack.state.saved
+
+
+def test_bad_credentials_say_so(stack: FakeStack) -> None:
+    with pytest.raises(SetupError, match=r"rejected the credentials \(401\)") as caught:
+        setup(stack.es_url, stack.kibana_url, username=USER, password="wrong", assets=FixtureAssets())
+    assert caught.value.status == 401
+
+
+def test_missing_privilege_is_named(stack: FakeStack) -> None:
+    stack.state.forbidden.append(("PUT", r"/_index_template/.*"))
+    with pytest.raises(SetupError, match="manage_index_templates") as caught:
+        run(stack)
+    assert caught.value.status == 403 and "unauthorized" in str(caught.value)
+    stack.state.forbidden[:] = [("POST", r"/api/saved_objects/_import")]
+    with pytest.raises(SetupError, match="Saved Objects Management"):
+        run(stack)
+
+
+@pytest.mark.parametrize(("es", "kibana", "refused"), [("8.10.4", "9.1.0", "Elasticsearch 8.10.4"),
+                                                       ("8.17.0", "8.12.0", "Kibana 8.12.0")])
+def test_old_versions_are_refused_before_any_write(stack: FakeStack, es: str, kibana: str, refused: str) -> None:
+    stack.state.version, stack.state.kibana_version = es, kibana
+    with pytest.raises(SetupError, match=f"{refused} is not supported"):
+        run(stack)
+    assert writes(stack.take()) == []
+
+
+def test_supported_versions_pass(stack: FakeStack) -> None:
+    stack.state.version = stack.state.kibana_version = "8.17.0"
+    assert run(stack).version == "8.17.0"
+
+
+def test_connection_refused_names_the_url() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(SetupError, match=f"cannot reach elasticsearch at http://127.0.0.1:{port}.*Check the URL"):
+        setup(f"http://127.0.0.1:{port}", None, assets=FixtureAssets())
+
+
+def test_cluster_without_elastic_otel_templates_is_explained(stack: FakeStack) -> None:
+    del stack.state.components["otel@mappings"]
+    with pytest.raises(SetupError, match="otel@mappings"):
+        run(stack)
+
+
+def test_watcher_on_a_basic_licence_is_refused(stack: FakeStack) -> None:
+    stack.state.license = "basic"
+    with pytest.raises(SetupError, match="Watcher needs"):
+        run(stack, alerting="watcher")
+    report = run(stack, kibana_url=None)
+    assert report.alerting == "none" and report.warnings
+
+
+def test_feature_type_clash_fails_before_sending(stack: FakeStack) -> None:
+    one = Baseline.from_data({"age": [1.0, 2.0]}, model="a", version="1")
+    two = Baseline.from_data({"age": ["x", "y"]}, model="b", version="1", categorical=["age"])
+    with pytest.raises(ValueError, match=r"ml\.feature\.age"):
+        run(stack, baselines=[one, two])
+    assert stack.take() == []
+
+
+def test_cloud_id_gives_both_urls() -> None:
+    cloud = "prod:" + base64.b64encode(b"us-central1.gcp.cloud.es.io$abc$def").decode()
+    assert cloud_urls(cloud) == ("https://abc.us-central1.gcp.cloud.es.io:443", "https://def.us-central1.gcp.cloud.es.io:443")
+    with pytest.raises(SetupError, match="Cloud ID"):
+        cloud_urls("nonsense")
+
+
+def test_roles_type_check_and_stay_least_privilege() -> None:
+    bodies = roles()
+    typecheck([Case(f"role {name}", "RoleBody", body) for name, body in bodies.items()])
+    exporter = bodies["modelspan_exporter"]
+    assert exporter["cluster"] == []
+    assert {p for grant in exporter["indices"] for p in grant["privileges"]} == {"create_doc", "auto_configure"}
+    analyzer = bodies["modelspan_analyzer"]
+    writable = {name for grant in analyzer["indices"] if "index" in grant["privileges"] for name in grant["names"]}
+    assert findings.FINDINGS_INDEX in writable and not any(name.startswith("traces-") for name in writable)
