@@ -1,0 +1,161 @@
+"""``modelspan incidents``: is it the model? Application incidents, correlated with model findings.
+
+    modelspan incidents                                   # the last hour, up to now
+    modelspan incidents --window 15m --format json
+    modelspan incidents --since 2026-11-22T10:00:00Z --until 2026-11-22T11:00:00Z --store http://es:9200
+    modelspan incidents --analyze --window 1h              # run the model analysis first
+
+Without ``--analyze`` the model side comes from findings already in the store (written by
+``modelspan analyze``): every flagged model finding whose window overlaps the asked one. Application
+incidents are always computed fresh from the application spans. With ``--analyze`` the analyzer
+runs over the window first (and, as always, writes its findings, incidents included, unless
+``--no-write``). The window is the last ``--window`` up to now (not aligned, unlike ``analyze``), or
+``--since``/``--until``; application traffic is compared with ``--reference`` (default: the window
+of the same length just before; with ``--analyze`` the model side uses the same reference window).
+Findings and incidents are written back (replacing earlier ones by ``finding.id``) unless
+``--no-write``. Exit code 0 (whether or not there are incidents), 2 on bad arguments or an
+unreachable store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from modelspan import findings as F
+from modelspan.commands.analyze import duration
+
+_LOOK_AROUND = _dt.timedelta(days=1)
+"""Stored findings are read from windows this far around the asked one, then kept if they overlap."""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``incidents`` sub-command."""
+    parser = subparsers.add_parser(
+        "incidents", help="application error/latency incidents and whether the model caused them",
+        description="Detect error-rate and latency spikes per service and route from application spans and "
+        "correlate them with model findings through shared traces (see docs/incidents.md).")
+    parser.add_argument("--window", type=duration, default=_dt.timedelta(hours=1),
+                        help="how far back from now (default 1h); ignored with --since")
+    parser.add_argument("--since", help="window start (ISO 8601, UTC unless an offset is given)")
+    parser.add_argument("--until", help="window end (ISO 8601; default now)")
+    parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
+                        "ELASTICSEARCH_URL, ./modelspan.db)")
+    parser.add_argument("--reference", default="previous",
+                        help="what application traffic is compared with: previous (default), yesterday, "
+                        "last_week, or START/END in ISO 8601")
+    parser.add_argument("--analyze", action="store_true", help="run the model analysis over the window first")
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--no-write", action="store_true", help="do not write findings back to the store")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Detect, correlate, print; see the module docstring for the exit codes."""
+    try:
+        window = _window(args)
+        reference = _reference(args.reference, window)
+        store = _open(args.store)
+    except (ValueError, OSError, ImportError) as exc:
+        print(f"modelspan incidents: {exc}", file=sys.stderr)
+        return 2
+    try:
+        documents = _incidents(store, window, reference, analyze_first=args.analyze, write=not args.no_write)
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump(documents, sys.stdout, indent=1)
+        print()
+    else:
+        print(table(documents, window))
+    return 0
+
+
+def _window(args: argparse.Namespace) -> Any:
+    from modelspan.store._es_queries import Window
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    end = Window.parse(args.until, args.until).end if args.until else now
+    start = Window.parse(args.since, args.since).start if args.since else end - args.window
+    if end <= start:
+        raise ValueError("the window is empty (--since must be before --until)")
+    return Window(start, end)
+
+
+def _reference(text: str, window: Any) -> Any:
+    """The reference window (``baseline`` means ``previous`` here: application spans have no profile)."""
+    from modelspan.analyzer._references import REFERENCES, resolve
+    from modelspan.store._es_queries import Window
+
+    if text in REFERENCES:
+        return resolve(text, window).window
+    start, _, end = text.partition("/")
+    return resolve(Window.parse(start, end), window).window
+
+
+def _open(target: str | None) -> Any:
+    """The store named by ``target`` (``modelspan.store.open_store``; direct classes as a fallback)."""
+    try:
+        from modelspan.store import open_store  # type: ignore[attr-defined]
+    except ImportError:
+        if target is not None and target.startswith(("http://", "https://")):
+            from modelspan.store.elasticsearch import ElasticsearchStore
+
+            return ElasticsearchStore(target)
+        from modelspan.store.sqlite import SQLiteStore  # type: ignore[import-not-found,unused-ignore]
+
+        return SQLiteStore(target)
+    return open_store(target)
+
+
+def _incidents(store: Any, window: Any, reference: Any, *, analyze_first: bool,
+               write: bool) -> list[dict[str, Any]]:
+    """Application findings and incidents for ``window`` (written back when ``write``)."""
+    from modelspan.analyzer.incidents import find_incidents
+    from modelspan.analyzer.incidents._correlate import MODEL_TYPES, overlaps
+    from modelspan.store._es_queries import Window
+
+    if analyze_first:
+        from modelspan.analyzer import analyze  # type: ignore[attr-defined,unused-ignore]
+
+        analysis = analyze(store, window, reference=reference, write=write)
+        kinds = (F.TYPE_INCIDENT, F.TYPE_APP_ERRORS, F.TYPE_APP_LATENCY)
+        return [d for d in analysis.findings if d.get(F.TYPE) in kinds]
+    around = Window(window.start - _LOOK_AROUND, window.end + _LOOK_AROUND)
+    stored = store.read_findings(window=around, types=sorted(MODEL_TYPES))
+    model_findings = [d for d in stored if overlaps(d, window.start, window.end)]
+    documents: list[dict[str, Any]] = find_incidents(store, window, model_findings, reference=reference)
+    if write and documents:
+        store.write_findings(documents)
+    return documents
+
+
+def table(documents: Sequence[dict[str, Any]], window: Any) -> str:
+    """Incidents first (correlated, then application-only, then model-only), each with its summary."""
+    start, end = window.iso()
+    incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
+    if not incidents:
+        return f"no incidents between {start} and {end}"
+    order = {"correlated": 0, "application_only": 1, "model_only": 2}
+    incidents.sort(key=lambda d: (order.get(str(d.get(F.INCIDENT_KIND)), 3), str(d.get(F.WINDOW_START))))
+    rows = [("KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
+    for incident in incidents:
+        share = incident.get(F.INCIDENT_EVIDENCE_SHARE)
+        model = " v".join(str(incident[k]) for k in (F.MODEL_NAME, F.MODEL_VERSION) if incident.get(k))
+        where = " ".join(str(incident[k]) for k in (F.SERVICE_NAME, F.ROUTE) if incident.get(k))
+        rows.append((str(incident[F.INCIDENT_KIND]), "-" if share is None else f"{share:.0%}", where or "-",
+                     model or "-", str(incident.get(F.MODULE_NAME, "-")), str(incident.get(F.WINDOW_START, ""))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"{len(incidents)} incidents between {start} and {end}"]
+    for number, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if number:
+            incident = incidents[number - 1]
+            lines.append(f"    {incident.get(F.SUMMARY, '')}")
+            if incident.get(F.TRACE_IDS):
+                lines.append(f"    traces: {', '.join(incident[F.TRACE_IDS][:3])}")
+    return "\n".join(lines)

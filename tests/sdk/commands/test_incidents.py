@@ -1,0 +1,73 @@
+"""``modelspan incidents`` against a store holding the real-HTTP scenario's spans and model findings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from modelspan import cli
+from modelspan import findings as F
+from modelspan.exporters._document import index_for
+from tests.sdk.analyzer.incidents import scenario
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
+
+
+@pytest.fixture()
+def fake(ran: scenario.Scenario) -> Iterator[FakeElasticsearch]:
+    """Elasticsearch (the loopback fake) holding the spans and the analyzer's model findings."""
+    with sqlite3.connect(ran.store_path) as connection:
+        documents = [json.loads(row[0]) for row in connection.execute("SELECT document FROM spans")]
+    with FakeElasticsearch() as server:
+        for document in documents:
+            server.add(index_for(document), [document])
+        server.add(F.FINDINGS_INDEX, [{**d, "_id": d[F.ID]} for d in ran.model_findings])
+        yield server
+
+
+def _args(ran: scenario.Scenario, fake: FakeElasticsearch, *extra: str) -> list[str]:
+    since, until = ran.window.iso()
+    reference = "/".join(ran.reference.iso())
+    return ["incidents", "--store", fake.url, "--since", since, "--until", until, "--reference", reference, *extra]
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> scenario.Scenario:
+    return scenario.run(tmp_path_factory.mktemp("incidents-cli"))
+
+
+def test_json_lists_the_three_kinds_and_writes_them_back(ran: scenario.Scenario, fake: FakeElasticsearch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(_args(ran, fake, "--format", "json")) == 0
+    documents = json.loads(capsys.readouterr().out)
+    kinds = Counter(d.get(F.INCIDENT_KIND) for d in documents if d[F.TYPE] == F.TYPE_INCIDENT)
+    assert kinds == {"correlated": 1, "application_only": 1, "model_only": 1}
+    (correlated,) = [d for d in documents if d.get(F.INCIDENT_KIND) == "correlated"]
+    assert correlated[F.MODULE_NAME] == "scorer" and correlated[F.INCIDENT_MODEL_FINDINGS] == [
+        ran.model_findings[0][F.ID]]
+    stored = {d[F.ID] for d, _ in fake.indices[F.FINDINGS_INDEX]}
+    assert {d[F.ID] for d in documents} <= stored
+
+
+def test_table_and_no_write(ran: scenario.Scenario, fake: FakeElasticsearch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(_args(ran, fake, "--no-write")) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("3 incidents between")
+    assert lines[1].split() == ["KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM"]
+    assert lines[2].split()[:7] == ["correlated", "100%", "shop", "POST", "/checkout", "risk", "v1"]
+    assert "sub-module 'scorer'" in lines[3] and lines[4].startswith("    traces: ")
+    assert any(line.startswith("application_only") for line in lines)
+    assert any(line.startswith("model_only") and "recommender v2" in line for line in lines)
+    assert len(fake.indices[F.FINDINGS_INDEX]) == len(ran.model_findings)  # nothing written
+
+
+def test_bad_window_is_an_argument_error(ran: scenario.Scenario, fake: FakeElasticsearch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    since, until = ran.window.iso()
+    assert cli.main(["incidents", "--store", fake.url, "--since", until, "--until", since]) == 2
+    assert "window is empty" in capsys.readouterr().err
