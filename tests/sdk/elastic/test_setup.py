@@ -277,3 +277,20 @@ def test_roles_type_check_and_stay_least_privilege() -> None:
     analyzer = bodies["modelspan_analyzer"]
     writable = {name for grant in analyzer["indices"] if "index" in grant["privileges"] for name in grant["names"]}
     assert findings.FINDINGS_INDEX in writable and not any(name.startswith("traces-") for name in writable)
+
+
+@pytest.mark.parametrize("licence", ["trial", "basic"])
+def test_shipped_assets_install_and_reinstall_without_changes(stack: FakeStack, licence: str) -> None:
+    from modelspan.elastic import assets
+
+    stack.state.license = licence
+    setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=HOOK)
+    shipped = {(item["type"], item["id"]) for item in map(json.loads, assets.saved_objects().decode().splitlines())}
+    assert set(stack.state.saved) == shipped
+    installed = stack.state.watches if licence == "trial" else stack.state.rules
+    assert set(installed) == set(assets.watches()) and installed
+    stack.take()
+    again = setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=HOOK)
+    assert writes(stack.take()) == [] and again.changed == []
+    teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD)
+    assert not stack.state.saved and not stack.state.watches and not stack.state.rules
