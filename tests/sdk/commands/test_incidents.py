@@ -71,3 +71,17 @@ def test_bad_window_is_an_argument_error(ran: scenario.Scenario, fake: FakeElast
     since, until = ran.window.iso()
     assert cli.main(["incidents", "--store", fake.url, "--since", until, "--until", since]) == 2
     assert "window is empty" in capsys.readouterr().err
+
+
+def test_analyze_first_links_the_engines_own_error_rate_findings(ran: scenario.Scenario, fake: FakeElasticsearch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(_args(ran, fake, "--analyze", "--format", "json")) == 0
+    documents = json.loads(capsys.readouterr().out)
+    (correlated,) = [d for d in documents if d.get(F.INCIDENT_KIND) == "correlated"]
+    stored = {d[F.ID]: d for d, _ in fake.indices[F.FINDINGS_INDEX]}
+    linked = [stored[i] for i in correlated[F.INCIDENT_MODEL_FINDINGS]]
+    assert linked and {d[F.TYPE] for d in linked} == {F.TYPE_ERROR_RATE}
+    assert {d[F.MODEL_NAME] for d in linked} == {"risk"}
+    assert "scorer" in {d.get(F.MODULE_NAME) for d in linked}  # the engine's per-module finding agrees
+    assert correlated[F.MODULE_NAME] == "scorer"
+    assert [d.get(F.INCIDENT_KIND) for d in documents if d[F.TYPE] == F.TYPE_INCIDENT].count("application_only") == 1
