@@ -15,6 +15,7 @@ reopen the port (connection refused in between). Requests are also recorded for 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -63,6 +64,7 @@ class BulkServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.connections: set[socket.socket] = set()
 
     @property
     def url(self) -> str:
@@ -84,7 +86,12 @@ class BulkServer:
         return self
 
     def stop(self) -> None:
-        """Close the port: connections are refused until ``start()``."""
+        """Close the port and every open connection: connections are refused until ``start()``."""
+        with self._lock:
+            open_connections, self.connections = list(self.connections), set()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -155,6 +162,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))

@@ -1,0 +1,123 @@
+"""Outage: Elasticsearch down while a decorated model serves ~1,000 calls/s.
+
+Afterwards every span is stored exactly once, the spool bound held, the process's memory did not
+grow with the outage (batches went to disk), and the decorated call's latency is reported for the
+healthy and the outage phase. The issue's outage is 60 s; the default here is 10 s so the suite
+stays fast (``MODELSPAN_OUTAGE_SECONDS=60`` runs the full one, about 75 s). Per the team's rule
+against timed assertions, the p99 ratio is printed and recorded (``record_property``) and only
+checked against a generous bound (3x) that catches a blocking export, not scheduler noise.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+
+import modelspan
+from modelspan import _config
+from modelspan.exporters._retry import Backoff
+from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from tests.exporters.bulk_server import BulkServer
+
+OUTAGE_S = float(os.environ.get("MODELSPAN_OUTAGE_SECONDS", "10"))
+HEALTHY_S = 5.0
+RATE = 1000  # decorated calls per second
+SPOOL_MAX = 64 * 1024 * 1024
+
+
+class SpanIds(SpanProcessor):
+    """Remembers the id of every span that ended (cheap, unlike keeping the spans)."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None:
+            self.ids.append(f"{span.context.trace_id:032x}{span.context.span_id:016x}")
+
+
+def serve(predict: Any, seconds: float) -> list[float]:
+    """Call ``predict`` at ``RATE`` calls/s for ``seconds``; the latency of each call (seconds)."""
+    latencies = []
+    rng = np.random.default_rng(0)
+    start = next_call = time.perf_counter()
+    while next_call - start < seconds:
+        row = {"temp": float(rng.normal(20, 5)), "plan": "pro", "visits": int(rng.integers(0, 9))}
+        began = time.perf_counter()
+        predict(row)
+        latencies.append(time.perf_counter() - began)
+        next_call += 1.0 / RATE
+        pause = next_call - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    return latencies
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.slow
+def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_property: Any) -> None:
+    server = BulkServer(keep_sources=False).start()
+    exporter = ElasticsearchSpanExporter(server.url, spool_dir=tmp_path / "spool", spool_max_bytes=SPOOL_MAX,
+                                         timeout=2.0, backoff=Backoff(initial=0.05, maximum=1.0))
+    ids = SpanIds()
+    provider = TracerProvider()
+    provider.add_span_processor(ids)
+    modelspan.configure(tracer_provider=provider, exporter=exporter, environment="prod")
+    try:
+        @modelspan.monitor(model="churn", version="3")
+        def predict(row: dict[str, Any]) -> str:
+            with modelspan.module("scorer"):
+                return "yes" if row["temp"] > 25 else "no"
+
+        healthy = serve(predict, HEALTHY_S)
+        server.stop()
+        memory_before = rss_bytes()
+        outage = serve(predict, OUTAGE_S)
+        memory_growth = rss_bytes() - memory_before
+        spooled = exporter.stats()
+        server.start()
+        after = serve(predict, 2.0)
+        modelspan.force_flush()
+        deadline = time.monotonic() + 30
+        while not exporter.force_flush(500) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        modelspan.shutdown()
+        provider.shutdown()
+        _config.STATE.baselines.clear()
+        server.stop()
+
+    stats = exporter.stats()
+    stored = set(server.stored)
+    assert len(ids.ids) == len(set(ids.ids)) >= 2 * RATE * (HEALTHY_S + OUTAGE_S) * 0.5
+    assert stored == set(ids.ids), f"{len(set(ids.ids) - stored)} spans missing"
+    assert stats["stored"] == len(stored) and stats["dropped"] == 0 and stats["dead_lettered"] == 0
+    assert spooled["spool_bytes"] <= SPOOL_MAX and spooled["spool_documents"] > 0
+    assert stats["spool_documents"] == 0
+    # the outage went to disk, not to memory: growth far below what the spool holds
+    assert memory_growth < max(spooled["spool_bytes"] // 2, 32 * 1024 * 1024)
+
+    p99 = {name: float(np.percentile(values, 99)) * 1e3 for name, values in
+           (("healthy", healthy), ("outage", outage), ("after", after))}
+    ratio = p99["outage"] / p99["healthy"]
+    summary = (f"outage {OUTAGE_S:.0f} s at {RATE}/s: {len(stored)} spans stored once, spool peak "
+               f"{spooled['spool_bytes'] / 1e6:.1f} MB, RSS growth {memory_growth / 1e6:.1f} MB, decorated p99 ms "
+               f"healthy {p99['healthy']:.3f} / outage {p99['outage']:.3f} / after {p99['after']:.3f}, "
+               f"ratio {ratio:.2f}x")
+    print(summary)
+    record_property("outage_summary", summary)
+    assert ratio < 3.0, summary
