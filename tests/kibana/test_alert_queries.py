@@ -1,0 +1,189 @@
+"""The alerts' searches find what they should, run over documents by the loopback Elasticsearch stand-in.
+
+Span watches run over real SDK spans (``tests/store/elasticsearch/traffic.py``) and the test checks
+the answer has every path the watch's painless reads; findings watches and rules run over findings
+documents built from ``modelspan.findings`` names, flagged/unflagged, new/old, and must pick exactly
+the alerting ones. Relative dates (``now-10m``) are resolved to a fixed instant first: the stand-in
+knows no date math. The QPS-drop rule's script query is left to the contract check (the stand-in
+runs no painless).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelspan import findings as F
+from modelspan import semconv
+from tests.store.elasticsearch import traffic
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
+
+KIBANA = Path(__file__).resolve().parents[2] / "kibana"
+NOW = traffic.WINDOW.end
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "s": "seconds"}
+
+
+def _load(folder: str) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((KIBANA / folder).glob("*.json"))}
+
+
+WATCHES = _load("watches")
+RULES = _load("rules")
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ago(amount: int, unit: str) -> str:
+    return _iso(NOW - _dt.timedelta(**{_UNITS[unit]: amount}))
+
+
+def _millis(iso: str) -> float:
+    return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000.0
+
+
+def resolve_now(node: Any, field: str = F.TIMESTAMP) -> Any:
+    """``now`` / ``now-<n><unit>`` -> instants relative to ``NOW``: ISO strings on ``@timestamp``, epoch
+    milliseconds on other date fields (the stand-in parses dates of ``@timestamp`` only; the findings
+    documents below carry their other dates as epoch milliseconds, which Elasticsearch accepts too)."""
+    if isinstance(node, dict):
+        if set(node) == {"range"}:
+            ((name, bounds),) = node["range"].items()
+            return {"range": {name: resolve_now(bounds, name)}}
+        return {key: resolve_now(value, field) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_now(item, field) for item in node]
+    if isinstance(node, str):
+        match = re.fullmatch(r"now(?:-(\d+)([smhd]))?", node)
+        if match:
+            iso = _ago(int(match[1] or 0), match[2] or "s")
+            return iso if field == F.TIMESTAMP else _millis(iso)
+    return node
+
+
+def _finding(kind: str, flagged: bool, analyzed: str | None, **extra: Any) -> dict[str, Any]:
+    doc = {F.ID: f"{kind}:{flagged}:{analyzed}:{sorted(extra.items())}", F.TYPE: kind, F.FLAGGED: flagged,
+           F.TIMESTAMP: _ago(5, "m"), F.SUMMARY: f"{kind} finding", F.MODEL_NAME: "churn", F.MODEL_VERSION: "3"}
+    if analyzed is not None:
+        doc[F.ANALYZED_AT] = _millis(analyzed)
+    doc.update(extra)
+    return doc
+
+
+def _findings() -> list[dict[str, Any]]:
+    now, old = _ago(2, "m"), _ago(2, "h")
+    latency, errors = "latency_p95_ms", "error_rate"
+    return [
+        _finding(F.TYPE_DRIFT, True, now), _finding(F.TYPE_DRIFT, False, now), _finding(F.TYPE_DRIFT, True, old),
+        _finding(F.TYPE_PREDICTION_DRIFT, True, now),
+        _finding(F.TYPE_QUALITY, True, now), _finding(F.TYPE_QUALITY, False, now),
+        _finding(F.TYPE_NOVEL_PATH, True, now), _finding(F.TYPE_NOVEL_PATH, True, old),
+        _finding(F.TYPE_INCIDENT, True, None, **{F.INCIDENT_KIND: "correlated"}),
+        _finding(F.TYPE_INCIDENT, True, None, **{F.INCIDENT_KIND: "application_only"}),
+        _finding(F.TYPE_INCIDENT, True, None, **{F.INCIDENT_KIND: "correlated", F.TIMESTAMP: _ago(3, "h")}),
+        _finding(F.TYPE_LATENCY, False, now, **{F.METRIC_NAME: latency, F.METRIC_VALUE: 800.0}),
+        _finding(F.TYPE_LATENCY, False, now, **{F.METRIC_NAME: latency, F.METRIC_VALUE: 300.0}),
+        _finding(F.TYPE_LATENCY, False, now, **{F.METRIC_NAME: "latency_p50_ms", F.METRIC_VALUE: 900.0}),
+        _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.1, F.SAMPLE_COUNT: 50}),
+        _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.1, F.SAMPLE_COUNT: 5}),
+        _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.01, F.SAMPLE_COUNT: 500}),
+    ]
+
+
+def _key(doc: dict[str, Any]) -> tuple[Any, ...]:
+    return (doc[F.TYPE], doc[F.FLAGGED], doc.get(F.ANALYZED_AT) is not None, doc.get(F.INCIDENT_KIND),
+            doc.get(F.METRIC_NAME), doc.get(F.METRIC_VALUE), doc.get(F.SAMPLE_COUNT))
+
+
+EXPECTED = {  # alert id -> the findings it must return (by _key), nothing else
+    "modelspan-drift": {(F.TYPE_DRIFT, True, True, None, None, None, None),
+                        (F.TYPE_PREDICTION_DRIFT, True, True, None, None, None, None)},
+    "modelspan-quality-drop": {(F.TYPE_QUALITY, True, True, None, None, None, None)},
+    "modelspan-novel-path": {(F.TYPE_NOVEL_PATH, True, True, None, None, None, None)},
+    "modelspan-correlated-incident": {(F.TYPE_INCIDENT, True, False, "correlated", None, None, None)},
+    "modelspan-latency-p95": {(F.TYPE_LATENCY, False, True, None, "latency_p95_ms", 800.0, None)},
+    "modelspan-error-rate": {(F.TYPE_ERROR_RATE, False, True, None, "error_rate", 0.1, 50)},
+}
+
+
+@pytest.fixture(scope="module")
+def findings_es() -> Iterator[FakeElasticsearch]:
+    with FakeElasticsearch() as fake:  # its HTTP side is unused: searches are asked of it directly
+        fake.add(F.FINDINGS_INDEX, _findings())
+        yield fake
+
+
+def _keys(response: dict[str, Any]) -> set[tuple[Any, ...]]:
+    return {_key(hit["_source"]) for hit in response["hits"]["hits"]}
+
+
+@pytest.mark.parametrize("watch_id", sorted(w for w, b in WATCHES.items()
+                                            if b["input"]["search"]["request"]["indices"] == [F.FINDINGS_INDEX]))
+def test_findings_watch_finds_exactly_the_new_flagged_findings(findings_es: FakeElasticsearch, watch_id: str) -> None:
+    request = WATCHES[watch_id]["input"]["search"]["request"]
+    body = resolve_now(request["body"])
+    body["_source"] = None  # the stand-in returns whole documents; _key needs more than the watch asks for
+    assert _keys(findings_es.search(request["indices"][0], body)) == EXPECTED[watch_id]
+
+
+@pytest.mark.parametrize("rule_id", sorted(set(EXPECTED)))
+def test_rule_finds_exactly_the_alerting_findings(findings_es: FakeElasticsearch, rule_id: str) -> None:
+    params = RULES[rule_id]["params"]
+    since = {"range": {params["timeField"]: {"gte": f"now-{params['timeWindowSize']}{params['timeWindowUnit']}"}}}
+    query = resolve_now({"bool": {"filter": [json.loads(params["esQuery"])["query"], since]}})
+    (index,) = params["index"]
+    assert _keys(findings_es.search(index, {"query": query, "size": params["size"]})) == EXPECTED[rule_id]
+
+
+@pytest.fixture(scope="module")
+def spans_es() -> Iterator[FakeElasticsearch]:
+    documents = traffic.generate(singles=60, batches=6).documents
+    week_ago = []
+    roots = [doc for doc in documents if doc["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL]
+    for doc in roots[::3]:  # a third of this hour's calls, one week earlier
+        moved = copy.deepcopy(doc)
+        stamp = _dt.datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00")) - _dt.timedelta(days=7)
+        moved["@timestamp"] = _iso(stamp)
+        week_ago.append(moved)
+    with FakeElasticsearch() as fake:
+        fake.add(traffic.INDEX, documents + week_ago)
+        yield fake
+
+
+def _version_buckets(response: dict[str, Any]) -> list[dict[str, Any]]:
+    return [v for m in response["aggregations"]["models"]["buckets"] for v in m["versions"]["buckets"]]
+
+
+def _search(fake: FakeElasticsearch, watch_id: str) -> dict[str, Any]:
+    request = WATCHES[watch_id]["input"]["search"]["request"]
+    return fake.search(request["indices"][0], resolve_now(request["body"]))
+
+
+def test_latency_watch_gets_a_p95_in_nanoseconds_per_version(spans_es: FakeElasticsearch) -> None:
+    (bucket,) = _version_buckets(_search(spans_es, "modelspan-latency-p95"))
+    assert bucket["key"] == "3"
+    assert 1e6 < bucket["p95"]["values"]["95.0"] < 1e9  # the script compares with threshold_ms * 1e6
+
+
+def test_qps_watch_counts_this_hour_and_the_same_hour_a_week_ago(spans_es: FakeElasticsearch) -> None:
+    (bucket,) = _version_buckets(_search(spans_es, "modelspan-qps-drop"))
+    now, before = bucket["now"]["doc_count"], bucket["week_ago"]["doc_count"]
+    assert now > 0 and before > 0
+    assert before == pytest.approx(now / 3, abs=1)
+    assert bucket["doc_count"] == now + before  # the query keeps only the two hours
+
+
+def test_error_rate_watch_counts_errors_among_root_spans(spans_es: FakeElasticsearch) -> None:
+    (bucket,) = _version_buckets(_search(spans_es, "modelspan-error-rate"))
+    roots = [d for d, _ in spans_es.rows(traffic.INDEX)
+             if d["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL and d["@timestamp"] >= _ago(5, "m")]
+    assert bucket["doc_count"] == len(roots) > 0
+    assert bucket["errors"]["doc_count"] == sum(d.get("status", {}).get("code") == "Error" for d in roots)
