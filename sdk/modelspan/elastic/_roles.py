@@ -5,7 +5,7 @@ and are explained in ``docs/elastic-roles.md``. Why each privilege:
 
 - the exporter only appends spans: ``create_doc`` (no update, no delete) and ``auto_configure``
   (the first span of a namespace creates its data stream from our template); application spans of
-  the same provider go to ``traces-generic.otel-*``;
+  the same provider go to ``traces-generic.otel-*`` and span events to ``logs-<dataset>.otel-*``;
 - the analyzer reads spans (model spans and, for incidents, application spans of any dataset) and
   outcomes, and writes findings, baselines and checkpoints by id (``index`` replaces a document);
 - the outcomes writer (``record_outcome`` in the service that learns the truth) indexes outcomes;
@@ -25,6 +25,8 @@ ANALYZER = "modelspan_analyzer"
 OUTCOMES_WRITER = "modelspan_outcomes_writer"
 INSTALLER = "modelspan_installer"
 APPLICATION_SPANS = "traces-generic.otel-*"
+SPAN_EVENTS = ("logs-modelspan.otel-*", "logs-generic.otel-*")
+"""Span events are separate log documents, routed like their span (as the collector does)."""
 ALL_SPANS = "traces-*.otel-*"
 KIBANA_FEATURES = ("dashboard", "discover", "indexPatterns", "savedObjectsManagement", "stackAlerts", "actions")
 
@@ -40,7 +42,7 @@ def roles() -> dict[str, dict[str, Any]]:
     return {
         EXPORTER: {
             "cluster": [],
-            "indices": [{"names": [templates.SPANS_PATTERN, APPLICATION_SPANS],
+            "indices": [{"names": [templates.SPANS_PATTERN, APPLICATION_SPANS, *SPAN_EVENTS],
                          "privileges": ["create_doc", "auto_configure"]}],
             "metadata": {**meta, "purpose": "ElasticsearchSpanExporter and the OTel Collector: append spans"},
         },

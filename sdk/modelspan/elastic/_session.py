@@ -89,7 +89,7 @@ def explain(request: Request, response: Response) -> SetupError:
             f"ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD (--api-key / --username / --password)", 401)
     if response.status == 403:
         return SetupError(
-            f"{service} refused {what} (403): the user lacks the {request.privilege} privilege "
+            f"{service} refused {what} (403): the user needs the {request.privilege} "
             f"(see docs/elastic-roles.md). {service} said: {reason}", 403)
     return SetupError(f"{service} answered {response.status} to {what}: {reason}", response.status)
 

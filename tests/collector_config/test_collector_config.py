@@ -1,0 +1,85 @@
+"""The Collector config and the compose files: parsed, and checked against what modelspan expects.
+
+No Docker or Collector binary exists here, so these are structural checks: OTLP on 4317/4318,
+the ``elasticsearch`` exporter in ``otel`` mapping mode in the traces pipeline, credentials from the
+same environment variables the direct exporter reads, Elasticsearch 9 with security on and the
+password from the environment, healthchecks, and the top-level compose including this one.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelspan.exporters import _transport
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDER = ROOT / "collector_config"
+
+
+def _load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def _env_names(value: Any) -> set[str]:
+    """``${env:NAME}`` / ``${env:NAME:-default}`` references in a config value."""
+    return set(re.findall(r"\$\{env:([A-Z_]+)(?::-[^}]*)?\}", str(value)))
+
+
+def test_collector_receives_otlp_and_exports_in_otel_mode() -> None:
+    config = _load(FOLDER / "otel-collector.yaml")
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"].endswith(":4317") and protocols["http"]["endpoint"].endswith(":4318")
+    exporter = config["exporters"]["elasticsearch"]
+    assert exporter["mapping"]["mode"] == "otel"
+    traces = config["service"]["pipelines"]["traces"]
+    assert traces["receivers"] == ["otlp"] and traces["exporters"] == ["elasticsearch"]
+    assert "batch" in traces["processors"] and "batch" in config["processors"]
+    assert traces["processors"][0] == "memory_limiter"  # the limiter must see data first
+    assert set(config["service"]["extensions"]) <= set(config["extensions"])
+
+
+def test_collector_reads_the_direct_exporters_environment_variables() -> None:
+    exporter = _load(FOLDER / "otel-collector.yaml")["exporters"]["elasticsearch"]
+    assert _env_names(exporter["endpoints"]) == {_transport.ENV_URL}
+    assert _env_names(exporter["user"]) == {_transport.ENV_USERNAME}
+    assert _env_names(exporter["password"]) == {_transport.ENV_PASSWORD}
+    assert _env_names(exporter["api_key"]) == {_transport.ENV_API_KEY}
+    assert _env_names(exporter["tls"]["ca_file"]) == {_transport.ENV_CA_CERTS}
+    # Optional credentials default to empty so an unset variable is not an error.
+    for key in ("user", "password", "api_key"):
+        assert ":-}" in exporter[key]
+
+
+def test_compose_brings_up_secured_elasticsearch_kibana_and_the_collector() -> None:
+    services = _load(FOLDER / "docker-compose.yml")["services"]
+    elastic, kibana, collector = services["elasticsearch"], services["kibana"], services["otel-collector"]
+    assert re.search(r"elasticsearch:\$\{ELASTIC_VERSION:-9\.\d+\.\d+\}", elastic["image"])
+    assert re.search(r"kibana:\$\{ELASTIC_VERSION:-9\.\d+\.\d+\}", kibana["image"])
+    assert collector["image"].startswith("otel/opentelemetry-collector-contrib:")
+    settings = dict(item.split("=", 1) for item in elastic["environment"])
+    assert settings["xpack.security.enabled"] == "true"
+    assert settings["ELASTIC_PASSWORD"].startswith("${ELASTIC_PASSWORD:?")  # never a default password
+    assert elastic["healthcheck"]["test"] and kibana["healthcheck"]["test"]
+    assert collector["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    published = {port.split(":")[-1] for port in collector["ports"]}
+    assert {"4317", "4318"} <= published
+    env = dict(item.split("=", 1) for item in collector["environment"])
+    assert {_transport.ENV_URL, _transport.ENV_USERNAME, _transport.ENV_PASSWORD} <= set(env)
+    assert env[_transport.ENV_URL] == "http://elasticsearch:9200"
+    mount = next(volume for volume in collector["volumes"] if volume.endswith(":ro"))
+    source, target = mount.split(":")[:2]
+    assert (FOLDER / source).resolve() == FOLDER / "otel-collector.yaml"
+    assert f"--config={target}" in collector["command"]
+    kibana_env = dict(item.split("=", 1) for item in kibana["environment"])
+    assert len(kibana_env["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY"].split(":-", 1)[-1].rstrip("}")) >= 32
+
+
+def test_top_level_compose_includes_the_collector_stack() -> None:
+    top = _load(ROOT / "docker-compose.yml")
+    paths = [entry["path"] if isinstance(entry, dict) else entry for entry in top["include"]]
+    assert paths == ["collector_config/docker-compose.yml"]
+    assert (ROOT / paths[0]).is_file()
