@@ -1,0 +1,1 @@
+"""Generator of the Kibana saved objects, watches and rules in this folder (run ``python -m kibana.build``)."""

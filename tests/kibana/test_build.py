@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kibana import build
+from kibana import _alerts, _dashboards, build
 
 
 def test_committed_files_equal_the_generator_output() -> None:
@@ -25,3 +25,11 @@ def test_stale_notices_an_edited_a_missing_and_a_leftover_file(tmp_path: Path) -
 
 def test_generation_is_deterministic() -> None:
     assert build.render() == build.render()
+
+
+def test_readme_documents_every_dashboard_and_alert() -> None:
+    readme = (build.HERE / "README.md").read_text(encoding="utf-8")
+    for dashboard_id in _dashboards.DASHBOARDS.values():
+        assert f"(`{dashboard_id}`)" in readme, dashboard_id
+    for alert_id in _alerts.watches():
+        assert f"| `{alert_id}` |" in readme, alert_id
