@@ -8,8 +8,10 @@ show; and on clean traffic over 50 extra features not one flagged finding.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +39,20 @@ def _elasticsearch(traffic: Traffic, labels: bool = True) -> Iterator[Any]:
             yield store
 
 
-BACKENDS: dict[str, Opener] = {"elasticsearch": _elasticsearch}
+@contextmanager
+def _sqlite(traffic: Traffic, labels: bool = True) -> Iterator[Any]:
+    from modelspan.store.sqlite import SQLiteStore
+
+    with tempfile.TemporaryDirectory() as directory, SQLiteStore(Path(directory) / "store.db",
+                                                               interval_seconds=600) as store:
+        store.save_baseline(traffic.baseline)  # first: batch bins and single values are binned on write
+        store.load_documents(traffic.documents)
+        if labels:
+            store.record_outcomes(traffic.outcomes)
+        yield store
+
+
+BACKENDS: dict[str, Opener] = {"elasticsearch": _elasticsearch, "sqlite": _sqlite}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
