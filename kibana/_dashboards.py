@@ -85,9 +85,10 @@ def _percentiles(source: str = DURATION) -> Json:
     return {f"p{p}": L.stat("percentile", source, f"p{p} latency", percentile=p) for p in PERCENTS}
 
 
-def _controls(*, module: bool = False) -> tuple[Json, list[Json]]:
-    fields = [(MODEL, "Model"), (VERSION, "Version")] + ([(MODULE, "Sub-module")] if module else [])
-    return L.controls(SPANS_VIEW, fields)
+def _controls() -> tuple[Json, list[Json]]:
+    # No sub-module control: its filter would empty every root-span panel (root spans name no module);
+    # the sub-module panels split by module instead.
+    return L.controls(SPANS_VIEW, [(MODEL, "Model"), (VERSION, "Version")])
 
 
 def _nav() -> str:
@@ -166,7 +167,7 @@ def model_page() -> Json:
         "x": L.histogram(SCORE, "score"), "split": L.terms(VERSION, "version", None, 5),
         "n": L.count("calls")}, "bar", kql=ROOT)
     return L.dashboard(DASHBOARDS["model"], "[modelspan] Model",
-                       "One model: versions side by side, sub-modules, outputs.", g, _controls(module=True))
+                       "One model: versions side by side, sub-modules, outputs.", g, _controls())
 
 
 def drift() -> Json:

@@ -110,8 +110,7 @@ def data_views() -> list[dict[str, Any]]:
         ROWS: {"type": "double", "script": {"source": _BATCH_ROWS + _scaled("n")}},
     }
     spans_formats = {DURATION: _NANOS, TRACE_ID: _trace_link(ALL_SPANS_VIEW)}
-    findings_runtime = {MODEL: _alias(findings.MODEL_NAME), VERSION: _alias(findings.MODEL_VERSION),
-                        MODULE: _alias(findings.MODULE_NAME)}
+    findings_runtime = {MODEL: _alias(findings.MODEL_NAME), VERSION: _alias(findings.MODEL_VERSION)}
     return [
         _lens.data_view(SPANS_VIEW, SPANS_PATTERN, "modelspan: model spans", runtime=runtime,
                         formats=spans_formats),
