@@ -122,6 +122,22 @@ def cloud_urls(cloud_id: str) -> tuple[str, str]:
     return f"https://{es_id}.{host}{port}", kibana
 
 
+def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
+    """``https://user:pw@host:9200`` -> ``("https://host:9200", "user", "pw")`` (urllib cannot send userinfo).
+
+    >>> split_userinfo("http://elastic:s3cret@localhost:9200")
+    ('http://localhost:9200', 'elastic', 's3cret')
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return url, None, None
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    plain = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return plain, urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+
+
 class HttpTransport:
     """Sends requests with ``urllib`` to Elasticsearch and Kibana."""
 

@@ -45,6 +45,7 @@ from modelspan.elastic._http import (
     Transport,
     cloud_urls,
     quote,
+    split_userinfo,
 )
 from modelspan.elastic._roles import roles
 from modelspan.elastic._session import Session, SetupReport, check_version
@@ -81,11 +82,11 @@ def _connect(es_url: str | None, kibana_url: str | None, options: Mapping[str, A
     env = os.environ.get
     cloud_id = options.get("cloud_id") or env("ELASTICSEARCH_CLOUD_ID")
     cloud_es, cloud_kibana = cloud_urls(cloud_id) if cloud_id else ("", "")
-    es_url = es_url or env("ELASTICSEARCH_URL") or cloud_es
-    kibana_url = kibana_url or env("KIBANA_URL") or cloud_kibana
+    es_url, url_user, url_password = split_userinfo(es_url or env("ELASTICSEARCH_URL") or cloud_es)
+    kibana_url = split_userinfo(kibana_url or env("KIBANA_URL") or cloud_kibana)[0]
     credentials = Credentials(options.get("api_key") or env("ELASTICSEARCH_API_KEY"),
-                              options.get("username") or env("ELASTICSEARCH_USERNAME"),
-                              options.get("password") or env("ELASTICSEARCH_PASSWORD"))
+                              options.get("username") or env("ELASTICSEARCH_USERNAME") or url_user,
+                              options.get("password") or env("ELASTICSEARCH_PASSWORD") or url_password)
     transport: Transport | None = options.get("transport")
     if transport is None and options.get("dry_run_dir") is not None:
         transport = DryRunTransport(options["dry_run_dir"], license=options.get("dry_run_license", "basic"),

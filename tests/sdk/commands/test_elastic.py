@@ -16,7 +16,8 @@ from tests.sdk.elastic.fake_stack import PASSWORD, USER, FakeStack
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "KIBANA_URL"):
+    for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_CLOUD_ID", "ELASTICSEARCH_CA_CERTS",
+                 "KIBANA_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ELASTICSEARCH_USERNAME", USER)
     monkeypatch.setenv("ELASTICSEARCH_PASSWORD", PASSWORD)

@@ -77,6 +77,7 @@ class FakeStack:
     def __init__(self) -> None:
         self.state = State(components=_reference_components())
         self.requests: list[Recorded] = []
+        self.spaces: set[str] = set()
         self.lock = threading.Lock()
         self._servers = [self._server("elasticsearch"), self._server("kibana")]
         self.es_url = f"http://127.0.0.1:{self._servers[0].server_address[1]}"
@@ -134,7 +135,10 @@ class FakeStack:
                 return 403, {"error": {"type": "security_exception",
                                        "reason": f"action [{path}] is unauthorized for user [{USER}]"}}
         if request.target == "kibana":
-            return self._kibana(request, path)
+            space = re.match(r"/s/([^/]+)(/.*)", path)
+            if space:
+                self.spaces.add(space[1])
+            return self._kibana(request, space[2] if space else path)
         return self._es(request, urllib.parse.unquote(path))
 
     def _es(self, request: Recorded, path: str) -> tuple[int, Any]:

@@ -23,6 +23,14 @@ from tests.sdk.elastic.fake_stack import PASSWORD, USER, FakeStack, Recorded
 HOOK = "https://hooks.example/modelspan"
 
 
+@pytest.fixture(autouse=True)
+def _no_connection_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test passes decides where setup connects and how it logs in."""
+    for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_API_KEY", "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD",
+                 "ELASTICSEARCH_CLOUD_ID", "ELASTICSEARCH_CA_CERTS", "KIBANA_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def stack() -> Any:
     with FakeStack() as running:
@@ -294,3 +302,17 @@ def test_shipped_assets_install_and_reinstall_without_changes(stack: FakeStack, 
     assert writes(stack.take()) == [] and again.changed == []
     teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD)
     assert not stack.state.saved and not stack.state.watches and not stack.state.rules
+
+
+def test_kibana_space_prefixes_every_kibana_call(stack: FakeStack) -> None:
+    run(stack, kibana_space="ml-team")
+    kibana_paths = [r.path for r in stack.take() if r.target == "kibana"]
+    assert kibana_paths and all(path.startswith("/s/ml-team/api/") for path in kibana_paths)
+    assert stack.spaces == {"ml-team"}
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth(stack: FakeStack) -> None:
+    host = stack.es_url.removeprefix("http://")
+    report = setup(f"http://{USER}:{PASSWORD}@{host}", None, assets=FixtureAssets(), alerting="none")
+    assert report.version == "9.1.0"
+    assert all(r.headers["authorization"].startswith("Basic ") for r in stack.take())
