@@ -114,13 +114,23 @@ def _rates(counts: dict[str, FloatArray], index: int | None) -> dict[str, float 
 
 
 def roc_auc_binary(is_positive: npt.NDArray[np.bool_], score: FloatArray) -> float | None:
-    """Mann-Whitney form of the ROC-AUC (ties count half); None without both classes."""
+    """Mann-Whitney form of the ROC-AUC (ties count half); None without both classes.
+
+    One unstable sort and group sums instead of ``scipy.stats.rankdata`` (a stable sort per call),
+    which is several times faster on a million rows.
+    """
     n_pos = int(is_positive.sum())
     n_neg = is_positive.size - n_pos
     if not n_pos or not n_neg:
         return None
-    ranks = stats.rankdata(score)
-    return float((ranks[is_positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    order = np.argsort(score)
+    ordered = score[order]
+    starts = np.concatenate([[0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1])
+    sizes = np.diff(np.concatenate([starts, [ordered.size]]))
+    positives = np.add.reduceat(is_positive[order].astype(np.float64), starts)
+    mean_rank = starts + (sizes + 1) / 2.0  # 1-based average rank of each group of ties
+    rank_sum = float(np.dot(positives, mean_rank))
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def _probabilities(scores: npt.ArrayLike | None, predicted_idx: npt.NDArray[np.intp], pos: int | None,
@@ -146,7 +156,12 @@ def _probabilities(scores: npt.ArrayLike | None, predicted_idx: npt.NDArray[np.i
 
 def _auc_and_log_loss(probs: FloatArray | None, actual_idx: npt.NDArray[np.intp],
                       pos: int | None) -> tuple[float | None, float | None]:
-    if probs is None or not actual_idx.size:
+    """Rows with a non-finite probability are left out of both."""
+    if probs is None:
+        return None, None
+    finite = np.all(np.isfinite(probs), axis=1)
+    probs, actual_idx = probs[finite], actual_idx[finite]
+    if not actual_idx.size:
         return None, None
     rows = np.arange(actual_idx.size)
     log_loss = float(-np.mean(np.log(np.clip(probs[rows, actual_idx], CLIP, 1 - CLIP))))
@@ -155,6 +170,14 @@ def _auc_and_log_loss(probs: FloatArray | None, actual_idx: npt.NDArray[np.intp]
     aucs = [roc_auc_binary(actual_idx == c, probs[:, c]) for c in range(probs.shape[1])]
     defined = [auc for auc in aucs if auc is not None]
     return (float(np.mean(defined)) if defined else None), log_loss
+
+
+def _strings(values: Sequence[Any] | npt.ArrayLike) -> npt.NDArray[np.str_]:
+    """Labels as a numpy string array (``str()`` of each value), converted in C rather than per row."""
+    array = np.asarray(values)
+    if array.dtype.kind != "U":
+        array = np.asarray(values, dtype=object).astype(str)
+    return array.reshape(-1)
 
 
 def classification(
@@ -172,20 +195,19 @@ def classification(
     >>> q.accuracy, q.recall, q.specificity, q.confusion
     (0.75, 0.6666666666666666, 1.0, [[1, 0], [1, 2]])
     """
-    truth = np.asarray([str(v) for v in np.asarray(actual, dtype=object).reshape(-1)])
-    guess = np.asarray([str(v) for v in np.asarray(predicted, dtype=object).reshape(-1)])
+    truth, guess = _strings(actual), _strings(predicted)
     if truth.shape != guess.shape:
         raise ValueError(f"actual and predicted differ in length: {truth.size} vs {guess.size}")
     wanted = None if positive is None else str(positive)
-    order = _label_order(truth.tolist(), guess.tolist(), labels, wanted)
+    seen, codes = np.unique(np.concatenate([truth, guess]), return_inverse=True)
+    order = _label_order(seen.tolist(), [], labels, wanted)
     index = {label: i for i, label in enumerate(order)}
-    unknown = (set(truth.tolist()) | set(guess.tolist())) - set(index)
+    unknown = set(seen.tolist()) - set(index)
     if unknown:
         raise ValueError(f"labels {sorted(unknown)[:5]} are not in the given label order")
-    lookup = np.asarray(order)
-    sorter = np.argsort(lookup)
-    actual_idx = sorter[np.searchsorted(lookup, truth, sorter=sorter)].astype(np.intp)
-    predicted_idx = sorter[np.searchsorted(lookup, guess, sorter=sorter)].astype(np.intp)
+    remap = np.asarray([index[label] for label in seen.tolist()], dtype=np.intp)  # sorted -> label order
+    codes = remap[codes.reshape(-1)] if remap.size else codes.reshape(-1).astype(np.intp)
+    actual_idx, predicted_idx = codes[: truth.size], codes[truth.size :]
     k = len(order)
     confusion = confusion_matrix(actual_idx, predicted_idx, k)
     pos_label = _positive(order, wanted)
