@@ -36,7 +36,8 @@ RULE_ACTION_GROUP = "query matched"
 WEBHOOK_ACTION = "webhook"
 _DURATION = re.compile(r"^[1-9][0-9]*(ms|s|m|h|d)$")
 _MESSAGE = "modelspan alert {{rule.name}}: {{context.message}}"
-_RULE_BODY = '{"rule": "{{rule.name}}", "message": {{#toJson}}context.message{{/toJson}}, "link": "{{context.link}}"}'
+# Kibana escapes variables for JSON when it renders a .webhook body, so they go inside quotes.
+_RULE_BODY = '{"rule": "{{rule.name}}", "message": "{{context.message}}", "link": "{{context.link}}"}'
 
 
 def kibana_dir() -> Path:
