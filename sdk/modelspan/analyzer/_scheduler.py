@@ -65,7 +65,7 @@ def due(now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, checkp
     while start + every <= last_end:
         windows.append(Window(start, start + every))
         start += every
-    return windows[-MAX_BACKLOG:] if checkpoint is None else windows[:MAX_BACKLOG]
+    return windows[:MAX_BACKLOG]
 
 
 def tick(store: Any, now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, *,
