@@ -155,3 +155,16 @@ def test_proportion_drop_edges() -> None:
     assert proportion_drop(0, 0, 5, 10) == (0.0, None)
     with pytest.raises(ValueError, match="hits"):
         proportion_drop(11, 10, 5, 10)
+
+
+def test_roc_auc_with_many_ties_and_missing_scores() -> None:
+    actual, p_pos, predicted = _binary(21, 3000)
+    rounded = np.round(p_pos, 1)  # about ten distinct scores: ties everywhere
+    q = classification(actual, predicted, scores=rounded, scores_for="positive")
+    assert q.roc_auc == pytest.approx(metrics.roc_auc_score(actual == "1", rounded), abs=1e-12)
+    holes = rounded.copy()
+    holes[::7] = np.nan
+    keep = np.isfinite(holes)
+    q = classification(actual, predicted, scores=holes, scores_for="positive")
+    assert q.roc_auc == pytest.approx(metrics.roc_auc_score(actual[keep] == "1", holes[keep]), abs=1e-12)
+    assert q.count == actual.size
