@@ -33,3 +33,14 @@ def test_readme_documents_every_dashboard_and_alert() -> None:
         assert f"(`{dashboard_id}`)" in readme, dashboard_id
     for alert_id in _alerts.watches():
         assert f"| `{alert_id}` |" in readme, alert_id
+
+
+def test_generator_spells_no_ml_attribute_or_findings_field_itself() -> None:
+    """Names come from modelspan.semconv / modelspan.findings, so a rename there reaches every asset."""
+    from modelspan import findings
+
+    shared = {findings.TIMESTAMP, findings.ROUTE}  # OpenTelemetry's own names, spans have them too
+    quoted = {f'"{name}"' for name in findings.field_names() - shared} | {'"ml.', "'ml."}
+    for source in sorted(build.HERE.glob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        assert not [q for q in quoted if q in text], source.name

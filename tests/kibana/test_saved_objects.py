@@ -221,3 +221,15 @@ def test_markdown_links_point_at_dashboards_in_the_file() -> None:
                     "markdown"])
                 assert set(linked) <= ids
 
+
+
+@pytest.mark.parametrize("dashboard", DASHBOARDS, ids=lambda item: item["id"])
+def test_panels_fit_the_grid_without_overlapping(dashboard: dict[str, Any]) -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in _panels(dashboard):
+        grid = panel["gridData"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 48 and grid["w"] > 0 and grid["h"] > 0
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['panelIndex']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["panelIndex"]
