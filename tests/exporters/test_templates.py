@@ -164,6 +164,20 @@ def test_traces_template_outranks_the_builtin_and_keeps_elastics_components() ->
     assert composed.index(templates.FEATURES_MAPPINGS) < composed.index(templates.ECS_COMPONENT)
 
 
+def test_composition_mirrors_the_clusters_builtin_template() -> None:
+    builtin = {key: value for key, value in _reference("traces-otel@template").items() if key != "version"}
+    composed, missing_ok = templates.traces_composition(builtin)
+    assert [name for name in composed if name in builtin["composed_of"]] == builtin["composed_of"]
+    assert composed.index(templates.TRACES_MAPPINGS) < composed.index("traces@custom")
+    assert composed.index(templates.TRACES_CUSTOM) > composed.index("traces-otel@custom")
+    assert set(missing_ok) == {*builtin["ignore_missing_component_templates"], templates.TRACES_CUSTOM}
+    # A newer built-in with a component 8.17 did not have: ours compose it too.
+    newer = {"composed_of": [*builtin["composed_of"][:2], "otel@settings", *builtin["composed_of"][2:]]}
+    assert "otel@settings" in templates.index_templates(newer)[templates.TRACES_TEMPLATE]["composed_of"]
+    body = templates.index_templates(builtin)[templates.TRACES_TEMPLATE]
+    typecheck([Case("index template mirroring the reference built-in", "IndexTemplateBody", body)])
+
+
 def test_attributes_stay_the_same_passthrough_object_as_elastics() -> None:
     elastic = _reference("otel@mappings")["template"]["mappings"]["properties"]["attributes"]
     for name in (templates.TRACES_MAPPINGS, templates.FEATURES_MAPPINGS):

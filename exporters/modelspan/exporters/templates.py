@@ -72,6 +72,8 @@ ELASTIC_COMPONENTS: Final = ("otel@mappings", "traces-otel@mappings")
 OPTIONAL_ELASTIC: Final = ("semconv-resource-to-ecs@mappings",)
 ELASTIC_CUSTOM: Final = ("traces@custom", "traces-otel@custom")
 ECS_COMPONENT: Final = "ecs@mappings"
+BUILTIN_TRACES_TEMPLATE: Final = "traces-otel@template"
+"""Elastic's template for ``traces-*.otel-*`` (priority 120) that ours outranks and mirrors."""
 
 ATTRIBUTES: Final = "attributes"
 PASSTHROUGH_PRIORITY: Final = 20
@@ -255,17 +257,43 @@ def component_templates(baselines: Iterable[Baseline] = ()) -> dict[str, Body]:
     }
 
 
-def index_templates() -> dict[str, Body]:
-    """Our index templates, by name (PUT ``_index_template/<name>``): span data streams and findings."""
-    composed = [*ELASTIC_COMPONENTS, *OPTIONAL_ELASTIC, TRACES_SETTINGS, TRACES_MAPPINGS, FEATURES_MAPPINGS,
-                *ELASTIC_CUSTOM, TRACES_CUSTOM, ECS_COMPONENT]
+def traces_composition(builtin: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+    """``composed_of`` and ``ignore_missing_component_templates`` of our span template.
+
+    ``builtin`` is the cluster's ``traces-otel@template`` as ``GET _index_template`` returns it;
+    mirroring its components keeps our data streams identical to Elastic's on every version (9.x
+    may compose more than 8.17). Ours go before the first ``@custom`` component (so users can still
+    override us) and before ``ecs@mappings`` (so our dynamic templates are tried first). Without
+    it, the components of ``traces-otel@template`` as of 8.17 are used.
+    """
+    if builtin is None:
+        elastic = [*ELASTIC_COMPONENTS, *OPTIONAL_ELASTIC, *ELASTIC_CUSTOM, ECS_COMPONENT]
+        missing_ok = [*OPTIONAL_ELASTIC, *ELASTIC_CUSTOM]
+    else:
+        elastic = list(builtin.get("composed_of", []))
+        missing_ok = list(builtin.get("ignore_missing_component_templates", []))
+    ours = [TRACES_SETTINGS, TRACES_MAPPINGS, FEATURES_MAPPINGS]
+    cut = next((i for i, name in enumerate(elastic) if name.endswith("@custom") or name == ECS_COMPONENT), len(elastic))
+    composed = [*elastic[:cut], *ours, *elastic[cut:]]
+    custom = [i for i, name in enumerate(composed) if name.endswith("@custom")]
+    composed.insert(custom[-1] + 1 if custom else len(composed), TRACES_CUSTOM)
+    return composed, [*missing_ok, TRACES_CUSTOM]
+
+
+def index_templates(builtin: Mapping[str, Any] | None = None) -> dict[str, Body]:
+    """Our index templates, by name (PUT ``_index_template/<name>``): span data streams and findings.
+
+    ``builtin``: the cluster's ``traces-otel@template`` body, whose components ours mirror
+    (``traces_composition``).
+    """
+    composed, missing_ok = traces_composition(builtin)
     traces = {
         "index_patterns": [SPANS_PATTERN],
         "priority": TRACES_PRIORITY,
         "data_stream": {},
         "allow_auto_create": True,
         "composed_of": composed,
-        "ignore_missing_component_templates": [*OPTIONAL_ELASTIC, *ELASTIC_CUSTOM, TRACES_CUSTOM],
+        "ignore_missing_component_templates": missing_ok,
         "_meta": {"description": "modelspan model spans: Elastic's OTel traces template plus pinned ml.* types"},
     }
     findings_settings = {"index": {"lifecycle": {"name": FINDINGS_POLICY, "rollover_alias": findings.FINDINGS_INDEX}}}

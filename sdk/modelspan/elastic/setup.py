@@ -3,7 +3,8 @@
 What a run does, in order (each step compares before it writes, so a second run writes nothing)::
 
     GET /  and  GET /_license               version >= 8.17, licence decides watches vs rules
-    GET /_component_template/otel@mappings  Elastic's OTel templates must be there to compose
+    GET /_component_template/otel@mappings  Elastic's OTel templates must be there to compose; our
+    GET /_index_template/traces-otel@template  span template mirrors the built-in one's components
     ILM policies, component templates, index templates   GET, then PUT only if the
                                             ``_meta.modelspan_hash`` stamp differs
     findings alias, outcomes/baselines/checkpoints       HEAD, PUT only if missing; missing
@@ -100,7 +101,8 @@ def _connect(es_url: str | None, kibana_url: str | None, options: Mapping[str, A
         "dry_run_dir") is not None
 
 
-def _check_cluster(session: Session) -> None:
+def _check_cluster(session: Session) -> dict[str, Any] | None:
+    """Version, licence and Elastic's OTel templates; returns the built-in traces template, if any."""
     session.report.version = check_version("elasticsearch", session.es("GET", "/", MONITOR).body, MIN_VERSION)
     licence = (session.es("GET", "/_license", MONITOR).body or {}).get("license", {})
     kind, status = licence.get("type", "unknown"), licence.get("status", "unknown")
@@ -109,6 +111,12 @@ def _check_cluster(session: Session) -> None:
         if session.es("GET", f"/_component_template/{quote(name)}", TEMPLATES, expect=(200, 404)).status == 404:
             raise SetupError(f"Elasticsearch has no {name} component template: modelspan composes Elastic's "
                              "OTel traces mappings. Enable them (xpack.otel_data.registry.enabled: true) and rerun.")
+    path = f"/_index_template/{quote(templates.BUILTIN_TRACES_TEMPLATE)}"
+    builtin = session.es("GET", path, TEMPLATES, expect=(200, 404))
+    if builtin.status == 404:
+        return None
+    found: dict[str, Any] = builtin.body["index_templates"][0]["index_template"]
+    return found
 
 
 def _watcher_allowed(session: Session) -> bool:
@@ -143,14 +151,14 @@ def _policy_reader(name: str) -> Callable[[Any], Any]:
     return lambda answer: answer[name]["policy"]
 
 
-def _install_templates(session: Session, baselines: Iterable[Baseline], retention_days: int,
-                       findings_retention_days: int) -> None:
+def _install_templates(session: Session, builtin: Mapping[str, Any] | None, baselines: Iterable[Baseline],
+                       retention_days: int, findings_retention_days: int) -> None:
     for name, body in templates.ilm_policies(retention_days, findings_retention_days).items():
         _put_stamped(session, "ILM policy", f"/_ilm/policy/{quote(name)}", body, _policy_reader(name), ILM)
     for name, body in templates.component_templates(baselines).items():
         _put_stamped(session, "component template", f"/_component_template/{quote(name)}", body,
                      lambda answer: answer["component_templates"][0]["component_template"], TEMPLATES)
-    for name, body in templates.index_templates().items():
+    for name, body in templates.index_templates(builtin).items():
         _put_stamped(session, "index template", f"/_index_template/{quote(name)}", body,
                      lambda answer: answer["index_templates"][0]["index_template"], TEMPLATES)
 
@@ -249,12 +257,12 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
         "api_key": api_key, "username": username, "password": password, "cloud_id": cloud_id, "ca_certs": ca_certs,
         "kibana_space": kibana_space, "dry_run_dir": dry_run_dir, "dry_run_license": dry_run_license,
         "transport": transport})
-    _check_cluster(session)
+    builtin = _check_cluster(session)
     _choose_alerting(session, alerting, has_kibana)
     loaded = _load_assets(assets)
     if has_kibana:
         _kibana.check_kibana(session)
-    _install_templates(session, baselines, retention_days, findings_retention_days)
+    _install_templates(session, builtin, baselines, retention_days, findings_retention_days)
     _install_indices(session)
     if has_kibana:
         _kibana.install_saved_objects(session, loaded.saved_objects())

@@ -76,7 +76,8 @@ def test_dry_run_writes_files_and_sends_nothing(stack: FakeStack, tmp_path: Path
 def test_teardown_and_roles(stack: FakeStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["elastic", "setup", "--es-url", stack.es_url, "--kibana-url", stack.kibana_url]) == 0
     assert cli.main(["elastic", "teardown", "--es-url", stack.es_url, "--kibana-url", stack.kibana_url]) == 0
-    assert not stack.state.templates and not stack.state.saved and stack.state.indices
+    assert set(stack.state.templates) == {templates.BUILTIN_TRACES_TEMPLATE}
+    assert not stack.state.saved and stack.state.indices
     capsys.readouterr()
     assert cli.main(["elastic", "roles"]) == 0
     assert set(json.loads(capsys.readouterr().out)) >= {"modelspan_exporter", "modelspan_analyzer"}

@@ -62,6 +62,11 @@ class State:
     rules: dict[str, Any] = field(default_factory=dict)
 
 
+def _builtin_templates() -> dict[str, Any]:
+    body = yaml.safe_load((REFERENCE / "traces-otel@template.yaml").read_text())
+    return {"traces-otel@template": {key: value for key, value in body.items() if key != "version"}}
+
+
 def _reference_components() -> dict[str, Any]:
     components = {}
     for name in ("otel@mappings", "traces-otel@mappings", "ecs@mappings"):
@@ -75,7 +80,7 @@ class FakeStack:
     """``with FakeStack() as stack: setup(stack.es_url, stack.kibana_url, ...)``."""
 
     def __init__(self) -> None:
-        self.state = State(components=_reference_components())
+        self.state = State(components=_reference_components(), templates=_builtin_templates())
         self.requests: list[Recorded] = []
         self.spaces: set[str] = set()
         self.lock = threading.Lock()

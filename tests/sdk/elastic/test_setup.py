@@ -53,7 +53,10 @@ def test_first_run_on_platinum_installs_templates_indices_dashboards_and_watches
     assert report.alerting == "watcher" and report.license == "platinum" and report.version == "9.1.0"
     assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
     assert set(templates.component_templates()) <= set(stack.state.components)
-    assert set(stack.state.templates) == set(templates.index_templates())
+    assert set(stack.state.templates) == {*templates.index_templates(), templates.BUILTIN_TRACES_TEMPLATE}
+    builtin = stack.state.templates[templates.BUILTIN_TRACES_TEMPLATE]
+    assert stack.state.templates[templates.TRACES_TEMPLATE] == templates.index_templates(builtin)[
+        templates.TRACES_TEMPLATE]
     assert findings.FINDINGS_INDEX in stack.state.indices[templates.FINDINGS_FIRST_INDEX]["aliases"]
     assert {findings.OUTCOMES_INDEX, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX} <= set(stack.state.indices)
     assert set(stack.state.saved) == {("index-pattern", "modelspan-spans"), ("dashboard", "modelspan-overview")}
@@ -192,7 +195,8 @@ def test_teardown_removes_what_setup_installed_and_keeps_the_data(stack: FakeSta
     run(stack)
     stack.state.streams.append("traces-modelspan.otel-default")
     report = teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets())
-    assert not stack.state.watches and not stack.state.saved and not stack.state.templates
+    assert not stack.state.watches and not stack.state.saved
+    assert set(stack.state.templates) == {templates.BUILTIN_TRACES_TEMPLATE}
     assert set(stack.state.components) == {"otel@mappings", "traces-otel@mappings", "ecs@mappings"}
     assert stack.state.streams and findings.OUTCOMES_INDEX in stack.state.indices
     assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
