@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -27,22 +28,51 @@ VERSION = "2.3"
 NUMERIC = ("temperature", "humidity", "wind_kmh")
 SEGMENTS = ("residential", "commercial")
 DEVICES = ("thermostat", "smart_meter", "gateway")
+NOISE = 0.5
+"""Spread of what the features cannot explain (sets the best achievable accuracy, about 0.93)."""
 LABELS = ("normal", "high")
 """Output labels; ``high`` is the positive class."""
 
 
-def sample_rows(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
-    """``n`` sites as the upstream service sends them (temperature in Celsius)."""
-    temperature = rng.normal(19.0, 6.0, n)
-    humidity = np.clip(rng.normal(55.0, 15.0, n), 5.0, 100.0)
-    wind = np.abs(rng.normal(14.0, 7.0, n))
-    segment = rng.choice(SEGMENTS, n, p=[0.6, 0.4])
-    device = rng.choice(DEVICES, n, p=[0.5, 0.3, 0.2])
+def sample_rows(rng: np.random.Generator, n: int, *, stratified: bool = False) -> list[dict[str, Any]]:
+    """``n`` sites as the upstream service sends them (temperature in Celsius).
+
+    ``stratified``: Latin-hypercube draws (one value per quantile stratum, shuffled) and exact
+    category shares, so a few hundred rows match the population without sampling noise; the demo's
+    live traffic uses it so that a short window cannot raise a false alarm by chance (the
+    analyzer's own false-alarm control is tested on i.i.d. data elsewhere).
+    """
+    normal = _stratified_normal if stratified else _iid_normal
+    choice = _exact_choice if stratified else _iid_choice
+    temperature = normal(rng, n, 19.0, 6.0)
+    humidity = np.clip(normal(rng, n, 55.0, 15.0), 5.0, 100.0)
+    wind = np.abs(normal(rng, n, 14.0, 7.0))
+    segment = choice(rng, n, SEGMENTS, (0.6, 0.4))
+    device = choice(rng, n, DEVICES, (0.5, 0.3, 0.2))
     return [
         {"temperature": round(float(t), 2), "humidity": round(float(h), 1), "wind_kmh": round(float(w), 1),
          "segment": str(s), "device": str(d)}
-        for t, h, w, s, d in zip(temperature, humidity, wind, segment, device, strict=False)
+        for t, h, w, s, d in zip(temperature, humidity, wind, segment, device, strict=True)
     ]
+
+
+def _iid_normal(rng: np.random.Generator, n: int, mean: float, std: float) -> np.ndarray:
+    return rng.normal(mean, std, n)
+
+
+def _stratified_normal(rng: np.random.Generator, n: int, mean: float, std: float) -> np.ndarray:
+    quantiles = (rng.permutation(n) + rng.random(n)) / n
+    return np.array([NormalDist(mean, std).inv_cdf(min(max(q, 1e-9), 1 - 1e-9)) for q in quantiles])
+
+
+def _iid_choice(rng: np.random.Generator, n: int, values: tuple[str, ...], shares: tuple[float, ...]) -> np.ndarray:
+    return rng.choice(values, n, p=list(shares))
+
+
+def _exact_choice(rng: np.random.Generator, n: int, values: tuple[str, ...], shares: tuple[float, ...]) -> np.ndarray:
+    counts = np.floor(np.array(shares) * n).astype(int)
+    counts[np.argsort(np.array(shares) * n - counts)[::-1][: n - counts.sum()]] += 1  # largest remainders
+    return rng.permutation(np.repeat(np.array(values), counts))
 
 
 def true_label(row: Mapping[str, Any], noise: float) -> str:
@@ -52,9 +82,10 @@ def true_label(row: Mapping[str, Any], noise: float) -> str:
     return LABELS[1] if load + noise > 0.0 else LABELS[0]
 
 
-def labels_for(rows: list[dict[str, Any]], rng: np.random.Generator) -> list[str]:
+def labels_for(rows: list[dict[str, Any]], rng: np.random.Generator, *, stratified: bool = False) -> list[str]:
     """Ground truth for ``rows`` (with the irreducible noise a real outcome has)."""
-    return [true_label(row, float(noise)) for row, noise in zip(rows, rng.normal(0.0, 0.5, len(rows)), strict=False)]
+    noise = (_stratified_normal if stratified else _iid_normal)(rng, len(rows), 0.0, NOISE)
+    return [true_label(row, float(n)) for row, n in zip(rows, noise, strict=True)]
 
 
 @dataclass

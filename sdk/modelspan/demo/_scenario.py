@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from modelspan.demo._model import Faults, sample_rows, true_label
-from modelspan.demo._traffic import Phase, Row
+from modelspan.demo._model import Faults, labels_for, sample_rows
+from modelspan.demo._traffic import Phase, Requests, Row
 
 SLOW_MS = 30.0
 """Extra latency of the regressed ``tree_scorer``."""
@@ -65,13 +65,13 @@ EXPECTED = (
 
 
 
-def _labelled(change: Callable[[Row, np.random.Generator], Row]) -> Callable[[np.random.Generator], tuple[Row, str]]:
-    """A phase's request maker: the truth comes from the real (Celsius, known-device) site."""
+def _labelled(change: Callable[[Row, np.random.Generator], Row]) -> Callable[[np.random.Generator, int], Requests]:
+    """A phase's requests: the truth comes from the real (Celsius, known-device) site."""
 
-    def make(rng: np.random.Generator) -> tuple[Row, str]:
-        row = sample_rows(rng, 1)[0]
-        truth = true_label(row, float(rng.normal(0.0, 0.5)))
-        return change(dict(row), rng), truth
+    def make(rng: np.random.Generator, n: int) -> Requests:
+        rows = sample_rows(rng, n, stratified=True)
+        truths = labels_for(rows, rng, stratified=True)
+        return [(change(dict(row), rng), truth) for row, truth in zip(rows, truths, strict=True)]
 
     return make
 
@@ -86,7 +86,7 @@ def _fahrenheit(row: Row, rng: np.random.Generator) -> Row:
 
 
 def _new_device(row: Row, rng: np.random.Generator) -> Row:
-    if rng.random() < NEW_DEVICE_SHARE:
+    if rng.random() < NEW_DEVICE_SHARE:  # whichever device the site had: no known share is favoured
         row["device"] = NEW_DEVICE
     return row
 

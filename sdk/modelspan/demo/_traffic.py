@@ -22,6 +22,8 @@ import httpx
 import numpy as np
 
 Row = dict[str, Any]
+Requests = list[tuple[Row, str]]
+"""Request bodies with the ground truth for each (the label that will arrive late)."""
 
 
 @dataclass
@@ -31,8 +33,8 @@ class Phase:
     name: str
     seconds: float
     description: str
-    make: Callable[[np.random.Generator], tuple[Row, str]]
-    """A request body and the ground truth for it (the label that will arrive late)."""
+    make: Callable[[np.random.Generator, int], Requests]
+    """The phase's ``n`` requests, made up front so every phase's mix is planned, not drifting."""
     enter: Callable[[], None] = lambda: None
     """Switches this phase's faults on (and the previous phase's off)."""
     start: _dt.datetime | None = None
@@ -121,13 +123,12 @@ def _run_phase(client: httpx.Client, pool: ThreadPoolExecutor, phase: Phase, rat
                progress: Progress | None, began: float) -> list[Future[None]]:
     """Schedule the phase's requests at fixed intervals; returns their futures."""
     futures: list[Future[None]] = []
+    requests = phase.make(rng, max(int(phase.seconds * rate), 1))
     start = time.monotonic()
-    total = max(int(phase.seconds * rate), 1)
-    for index in range(total):
+    for index, (row, truth) in enumerate(requests):
         delay = start + index / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        row, truth = phase.make(rng)
         futures.append(pool.submit(_send, client, phase.name, row, truth, traffic, lock))
         if progress is not None:
             _draw(progress, began, phase.name, traffic)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,6 +107,6 @@ def test_traffic_labels_and_outputs(demo: tuple[DemoResult, str]) -> None:
     assert traffic.count("baseline", ok=False) == 0 and traffic.count("unit_change", ok=False) == 0
     assert 0.15 < traffic.count("new_category", ok=False) / traffic.count("new_category") < 0.45
     assert result.labels == sum(1 for s in traffic.sent if s.prediction_id)
-    assert result.report is not None and "<svg" in open(result.report, encoding="utf-8").read()
+    assert result.report is not None and "<svg" in Path(result.report).read_text(encoding="utf-8")
     for phase in result.phases:
         assert f"analysing {phase}" in log

@@ -46,7 +46,17 @@ def test_timeline_switches_faults_per_phase() -> None:
         seen[phase.name] = (faults.slow_module_ms, faults.tariff_outage)
     assert seen["baseline"] == (0.0, False) and seen["slow_module"][0] > 0 and seen["tariff_outage"][1]
     rng = np.random.default_rng(1)
-    rows = [timeline[1].make(rng)[0] for _ in range(200)]  # unit_change: Fahrenheit
+    rows = [row for row, _ in timeline[1].make(rng, 200)]  # unit_change: Fahrenheit
     assert min(float(str(r["temperature"])) for r in rows) > 0.0
-    devices = [timeline[2].make(rng)[0]["device"] for _ in range(400)]  # new_category
+    devices = [row["device"] for row, _ in timeline[2].make(rng, 400)]  # new_category
     assert 0.2 < devices.count("heat_pump") / 400 < 0.4
+
+
+def test_stratified_traffic_has_exact_shares_and_matching_quantiles() -> None:
+    rng = np.random.default_rng(2)
+    rows = _model.sample_rows(rng, 250, stratified=True)
+    devices = [row["device"] for row in rows]
+    assert (devices.count("thermostat"), devices.count("smart_meter"), devices.count("gateway")) == (125, 75, 50)
+    temperature = np.array([float(str(row["temperature"])) for row in rows])
+    assert abs(temperature.mean() - 19.0) < 0.2 and abs(np.median(temperature) - 19.0) < 0.3
+    assert len(set(temperature.round(2))) > 240  # still varied values, not a grid

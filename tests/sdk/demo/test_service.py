@@ -53,8 +53,8 @@ def test_predict_answers_and_model_spans_nest_under_server_spans(spans: Spans) -
 def test_traffic_is_rate_controlled_and_phases_do_not_overlap(spans: Spans) -> None:
     model, _, _ = _model.train(rows=800)
 
-    def make(rng: object) -> tuple[dict[str, object], str]:
-        return _row(), "normal"
+    def make(rng: object, n: int) -> list[tuple[dict[str, object], str]]:
+        return [(_row(), "normal")] * n
 
     def slow() -> None:
         model.faults.slow_module_ms = 5.0
