@@ -26,6 +26,7 @@ from modelspan.exporters._bulk import Item
 SUFFIX: Final = ".ndjson"
 _CLAIM: Final = ".claim-"
 _counter = itertools.count()
+_claimed_here: set[str] = set()  # files this process is sending right now (any Spool instance)
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ class Spool:
                 os.replace(path, claimed)
             except FileNotFoundError:  # another process claimed it first
                 continue
+            _claimed_here.add(str(claimed))
             return Segment(claimed, parse(claimed.read_bytes()))
         return None
 
     def release(self, segment: Segment, remaining: Sequence[Item] = ()) -> None:
         """Finish a claimed file: delete it, or put back the items still to send."""
         data = b"".join(item.lines for item in remaining)
+        _claimed_here.discard(str(segment.path))
         with self._lock:
             size = segment.path.stat().st_size if segment.path.exists() else 0
             if remaining:
@@ -117,7 +120,7 @@ class Spool:
     def _release_dead_claims(self) -> None:
         for path in self.directory.glob(f"*{_CLAIM}*"):
             owner = path.name.rsplit("-", 1)[-1]
-            if owner.isdigit() and not _alive(int(owner)):
+            if owner.isdigit() and str(path) not in _claimed_here and not _alive(int(owner)):
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(path, path.with_name(path.name.split(_CLAIM)[0]))
         for path in self.directory.glob("*.tmp"):
@@ -142,7 +145,9 @@ def _id_and_index(action: bytes) -> tuple[str, str]:
 
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
-        return False  # a claim of our own pid at start is from a previous process that had it
+        # not claimed by this process now (checked by the caller): left by an earlier process that
+        # had our pid, e.g. PID 1 of a restarted container
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
