@@ -218,6 +218,8 @@ class _Context:
         key = (dataset, namespace)
         found = self.streams.get(key)
         if found is None:
+            if len(self.streams) >= _CACHE_LIMIT:
+                self.streams.clear()
             found = self.streams[key] = {"type": "traces", "dataset": dataset, "namespace": namespace}
         return found
 
