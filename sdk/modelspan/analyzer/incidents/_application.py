@@ -18,7 +18,11 @@ for latency):
   ``P(X >= errors | calls, baseline rate)`` is below ``ALPHA`` divided by the number of intervals
   tested (Bonferroni: many routes times many intervals would otherwise fire by chance).
 * **Latency spike.** An interval with at least ``MIN_LATENCY_CALLS`` requests whose p95 is at
-  least ``LATENCY_RATIO`` times the baseline p95 and ``LATENCY_MARGIN_MS`` above it.
+  least ``LATENCY_RATIO`` times the baseline p95 and ``LATENCY_MARGIN_MS`` above it, *and* where
+  significantly more requests than the expected 5% are slower than the baseline p95: the interval's
+  percentiles (p50, p75, p90, p95) bound that count from below (if p75 is above it, at least a
+  quarter are), and the same binomial tail against 5% must be below ``ALPHA`` / intervals. A couple
+  of slow requests on a busy machine move a p95 of a small interval but are not a spike.
 * Flagged intervals of one route that touch (or are one quiet interval apart) merge into one
   episode; each episode becomes one finding (``application_errors`` / ``application_latency``).
 """
@@ -45,6 +49,9 @@ ALPHA = 0.01
 MIN_LATENCY_CALLS = 10
 LATENCY_RATIO = 1.5
 LATENCY_MARGIN_MS = 50.0
+SLOW_SHARE = 0.05
+"""Share of requests slower than the baseline p95 when nothing changed."""
+PERCENTS = (50.0, 75.0, 90.0, 95.0)
 TARGET_INTERVALS = 30
 """The window is cut into about this many intervals (whole seconds, at least one)."""
 
@@ -58,7 +65,19 @@ class Bucket:
     start_ms: int
     calls: int
     errors: int
-    p95_ms: float | None
+    latency_ms: tuple[tuple[float, float], ...] = ()
+    """(percent, ms) for ``PERCENTS`` (nearest rank in SQLite, t-digest in Elasticsearch)."""
+
+    @property
+    def p95_ms(self) -> float | None:
+        return dict(self.latency_ms).get(95.0)
+
+    def slower_than(self, threshold_ms: float) -> int:
+        """At least this many requests took longer than ``threshold_ms`` (from the percentiles)."""
+        for percent, value in sorted(self.latency_ms):
+            if value > threshold_ms:
+                return self.calls - math.ceil(percent / 100.0 * self.calls - 1e-9) + 1
+        return 0
 
 
 @dataclass(frozen=True)
@@ -165,9 +184,11 @@ def _latency_episodes(route: RouteSeries, window: Window, step_s: int) -> list[E
         if not p95s:
             return []
         base, baseline_kind = statistics.median(p95s), "window"
+    tested = max(1, sum(1 for b in route.buckets if b.calls))
     flagged = [b for b in route.buckets
                if b.calls >= MIN_LATENCY_CALLS and b.p95_ms is not None
-               and b.p95_ms >= LATENCY_RATIO * base and b.p95_ms - base >= LATENCY_MARGIN_MS]
+               and b.p95_ms >= LATENCY_RATIO * base and b.p95_ms - base >= LATENCY_MARGIN_MS
+               and _binomial_tail(b.slower_than(base), b.calls, SLOW_SHARE) < ALPHA / tested]
     episodes = []
     for group in _merge(flagged, step_s, route.buckets):
         start, end = _clip(group, window, step_s)

@@ -8,8 +8,10 @@ is *explained by the model* when its trace holds
 * a model or module span that failed (the exception went through the model), or
 * a model span with an out-of-range input (``ml.quality.out_of_range.count > 0``), or
 * a call to a model version with a flagged drift finding overlapping the episode (drift is a
-  property of a distribution, not of one request, so the call itself is the evidence), or, for
-  latency spikes, a span of a sub-module whose latency regression was flagged.
+  property of a distribution, not of one request, so the call itself is the evidence).
+
+For a latency spike only failures and spans of a sub-module with a flagged latency regression
+count: out-of-range inputs and drift make wrong answers, not slow ones.
 
 ``incident.evidence.share`` is the explained share of the sampled affected requests. At least
 ``MIN_SHARE`` makes the incident ``correlated``; otherwise it is ``application_only`` (the model was
@@ -57,6 +59,20 @@ class TraceEvidence:
         return min(self.error_modules.items(), key=lambda item: (item[1], item[0]))[0]
 
 
+@dataclass(frozen=True)
+class Callers:
+    """Who called one model version in a window: sampled trace ids and the routes they entered by."""
+
+    traces: list[str]
+    routes: list[tuple[str, str, int]]
+    """(service, route, sampled requests) of the traces' root server spans, most first."""
+
+
+def rank_routes(counts: dict[tuple[str, str], int]) -> list[tuple[str, str, int]]:
+    return sorted(((service, route, n) for (service, route), n in counts.items()),
+                  key=lambda c: (-c[2], c[0], c[1]))
+
+
 class Backend(Protocol):
     """The store-specific half (``_sqlite.SQLiteIncidents``, ``_es.ElasticsearchIncidents``)."""
 
@@ -65,6 +81,8 @@ class Backend(Protocol):
     def affected_traces(self, episodes: Sequence[Any]) -> list[list[str]]: ...
 
     def trace_evidence(self, trace_sets: Sequence[Sequence[str]]) -> list[dict[str, TraceEvidence]]: ...
+
+    def callers(self, window: Window, models: Sequence[tuple[str, str]]) -> list[Callers]: ...
 
 
 @dataclass(frozen=True)
@@ -146,12 +164,14 @@ def _reasons(kind: str, seen: TraceEvidence, drifted: set[tuple[str, str]], slow
     why = []
     if seen.model_errors or seen.error_modules:
         why.append("error")
+    if kind == "latency":  # bad inputs and drift make wrong answers, not slow ones
+        if slow_modules & set(seen.modules):
+            why.append("latency")
+        return why
     if seen.out_of_range:
         why.append("out_of_range")
     if seen.models & drifted:
         why.append("drift")
-    if kind == "latency" and slow_modules & set(seen.modules):
-        why.append("latency")
     return why
 
 

@@ -5,7 +5,9 @@ Application server spans have no ``data_stream.dataset`` of ours (they land in
 both. Nothing is paged: one search gives every route's series (a terms/terms/date_histogram tree),
 one ``_msearch`` gives each episode's affected trace ids (a terms aggregation capped at
 ``MAX_TRACES``), one ``_msearch`` gives per-trace evidence (terms on ``trace_id`` with filters
-beneath). Bodies are pure functions, type-checked in tests against ``estypes.SearchRequest``.
+beneath), and for model-only incidents two more give each model version's sampled traces and the
+routes (root server spans) those traces entered by. Bodies are pure functions, type-checked in
+tests against ``estypes.SearchRequest``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelspan import semconv
-from modelspan.analyzer.incidents._application import Bucket, Episode, RouteSeries
-from modelspan.analyzer.incidents._correlate import MAX_TRACES, TraceEvidence
+from modelspan.analyzer.incidents._application import PERCENTS, Bucket, Episode, RouteSeries
+from modelspan.analyzer.incidents._correlate import MAX_TRACES, Callers, TraceEvidence, rank_routes
 from modelspan.store._es_queries import Window, attr
 
 TRACES_INDEX = "traces-*.otel-*"
@@ -42,6 +44,20 @@ def time_range(window: Window) -> Body:
     return {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
 
 
+def _by_route(per_route: Body | None = None) -> Body:
+    """``routed``/``unrouted`` groups: service, then ``http.route`` (or the span name when it is unset)."""
+    has_route: Body = {"exists": {"field": ROUTE}}
+
+    def services(route_field: str) -> Body:
+        routes: Body = {"terms": {"field": route_field, "size": MAX_ROUTES}}
+        if per_route:
+            routes["aggs"] = per_route
+        return {"terms": {"field": SERVICE, "size": MAX_SERVICES, "missing": ""}, "aggs": {"routes": routes}}
+
+    return {"routed": {"filter": has_route, "aggs": {"services": services(ROUTE)}},
+            "unrouted": {"filter": {"bool": {"must_not": [has_route]}}, "aggs": {"services": services("name")}}}
+
+
 def _server(*filters: Body, must_not: Sequence[Body] = ()) -> Body:
     return {"bool": {"filter": [{"term": {"kind": "Server"}}, *filters], "must_not": [NOT_MODEL, *must_not]}}
 
@@ -49,7 +65,7 @@ def _server(*filters: Body, must_not: Sequence[Body] = ()) -> Body:
 def series_body(window: Window, reference: Window, step_s: int) -> Body:
     """Per service and route: errors and p95 per interval of ``window``, and over ``reference``."""
     per_interval: Body = {"errors": {"filter": FAILED},
-                          "latency": {"percentiles": {"field": "duration", "percents": [P95]}}}
+                          "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}}}
     per_route: Body = {
         "reference": {"filter": time_range(reference), "aggs": per_interval},
         "window": {"filter": time_range(window), "aggs": {"intervals": {
@@ -57,21 +73,8 @@ def series_body(window: Window, reference: Window, step_s: int) -> Body:
             "aggs": per_interval}}},
     }
 
-    def services(route_field: str) -> Body:
-        routes = {"terms": {"field": route_field, "size": MAX_ROUTES}, "aggs": per_route}
-        return {"terms": {"field": SERVICE, "size": MAX_SERVICES, "missing": ""}, "aggs": {"routes": routes}}
-
     in_either = {"bool": {"should": [time_range(window), time_range(reference)], "minimum_should_match": 1}}
-    has_route: Body = {"exists": {"field": ROUTE}}
-    return {
-        "size": 0,
-        "track_total_hits": False,
-        "query": _server(in_either),
-        "aggs": {
-            "routed": {"filter": has_route, "aggs": {"services": services(ROUTE)}},
-            "unrouted": {"filter": {"bool": {"must_not": [has_route]}}, "aggs": {"services": services("name")}},
-        },
-    }
+    return {"size": 0, "track_total_hits": False, "query": _server(in_either), "aggs": _by_route(per_route)}
 
 
 def affected_body(episode: Episode) -> Body:
@@ -121,6 +124,26 @@ def evidence_body(trace_ids: Sequence[str]) -> Body:
     }
 
 
+def model_traces_body(window: Window, model: str, version: str) -> Body:
+    """Sampled trace ids that called ``model`` ``version`` in ``window`` (most calls first, then by id)."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [time_range(window), {"term": {attr(semconv.SPAN_KIND): semconv.SPAN_KIND_MODEL}},
+                                      {"term": {attr(semconv.MODEL_NAME): model}},
+                                      {"term": {attr(semconv.MODEL_VERSION): version}}]}},
+        "aggs": {"traces": {"terms": {"field": "trace_id", "size": MAX_TRACES,
+                                      "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
+    }
+
+
+def entry_routes_body(trace_ids: Sequence[str]) -> Body:
+    """The routes by which the traces entered: their root server spans, by service and route."""
+    root: Body = {"exists": {"field": "parent_span_id"}}
+    return {"size": 0, "track_total_hits": False,
+            "query": _server({"terms": {"trace_id": list(trace_ids)}}, must_not=[root]), "aggs": _by_route()}
+
+
 class ElasticsearchIncidents:
     """The incident questions asked of an ``elasticsearch.Elasticsearch`` client."""
 
@@ -146,6 +169,17 @@ class ElasticsearchIncidents:
             answers[i] = parse_evidence(response.get("aggregations", {}))
         return answers
 
+    def callers(self, window: Window, models: Sequence[tuple[str, str]]) -> list[Callers]:
+        sampled = [[str(b["key"]) for b in r.get("aggregations", {}).get("traces", {}).get("buckets", [])]
+                   for r in self._msearch([model_traces_body(window, m, v) for m, v in models])]
+        asked = [i for i, traces in enumerate(sampled) if traces]
+        routes = self._msearch([entry_routes_body(sampled[i]) for i in asked])
+        answers = [Callers(traces, []) for traces in sampled]
+        for i, response in zip(asked, routes, strict=True):
+            counts = {(service, route): n for service, route, n in _route_counts(response.get("aggregations", {}))}
+            answers[i] = Callers(sampled[i], rank_routes(counts))
+        return answers
+
     def _msearch(self, bodies: Sequence[Body]) -> list[dict[str, Any]]:
         if not bodies:
             return []
@@ -157,6 +191,13 @@ class ElasticsearchIncidents:
             if "error" in response:
                 raise RuntimeError(f"incident search failed: {response['error']}")
         return responses
+
+
+def _route_counts(aggregations: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [(str(service["key"]), str(route["key"]), int(route["doc_count"]))
+            for group in ("routed", "unrouted")
+            for service in aggregations.get(group, {}).get("services", {}).get("buckets", [])
+            for route in service.get("routes", {}).get("buckets", [])]
 
 
 def parse_series(aggregations: dict[str, Any]) -> list[RouteSeries]:
@@ -172,16 +213,21 @@ def parse_series(aggregations: dict[str, Any]) -> list[RouteSeries]:
                     service=str(service["key"]), route=str(route["key"]), routed=routed,
                     reference_calls=int(past["doc_count"]), reference_errors=int(past["errors"]["doc_count"]),
                     reference_p95_ms=_p95_ms(past),
-                    buckets=tuple(Bucket(int(b["key"]), int(b["doc_count"]), int(b["errors"]["doc_count"]), _p95_ms(b))
+                    buckets=tuple(Bucket(int(b["key"]), int(b["doc_count"]), int(b["errors"]["doc_count"]),
+                                         _latency_ms(b))
                                   for b in current["intervals"]["buckets"] if b["doc_count"]),
                 ))
     return series
 
 
-def _p95_ms(bucket: dict[str, Any]) -> float | None:
+def _latency_ms(bucket: dict[str, Any]) -> tuple[tuple[float, float], ...]:
     values = bucket["latency"]["values"]
-    value = values.get(repr(P95), values.get(str(P95)))
-    return None if value is None else float(value) / 1e6
+    found = ((p, values.get(repr(p), values.get(str(p)))) for p in PERCENTS)
+    return tuple((p, float(v) / 1e6) for p, v in found if v is not None)
+
+
+def _p95_ms(bucket: dict[str, Any]) -> float | None:
+    return dict(_latency_ms(bucket)).get(P95)
 
 
 def parse_evidence(aggregations: dict[str, Any]) -> dict[str, TraceEvidence]:

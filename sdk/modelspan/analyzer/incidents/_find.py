@@ -1,8 +1,9 @@
 """Orchestration: detect application episodes, weigh their traces, write incident documents.
 
-Whatever the number of spans, a run asks the store three questions (``route_series``,
-``affected_traces`` for every episode at once, ``trace_evidence`` for every sampled trace at once);
-against Elasticsearch that is one search and two multi-searches.
+Whatever the number of spans, a run asks the store at most five questions (``route_series``,
+``affected_traces`` for every episode at once, ``trace_evidence`` for every sampled trace at once,
+and for model-only incidents ``callers``: sampled traces of each model version, then the routes they
+came in by); against Elasticsearch that is one search and up to four multi-searches.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
         if incident[F.INCIDENT_KIND] == "correlated":
             claimed.update(str(d[F.ID]) for d in verdict.model_findings)
         incidents.append(incident)
-    incidents.extend(_model_only(flagged, claimed, window))
+    incidents.extend(_model_only(backend, flagged, claimed, window))
     return documents + incidents
 
 
@@ -113,23 +114,30 @@ def _application_incident(episode: app.Episode, verdict: Any, sample: Sequence[s
     return document
 
 
-def _model_only(flagged: Sequence[dict[str, Any]], claimed: set[str], window: Window) -> list[dict[str, Any]]:
-    """One ``model_only`` incident per model version with flagged findings no correlation claimed."""
+def _model_only(backend: Backend, flagged: Sequence[dict[str, Any]], claimed: set[str],
+                window: Window) -> list[dict[str, Any]]:
+    """One ``model_only`` incident per model version with flagged findings no correlation claimed.
+
+    It also says which requests the model served meanwhile: the route most of its sampled calls
+    came in by (the traces' root server span), with example traces.
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for document in flagged:
         if str(document.get(F.ID)) not in claimed:
             groups[(str(document[F.MODEL_NAME]), str(document.get(F.MODEL_VERSION, "")))].append(document)
+    keys = sorted(groups)
+    callers = backend.callers(window, keys) if keys else []
     incidents = []
-    for (model, version), documents in sorted(groups.items()):
-        documents.sort(key=lambda d: (str(d[F.TYPE]), str(d.get(F.ID))))
-        traces = list(dict.fromkeys(t for d in documents for t in d.get(F.TRACE_IDS) or []))
+    for (model, version), called in zip(keys, callers, strict=True):
+        documents = sorted(groups[(model, version)], key=lambda d: (str(d[F.TYPE]), str(d.get(F.ID))))
+        traces = list(dict.fromkeys([t for d in documents for t in d.get(F.TRACE_IDS) or []] + called.traces))
         incident: dict[str, Any] = {
             F.TIMESTAMP: app.iso(window.end),
             F.ID: f"incident:model:{model}:{version}:{app.iso(window.start)}",
             F.TYPE: F.TYPE_INCIDENT,
             F.FLAGGED: True,
             F.SEVERITY: "warning",
-            F.SUMMARY: _summary.model_only_summary(model, version, documents),
+            F.SUMMARY: _summary.model_only_summary(model, version, documents, called.routes),
             F.INCIDENT_KIND: "model_only",
             F.INCIDENT_MODEL_FINDINGS: [str(d[F.ID]) for d in documents],
             F.INCIDENT_APP_FINDINGS: [],
@@ -139,6 +147,9 @@ def _model_only(flagged: Sequence[dict[str, Any]], claimed: set[str], window: Wi
             F.WINDOW_END: app.iso(window.end),
             F.TRACE_IDS: traces[: F.MAX_EXAMPLE_TRACES],
         }
+        if called.routes:
+            incident[F.SERVICE_NAME], incident[F.ROUTE], _ = called.routes[0]
+            incident[F.SAMPLE_COUNT] = len(called.traces)
         for field in (F.FEATURE_NAME, F.MODULE_NAME):
             named = [d[field] for d in documents if d.get(field)]
             if named:

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelspan import semconv
-from modelspan.analyzer.incidents._application import Bucket, Episode, RouteSeries, millis
-from modelspan.analyzer.incidents._correlate import MAX_TRACES, TraceEvidence
+from modelspan.analyzer.incidents._application import PERCENTS, Bucket, Episode, RouteSeries, millis
+from modelspan.analyzer.incidents._correlate import MAX_TRACES, Callers, TraceEvidence, rank_routes
 from modelspan.store._es_queries import Window
 
 _SERVER = "kind = 'Server' AND ml_kind IS NULL"
@@ -39,6 +39,11 @@ def percentile(values: Sequence[float], percent: float) -> float | None:
     ordered = sorted(values)
     rank = max(1, math.ceil(percent / 100.0 * len(ordered) - 1e-9))
     return ordered[rank - 1]
+
+
+def _percentiles(samples: Sequence[tuple[float, bool]]) -> tuple[tuple[float, float], ...]:
+    durations = [d for d, _ in samples]
+    return tuple((p, value) for p in PERCENTS if (value := percentile(durations, p)) is not None)
 
 
 class SQLiteIncidents:
@@ -75,8 +80,7 @@ class SQLiteIncidents:
                 reference_calls=len(reference_samples),
                 reference_errors=sum(failed for _, failed in reference_samples),
                 reference_p95_ms=percentile([d for d, _ in reference_samples], 95),
-                buckets=tuple(Bucket(at, len(samples), sum(f for _, f in samples),
-                                     percentile([d for d, _ in samples], 95))
+                buckets=tuple(Bucket(at, len(samples), sum(f for _, f in samples), _percentiles(samples))
                               for at, samples in sorted(buckets.items())),
             ))
         return series
@@ -114,6 +118,25 @@ class SQLiteIncidents:
                 _add(found.setdefault(trace, TraceEvidence()), kind, model, version, module,
                      status == "Error", duration_ns / 1e6, json.loads(document).get("attributes", {}))
         return [{trace: found[trace] for trace in traces if trace in found} for traces in trace_sets]
+
+    def callers(self, window: Window, models: Sequence[tuple[str, str]]) -> list[Callers]:
+        """Per model version: sampled traces that called it and the routes those requests came in by."""
+        answers = []
+        for model, version in models:
+            traces = [row[0] for row in self.connection.execute(
+                "SELECT trace_id, COUNT(*) AS n FROM spans WHERE ml_kind = ? AND model_name = ? "
+                "AND model_version = ? AND start_ns >= ? AND start_ns < ? "
+                f"GROUP BY trace_id ORDER BY n DESC, trace_id ASC LIMIT {MAX_TRACES}",
+                (semconv.SPAN_KIND_MODEL, model, version, _ns(window.start), _ns(window.end)))]
+            counts: dict[tuple[str, str], int] = {}
+            if traces:
+                for service, route, n in self.connection.execute(
+                        f"SELECT COALESCE(service_name, ''), COALESCE(http_route, name), COUNT(*) FROM spans "
+                        f"WHERE {_SERVER} AND (parent_span_id IS NULL OR parent_span_id = '') "
+                        f"AND trace_id IN ({','.join('?' * len(traces))}) GROUP BY 1, 2", traces):
+                    counts[(service, route)] = n
+            answers.append(Callers(traces, rank_routes(counts)))
+        return answers
 
 
 def _add(evidence: TraceEvidence, kind: str, model: str | None, version: str | None, module: str | None,

@@ -62,15 +62,20 @@ def incident_summary(episode: Episode, verdict: Verdict, sampled: int) -> str:
             f"{_model(verdict.models)}{module} was implicated: {reasons}{features}.")
 
 
-def model_only_summary(model: str, version: str, documents: Sequence[dict[str, Any]]) -> str:
-    """A model problem that no application error or latency spike came with."""
+def model_only_summary(model: str, version: str, documents: Sequence[dict[str, Any]],
+                       routes: Sequence[tuple[str, str, int]] = ()) -> str:
+    """A model problem that no application error or latency spike came with, and whom it serves."""
     parts = []
     for document in documents[:3]:
         subject = document.get(F.FEATURE_NAME) or document.get(F.MODULE_NAME) or document.get(F.METRIC_NAME)
         parts.append(f"{document[F.TYPE]}" + (f" of '{subject}'" if subject else ""))
     more = f" and {len(documents) - 3} more" if len(documents) > 3 else ""
+    served = ""
+    if routes:
+        listed = ", ".join(f"{route} on {service}" if service else route for service, route, _ in routes[:2])
+        served = f" It serves {listed}."
     return (f"model {model} v{version}: {', '.join(parts)}{more}; no application error or latency spike "
-            f"in the same time shows it hurting requests yet.")
+            f"in the same time shows it hurting requests yet.{served}")
 
 
 def _min_share() -> float:

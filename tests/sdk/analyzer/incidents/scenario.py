@@ -62,10 +62,12 @@ def run(tmp: Path) -> Scenario:
                 httpx.Client(base_url=url, timeout=10) as client:
             start = _now()
             _phase(client, bad=False)
-            time.sleep(0.01)
+            time.sleep(0.02)
             middle = _now()
+            time.sleep(0.02)
             _phase(client, bad=True)
-            end = _now() + _dt.timedelta(milliseconds=5)
+            time.sleep(0.02)
+            end = _now()
         model_service.flush()
         modelspan.force_flush()
     finally:

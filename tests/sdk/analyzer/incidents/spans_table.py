@@ -50,11 +50,15 @@ def exporter(path: Path) -> SpanExporter:
 
 
 def create(path: Path) -> None:
-    with sqlite3.connect(path, timeout=30) as connection:
+    connection = sqlite3.connect(path, timeout=30)
+    try:
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute(_schema.SPANS_TABLE)
-        for statement in _schema.SPANS_INDEXES:
-            connection.execute(statement)
+        with connection:
+            connection.execute(_schema.SPANS_TABLE)
+            for statement in _schema.SPANS_INDEXES:
+                connection.execute(statement)
+    finally:
+        connection.close()
 
 
 def row(document: dict[str, Any]) -> tuple[Any, ...]:
@@ -73,23 +77,29 @@ def row(document: dict[str, Any]) -> tuple[Any, ...]:
 
 def insert(path: Path, documents: Sequence[dict[str, Any]]) -> None:
     create(path)
-    with sqlite3.connect(path, timeout=30) as connection:
-        connection.executemany(f"INSERT OR REPLACE INTO spans VALUES ({','.join('?' * 18)})",
-                               [row(d) for d in documents])
+    connection = sqlite3.connect(path, timeout=30)
+    try:
+        with connection:
+            connection.executemany(f"INSERT OR REPLACE INTO spans VALUES ({','.join('?' * 18)})",
+                                   [row(d) for d in documents])
+    finally:
+        connection.close()
 
 
 class TableExporter(SpanExporter):
     """Writes every span (application, model, module) as a row of ``spans``."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.lock = threading.Lock()
         create(path)
+        self.lock = threading.Lock()
+        self.connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        with self.lock:
-            insert(self.path, [span_to_document(span) for span in spans])
+        with self.lock, self.connection:
+            self.connection.executemany(f"INSERT OR REPLACE INTO spans VALUES ({','.join('?' * 18)})",
+                                        [row(span_to_document(span)) for span in spans])
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        pass
+        with self.lock:
+            self.connection.close()

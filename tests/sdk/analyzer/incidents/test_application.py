@@ -18,7 +18,8 @@ START_MS = int(WINDOW.start.timestamp() * 1000)
 
 def _series(buckets: list[tuple[int, int] | tuple[int, int, float]], ref_calls: int = 0, ref_errors: int = 0,
             ref_p95: float | None = None) -> app.RouteSeries:
-    built = tuple(app.Bucket(START_MS + i * STEP * 1000, b[0], b[1], b[2] if len(b) > 2 else 10.0)  # type: ignore[misc]
+    built = tuple(app.Bucket(START_MS + i * STEP * 1000, b[0], b[1],
+                             tuple((p, b[2] if len(b) > 2 else 10.0) for p in app.PERCENTS))  # type: ignore[misc]
                   for i, b in enumerate(buckets) if b[0])
     return app.RouteSeries("shop", "/checkout", True, ref_calls, ref_errors, ref_p95, built)
 
