@@ -192,3 +192,23 @@ def test_run_every_finishes_the_window_then_stops_with_the_checkpoint_saved() ->
                                      on_window=on_window, since=WINDOW.start)
         assert count == 1 and len(seen) == 1
         assert store.get_checkpoint("analyze") == "2026-11-22T10:05:00.000Z"
+
+
+def test_qps_is_scaled_by_the_sample_rate_and_sub_modules_follow(planted: Traffic) -> None:
+    sampled = copy.deepcopy(planted.documents)
+    for document in sampled:
+        if document["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL:
+            document["attributes"][semconv.SAMPLE_RATE] = 0.25  # each stored call stands for four
+    with _store(planted, sampled) as store:
+        analysis = analyze(store, WINDOW, write=False)
+    stats = analysis.stats[0]
+    qps = {f.get(findings.MODULE_NAME): f[findings.METRIC_VALUE] for f in analysis.findings
+           if f[findings.TYPE] == findings.TYPE_THROUGHPUT and f[findings.METRIC_NAME] == "qps"}
+    assert qps[None] == pytest.approx(4 * stats.operations.calls / WINDOW.seconds)
+    assert qps["preprocess"] == pytest.approx(4 * stats.modules["preprocess"].calls / WINDOW.seconds)
+    intervals = [f for f in analysis.findings if f.get(findings.METRIC_NAME) == "interval_qps"]
+    assert len(intervals) == 6 and sum(f[findings.METRIC_VALUE] * 600 for f in intervals) == pytest.approx(
+        4 * stats.operations.calls)
+    latency = {f[findings.METRIC_NAME] for f in analysis.findings
+               if f[findings.TYPE] == findings.TYPE_LATENCY and f.get(findings.MODULE_NAME) == "calibrate"}
+    assert latency == {"latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms"}
