@@ -100,7 +100,7 @@ def _reference(text: str, window: Any) -> Any:
 def _open(target: str | None) -> Any:
     """The store named by ``target`` (``modelspan.store.open_store``; direct classes as a fallback)."""
     try:
-        from modelspan.store import open_store  # type: ignore[attr-defined]
+        from modelspan.store import open_store  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         if target is not None and target.startswith(("http://", "https://")):
             from modelspan.store.elasticsearch import ElasticsearchStore

@@ -53,7 +53,6 @@ def _phase(client: httpx.Client, bad: bool) -> None:
 def run(tmp: Path) -> Scenario:
     """Drive both phases; every span is in the SQLite store at ``tmp / 'modelspan.db'`` afterwards."""
     store_path = tmp / "modelspan.db"
-    spans_table.create(store_path)
     provider = apps.provider_for("shop")
     model_service = apps.ModelServiceProcess(store_path)
     try:

@@ -41,6 +41,14 @@ def open_store(path: Path) -> Any:
         return StoreView(path)
 
 
+def load(store: Any, path: Path, documents: Sequence[dict[str, Any]]) -> None:
+    """Documents into the store: ``load_documents`` of the real store, else straight into ``spans``."""
+    if hasattr(store, "load_documents"):
+        store.load_documents(documents)
+    else:
+        insert(path, documents)
+
+
 def exporter(path: Path) -> SpanExporter:
     try:
         built: SpanExporter = importlib.import_module("modelspan.exporters.sqlite").SQLiteSpanExporter(path=str(path))

@@ -121,7 +121,7 @@ MODEL_FINDINGS = [
 def on_sqlite(documents: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     path: Path = tmp_path_factory.mktemp("sqlite") / "modelspan.db"
     store = spans_table.open_store(path)
-    spans_table.insert(path, documents)
+    spans_table.load(store, path, documents)
     try:
         return find_incidents(store, WINDOW, MODEL_FINDINGS)  # reference: the previous 30 minutes
     finally:
