@@ -65,12 +65,32 @@ METRIC_NAME: Final = "metric.name"
 METRIC_VALUE: Final = "metric.value"
 METRIC_REFERENCE_VALUE: Final = "metric.reference_value"
 
+# metric.name values the analyzer writes and dashboards, watches and rules read
+METRIC_QPS: Final = "qps"
+METRIC_INTERVAL_QPS: Final = "interval_qps"
+METRIC_ERROR_RATE: Final = "error_rate"
+
+
+def latency_metric(percent: float) -> str:
+    """``metric.name`` of a latency percentile in milliseconds.
+
+    >>> latency_metric(95.0)
+    'latency_p95_ms'
+    """
+    return f"latency_p{percent:g}_ms"
+
+
+METRIC_LATENCY_P95: Final = latency_metric(95.0)
+
 TRACE_IDS: Final = "trace_ids"
 """Up to ``MAX_EXAMPLE_TRACES`` example trace ids to inspect."""
 MAX_EXAMPLE_TRACES: Final = 10
 
 INCIDENT_KIND: Final = "incident.kind"
 """``correlated``, ``model_only`` or ``application_only``."""
+INCIDENT_CORRELATED: Final = "correlated"
+INCIDENT_MODEL_ONLY: Final = "model_only"
+INCIDENT_APPLICATION_ONLY: Final = "application_only"
 INCIDENT_EVIDENCE_SHARE: Final = "incident.evidence.share"
 """Share of failing application requests whose trace holds an implicated model span."""
 INCIDENT_MODEL_FINDINGS: Final = "incident.model_finding_ids"
