@@ -16,7 +16,7 @@ the true width (outer bins: to the min/max) and ``w_i <= t_i`` the one used,
 is ``bound`` (infinite when a ``min``/``max`` is missing). It is a worst case (each bin's mass piled
 at one end) and loose. Observed with ten quantile bins and 3,000-5,000 rows on normal, lognormal,
 Student-t(2), Poisson and bimodal data (tests/sdk/analyzer/drift/test_wasserstein.py): the estimate
-errs low, by at most 0.03 over and up to 0.26 under the exact value (skewed data whose shifted tail
+errs low, by at most 0.03 over and up to 0.29 under the exact value (skewed data whose shifted tail
 leaves the last edge); on same-distribution samples it is within 0.12 (Student-t tails) and mostly
 within 0.02, so binning does not create false alarms. The reference std is ``reference.std`` if given
 (the baseline's), else estimated from bin mid-points. Significance on histograms: chi-square
