@@ -23,8 +23,10 @@ for latency):
   percentiles (p50, p75, p90, p95) bound that count from below (if p75 is above it, at least a
   quarter are), and the same binomial tail against 5% must be below ``ALPHA`` / intervals. A couple
   of slow requests on a busy machine move a p95 of a small interval but are not a spike.
-* Flagged intervals of one route that touch (or are one quiet interval apart) merge into one
-  episode; each episode becomes one finding (``application_errors`` / ``application_latency``).
+* An episode is a run of *elevated* intervals (the rate or p95 conditions without the minimum
+  counts and the test) that holds at least one flagged interval, so a burst straddling an interval
+  boundary is one episode with all its requests; one quiet interval inside a run does not split it.
+  Each episode becomes one finding (``application_errors`` / ``application_latency``).
 """
 
 from __future__ import annotations
@@ -157,17 +159,12 @@ def _error_episodes(route: RouteSeries, window: Window, step_s: int) -> list[Epi
         rates = [b.errors / b.calls for b in route.buckets if b.calls]
         base, baseline_kind = (statistics.median(rates) if rates else 0.0), "window"
     tested = max(1, sum(1 for b in route.buckets if b.calls))
-    flagged = []
-    for bucket in route.buckets:
-        if bucket.calls == 0 or bucket.errors < MIN_ERRORS:
-            continue
-        rate = bucket.errors / bucket.calls
-        if rate < ERROR_RATIO * base or rate - base < ERROR_MARGIN:
-            continue
-        if _binomial_tail(bucket.errors, bucket.calls, base) < ALPHA / tested:
-            flagged.append(bucket)
+    elevated = [b for b in route.buckets if b.errors and b.errors / b.calls >= ERROR_RATIO * base
+                and b.errors / b.calls - base >= ERROR_MARGIN]
+    significant = {b.start_ms for b in elevated
+                   if b.errors >= MIN_ERRORS and _binomial_tail(b.errors, b.calls, base) < ALPHA / tested}
     episodes = []
-    for group in _merge(flagged, step_s, route.buckets):
+    for group in _runs(elevated, significant, step_s, route.buckets):
         calls, errors = sum(b.calls for b in group), sum(b.errors for b in group)
         start, end = _clip(group, window, step_s)
         episodes.append(Episode("errors", route.service, route.route, route.routed, start, end, calls, errors,
@@ -185,12 +182,12 @@ def _latency_episodes(route: RouteSeries, window: Window, step_s: int) -> list[E
             return []
         base, baseline_kind = statistics.median(p95s), "window"
     tested = max(1, sum(1 for b in route.buckets if b.calls))
-    flagged = [b for b in route.buckets
-               if b.calls >= MIN_LATENCY_CALLS and b.p95_ms is not None
-               and b.p95_ms >= LATENCY_RATIO * base and b.p95_ms - base >= LATENCY_MARGIN_MS
-               and _binomial_tail(b.slower_than(base), b.calls, SLOW_SHARE) < ALPHA / tested]
+    elevated = [b for b in route.buckets if b.p95_ms is not None
+                and b.p95_ms >= LATENCY_RATIO * base and b.p95_ms - base >= LATENCY_MARGIN_MS]
+    significant = {b.start_ms for b in elevated if b.calls >= MIN_LATENCY_CALLS
+                   and _binomial_tail(b.slower_than(base), b.calls, SLOW_SHARE) < ALPHA / tested}
     episodes = []
-    for group in _merge(flagged, step_s, route.buckets):
+    for group in _runs(elevated, significant, step_s, route.buckets):
         start, end = _clip(group, window, step_s)
         worst = max(b.p95_ms or 0.0 for b in group)
         episodes.append(Episode("latency", route.service, route.route, route.routed, start, end,
@@ -206,19 +203,23 @@ def _binomial_tail(errors: int, calls: int, rate: float) -> float:
     return float(_scipy_stats.binom.sf(errors - 1, calls, min(rate, 1.0)))
 
 
-def _merge(flagged: list[Bucket], step_s: int, every: Sequence[Bucket]) -> list[list[Bucket]]:
-    """Runs of flagged intervals, each with every interval it spans (its counts belong to the episode).
+def _runs(elevated: list[Bucket], significant: set[int], step_s: int,
+          every: Sequence[Bucket]) -> list[list[Bucket]]:
+    """Runs of elevated intervals holding at least one significant one, each with every interval it
+    spans (their counts belong to the episode).
 
-    One quiet interval between two flagged ones does not split a run.
+    A burst is found where it is significant and then covers its elevated neighbours, so a burst
+    that straddles an interval boundary is one episode with all its requests; one quiet interval
+    between two elevated ones does not split a run.
     """
     runs: list[list[Bucket]] = []
-    for bucket in sorted(flagged, key=lambda b: b.start_ms):
+    for bucket in sorted(elevated, key=lambda b: b.start_ms):
         if runs and bucket.start_ms - runs[-1][-1].start_ms <= 2 * step_s * 1000:
             runs[-1].append(bucket)
         else:
             runs.append([bucket])
     return [sorted((b for b in every if run[0].start_ms <= b.start_ms <= run[-1].start_ms), key=lambda b: b.start_ms)
-            for run in runs]
+            for run in runs if any(b.start_ms in significant for b in run)]
 
 
 def _clip(group: list[Bucket], window: Window, step_s: int) -> tuple[_dt.datetime, _dt.datetime]:

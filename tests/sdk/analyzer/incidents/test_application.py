@@ -95,3 +95,14 @@ def test_finding_document() -> None:
     assert document[F.REFERENCE_START] == "2026-11-22T09:30:00.000Z"
     assert len(document[F.TRACE_IDS]) == F.MAX_EXAMPLE_TRACES
     assert document[F.SUMMARY] == "errors on /checkout on shop: 30 of 50 requests failed (60%, usually 0%)"
+
+
+def test_a_burst_straddling_an_interval_boundary_is_one_episode_with_all_its_requests() -> None:
+    # the burst starts in the last seconds of one interval: 2 failures of 3 there, not significant alone
+    series = _series([(100, 0)] * 10 + [(3, 2), (50, 40), (100, 0)], ref_calls=1000, ref_errors=3)
+    (episode,) = app.detect([series], WINDOW, STEP)
+    assert (episode.calls, episode.errors) == (53, 42)
+    assert episode.start == WINDOW.start + _dt.timedelta(minutes=10)
+    # elevated neighbours alone, without a significant interval, are nothing
+    assert app.detect([_series([(100, 0)] * 10 + [(3, 2), (100, 0)], ref_calls=1000, ref_errors=3)],
+                      WINDOW, STEP) == []

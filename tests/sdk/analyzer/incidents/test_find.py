@@ -75,11 +75,14 @@ def test_model_caused_error_burst_is_correlated_and_names_the_sub_module(ran: sc
     assert incident[F.MODULE_NAME] == "scorer"
     assert (incident[F.MODEL_NAME], incident[F.MODEL_VERSION]) == ("risk", "1")
     assert incident[F.INCIDENT_EVIDENCE_SHARE] == 1.0
-    assert incident[F.SAMPLE_COUNT] == scenario.ROUNDS * 3 // 4
+    failing = scenario.ROUNDS * 3 // 4
+    assert incident[F.SAMPLE_COUNT] == failing  # every failing request was sampled and explained
     assert incident[F.INCIDENT_MODEL_FINDINGS] == [f"error_rate:risk:1:{ran.window.iso()[0]}"]
     app = [d for d in found if d[F.ID] in incident[F.INCIDENT_APP_FINDINGS]]
     assert [d[F.TYPE] for d in app] == [F.TYPE_APP_ERRORS]
-    assert app[0][F.SAMPLE_COUNT] == scenario.ROUNDS and app[0][F.METRIC_VALUE] == pytest.approx(0.75)
+    calls = app[0][F.SAMPLE_COUNT]  # the episode may start after the phase's first (healthy) request
+    assert calls in (scenario.ROUNDS - 1, scenario.ROUNDS)
+    assert app[0][F.METRIC_VALUE] * calls == pytest.approx(failing)
     assert set(app[0][F.TRACE_IDS]) == set(incident[F.TRACE_IDS])  # examples: failing requests
     assert len(incident[F.TRACE_IDS]) == F.MAX_EXAMPLE_TRACES
     assert "scorer" in incident[F.SUMMARY] and "risk" in incident[F.SUMMARY]
