@@ -80,6 +80,8 @@ class Spool:
                 continue
             _claimed_here.add(str(claimed))
             return Segment(claimed, parse(claimed.read_bytes()))
+        with self._lock:  # nothing left to send here: resynchronise the gauges with the directory
+            self._bytes, self._documents = self._scan(count_documents=True)
         return None
 
     def release(self, segment: Segment, remaining: Sequence[Item] = ()) -> None:
@@ -99,8 +101,8 @@ class Spool:
             self._documents = max(self._documents - len(segment.items) + len(remaining), 0)
 
     def empty(self) -> bool:
-        with self._lock:
-            return self._documents == 0 and not any(self.directory.glob("*" + SUFFIX))
+        """True when no unclaimed file waits (claimed ones are being sent by someone)."""
+        return not any(self.directory.glob("*" + SUFFIX))
 
     def size(self) -> dict[str, int]:
         """Bytes and documents waiting (this process's view; rescanned when near the bound)."""

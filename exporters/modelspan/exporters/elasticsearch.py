@@ -2,7 +2,9 @@
 
 ``ElasticsearchSpanExporter`` is an OpenTelemetry ``SpanExporter``: put it behind a
 ``BatchSpanProcessor`` (``modelspan.configure`` does) so the inference thread never waits on the
-network. Each export is one gzip ``_bulk`` request of ``create`` actions into
+network, and ``export()`` itself only encodes and hands the batch to the exporter's sender thread
+(or to the spool), so a cluster that hangs cannot stall the processor into dropping spans. Each
+batch is one gzip ``_bulk`` request of ``create`` actions into
 ``traces-<dataset>.otel-<namespace>`` (model spans: ``traces-modelspan.otel-<ns>``; every other
 span of the provider too, as the collector would), with document ids derived from trace and span
 ids so a retry or a replay can never store a span twice (409 counts as stored).
@@ -24,7 +26,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,11 +35,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan.exporters import _bulk
-from modelspan.exporters._bulk import Item
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
-from modelspan.exporters._retry import Backoff, Deadline
+from modelspan.exporters._retry import Backoff
+from modelspan.exporters._sender import Sender
 from modelspan.exporters._spool import Spool
 from modelspan.exporters._transport import Transport, resolve_settings
 
@@ -54,7 +55,6 @@ _DEFAULT_TIMEOUT_S: Final = 10.0
 _DEFAULT_SPOOL_MAX_BYTES: Final = 256 * 1024 * 1024
 _DEFAULT_DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
 _DEFAULT_MAX_BULK_BYTES: Final = 5 * 1024 * 1024
-_JOIN_S: Final = 5.0
 
 
 class ElasticsearchSpanExporter(SpanExporter):
@@ -84,6 +84,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         max_bulk_bytes: int = _DEFAULT_MAX_BULK_BYTES,
         backoff: Backoff | None = None,
         span_events: bool = True,
+        max_queued_batches: int = 8,
         start: bool = True,
     ) -> None:
         settings = resolve_settings(url, api_key=api_key, username=username, password=password,
@@ -101,18 +102,13 @@ class ElasticsearchSpanExporter(SpanExporter):
         self._transport = Transport(settings)
         self._delivery = Delivery(self._transport, self.dead_letters, self.counters, request_timeout=self.timeout,
                                   max_bulk_bytes=max_bulk_bytes, backoff=backoff or Backoff())
-        self._replay_backoff = backoff or Backoff(initial=0.5, maximum=10.0)
         self._span_events = span_events
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._lock = threading.Lock()
-        self._down = False
         self._closed = False
-        self._replayer: threading.Thread | None = None
-        self._started = start
-        if start and not self.spool.empty():
-            self._ensure_replayer()  # batches a previous process spooled
+        probe = backoff or Backoff(initial=0.5, maximum=10.0)
+        self._sender = Sender(self._delivery, self.spool, self.counters, timeout=self.timeout,
+                              max_queued=max_queued_batches, probe_backoff=probe)
+        if start:
+            self._sender.start_if_spooled()  # batches a previous process spooled
         _register_fork_handler(self)
 
     @property
@@ -120,48 +116,42 @@ class ElasticsearchSpanExporter(SpanExporter):
         return self._transport.settings.urls
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Store ``spans`` (or spool them); FAILURE only when some were dropped or after shutdown."""
+        """Hand ``spans`` to the sender (or the spool) without waiting on the network.
+
+        FAILURE only when documents had to be dropped (spool full) or after shutdown.
+        """
         if self._closed:
             return SpanExportResult.FAILURE
         try:
             items = _bulk.encode_spans(spans, span_events=self._span_events)
             self.counters.add("exported", len(spans))
-            if self._down or not self.spool.empty():
-                return self._to_spool(items)  # keep order behind what is already waiting
-            result = self._delivery.send(items, Deadline(self.timeout, self._stop))
-            if result.pending:
-                self._down = True  # the replayer probes and sends from now on; exports stay fast
-                return self._to_spool(result.pending)
-            return SpanExportResult.SUCCESS
+            return SpanExportResult.SUCCESS if self._sender.submit(items) else SpanExportResult.FAILURE
         except Exception:  # export() never raises (the SDK contract); the failure is counted
             self.counters.add("dropped", len(spans))
             _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
             return SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Replay the spool now; True when nothing is left waiting (False at once while ES is down)."""
-        if self._closed or self.spool.empty():
+        """Send what is queued and replay the spool; True when nothing is left waiting.
+
+        While Elasticsearch is down this probes once and returns False: the spans are on disk.
+        """
+        if self._closed:
             return True
-        if self._down and self._replayer is not None and self._replayer.is_alive():
-            self._wake.set()
-            return False
-        self._ensure_replayer()
-        self._idle.clear()
-        self._wake.set()
-        self._idle.wait(timeout_millis / 1000)
-        return self.spool.empty()
+        return self._sender.flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        """Stop the replayer (what is spooled stays on disk for the next start); safe to call twice."""
+        """Send what is queued (up to the timeout), then stop; the spool stays on disk. Safe twice."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        self._wake.set()
-        replayer = self._replayer
-        if replayer is not None and replayer is not threading.current_thread():
-            replayer.join(_JOIN_S)
+        self._sender.close(self.timeout)
         self._transport.close()
+
+    @property
+    def down(self) -> bool:
+        """Whether the last attempt found Elasticsearch unreachable (batches go to the spool)."""
+        return self._sender.down
 
     def stats(self) -> dict[str, int]:
         """Counts of what happened to documents, plus what waits in the spool.
@@ -171,66 +161,11 @@ class ElasticsearchSpanExporter(SpanExporter):
         """
         return self.counters.stats()
 
-    def _to_spool(self, items: list[Item]) -> SpanExportResult:
-        if self.spool.append(items):
-            self.counters.add("spooled", len(items))
-            self._ensure_replayer()
-            self._wake.set()
-            return SpanExportResult.SUCCESS
-        self.counters.add("dropped", len(items))
-        self.counters.warn("spool-full", "modelspan: spool %s is full (%d bytes); dropping %d document(s)",
-                           self.spool.directory, self.spool.max_bytes, len(items))
-        return SpanExportResult.FAILURE
-
-    def _ensure_replayer(self) -> None:
-        with self._lock:
-            if self._closed or not self._started or (self._replayer is not None and self._replayer.is_alive()):
-                return
-            self._replayer = threading.Thread(target=self._replay_loop, name="modelspan-es-replay", daemon=True)
-            self._replayer.start()
-
-    def _replay_loop(self) -> None:
-        delays = self._replay_backoff.delays()
-        wait: float | None = None
-        while not self._stop.is_set():
-            self._wake.wait(wait)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                drained = self._replay_once()
-            except Exception:
-                _log.exception("modelspan: replaying the spool failed; will try again")
-                drained = False
-            if drained and not self.spool.empty():  # an export spooled while we finished: go again
-                wait = 0.0
-            elif drained:
-                self._down = False
-                delays = self._replay_backoff.delays()
-                wait = None
-                self._idle.set()
-            else:
-                wait = next(delays)
-
-    def _replay_once(self) -> bool:
-        """Send spooled files oldest first; True when the spool is empty."""
-        while not self._stop.is_set():
-            segment = self.spool.claim_oldest()
-            if segment is None:
-                return True
-            result = self._delivery.send(segment.items, Deadline(self.timeout, self._stop))
-            self.spool.release(segment, result.pending)
-            self.counters.add("replayed", len(segment.items) - len(result.pending))
-            if result.pending:
-                return False
-        return False
-
     def _after_fork(self) -> None:
         # a forked child (gunicorn preload) has no replayer thread and must not share sockets
-        self._replayer = None
-        self._lock = threading.Lock()
         self._transport = Transport(self._transport.settings)
         self._delivery.transport = self._transport
+        self._sender.after_fork()
 
 
 def _positive(value: float | int | None, env: str, default: float) -> float:
