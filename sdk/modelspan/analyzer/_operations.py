@@ -58,7 +58,7 @@ def _one(context: Context, stats: ModelStats, subject: str, current: Operations,
     docs.append(document(
         context, findings.TYPE_THROUGHPUT, stats.model, stats.version, f"{subject}:qps", flagged=False,
         summary=f"{where}: {number(qps)} calls/s ({current.calls} sampled calls)",
-        fields={findings.METRIC_NAME: "qps", findings.METRIC_VALUE: qps, **common}))
+        fields={findings.METRIC_NAME: findings.METRIC_QPS, findings.METRIC_VALUE: qps, **common}))
     docs.append(_errors(context, stats, subject, where, current, before, common))
     return docs
 
@@ -70,7 +70,7 @@ def _latency(context: Context, stats: ModelStats, subject: str, where: str, curr
     for percent, value in sorted(current.latency_ms.items()):
         if value is None:
             continue
-        name = f"latency_p{percent:g}_ms"
+        name = findings.latency_metric(percent)
         ref_value = before.latency_ms.get(percent) if before is not None else None
         is_p95 = percent == 95.0
         hit = bool(flagged) and is_p95
@@ -104,7 +104,7 @@ def _errors(context: Context, stats: ModelStats, subject: str, where: str, curre
         summary = "error rate up: " + summary + f", p={number(p_value)}"
     return document(
         context, findings.TYPE_ERROR_RATE, stats.model, stats.version, f"{subject}:error_rate", flagged=flagged,
-        summary=summary, fields={findings.METRIC_NAME: "error_rate", findings.METRIC_VALUE: rate,
+        summary=summary, fields={findings.METRIC_NAME: findings.METRIC_ERROR_RATE, findings.METRIC_VALUE: rate,
                             findings.METRIC_REFERENCE_VALUE: ref_rate, findings.TEST_P_VALUE: p_value, **common})
 
 
@@ -118,6 +118,6 @@ def _intervals(context: Context, stats: ModelStats) -> list[dict[str, Any]]:
             flagged=False, timestamp=interval.start,
             summary=f"model {stats.model} v{stats.version}: {number(interval.qps)} calls/s from {stamp} "
                     f"({interval.errors} errors in {interval.calls} calls)",
-            fields={findings.METRIC_NAME: "interval_qps", findings.METRIC_VALUE: interval.qps,
+            fields={findings.METRIC_NAME: findings.METRIC_INTERVAL_QPS, findings.METRIC_VALUE: interval.qps,
                findings.SAMPLE_COUNT: interval.calls}))
     return docs
