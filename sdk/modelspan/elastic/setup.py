@@ -97,8 +97,8 @@ def _connect(es_url: str | None, kibana_url: str | None, options: Mapping[str, A
             raise SetupError("no Elasticsearch: pass --es-url or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
         urls: dict[Target, str] = {"elasticsearch": es_url, "kibana": kibana_url or ""}
         transport = HttpTransport(urls, credentials, ca_certs=options.get("ca_certs") or env("ELASTICSEARCH_CA_CERTS"))
-    return Session(transport, kibana_space=options.get("kibana_space")), bool(kibana_url) or options.get(
-        "dry_run_dir") is not None
+    # Without a Kibana URL a real run skips Kibana, so a dry run plans no Kibana requests either.
+    return Session(transport, kibana_space=options.get("kibana_space")), bool(kibana_url)
 
 
 def _check_cluster(session: Session) -> dict[str, Any] | None:
