@@ -320,3 +320,23 @@ def test_credentials_in_the_url_are_sent_as_basic_auth(stack: FakeStack) -> None
     report = setup(f"http://{USER}:{PASSWORD}@{host}", None, assets=FixtureAssets(), alerting="none")
     assert report.version == "9.1.0"
     assert all(r.headers["authorization"].startswith("Basic ") for r in stack.take())
+
+
+def test_kibana_without_bulk_get_gets_a_full_overwrite_import(stack: FakeStack) -> None:
+    stack.state.forbidden.append(("POST", r"/api/saved_objects/_bulk_get"))  # a 403 is not "route missing"
+    with pytest.raises(SetupError, match="Saved Objects Management"):
+        run(stack)
+    stack.state.forbidden.clear()
+    original = stack._kibana
+
+    def without_bulk_get(request: Recorded, path: str) -> tuple[int, Any]:
+        if path == "/api/saved_objects/_bulk_get":
+            return 404, {"statusCode": 404, "message": "Not Found"}
+        return original(request, path)
+
+    stack._kibana = without_bulk_get  # type: ignore[method-assign]
+    run(stack)
+    run(stack)
+    imports = [r.path for r in stack.take() if "_import" in r.path]
+    assert imports == ["/api/saved_objects/_import?overwrite=true"] * 2
+    assert len(stack.state.saved) == 2
