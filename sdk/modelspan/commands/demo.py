@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     incidents = [d for d in flagged if d.get(findings.TYPE) == findings.TYPE_INCIDENT]
     print(f"\nFindings ({len(model_side)} flagged, {len(result.findings)} measured):")
     print(table(model_side) if model_side else "no problems found")
-    print(f"\nCorrelated incidents ({len(incidents)}):")
+    print(f"\nIncidents ({len(incidents)}: " + ", ".join(
+        f"{d.get(findings.INCIDENT_KIND)} at {str(d.get(findings.WINDOW_START, ''))[11:19]}" for d in incidents) + "):")
     print(table(incidents) if incidents else "none")
     print(f"\n{result.traffic_summary()}")
     print(f"store:  {result.store}")

@@ -17,6 +17,8 @@ from modelspan import findings as F
 from modelspan.report import _svg
 from modelspan.report._data import ModelReport, ReportData
 
+QUALITY_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
+"""Quality metrics charted over time (the findings table lists the rest)."""
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}
 header{background:#16324f;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
@@ -61,7 +63,7 @@ def model_section(report: ModelReport) -> str:
     parts = [f"<h2>{escape(report.model)} <small>v{escape(report.version)}</small></h2>",
              _chart("overview", "Overview: flagged findings", overview),
              '<div class="grid">', latency_chart(report), qps_chart(report), modules_chart(report), "</div>",
-             '<div class="grid">', drift_chart(report), "</div>", distributions(report),
+             drift_chart(report), distributions(report),
              '<div class="grid">', data_quality(report), paths_chart(report), quality_chart(report), "</div>"]
     return "".join(parts)
 
@@ -91,17 +93,30 @@ def modules_chart(report: ModelReport) -> str:
 
 
 def drift_chart(report: ModelReport) -> str:
-    """Each feature's drift score as a multiple of its test's threshold, per analysed window."""
-    lines: dict[str, list[tuple[_dt.datetime, float]]] = {}
+    """Features x analysed windows: the drift score of each column's test, framed red when flagged.
+
+    Tests have different scales (a KS distance, a chi-square p-value), so cells are shaded by
+    score / threshold (capped) and print the score with the test's name in the tooltip.
+    """
+    cells: dict[tuple[str, str], tuple[float, bool, str]] = {}
+    windows: dict[str, str] = {}
     for doc in report.findings:
-        if doc.get(F.TYPE) not in (F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT) or not doc.get(F.TEST_THRESHOLD):
+        if doc.get(F.TYPE) not in (F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT) or doc.get(F.TEST_SCORE) is None:
             continue
-        name = f"{doc.get(F.FEATURE_NAME) or 'prediction'} ({doc.get(F.TEST_NAME)})"
-        ratio = float(doc.get(F.TEST_SCORE) or 0.0) / float(doc[F.TEST_THRESHOLD])
-        lines.setdefault(name, []).append((_time(doc[F.WINDOW_END]), ratio))
-    series = [_svg.Series(name, points) for name, points in sorted(lines.items())]
-    chart = _svg.line_chart("drift", series, "score / threshold", threshold=1.0)
-    return _chart("drift", "Drift scores per window (above the red line = drifted)", chart)
+        name = str(doc.get(F.FEATURE_NAME) or "prediction")
+        if name.startswith("_"):
+            name = "prediction"
+        start = str(doc.get(F.WINDOW_START, ""))
+        windows[start] = _short(start)
+        threshold = float(doc.get(F.TEST_THRESHOLD) or 0.0)
+        score = float(doc[F.TEST_SCORE])
+        shade = score / threshold / 3.0 if threshold > 0 else 0.0
+        row = f"{name} ({doc.get(F.TEST_NAME)})"
+        cells[(row, windows[start])] = (shade, bool(doc.get(F.FLAGGED)), f"{score:.3g}")
+    rows = sorted({row for row, _ in cells})
+    columns = [windows[start] for start in sorted(windows)]
+    chart = _svg.heatmap("drift", rows, columns, cells)
+    return _chart("drift", "Drift per feature and analysed window (window start; red frame = drifted)", chart)
 
 
 def distributions(report: ModelReport) -> str:
@@ -145,15 +160,15 @@ def paths_chart(report: ModelReport) -> str:
 
 
 def quality_chart(report: ModelReport) -> str:
-    """Model quality per analysed window (from the quality findings, labels joined late)."""
+    """Accuracy per analysed window and per prediction-time bucket (labels joined late)."""
     lines: dict[str, list[tuple[_dt.datetime, float]]] = {}
     for doc in report.findings:
-        if doc.get(F.TYPE) != F.TYPE_QUALITY or doc.get(F.METRIC_VALUE) is None:
+        name = str(doc.get(F.METRIC_NAME) or "")
+        if doc.get(F.TYPE) != F.TYPE_QUALITY or doc.get(F.METRIC_VALUE) is None or name not in QUALITY_METRICS:
             continue
         moment = _time(doc.get(F.TIMESTAMP) or doc[F.WINDOW_END])
-        name = str(doc.get(F.METRIC_NAME) or "quality")
         lines.setdefault(name, []).append((moment, float(doc[F.METRIC_VALUE])))
-        if doc.get(F.METRIC_REFERENCE_VALUE) is not None:
+        if doc.get(F.METRIC_REFERENCE_VALUE) is not None and name == "accuracy":
             lines.setdefault(f"{name} (reference)", []).append((moment, float(doc[F.METRIC_REFERENCE_VALUE])))
     series = [_svg.Series(name, points, dashed=name.endswith("(reference)")) for name, points in sorted(lines.items())]
     return _chart("model_quality", "Model quality over time", _svg.line_chart("model quality", series, "metric"))

@@ -166,6 +166,43 @@ def stacked_bars(title: str, rows: Sequence[tuple[str, dict[str, float]]]) -> st
     return "".join(parts) + _legend(keys)
 
 
+def heatmap(title: str, rows: Sequence[str], columns: Sequence[str],
+            cells: dict[tuple[str, str], tuple[float, bool, str]]) -> str:
+    """A grid of (row, column) cells: shade by ``value`` (0..1), a red frame when flagged, text inside.
+
+    ``cells[(row, column)] = (value, flagged, text)``; missing cells stay blank.
+    """
+    if not rows or not columns or not cells:
+        return empty(title)
+    label_width, cell_w, cell_h = 220, min(90.0, (WIDTH + 400 - 220) / len(columns)), 22
+    width, height = label_width + cell_w * len(columns) + 4, TOP + 18 + cell_h * len(rows) + 4
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+             f'height="{height:.0f}" role="img" aria-label="{escape(title)}">']
+    for c_index, column in enumerate(columns):
+        parts.append(f'<text x="{label_width + (c_index + 0.5) * cell_w:.1f}" y="{TOP + 8}" font-size="10" '
+                     f'text-anchor="middle">{escape(column)}</text>')
+    for r_index, row in enumerate(rows):
+        y = TOP + 18 + r_index * cell_h
+        parts.append(f'<text x="{label_width - 6}" y="{y + 15}" font-size="11" text-anchor="end">{escape(row)}</text>')
+        for c_index, column in enumerate(columns):
+            if (row, column) not in cells:
+                continue
+            value, flagged, text = cells[(row, column)]
+            shade = max(0.0, min(value, 1.0))
+            fill = f"rgb({255 - int(shade * 40)},{255 - int(shade * 150)},{255 - int(shade * 190)})"
+            stroke = ' stroke="#d62728" stroke-width="2"' if flagged else ' stroke="#dddddd"'
+            x = label_width + c_index * cell_w
+            parts.append(f'<rect class="bar" x="{x + 1:.1f}" y="{y + 1}" width="{cell_w - 2:.1f}" '
+                         f'height="{cell_h - 2}" fill="{fill}"{stroke}>'
+                         f'<title>{escape(row)} @ {escape(column)}: {escape(text)}'
+                         f'{" (flagged)" if flagged else ""}</title></rect>')
+            weight = "bold" if flagged else "normal"
+            parts.append(f'<text x="{x + cell_w / 2:.1f}" y="{y + 15}" font-size="10" text-anchor="middle" '
+                         f'font-weight="{weight}">{escape(text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def empty(title: str) -> str:
     """A visible placeholder (not a blank box) when there is nothing to draw."""
     return f'<p class="empty">No data for {escape(title)} in this window.</p>'
