@@ -45,8 +45,8 @@ def test_json_lists_the_three_kinds_and_writes_them_back(ran: scenario.Scenario,
     documents = json.loads(capsys.readouterr().out)
     kinds = Counter(d.get(F.INCIDENT_KIND) for d in documents if d[F.TYPE] == F.TYPE_INCIDENT
                     and not str(d[F.ID]).startswith(f"incident:{F.TYPE_APP_LATENCY}:"))  # a busy machine's
-    assert kinds == {"correlated": 1, "application_only": 1, "model_only": 1}
-    (correlated,) = [d for d in documents if d.get(F.INCIDENT_KIND) == "correlated"]
+    assert kinds == {"correlated": 3, "application_only": 1, "model_only": 1}  # /checkout, /quote, /price
+    (correlated,) = [d for d in documents if d[F.ID].startswith(f"incident:{F.TYPE_APP_ERRORS}:shop:POST /checkout:")]
     assert correlated[F.MODULE_NAME] == "scorer" and correlated[F.INCIDENT_MODEL_FINDINGS] == [
         ran.model_findings[0][F.ID]]
     stored = {d[F.ID] for d, _ in fake.indices[F.FINDINGS_INDEX]}
@@ -60,8 +60,10 @@ def test_table_and_no_write(ran: scenario.Scenario, fake: FakeElasticsearch,
     lines = out.splitlines()
     assert lines[0].endswith(f"incidents between {ran.window.iso()[0]} and {ran.window.iso()[1]}")
     assert lines[1].split() == ["KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM"]
-    assert lines[2].split()[:7] == ["correlated", "100%", "shop", "POST", "/checkout", "risk", "v1"]
-    assert "sub-module 'scorer'" in lines[3] and lines[4].startswith("    traces: ")
+    (checkout,) = [i for i, line in enumerate(lines) if line.split()[2:5] == ["shop", "POST", "/checkout"]]
+    assert lines[checkout].split()[:8] == ["correlated", "100%", "shop", "POST", "/checkout", "risk", "v1", "scorer"]
+    assert "sub-module 'scorer'" in lines[checkout + 1] and lines[checkout + 2].startswith("    traces: ")
+    assert lines[2].startswith("correlated")  # correlated incidents first
     assert any(line.startswith("application_only") for line in lines)
     assert any(line.startswith("model_only") and "recommender v2" in line for line in lines)
     assert len(fake.indices[F.FINDINGS_INDEX]) == len(ran.model_findings)  # nothing written
@@ -78,7 +80,7 @@ def test_analyze_first_links_the_engines_own_error_rate_findings(ran: scenario.S
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(_args(ran, fake, "--analyze", "--format", "json")) == 0
     documents = json.loads(capsys.readouterr().out)
-    (correlated,) = [d for d in documents if d.get(F.INCIDENT_KIND) == "correlated"]
+    (correlated,) = [d for d in documents if d[F.ID].startswith(f"incident:{F.TYPE_APP_ERRORS}:shop:POST /checkout:")]
     stored = {d[F.ID]: d for d, _ in fake.indices[F.FINDINGS_INDEX]}
     linked = [stored[i] for i in correlated[F.INCIDENT_MODEL_FINDINGS]]
     assert linked and {d[F.TYPE] for d in linked} == {F.TYPE_ERROR_RATE}

@@ -4,11 +4,14 @@
   ``opentelemetry.instrumentation.asgi.OpenTelemetryMiddleware``. ``POST /checkout`` scores the
   order with the in-process model ``risk`` v1 (sub-modules ``features`` then ``scorer``; ``scorer``
   raises when asked to, and the route answers 500); ``POST /cart`` fails *before* calling the model
-  when asked to; ``POST /recommend`` calls the model service over HTTP with an instrumented httpx
-  client, so the W3C ``traceparent`` header carries the trace into the other process.
+  when asked to; ``POST /recommend`` and ``POST /quote`` call the model service over HTTP with an
+  instrumented httpx client, so the W3C ``traceparent`` header carries the trace into the other
+  process (``/quote`` answers 502 when the model service fails).
 * ``model service`` (``python -m tests.sdk.analyzer.incidents.apps <db>``): a WSGI app on
   ``wsgiref`` in its *own process*, wrapped in ``opentelemetry.instrumentation.wsgi.
-  OpenTelemetryMiddleware``, serving model ``recommender`` v2 (sub-modules ``embed``, ``rank``).
+  OpenTelemetryMiddleware``, serving model ``recommender`` v2 (sub-modules ``embed``, ``rank``) on
+  ``/predict`` and model ``pricing`` v4 (``lookup``, ``solver``; ``solver`` raises when asked to,
+  the route answers 500) on ``/price``.
 
 Both processes export every span (server, client, model, module) into the same SQLite store.
 """
@@ -63,6 +66,16 @@ def recommender(row: dict[str, Any]) -> str:
         return "senior-plan" if age > 60 else "standard-plan"
 
 
+@modelspan.monitor(model="pricing", version="4")
+def pricing(row: dict[str, Any]) -> float:
+    with modelspan.module("lookup"):
+        base = float(row["amount"])
+    with modelspan.module("solver"):
+        if row.get("break_model"):
+            raise ModelFailure("solver did not converge")
+        return base * 1.2
+
+
 def shop(provider: TracerProvider, model_url: str) -> Any:
     """The ASGI shop app, instrumented."""
     from starlette.applications import Starlette
@@ -90,8 +103,12 @@ def shop(provider: TracerProvider, model_url: str) -> Any:
         response = await client.post("/predict", json=await request.json())
         return JSONResponse(response.json(), status_code=response.status_code)
 
+    async def quote(request: Request) -> JSONResponse:
+        response = await client.post("/price", json=await request.json())
+        return JSONResponse(response.json(), status_code=502 if response.status_code >= 500 else 200)
+
     routes = [Route("/checkout", checkout, methods=["POST"]), Route("/cart", cart, methods=["POST"]),
-              Route("/recommend", recommend, methods=["POST"])]
+              Route("/recommend", recommend, methods=["POST"]), Route("/quote", quote, methods=["POST"])]
     return AsgiMiddleware(Starlette(routes=routes), tracer_provider=provider)
 
 
@@ -124,12 +141,18 @@ def model_service(provider: TracerProvider) -> Callable[..., Any]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         row = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        status = "200 OK"
         if environ["PATH_INFO"] == "/flush":
             modelspan.force_flush()
-            body = {"flushed": True}
+            body: dict[str, Any] = {"flushed": True}
+        elif environ["PATH_INFO"] == "/price":
+            try:
+                body = {"price": pricing(row)}
+            except ModelFailure as exc:
+                status, body = "500 Internal Server Error", {"error": str(exc)}
         else:
             body = {"plan": recommender(row)}
-        start_response("200 OK", [("Content-Type", "application/json")])
+        start_response(status, [("Content-Type", "application/json")])
         return [json.dumps(body).encode()]
 
     return WsgiMiddleware(app, tracer_provider=provider)

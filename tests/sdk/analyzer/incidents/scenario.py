@@ -5,7 +5,9 @@ Reference phase: every route healthy. Analysed phase, at the same time:
 * ``/checkout``: 3 in 4 orders make sub-module ``scorer`` of model ``risk`` raise -> HTTP 500;
 * ``/cart``: 3 in 4 requests fail before the model is called (the application's own fault);
 * ``/recommend`` -> model service: ages shifted by +40 years (the ``recommender`` inputs drift),
-  every request succeeds.
+  every request succeeds;
+* ``/quote`` -> model service ``/price``: 3 in 4 calls make sub-module ``solver`` of model
+  ``pricing`` v4 raise *in the other process* -> 500 there, 502 in the shop.
 
 The model findings the analyzer engine would write for that window (an error rate for ``risk`` v1,
 drift of ``age`` for ``recommender`` v2) are built here with the ``modelspan.findings`` names.
@@ -48,6 +50,7 @@ def _phase(client: httpx.Client, bad: bool) -> None:
         client.post("/checkout", json={"amount": 100.0 + i, "break_model": broken})
         client.post("/cart", json={"amount": 50.0 + i, "break_cart": broken})
         client.post("/recommend", json={"age": 30.0 + (i % 20) + (40.0 if bad else 0.0)})
+        client.post("/quote", json={"amount": 10.0 + i, "break_model": broken})
 
 
 def run(tmp: Path) -> Scenario:

@@ -53,7 +53,7 @@ def test_same_incidents_from_elasticsearch_as_from_sqlite(ran: scenario.Scenario
     assert found == on_sqlite
     of_errors = [d for d in found if str(d[F.ID]).startswith(f"incident:{F.TYPE_APP_ERRORS}:")
                  or d.get(F.INCIDENT_KIND) == "model_only"]
-    assert Counter(d[F.INCIDENT_KIND] for d in of_errors) == {"correlated": 1, "application_only": 1, "model_only": 1}
+    assert Counter(d[F.INCIDENT_KIND] for d in of_errors) == {"correlated": 3, "application_only": 1, "model_only": 1}
 
 
 def test_five_requests_whatever_the_number_of_spans(ran: scenario.Scenario) -> None:

@@ -88,6 +88,19 @@ def test_model_caused_error_burst_is_correlated_and_names_the_sub_module(ran: sc
     assert "scorer" in incident[F.SUMMARY] and "risk" in incident[F.SUMMARY]
 
 
+def test_model_failing_in_another_process_is_correlated_through_the_propagated_trace(
+        found: list[dict[str, Any]]) -> None:
+    shop = _incident(found, "POST /quote")  # the shop's route: its trace continues in the model service
+    service = _incident(found, "POST /price")  # the model service's own route
+    for incident in (shop, service):
+        assert incident[F.INCIDENT_KIND] == "correlated"
+        assert (incident[F.MODEL_NAME], incident[F.MODEL_VERSION], incident[F.MODULE_NAME]) == ("pricing", "4",
+                                                                                                 "solver")
+        assert incident[F.INCIDENT_EVIDENCE_SHARE] == 1.0
+    assert (shop[F.SERVICE_NAME], service[F.SERVICE_NAME]) == ("shop", "model-service")
+    assert set(shop[F.TRACE_IDS]) == set(service[F.TRACE_IDS])  # the same requests, seen from both sides
+
+
 def test_application_only_error_burst_is_not_blamed_on_the_model(found: list[dict[str, Any]]) -> None:
     incident = _incident(found, "/cart")
     assert incident[F.INCIDENT_KIND] == "application_only"
@@ -105,7 +118,7 @@ def test_drift_without_application_impact_is_model_only(ran: scenario.Scenario,
     assert model_only[0][F.FEATURE_NAME] == "age"
     # No request on /recommend or the model service failed: the drift hurt no request yet...
     errors = [d for d in found if d[F.TYPE] == F.TYPE_APP_ERRORS]
-    assert {d[F.ROUTE] for d in errors} == {"POST /checkout", "POST /cart"}
+    assert {d[F.ROUTE] for d in errors} == {"POST /checkout", "POST /cart", "POST /quote", "POST /price"}
     # ...and the incident says whom the drifted model serves: the shop's /recommend, across processes
     assert (model_only[0][F.SERVICE_NAME], model_only[0][F.ROUTE]) == ("shop", "POST /recommend")
     assert model_only[0][F.SAMPLE_COUNT] == scenario.ROUNDS  # the requests in the window
