@@ -259,19 +259,22 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
         "transport": transport})
     builtin = _check_cluster(session)
     _choose_alerting(session, alerting, has_kibana)
-    loaded = _load_assets(assets)
     if has_kibana:
         _kibana.check_kibana(session)
+    # Every asset is built (and a bad webhook URL or throttle refused) before the first write.
+    loaded = _load_assets(assets)
+    saved = loaded.saved_objects() if has_kibana else b""
+    _kibana.parse_ndjson(saved)
+    watches = loaded.watches(webhook_url=webhook_url, throttle=throttle) if session.report.alerting == "watcher" else {}
+    connectors = _kibana.connectors(webhook_url) if session.report.alerting == "rules" else {}
+    rules = _rules(loaded, webhook_url, throttle, connectors) if connectors else {}
     _install_templates(session, builtin, baselines, retention_days, findings_retention_days)
     _install_indices(session)
     if has_kibana:
-        _kibana.install_saved_objects(session, loaded.saved_objects())
-    if session.report.alerting == "watcher":
-        _install_watches(session, loaded.watches(webhook_url=webhook_url, throttle=throttle))
-    elif session.report.alerting == "rules":
-        bodies = _kibana.connectors(webhook_url)
-        _kibana.install_connectors(session, bodies)
-        _kibana.install_rules(session, _rules(loaded, webhook_url, throttle, bodies))
+        _kibana.install_saved_objects(session, saved)
+    _install_watches(session, watches)
+    _kibana.install_connectors(session, connectors)
+    _kibana.install_rules(session, rules)
     return session.report
 
 

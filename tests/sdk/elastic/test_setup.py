@@ -340,3 +340,13 @@ def test_kibana_without_bulk_get_gets_a_full_overwrite_import(stack: FakeStack) 
     imports = [r.path for r in stack.take() if "_import" in r.path]
     assert imports == ["/api/saved_objects/_import?overwrite=true"] * 2
     assert len(stack.state.saved) == 2
+
+
+def test_bad_alert_options_are_refused_before_any_write(stack: FakeStack) -> None:
+    from modelspan.elastic import assets
+
+    with pytest.raises(ValueError, match="throttle"):
+        setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, throttle="soon", assets=assets)
+    with pytest.raises(ValueError, match="webhook URL"):
+        setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url="ftp://x", assets=assets)
+    assert writes(stack.take()) == []
