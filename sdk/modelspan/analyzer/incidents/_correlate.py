@@ -115,9 +115,13 @@ def _parse(text: Any) -> _dt.datetime:
 
 
 def flagged_model_findings(model_findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The model findings worth an incident: flagged, of a model type, with a model name."""
+    """The model findings worth an incident: flagged, of a model type, with an id and a model name.
+
+    Anything else (measurements, application findings, incidents, malformed documents) is ignored.
+    """
     return [d for d in model_findings
-            if d.get(F.FLAGGED) and d.get(F.TYPE) in MODEL_TYPES and d.get(F.MODEL_NAME) is not None]
+            if isinstance(d, dict) and d.get(F.FLAGGED) is True and d.get(F.TYPE) in MODEL_TYPES
+            and d.get(F.ID) is not None and d.get(F.MODEL_NAME) is not None]
 
 
 def weigh(kind: str, start: _dt.datetime, end: _dt.datetime, traces: Sequence[str],

@@ -189,7 +189,9 @@ class ElasticsearchIncidents:
         responses: list[dict[str, Any]] = self.client.msearch(searches=searches).body["responses"]
         for response in responses:
             if "error" in response:
-                raise RuntimeError(f"incident search failed: {response['error']}")
+                from modelspan.store.elasticsearch import StoreError
+
+                raise StoreError(f"incident search failed: {response['error']}")
         return responses
 
 

@@ -70,3 +70,13 @@ def test_overlap_and_flagged_findings() -> None:
     del nameless[F.MODEL_NAME]
     drift = _finding(F.TYPE_DRIFT)
     assert flagged_model_findings([measured, application, nameless, drift]) == [drift]
+
+
+def test_malformed_model_findings_are_ignored_not_fatal() -> None:
+    good = _finding(F.TYPE_ERROR_RATE)
+    no_id = {k: v for k, v in _finding(F.TYPE_DRIFT).items() if k != F.ID}
+    truthy_not_true = {**_finding(F.TYPE_DRIFT), F.FLAGGED: "yes"}
+    bad_window = {**_finding(F.TYPE_DRIFT), F.WINDOW_START: "not a date", F.ID: "x"}
+    kept = flagged_model_findings([good, no_id, truthy_not_true, bad_window, "junk", None])  # type: ignore[list-item]
+    assert kept == [good, bad_window]
+    assert overlaps(bad_window, START, END)  # an unreadable window cannot rule a finding out

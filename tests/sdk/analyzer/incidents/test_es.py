@@ -90,3 +90,22 @@ def test_every_body_passes_the_contract_check(ran: scenario.Scenario) -> None:
                                                                      hour.start), 120)),
               Case("evidence", "SearchBody", evidence_body(["0" * 32, "1" * 32]))]
     typecheck(cases)
+
+
+class _FailingFake(FakeElasticsearch):
+    """The fake, except that every search of one msearch fails, as a missing field mapping would."""
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "traces" in body.get("aggs", {}) and "terms" in body["aggs"]["traces"]:
+            raise ValueError("no mapping for [trace_id]")
+        return super().search(index, body)
+
+
+def test_a_failed_search_inside_msearch_is_a_store_error(ran: scenario.Scenario) -> None:
+    from modelspan.store.elasticsearch import StoreError
+
+    with _FailingFake() as fake:
+        for document in _documents(ran):
+            fake.add(index_for(document), [document])
+        with ElasticsearchStore(fake.url) as store, pytest.raises(StoreError, match="no mapping"):
+            find_incidents(store, ran.window, ran.model_findings, reference=ran.reference)
