@@ -179,7 +179,8 @@ class DryRunTransport:
     """Writes each request as ``NNN-<target>-<method>-<path>.json`` in a folder and sends nothing.
 
     Answers are those of a fresh cluster (nothing installed yet) of ``version`` with ``license``,
-    so the files hold every request a first real run would send. Credentials are never written.
+    so the files hold every request a first real run would send. Credentials are never written;
+    numbered files of an earlier dry run in the same folder are replaced.
     """
 
     def __init__(self, directory: str | Path, *, license: str = "basic", version: str = "9.1.0",
@@ -187,6 +188,8 @@ class DryRunTransport:
         self.directory = Path(directory)
         self.authorized = authorized
         self.directory.mkdir(parents=True, exist_ok=True)
+        for stale in self.directory.glob("[0-9][0-9][0-9]-*.json"):  # a previous plan's files, not mixed in
+            stale.unlink()
         self.license = license
         self.version = version
         self.count = 0

@@ -350,3 +350,13 @@ def test_bad_alert_options_are_refused_before_any_write(stack: FakeStack) -> Non
     with pytest.raises(ValueError, match="webhook URL"):
         setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url="ftp://x", assets=assets)
     assert writes(stack.take()) == []
+
+
+def test_a_second_dry_run_replaces_the_first_plan(tmp_path: Path) -> None:
+    setup("http://127.0.0.1:9", "http://127.0.0.1:9", dry_run_dir=tmp_path, assets=FixtureAssets())
+    with_kibana = len(list(tmp_path.iterdir()))
+    (tmp_path / "notes.txt").write_text("mine")
+    setup("http://127.0.0.1:9", None, dry_run_dir=tmp_path, assets=FixtureAssets())
+    planned = [path for path in tmp_path.iterdir() if path.suffix == ".json"]
+    assert 0 < len(planned) < with_kibana and (tmp_path / "notes.txt").exists()
+    assert not any(json.loads(path.read_text())["target"] == "kibana" for path in planned)
