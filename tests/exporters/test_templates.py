@@ -293,3 +293,26 @@ def test_no_ml_attribute_literals_in_the_templates_module() -> None:
     source = Path(templates.__file__).read_text()
     code = re.sub(r'""".*?"""', "", source, flags=re.S)
     assert not re.search(r"[\"']ml\.", code)
+
+
+def _nested_type(mapping: dict[str, Any], field: str) -> str | None:
+    properties = mapping["properties"]
+    if field in properties:  # flat keys (findings: subobjects false)
+        return str(properties[field]["type"])
+    holder: Any = {"properties": properties}
+    for part in field.split("."):
+        holder = holder.get("properties", {}).get(part) if isinstance(holder, dict) else None
+    return None if holder is None else str(holder["type"])
+
+
+def test_outcome_and_findings_queries_use_mapped_aggregatable_fields() -> None:
+    from modelspan.store import _es_extras
+
+    boot = templates.findings_bootstrap()
+    checks = [(boot[findings.OUTCOMES_INDEX]["mappings"], queries.outcomes_body(WINDOW, ["p9"])),
+              (findings.mapping(), _es_extras.findings_body(WINDOW, [findings.TYPE_DRIFT], "churn"))]
+    for mapping, body in checks:
+        named = set(_fields(body)) | {key for sort in body.get("sort", []) for key in sort}
+        assert named
+        for field in named:
+            assert _nested_type(mapping, field) in AGGREGATABLE, field
