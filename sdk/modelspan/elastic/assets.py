@@ -49,8 +49,10 @@ def kibana_dir() -> Path:
     wheel = [Path(entry) / PACKAGE_DATA for entry in modelspan.__path__]
     # A checkout: sdk/modelspan -> the repository root, recognised by the generator next to the assets.
     checkout = [Path(entry).resolve().parent.parent / "kibana" for entry in modelspan.__path__]
-    candidates = wheel + checkout
-    for candidate in wheel + [c for c in checkout if (c / "build.py").is_file()]:
+    candidates = checkout + wheel
+    # The checkout first: an editable install also copies kibana/ into site-packages (hatch applies
+    # force-include to editable wheels), and that copy goes stale as soon as kibana/ is rebuilt.
+    for candidate in [c for c in checkout if (c / "build.py").is_file()] + wheel:
         if (candidate / SAVED_OBJECTS_DIR).is_dir():
             return candidate
     raise FileNotFoundError("modelspan's Kibana assets were not found (looked in: "

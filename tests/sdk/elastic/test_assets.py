@@ -18,11 +18,19 @@ def test_kibana_dir_is_the_checkout_in_an_editable_install() -> None:
     assert assets.kibana_dir() == REPO_KIBANA
 
 
-def test_kibana_dir_prefers_the_wheels_package_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kibana_dir_is_the_package_data_in_a_wheel_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "site-packages" / "modelspan"
+    shutil.copytree(REPO_KIBANA / "saved_objects", package / assets.PACKAGE_DATA / "saved_objects")
+    monkeypatch.setattr(modelspan, "__path__", [str(package)])
+    assert assets.kibana_dir() == package / assets.PACKAGE_DATA
+
+
+def test_the_checkout_wins_over_a_stale_copy_in_site_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # hatch copies force-included kibana/ into site-packages for editable installs too
     package = tmp_path / "site-packages" / "modelspan"
     shutil.copytree(REPO_KIBANA / "saved_objects", package / assets.PACKAGE_DATA / "saved_objects")
     monkeypatch.setattr(modelspan, "__path__", [str(package), *modelspan.__path__])
-    assert assets.kibana_dir() == package / assets.PACKAGE_DATA
+    assert assets.kibana_dir() == REPO_KIBANA
 
 
 def test_kibana_dir_explains_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
