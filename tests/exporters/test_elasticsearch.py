@@ -316,3 +316,30 @@ def test_a_decorated_model_exports_through_configure(server: BulkServer, tmp_pat
     assert indexes == {"traces-modelspan.otel-prod"} and len(server.stored) == 10
     model = [doc for _, doc in server.stored.values() if doc["attributes"].get(semconv.SPAN_KIND) == "model"]
     assert len(model) == 5 and json.dumps(model[0])
+
+
+AUTO_CONFIGURED_APP = """
+from opentelemetry.sdk._configuration import _OTelSDKConfigurator
+_OTelSDKConfigurator().configure(auto_instrumentation_version="test")  # what opentelemetry-instrument runs
+from opentelemetry import trace
+with trace.get_tracer("app").start_as_current_span("hello", attributes={"data_stream.dataset": "modelspan"}):
+    pass
+"""
+
+
+def test_sdk_auto_configuration_exports_at_exit(server: BulkServer, tmp_path: Path) -> None:
+    """``opentelemetry-instrument`` (with opentelemetry-distro's configurator) in a real process:
+    the provider is shut down at exit and the span is stored."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="elasticsearch", OTEL_METRICS_EXPORTER="none",
+               OTEL_LOGS_EXPORTER="none", OTEL_SERVICE_NAME="auto", ELASTICSEARCH_URL=server.url,
+               MODELSPAN_SPOOL_DIR=str(tmp_path / "spool"))
+    result = subprocess.run([sys.executable, "-c", AUTO_CONFIGURED_APP], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    ((index, document),) = server.stored.values()
+    assert index == "traces-modelspan.otel-default"
+    assert document["resource"]["attributes"]["service.name"] == "auto"
