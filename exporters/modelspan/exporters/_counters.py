@@ -5,7 +5,9 @@ replayed), *dead-lettered* (can never succeed, kept in a file with the reason) o
 (counted and logged when even the spool is full). The counts are plain integers behind a lock so
 ``stats()`` is exact, and are also read by asynchronous instruments of the global
 ``MeterProvider`` (``modelspan.exporter.*``), so they show up wherever the application's metrics go.
-The instruments only read; with no SDK ``MeterProvider`` installed they cost nothing.
+The instruments are created once per meter provider and report the sum over the live exporters
+(weakly referenced: a replaced exporter is not kept alive by its metrics); with no SDK
+``MeterProvider`` installed they cost nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Final
 
@@ -74,17 +77,29 @@ class Counters:
         return snapshot
 
     def _register_instruments(self) -> None:
-        try:
-            meter = metrics.get_meter(METER_NAME)
-            for key, (name, description) in COUNTERS.items():
-                meter.create_observable_counter(name, [self._observe(key)], unit="1", description=description)
-            for key, (name, unit, description) in GAUGES.items():
-                meter.create_observable_gauge(name, [self._observe(key)], unit=unit, description=description)
-        except Exception:  # metrics are a convenience; the exporter must work without them
-            _log.debug("modelspan exporter metrics not registered", exc_info=True)
+        with _registry_lock:
+            _live.add(self)
+            try:
+                provider = metrics.get_meter_provider()
+                if any(known is provider for known in _providers):
+                    return
+                meter = provider.get_meter(METER_NAME)
+                for key, (name, description) in COUNTERS.items():
+                    meter.create_observable_counter(name, [_observe(key)], unit="1", description=description)
+                for key, (name, unit, description) in GAUGES.items():
+                    meter.create_observable_gauge(name, [_observe(key)], unit=unit, description=description)
+                _providers.append(provider)
+            except Exception:  # metrics are a convenience; the exporter must work without them
+                _log.debug("modelspan exporter metrics not registered", exc_info=True)
 
-    def _observe(self, key: str) -> Callable[[metrics.CallbackOptions], Iterable[metrics.Observation]]:
-        def callback(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
-            return [metrics.Observation(self.stats().get(key, 0))]
 
-        return callback
+_registry_lock = threading.Lock()
+_live: weakref.WeakSet[Counters] = weakref.WeakSet()
+_providers: list[object] = []
+
+
+def _observe(key: str) -> Callable[[metrics.CallbackOptions], Iterable[metrics.Observation]]:
+    def callback(options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        return [metrics.Observation(sum(counters.stats().get(key, 0) for counters in list(_live)))]
+
+    return callback
