@@ -1,12 +1,16 @@
-"""Chi-square goodness of fit of the current counts to the reference shares (``scipy.stats.chisquare``).
+"""Chi-square test that the current category counts come from the reference's distribution.
 
-Expected counts are the reference shares times the current total, over the union of categories
-(Evidently's construction). A category the reference never saw would have an expected count of 0 and
-an infinite statistic; we give it the share :data:`~modelspan.analyzer.drift._core.EPSILON` (or the
-smaller Evidently rule) and renormalise, so the test stays finite and such categories still weigh
-heavily. Without unseen categories the p-value equals Evidently's ``chisquare``. The score is
-Cramér's V-like effect size ``sqrt(chi2 / n_current / (k - 1))`` so a huge window does not turn a
-tiny shift into a large number.
+Two samples, two sources of noise: the registered test is Pearson's chi-square test of homogeneity
+on the 2 x k table of reference and current counts (``scipy.stats.chi2_contingency``, categories
+empty in both dropped). Evidently instead runs ``scipy.stats.chisquare`` of the current counts
+against the reference *shares taken as exact*; that ignores the reference's own sampling noise and
+inflates the statistic by about ``1 + n_current / n_reference`` — at n = 800 vs 600 clean traffic
+over 50 categorical features gives p-values below 1e-4. The two agree when the reference is much
+larger than the current window. :func:`goodness_of_fit` keeps Evidently's construction (equal to it
+on the same data) for comparison.
+
+The score is Cramér's V of the table, ``sqrt(chi2 / (n_reference + n_current))``, an effect size
+that does not grow with the window. A category the reference never saw needs no smoothing here.
 """
 
 from __future__ import annotations
@@ -29,11 +33,25 @@ def chi_square(reference: Sample, current: Sample) -> Measure:
     ref, cur = aligned_counts(reference, current)
     keep = (ref + cur) > 0
     ref, cur = ref[keep], cur[keep]
-    if ref.size < 2:
+    if ref.size < 2 or not ref.sum() or not cur.sum():
+        return Measure(0.0, 1.0)
+    result = stats.chi2_contingency([ref, cur], correction=False)
+    statistic = float(result.statistic)
+    return Measure(math.sqrt(statistic / (ref.sum() + cur.sum())), float(result.pvalue))
+
+
+def goodness_of_fit(reference: Sample, current: Sample) -> Measure:
+    """Evidently's ``chisquare``: current counts against reference shares taken as exact.
+
+    A category the reference never saw gets the smoothed share of
+    :func:`~modelspan.analyzer.drift._core.smoothed` (renormalised) instead of an expected count of 0,
+    which would make the statistic infinite. Score: ``sqrt(chi2 / n_current / (k - 1))``.
+    """
+    ref, cur = aligned_counts(reference, current)
+    keep = (ref + cur) > 0
+    ref, cur = ref[keep], cur[keep]
+    if ref.size < 2 or not cur.sum():
         return Measure(0.0, 1.0)
     expected_share = smoothed(shares(ref))
-    expected = expected_share / expected_share.sum() * cur.sum()
-    result = stats.chisquare(cur, expected)
-    statistic = float(result.statistic)
-    effect = math.sqrt(statistic / cur.sum() / (cur.size - 1)) if cur.sum() else 0.0
-    return Measure(effect, float(result.pvalue))
+    result = stats.chisquare(cur, expected_share / expected_share.sum() * cur.sum())
+    return Measure(math.sqrt(float(result.statistic) / cur.sum() / (cur.size - 1)), float(result.pvalue))

@@ -1,4 +1,4 @@
-"""Chi-square: scipy.stats.chisquare with expected counts from the reference, Evidently's p-value."""
+"""Chi-square: the two-sample homogeneity test (scipy), and Evidently's goodness of fit for comparison."""
 
 from __future__ import annotations
 
@@ -8,39 +8,71 @@ from scipy import stats
 
 from modelspan.analyzer.drift import Categories, run
 from modelspan.analyzer.drift._core import EPSILON
+from modelspan.analyzer.drift.chi_square import goodness_of_fit
 from tests.sdk.analyzer.drift._data import rng_for
 from tests.sdk.analyzer.drift._peer import categories, evidently
 
 LEVELS = np.array(["red", "green", "blue", "black", "white"])
+BASE = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
+
+
+def _samples(n: int, tilt: float, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = rng_for(n, tilt, tag)
+    moved = BASE + tilt * np.array([-1, 0, 0, 0, 1]) * BASE[-1]
+    return rng.choice(LEVELS, n, p=BASE), rng.choice(LEVELS, n // 2, p=moved / moved.sum())
+
+
+def _counts(values: np.ndarray, keys: list[str]) -> np.ndarray:
+    return np.array([np.sum(values == k) for k in keys], dtype=float)
 
 
 @pytest.mark.parametrize("n", [250, 1000, 50_000])
 @pytest.mark.parametrize("tilt", [0.0, 0.05, 0.3])
-def test_matches_scipy_and_evidently_when_every_category_was_seen(n: int, tilt: float) -> None:
-    rng = rng_for(n, tilt, "chi")
-    base = np.array([0.3, 0.25, 0.2, 0.15, 0.1])
-    moved = base + tilt * np.array([-1, 0, 0, 0, 1]) * base[-1]
-    ref = rng.choice(LEVELS, n, p=base)
-    cur = rng.choice(LEVELS, n // 2, p=moved / moved.sum())
+def test_registered_test_is_scipys_homogeneity_test(n: int, tilt: float) -> None:
+    ref, cur = _samples(n, tilt, "chi")
     ours = run("chi_square", categories(ref), categories(cur))
+    keys = sorted(set(ref) | set(cur))
+    table = [_counts(ref, keys), _counts(cur, keys)]
+    expected = stats.chi2_contingency(table, correction=False)
+    assert ours.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
+    assert ours.score == pytest.approx(np.sqrt(expected.statistic / (ref.size + cur.size)), rel=1e-12)
+    assert ours.drifted == (expected.pvalue < 0.05)
+
+
+@pytest.mark.parametrize("n", [250, 1000, 50_000])
+@pytest.mark.parametrize("tilt", [0.0, 0.05, 0.3])
+def test_goodness_of_fit_matches_scipy_and_evidently(n: int, tilt: float) -> None:
+    ref, cur = _samples(n, tilt, "gof")
+    ours = goodness_of_fit(categories(ref), categories(cur))
     keys = sorted(set(ref))
-    ref_counts = np.array([np.sum(ref == k) for k in keys], dtype=float)
-    cur_counts = np.array([np.sum(cur == k) for k in keys], dtype=float)
+    ref_counts, cur_counts = _counts(ref, keys), _counts(cur, keys)
     expected = stats.chisquare(cur_counts, ref_counts / ref_counts.sum() * cur_counts.sum())
     assert ours.p_value == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-300)
     assert ours.p_value == pytest.approx(evidently("chi_square", ref, cur, categorical=True), rel=1e-9, abs=1e-300)
-    assert ours.score == pytest.approx(np.sqrt(expected.statistic / cur_counts.sum() / (len(keys) - 1)))
-    assert ours.drifted == (ours.p_value is not None and ours.p_value < 0.05)
 
 
-def test_unseen_categories_are_smoothed_not_infinite() -> None:
-    ref = Categories({"a": 600, "b": 400})
-    cur = Categories({"a": 300, "b": 200, "c": 5})
+def test_goodness_of_fit_is_anti_conservative_for_two_samples_and_homogeneity_is_not() -> None:
+    """Same distribution, 800 vs 600 rows: rejections at 0.05 over 1,000 pairs."""
+    rng = rng_for("null")
+    homogeneity, fit = 0, 0
+    for _ in range(1000):
+        ref, cur = categories(rng.choice(LEVELS, 800, p=BASE)), categories(rng.choice(LEVELS, 600, p=BASE))
+        homogeneity += run("chi_square", ref, cur).drifted
+        p_value = goodness_of_fit(ref, cur).p_value
+        fit += p_value is not None and p_value < 0.05
+    assert 0.03 < homogeneity / 1000 < 0.07
+    assert fit / 1000 > 0.12  # the reference's own noise is ignored: about 1 + 600/800 times the statistic
+
+
+def test_unseen_categories() -> None:
+    ref, cur = Categories({"a": 600, "b": 400}), Categories({"a": 300, "b": 200, "c": 5})
     result = run("chi_square", ref, cur)
-    share = np.array([0.6, 0.4, EPSILON])
-    expected = stats.chisquare([300, 200, 5], share / share.sum() * 505)
-    assert result.p_value == pytest.approx(expected.pvalue, abs=1e-300)
-    assert np.isfinite(result.score) and result.drifted
+    expected = stats.chi2_contingency([[600, 400, 0], [300, 200, 5]], correction=False)
+    assert result.p_value == pytest.approx(expected.pvalue) and result.drifted
+    share = np.array([0.6, 0.4, EPSILON])  # goodness of fit: smoothed, not an infinite statistic
+    fit = goodness_of_fit(ref, cur)
+    assert fit.p_value == pytest.approx(stats.chisquare([300, 200, 5], share / share.sum() * 505).pvalue, abs=1e-300)
+    assert np.isfinite(fit.score)
 
 
 def test_the_same_shares_give_p_one() -> None:
