@@ -62,7 +62,7 @@ def opener(request: pytest.FixtureRequest) -> Opener:
 
 @pytest.fixture(scope="module")
 def planted() -> Traffic:
-    return generate(Plan())
+    return generate(Plan(), calls=300)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_every_planted_problem_is_found_and_named(planted: Traffic, opener: Open
 
 
 def test_an_accuracy_drop_shows_only_once_late_labels_arrive(opener: Opener) -> None:
-    traffic = generate(Plan(None, None, False, False, None, accuracy_drop=True), seed=5)
+    traffic = generate(Plan(None, None, False, False, None, accuracy_drop=True), calls=300, seed=5)
     with opener(traffic, False) as store:
         before = analyze(store, WINDOW).findings
         assert not flagged(before)  # same inputs, same outputs: nothing to see without ground truth
@@ -125,7 +125,7 @@ def test_clean_traffic_over_fifty_features_raises_no_finding(clean_wide: Traffic
 
 
 def test_clean_single_row_traffic_raises_no_finding(opener: Opener) -> None:
-    traffic = generate(CLEAN, seed=3)
+    traffic = generate(CLEAN, calls=300, seed=3)
     with opener(traffic, True) as store:
         found = analyze(store, WINDOW).findings
     kinds = {f[findings.TYPE] for f in found}
