@@ -49,8 +49,13 @@ class DemoResult:
     phases: dict[str, Window]
     traffic: _traffic.Traffic
     labels: int
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    by_phase: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """The findings of each phase's analysis run (application findings carry their episode's window)."""
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        return [doc for docs in self.by_phase.values() for doc in docs]
 
     @property
     def flagged(self) -> list[dict[str, Any]]:
@@ -112,7 +117,7 @@ def run_demo(
                             Window(traffic.phases[0].start or _now(), traffic.phases[-1].end or _now()),
                             phases, traffic, labels, timings=timings)
         mark = time.monotonic()
-        result.findings = _analyze(analyze, store, phases, out)
+        result.by_phase = _analyze(analyze, store, phases, out)
         timings["analysis"] = time.monotonic() - mark
         if report_path is not None:
             from modelspan.report import render
@@ -158,14 +163,14 @@ def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
     return len(pairs)
 
 
-def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> list[dict[str, Any]]:
+def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
     """Each phase is its own window: the reference window against the training profile, every
     later phase against the reference window (module docstring of ``_scenario``)."""
     reference = phases["baseline"]
-    docs: list[dict[str, Any]] = []
+    docs: dict[str, list[dict[str, Any]]] = {}
     for name, window in phases.items():
         out.write(f"modelspan demo: analysing {name} ({window.seconds:.0f} s)\n")
-        docs += analyze(store, window, reference="baseline" if name == "baseline" else reference).findings
+        docs[name] = analyze(store, window, reference="baseline" if name == "baseline" else reference).findings
     return docs
 
 

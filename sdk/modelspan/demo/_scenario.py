@@ -50,15 +50,16 @@ class Expected:
     feature: str | None = None
     module: str | None = None
     allowed: frozenset[str] = frozenset()
-    """Consequences that may also be flagged in this window (e.g. the predictions a unit change moves)."""
+    """Consequences that may also be flagged in this window (e.g. the predictions a unit change moves,
+    or the correlator's model-only incident that groups the window's model findings)."""
 
 
 EXPECTED = (
     Expected("unit_change", frozenset({"drift", "quality"}), feature="temperature",
-             allowed=frozenset({"data_quality", "prediction_drift", "path_drift"})),
+             allowed=frozenset({"data_quality", "prediction_drift", "path_drift", "incident"})),
     Expected("new_category", frozenset({"drift", "application_errors", "incident"}), feature="device",
              allowed=frozenset({"data_quality"})),
-    Expected("slow_module", frozenset({"latency"}), module="tree_scorer"),
+    Expected("slow_module", frozenset({"latency"}), module="tree_scorer", allowed=frozenset({"incident"})),
     Expected("tariff_outage", frozenset({"application_errors", "incident"})),
 )
 """What the demo plants, per phase; the tests and the summary printed at the end read this."""
