@@ -14,8 +14,9 @@ from modelspan.store._schema import MINUTE_NS
 CHUNK = 5000
 
 
-def purge(connection: sqlite3.Connection, cutoff_ns: int, *, chunk: int = CHUNK, max_chunks: int | None = None) -> int:
-    """Delete spans that started before ``cutoff_ns``; returns how many spans were deleted.
+def purge(connection: sqlite3.Connection, cutoff_ns: int, *, chunk: int = CHUNK,
+          max_chunks: int | None = None) -> tuple[int, bool]:
+    """Delete spans that started before ``cutoff_ns``: ``(spans deleted, whether all old rows are gone)``.
 
     ``max_chunks`` bounds the work of one call (the exporter purges a little after each export).
     """
@@ -32,11 +33,13 @@ def purge(connection: sqlite3.Connection, cutoff_ns: int, *, chunk: int = CHUNK,
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
-            chunks += 1
+            chunks += 1 if gone else 0  # empty range deletes are cheap seeks: not charged
             deleted += gone if counts else 0
             if gone < chunk:
                 break
-    return deleted
+        else:
+            return deleted, False
+    return deleted, True
 
 
 def _bounded(table: str, key: str, where: str, chunk: int) -> str:

@@ -87,8 +87,11 @@ class SQLiteStore:
         with self._lock:
             return write_documents(self.connection, documents, self._extractor)[0]
 
-    def purge(self, older_than_days: float, *, max_chunks: int | None = None) -> int:
-        """Delete spans older than ``older_than_days`` (bounded chunks); returns spans deleted."""
+    def purge(self, older_than_days: float, *, max_chunks: int | None = None) -> tuple[int, bool]:
+        """Delete spans older than ``older_than_days`` in bounded chunks (at most ``max_chunks``).
+
+        Returns ``(spans deleted, finished)``; ``finished`` is False when the chunk budget ran out.
+        """
         cutoff = time.time_ns() - int(older_than_days * 86_400 * 1e9)
         with self._lock:
             return purge(self.connection, cutoff, max_chunks=max_chunks)
