@@ -55,7 +55,7 @@ def _sqlite(traffic: Traffic, labels: bool = True) -> Iterator[Any]:
 BACKENDS: dict[str, Opener] = {"elasticsearch": _elasticsearch, "sqlite": _sqlite}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param("elasticsearch"), pytest.param("sqlite", marks=pytest.mark.slow)])
 def opener(request: pytest.FixtureRequest) -> Opener:
     return BACKENDS[request.param]
 
