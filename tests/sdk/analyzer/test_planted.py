@@ -131,3 +131,22 @@ def test_clean_single_row_traffic_raises_no_finding(opener: Opener) -> None:
     kinds = {f[findings.TYPE] for f in found}
     assert {findings.TYPE_DRIFT, findings.TYPE_LATENCY, findings.TYPE_QUALITY, findings.TYPE_PATH_DRIFT} <= kinds
     assert not flagged(found), [f[findings.SUMMARY] for f in flagged(found)]
+
+
+@pytest.mark.slow
+def test_both_backends_give_the_same_findings(planted: Traffic) -> None:
+    """Conformance: the same spans give the same findings (ids, verdicts, drift numbers) on both stores."""
+    results = {}
+    for name, open_backend in BACKENDS.items():
+        with open_backend(planted, False) as store:
+            results[name] = {f[findings.ID]: f for f in analyze(store, WINDOW, write=False).findings
+                             if f[findings.TYPE] in MODEL_TYPES}
+    es, sqlite = results["elasticsearch"], results["sqlite"]
+    assert sorted(es) == sorted(sqlite)
+    assert {i for i, f in es.items() if f[findings.FLAGGED]} == {i for i, f in sqlite.items() if f[findings.FLAGGED]}
+    for finding_id, finding in es.items():
+        other = sqlite[finding_id]
+        for field in (findings.TEST_SCORE, findings.TEST_P_VALUE, findings.SAMPLE_COUNT, findings.REFERENCE_COUNT):
+            assert (field in finding) == (field in other), (finding_id, field)
+            if finding[findings.TYPE] != findings.TYPE_LATENCY and field in finding:  # percentiles: rank vs linear
+                assert other.get(field) == pytest.approx(finding[field], rel=1e-9, abs=1e-12), (finding_id, field)
