@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib
 import json
 import re
 import signal
@@ -98,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _open(target: str | None) -> Any:
-    from modelspan.store import open_store  # type: ignore[attr-defined]
-
-    return open_store(target)
+    """The store of contract 2: Elasticsearch for a URL (or ELASTICSEARCH_URL), else the SQLite file."""
+    store_package = importlib.import_module("modelspan.store")
+    return store_package.open_store(target)
 
 
 def _once(store: Any, args: argparse.Namespace, options: dict[str, Any]) -> int:
