@@ -38,6 +38,8 @@ class Sender:
 
     def __init__(self, delivery: Delivery, spool: Spool, counters: Counters, *, timeout: float,
                  max_queued: int, probe_backoff: Backoff) -> None:
+        if max_queued < 1:
+            raise ValueError("modelspan: max_queued_batches must be at least 1")
         self.delivery, self.spool, self.counters = delivery, spool, counters
         self.timeout = timeout
         self.max_queued = max_queued
@@ -53,6 +55,7 @@ class Sender:
         self._spool_pending = not spool.empty()
         self._next_probe = 0.0
         self._thread: threading.Thread | None = None
+        self._inflight: list[Item] | None = None  # the live batch being sent
 
     def submit(self, items: list[Item]) -> bool:
         """Hand ``items`` over without waiting; False when they had to be dropped (spool full)."""
@@ -108,6 +111,10 @@ class Sender:
         with self._cond:
             leftovers = list(self._queue)
             self._queue.clear()
+            if self._thread is not None and self._thread.is_alive() and self._inflight:
+                # still waiting for an answer: keep a copy on disk; if it was stored after all,
+                # the replay gets 409s (same ids), never a duplicate
+                leftovers.append(self._inflight)
         for batch in leftovers:
             self.spill(batch)
 
@@ -163,7 +170,11 @@ class Sender:
         if self.down:
             self.spill(batch)
             return
-        result = self.delivery.send(batch, Deadline(self.timeout, self._stop))
+        self._inflight = batch
+        try:
+            result = self.delivery.send(batch, Deadline(self.timeout, self._stop))
+        finally:
+            self._inflight = None
         if result.pending:
             self._mark_down()
             self.spill(result.pending)
