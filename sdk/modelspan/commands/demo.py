@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
         "never-seen category, a sub-module latency regression and application error bursts happen, record "
         "late labels, then print what the analyzer found and write the HTML report.",
     )
-    parser.add_argument("--duration", type=float, help="seconds of traffic (default 100; --quick: 22)")
+    parser.add_argument("--duration", type=float, help="seconds of traffic (default 120; --quick: 28)")
     parser.add_argument("--quick", action="store_true", help="a short run (about 30-40 s in all)")
     parser.add_argument("--store", help="SQLite file (default: MODELSPAN_STORE or ./modelspan.db)")
     parser.add_argument("--report", default="modelspan-report.html", help="HTML report (default %(default)s)")
