@@ -32,7 +32,9 @@ Clock = Callable[[], _dt.datetime]
 
 
 def checkpoint_name(model: str | None) -> str:
-    """>>> checkpoint_name(None), checkpoint_name("churn")
+    """The checkpoint of a scheduler (one per ``--model``, so two schedulers never share one).
+
+    >>> checkpoint_name(None), checkpoint_name("churn")
     ('analyze', 'analyze:churn')
     """
     return CHECKPOINT if model is None else f"{CHECKPOINT}:{model}"

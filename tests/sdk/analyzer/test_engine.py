@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import doctest
+import importlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -213,3 +215,11 @@ def test_qps_is_scaled_by_the_sample_rate_and_sub_modules_follow(planted: Traffi
     latency = {f[findings.METRIC_NAME] for f in analysis.findings
                if f[findings.TYPE] == findings.TYPE_LATENCY and f.get(findings.MODULE_NAME) == "calibrate"}
     assert latency == {"latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms"}
+
+
+@pytest.mark.parametrize("name", ["modelspan.analyzer._documents", "modelspan.analyzer._references",
+                                  "modelspan.analyzer._scheduler",
+                                  "modelspan.store._es_extras", "modelspan.commands.analyze"])
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
