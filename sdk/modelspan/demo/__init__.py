@@ -165,11 +165,21 @@ def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
 
 
 def _refresh_statistics(store: Any) -> None:
-    """The store went from empty to thousands of spans in a minute: let SQLite's planner know,
-    or the label join picks a full scan (10 s instead of 15 ms per window)."""
+    """Make the spans just exported visible to the analysis.
+
+    SQLite: the store went from empty to thousands of spans in a minute; refresh the planner's
+    statistics, or the label join picks a full scan (10 s instead of 15 ms per window).
+    Elasticsearch: refresh the span data streams, so the last second of traffic is searchable now
+    rather than after the next refresh interval (outcomes and findings are written with
+    ``refresh=wait_for`` by the store itself).
+    """
     connection = getattr(store, "connection", None)
     if connection is not None:
         connection.execute("ANALYZE")
+        return
+    client = getattr(store, "client", None)
+    if client is not None:
+        client.indices.refresh(index="traces-*", ignore_unavailable=True, allow_no_indices=True)
 
 
 def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
