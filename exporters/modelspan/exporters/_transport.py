@@ -33,8 +33,8 @@ ENV_USERNAME: Final = "ELASTICSEARCH_USERNAME"
 ENV_PASSWORD: Final = "ELASTICSEARCH_PASSWORD"
 ENV_CA_CERTS: Final = "ELASTICSEARCH_CA_CERTS"
 DEFAULT_URL: Final = "http://localhost:9200"
-# Keep the per-item answers small: status, error and where it went, nothing else.
-_BULK_PATH: Final = "/_bulk?filter_path=took,errors,items.*.status,items.*._index,items.*._id,items.*.error"
+# Keep the answers small: items pair with the request by position, so status and error suffice.
+_BULK_PATH: Final = "/_bulk?filter_path=errors,items.*.status,items.*.error"
 
 
 class TransportError(Exception):
