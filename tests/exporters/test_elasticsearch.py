@@ -343,3 +343,23 @@ def test_sdk_auto_configuration_exports_at_exit(server: BulkServer, tmp_path: Pa
     ((index, document),) = server.stored.values()
     assert index == "traces-modelspan.otel-default"
     assert document["resource"]["attributes"]["service.name"] == "auto"
+
+
+def test_span_events_become_log_documents_and_nan_is_written_as_null(server: BulkServer, tmp_path: Path) -> None:
+    exporter_memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter_memory))
+    with provider.get_tracer("t").start_as_current_span("predict", attributes={"score": float("nan")}) as span:
+        span.add_event("retry", {"attempt": 1})
+    provider.shutdown()
+    (finished,) = exporter_memory.get_finished_spans()
+    exporter = exporter_for(server, tmp_path)
+    try:
+        exporter.export([finished])
+        settle(exporter)
+    finally:
+        exporter.shutdown()
+    identifier = span_id(finished)
+    assert server.stored[identifier][1]["attributes"] == {"score": None}
+    index, event = server.stored[identifier + "-0"]
+    assert index == "logs-generic.otel-default" and event["event_name"] == "retry"
