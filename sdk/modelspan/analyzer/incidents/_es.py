@@ -24,9 +24,11 @@ TRACES_INDEX = "traces-*.otel-*"
 MAX_SERVICES = 10
 MAX_ROUTES = 50
 """Services x routes x intervals x 2 stays far below ``search.max_buckets`` (65,536)."""
-MAX_MODELS = 10
-MAX_MODULES = 50
+MAX_MODELS = 5
+"""Per trace: model names, and versions of each (a request calls a handful of models at most)."""
+MAX_MODULES = 30
 MAX_FEATURES = 20
+"""Per trace; with ``MAX_TRACES`` traces the evidence search stays near 20,000 buckets at worst."""
 Body = dict[str, Any]
 
 SERVICE = "resource.attributes.service.name"

@@ -15,7 +15,7 @@ from typing import Any
 from modelspan import findings as F
 from modelspan.analyzer.incidents import _application as app
 from modelspan.analyzer.incidents import _summary
-from modelspan.analyzer.incidents._correlate import MIN_SHARE, Backend, flagged_model_findings, weigh
+from modelspan.analyzer.incidents._correlate import MIN_SHARE, Backend, Verdict, flagged_model_findings, weigh
 from modelspan.store._es_queries import Window
 
 
@@ -83,7 +83,8 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
     return documents + incidents
 
 
-def _application_incident(episode: app.Episode, verdict: Any, sample: Sequence[str], window: Window) -> dict[str, Any]:
+def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequence[str],
+                          window: Window) -> dict[str, Any]:
     kind = "correlated" if sample and verdict.share >= MIN_SHARE else "application_only"
     examples = verdict.explained if kind == "correlated" else list(sample)
     document: dict[str, Any] = {

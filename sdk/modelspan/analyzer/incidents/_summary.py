@@ -32,7 +32,15 @@ def _where(episode: Episode) -> str:
 
 
 def application_summary(episode: Episode) -> str:
-    """>>> (a sentence such as) 'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'"""
+    """One line about the episode alone.
+
+    >>> import datetime as dt
+    >>> from modelspan.analyzer.incidents._application import Episode
+    >>> t = dt.datetime(2026, 11, 22, 10, tzinfo=dt.timezone.utc)
+    >>> application_summary(Episode("errors", "shop", "POST /checkout", False, t, t, 40, 30, 0.75, 0.02,
+    ...                             "reference", 1e-20, None))
+    'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'
+    """
     if episode.kind == "errors":
         return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
                 f"({_percent(episode.value)}, usually {_percent(episode.baseline)})")
