@@ -72,15 +72,18 @@ V2_TABLES: Final = (
     "CREATE TABLE IF NOT EXISTS fields (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
     # Baselines whose edges the writer binned values with; 0 (no row) means "not binned".
     "CREATE TABLE IF NOT EXISTS binnings (id INTEGER PRIMARY KEY, baseline_id TEXT NOT NULL UNIQUE)",
+    # Clustered by (model version, sub-module, time): a window is one contiguous range, no lookups.
     """CREATE TABLE IF NOT EXISTS calls (
-        span_id TEXT NOT NULL, series_id INTEGER NOT NULL,
-        module TEXT,                      -- NULL on model spans, the sub-module on module spans
-        start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
+        series_id INTEGER NOT NULL,
+        module TEXT NOT NULL,             -- '' on model spans, the sub-module on module spans
+        start_ns INTEGER NOT NULL, span_id TEXT NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
         sample_rate REAL, batch_size REAL, path_key TEXT, output_label TEXT, trace_id TEXT NOT NULL,
-        baseline_id TEXT, q0 REAL, q1 REAL, q2 REAL, q3 REAL, q4 REAL)""",
-    "CREATE INDEX IF NOT EXISTS calls_series ON calls (series_id, module, start_ns)",
+        baseline_id TEXT, q0 REAL, q1 REAL, q2 REAL, q3 REAL, q4 REAL,
+        PRIMARY KEY (series_id, module, start_ns, span_id)) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS calls_time ON calls (start_ns)",
     "CREATE INDEX IF NOT EXISTS calls_path ON calls (series_id, path_key, start_ns)",
+    """CREATE TABLE IF NOT EXISTS modules (
+        series_id INTEGER NOT NULL, module TEXT NOT NULL, PRIMARY KEY (series_id, module)) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS span_values (
         series_id INTEGER NOT NULL, field_id INTEGER NOT NULL, binning INTEGER NOT NULL,
         start_ns INTEGER NOT NULL, span_id TEXT NOT NULL, num REAL, cat TEXT,
@@ -128,6 +131,6 @@ V2_TABLES: Final = (
         name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_ns INTEGER NOT NULL) WITHOUT ROWID""",
 )
 
-DERIVED_TABLES: Final = ("calls", "span_values", "value_bins", "value_categories", "batch_stats",
+DERIVED_TABLES: Final = ("calls", "modules", "span_values", "value_bins", "value_categories", "batch_stats",
                          "batch_counts", "row_checks")
 """Tables rebuilt from ``spans.document`` (the migration from version 1 backfills them)."""

@@ -233,7 +233,8 @@ def _existing(connection: sqlite3.Connection, span_ids: Sequence[str]) -> list[s
 
 def insert_derived(connection: sqlite3.Connection, derived: Derived) -> None:
     """Insert derived rows and add the rollups to the stored ones (inside the caller's transaction)."""
-    connection.executemany(f"INSERT INTO calls VALUES ({_marks(17)})", derived.calls)
+    connection.executemany(f"INSERT OR IGNORE INTO calls VALUES ({_marks(17)})", derived.calls)
+    connection.executemany("INSERT OR IGNORE INTO modules VALUES (?, ?)", sorted(derived.modules))
     connection.executemany(f"INSERT OR IGNORE INTO span_values VALUES ({_marks(7)})", derived.values)
     connection.executemany(f"INSERT OR IGNORE INTO batch_stats VALUES ({_marks(17)})", derived.batch_stats)
     connection.executemany(f"INSERT OR IGNORE INTO batch_counts VALUES ({_marks(8)})", derived.batch_counts)

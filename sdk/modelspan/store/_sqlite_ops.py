@@ -6,27 +6,34 @@ rules (single rows plus batch summaries, sample-rate scaling, ...) then cannot d
 
 Latency percentiles are exact, with numpy's default (``method="linear"``) definition: for ``n``
 sorted durations and percent ``p``, the value at virtual index ``(n - 1) * p / 100`` interpolated
-between its neighbours. SQLite ranks the durations (window functions) and returns only the
-neighbouring ranks; the interpolation of those few values happens here. Elasticsearch estimates
-percentiles with t-digest (the test fake uses nearest rank), so the backends agree within one rank.
+between its neighbours. This SQLite has no percentile aggregate (``percentile_cont`` needs a
+3.47 build with ``SQLITE_ENABLE_PERCENTILE``) and ranking with window functions sorts four times
+slower than numpy, so SQL streams ``(interval, duration)`` pairs of one contiguous primary-key range
+straight into a numpy array and ``np.percentile`` answers. Elasticsearch estimates percentiles with
+t-digest (the test fake uses nearest rank), so the backends agree within one rank.
 """
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from modelspan.store._es_queries import EMPTY_KEY, EXAMPLE_TRACES, MAX_LABELS, MAX_MODULES, MAX_PATHS, PERCENTS
+from modelspan.store._sqlite_rows import MODEL_MODULE
 
 Agg = dict[str, Any]
-SCOPE = "series_id = ? AND start_ns >= ? AND start_ns < ?"
+_PAIRS = np.dtype([("k", "<i8"), ("d", "<i8")])
+MODEL_SCOPE = "series_id = ? AND module = '' AND start_ns >= ? AND start_ns < ?"
+"""Model spans of one version in ``[start, end)``: one contiguous range of the ``calls`` primary key."""
 
 
 def operations(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:
     """The model's ``calls`` operations aggregations (with per-sample-rate interval breakdown)."""
-    where = f"{SCOPE} AND module IS NULL"
+    where = MODEL_SCOPE
     args = (series, start, end)
     calls, errors, rows, mean = connection.execute(
         f"SELECT count(*), total(error), total(COALESCE(batch_size, 1)), avg(duration_ns) FROM calls WHERE {where}",
@@ -39,18 +46,19 @@ def operations(connection: sqlite3.Connection, series: int, start: int, end: int
         bucket["doc_count"] += count
         bucket["errors"]["doc_count"] += int(failed)
         bucket["rates"]["buckets"].append({"key": rate, "doc_count": count, "rows": {"value": batch_rows}})
-    overall, per_interval = percentiles(connection, where, args, step)
-    for key, values in per_interval.get(None, {}).items():
+    overall, per_interval = percentiles(connection, series, [MODEL_MODULE], start, end, step)
+    for key, values in per_interval[MODEL_MODULE].items():
         intervals.setdefault(key, _interval(key, step))["latency"] = {"values": values}
     return {"doc_count": calls, "errors": {"doc_count": int(errors)}, "rows": {"value": rows},
-            "duration": {"avg": mean}, "latency": {"values": overall.get(None, _nones())},
+            "duration": {"avg": mean}, "latency": {"values": overall[MODEL_MODULE]},
             "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]}}
 
 
 def modules(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:
     """Per sub-module operations, as the ``modules.names`` terms aggregation (largest first)."""
-    where = f"{SCOPE} AND module IS NOT NULL"
-    args = (series, start, end)
+    names = [r[0] for r in connection.execute("SELECT module FROM modules WHERE series_id = ?", (series,))]
+    where = f"series_id = ? AND module IN ({', '.join('?' * len(names))}) AND start_ns >= ? AND start_ns < ?"
+    args = (series, *names, start, end)
     summary = connection.execute(
         f"SELECT module, count(*), total(error), avg(duration_ns) FROM calls WHERE {where} "
         f"GROUP BY module ORDER BY 2 DESC, 1 LIMIT {MAX_MODULES}", args).fetchall()
@@ -60,65 +68,49 @@ def modules(connection: sqlite3.Connection, series: int, start: int, end: int, s
         bucket = _interval(key, step, rates=False)
         bucket["doc_count"], bucket["errors"]["doc_count"] = count, int(failed)
         per_interval[module][key] = bucket
-    overall, latencies = percentiles(connection, where, args, step, by_module=True)
+    overall, latencies = percentiles(connection, series, [row[0] for row in summary], start, end, step)
     buckets = []
     for module, count, failed, mean in summary:
         intervals = _empty_intervals(start, end, step, rates=False)
         intervals.update(per_interval[module])
-        for key, values in latencies.get(module, {}).items():
+        for key, values in latencies[module].items():
             intervals[key]["latency"] = {"values": values}
         buckets.append({"key": module, "doc_count": count, "errors": {"doc_count": int(failed)},
-                        "duration": {"avg": mean}, "latency": {"values": overall.get(module, _nones())},
+                        "duration": {"avg": mean}, "latency": {"values": overall[module]},
                         "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]}})
     return {"doc_count": sum(b["doc_count"] for b in buckets), "names": {"buckets": buckets}}
 
 
-def percentiles(connection: sqlite3.Connection, where: str, args: tuple[Any, ...], step: int,
-                *, by_module: bool = False) -> tuple[dict[Any, dict[str, float | None]],
-                                                     dict[Any, dict[int, dict[str, float | None]]]]:
-    """Exact percentiles of ``duration_ns``: overall and per interval (per module when ``by_module``)."""
-    group = "module" if by_module else "NULL"
-    overall = {g: values for (g, _), values in _ranked(connection, group, where, args).items()}
-    per_interval: dict[Any, dict[int, dict[str, float | None]]] = defaultdict(dict)
-    for (g, key), values in _ranked(connection, f"{group}, start_ns / {step}", where, args).items():
-        per_interval[g][int(key)] = values
+def percentiles(connection: sqlite3.Connection, series: int, modules: Sequence[str], start: int, end: int,
+                step: int) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[int, dict[str, float | None]]]]:
+    """Exact percentiles of ``duration_ns`` per module (``''``: the model), overall and per interval."""
+    overall: dict[str, dict[str, float | None]] = {}
+    per_interval: dict[str, dict[int, dict[str, float | None]]] = {}
+    for module in modules:
+        data = np.fromiter(connection.execute(
+            f"SELECT start_ns / {step}, duration_ns FROM calls WHERE series_id = ? AND module = ? "
+            "AND start_ns >= ? AND start_ns < ?", (series, module, start, end)), dtype=_PAIRS)
+        overall[module] = _percentiles(data["d"])
+        order = np.argsort(data["k"], kind="stable")
+        keys, durations = data["k"][order], data["d"][order]
+        per_interval[module] = {}
+        if keys.size:
+            firsts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            for first, group in zip(firsts, np.split(durations, firsts[1:]), strict=True):
+                per_interval[module][int(keys[first])] = _percentiles(group)
     return overall, per_interval
 
 
-def _ranked(connection: sqlite3.Connection, group: str, where: str,
-            args: tuple[Any, ...]) -> dict[tuple[Any, Any], dict[str, float | None]]:
-    # Only ranks next to each percentile's virtual index leave SQLite (a few rows per group).
-    near = " OR ".join(f"(i BETWEEN CAST((n - 1) * {p / 100!r} AS INTEGER) - 1 "
-                       f"AND CAST((n - 1) * {p / 100!r} AS INTEGER) + 2)" for p in PERCENTS)
-    keys = group.split(", ")
-    partition = ", ".join(keys)
-    select = ", ".join(f"g{i}" for i in range(len(keys)))
-    sql = (f"SELECT {select}, i, n, d FROM (SELECT {', '.join(f'{k} AS g{i}' for i, k in enumerate(keys))}, "
-           f"duration_ns AS d, row_number() OVER (PARTITION BY {partition} ORDER BY duration_ns) - 1 AS i, "
-           f"count(*) OVER (PARTITION BY {partition}) AS n FROM calls WHERE {where}) WHERE {near}")
-    picked: dict[tuple[Any, Any], tuple[int, dict[int, int]]] = {}
-    for row in connection.execute(sql, args):
-        key = (row[0], row[1] if len(keys) > 1 else None)
-        picked.setdefault(key, (row[-2], {}))[1][row[-3]] = row[-1]
-    return {key: {str(p): linear(n, ranks, p) for p in PERCENTS} for key, (n, ranks) in picked.items()}
-
-
-def linear(n: int, ranks: dict[int, int], percent: float) -> float | None:
-    """numpy's ``percentile(..., method="linear")`` from the values at the ranks around the index."""
-    if n == 0:
-        return None
-    virtual = (n - 1) * (percent / 100)  # numpy's "linear" virtual index
-    below = max(min(math.floor(virtual), n - 1), 0)
-    above = min(below + 1, n - 1)
-    gamma = virtual - math.floor(virtual) if 0 <= virtual < n - 1 else 0.0
-    a, b = float(ranks[below]), float(ranks[above])
-    difference = b - a
-    return b - difference * (1 - gamma) if gamma >= 0.5 else a + difference * gamma
+def _percentiles(durations: np.ndarray) -> dict[str, float | None]:
+    if not durations.size:
+        return _nones()
+    values = np.percentile(durations, PERCENTS)  # numpy's default, "linear"
+    return {str(p): float(v) for p, v in zip(PERCENTS, values, strict=True)}
 
 
 def paths(connection: sqlite3.Connection, series: int, start: int, end: int) -> Agg:
     """Calls per module path (top ``MAX_PATHS``), per output label, with the latest trace ids."""
-    where = f"{SCOPE} AND module IS NULL"
+    where = MODEL_SCOPE
     args = (series, start, end)
     counted = connection.execute(f"SELECT path_key, count(*) FROM calls WHERE {where} GROUP BY 1 "
                                  f"ORDER BY 2 DESC, 1", args).fetchall()
@@ -130,7 +122,7 @@ def paths(connection: sqlite3.Connection, series: int, start: int, end: int) -> 
     buckets = []
     for path, count in counted[:MAX_PATHS]:
         traces = [r[0] for r in connection.execute(
-            "SELECT trace_id FROM calls WHERE series_id = ? AND module IS NULL AND path_key = ? AND start_ns >= ? "
+            "SELECT trace_id FROM calls WHERE series_id = ? AND module = '' AND path_key = ? AND start_ns >= ? "
             f"AND start_ns < ? ORDER BY start_ns DESC LIMIT {EXAMPLE_TRACES}", (series, path, start, end))]
         buckets.append({"key": path, "doc_count": count,
                         "labels": {"buckets": [{"key": k, "doc_count": c} for k, c in labels[path][:MAX_LABELS]]},
@@ -141,7 +133,7 @@ def paths(connection: sqlite3.Connection, series: int, start: int, end: int) -> 
 def quality(connection: sqlite3.Connection, series: int, start: int, end: int, checks: int) -> Agg:
     """Failed values per call-time check and calls that failed it (``q<n>_values``/``q<n>_calls``)."""
     columns = ", ".join(f"total(q{n}), count(q{n})" for n in range(checks))
-    row = connection.execute(f"SELECT {columns} FROM calls WHERE {SCOPE} AND module IS NULL",
+    row = connection.execute(f"SELECT {columns} FROM calls WHERE {MODEL_SCOPE}",
                              (series, start, end)).fetchone()
     aggs: Agg = {}
     for n in range(checks):

@@ -51,7 +51,7 @@ def _statements(connection: sqlite3.Connection, cutoff: int, chunk: int) -> list
     minute = cutoff // MINUTE_NS
     statements: list[tuple[str, tuple[int, ...], bool]] = [
         (_bounded("spans", "span_id", "start_ns < ?", chunk), (cutoff,), True),
-        (_bounded("calls", "rowid", "start_ns < ?", chunk), (cutoff,), False),
+        (_bounded("calls", "series_id, module, start_ns, span_id", "start_ns < ?", chunk), (cutoff,), False),
     ]
     # Derived tables are keyed (series, field, ...): walk each key prefix with a range on time.
     triples = connection.execute(

@@ -31,6 +31,8 @@ _BATCH_COLUMNS = {
     semconv.STAT_OOV_RATE: "oov_rate",
 }
 BATCH_COLUMNS = tuple(_BATCH_COLUMNS.values())
+MODEL_MODULE = ""
+"""``calls.module`` of model spans (module spans hold their sub-module's name)."""
 EMPTY_PATH = ""
 """Stored for calls without a module path (Elasticsearch's ``missing`` bucket key)."""
 SINGLE_OUTPUTS = (semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE)
@@ -88,6 +90,7 @@ class Derived:
     """Rows of the derived tables for a list of spans, with the rollups already summed."""
 
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    modules: set[tuple[int, str]] = field(default_factory=set)
     values: list[tuple[Any, ...]] = field(default_factory=list)
     bins: dict[tuple[int, int, int, int, int], list[float]] = field(default_factory=dict)
     categories: dict[tuple[int, int, int, str], int] = field(default_factory=dict)
@@ -116,15 +119,16 @@ class Extractor:
         trace_id = str(document.get("trace_id") or "")
         if kind == semconv.SPAN_KIND_MODULE:
             module = attributes.get(semconv.MODULE_NAME)
-            if module is not None:
-                out.calls.append((span_id, series, str(module), start_ns, duration, error, None, None, None, None,
+            if module is not None and str(module) != MODEL_MODULE:
+                out.calls.append((series, str(module), start_ns, span_id, duration, error, None, None, None, None,
                                   trace_id, None, None, None, None, None, None))
+                out.modules.add((series, str(module)))
             return
         baseline = attributes.get(semconv.BASELINE_ID)
         label = attributes.get(semconv.OUTPUT_LABEL)
         quality = [_number(attributes.get(semconv.quality_count(check))) for check in semconv.CHECKS]
         out.calls.append((
-            span_id, series, None, start_ns, duration, error, _number(attributes.get(semconv.SAMPLE_RATE)),
+            series, MODEL_MODULE, start_ns, span_id, duration, error, _number(attributes.get(semconv.SAMPLE_RATE)),
             _number(attributes.get(semconv.BATCH_SIZE)), _text(attributes.get(semconv.MODULE_PATH_KEY)) or EMPTY_PATH,
             None if label is None else _keyword(label), trace_id, _text(baseline), *quality,
         ))

@@ -103,7 +103,7 @@ class SQLiteStore:
         with self._lock:
             rows = self.connection.execute(
                 "SELECT s.model_name, s.model_version, c.n FROM (SELECT series_id, count(*) AS n FROM calls "
-                "WHERE start_ns >= ? AND start_ns < ? AND module IS NULL GROUP BY series_id) c "
+                "WHERE start_ns >= ? AND start_ns < ? AND module = '' GROUP BY series_id) c "
                 "JOIN series s ON s.id = c.series_id", (start, end)).fetchall()
         totals: dict[str, int] = {}
         for model, _, calls in rows:
