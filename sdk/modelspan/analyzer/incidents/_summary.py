@@ -78,12 +78,12 @@ def model_only_summary(model: str, version: str, documents: Sequence[dict[str, A
         subject = document.get(F.FEATURE_NAME) or document.get(F.MODULE_NAME) or document.get(F.METRIC_NAME)
         parts.append(f"{document[F.TYPE]}" + (f" of '{subject}'" if subject else ""))
     more = f" and {len(documents) - 3} more" if len(documents) > 3 else ""
-    served = ""
-    if routes:
-        listed = ", ".join(f"{route} on {service}" if service else route for service, route, _ in routes[:2])
-        served = f" It serves {listed}."
+    if not routes:  # no instrumented HTTP server around the model: the impact cannot be seen
+        return (f"model {model} v{version}: {', '.join(parts)}{more}; its calls are not inside instrumented "
+                f"application requests, so their effect on requests is unknown.")
+    listed = ", ".join(f"{route} on {service}" if service else route for service, route, _ in routes[:2])
     return (f"model {model} v{version}: {', '.join(parts)}{more}; no application error or latency spike "
-            f"in the same time shows it hurting requests yet.{served}")
+            f"in the same time shows it hurting requests yet. It serves {listed}.")
 
 
 def _min_share() -> float:

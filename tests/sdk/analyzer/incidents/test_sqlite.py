@@ -169,3 +169,26 @@ def test_nearest_rank_percentile() -> None:
     assert percentile([5.0], 95) == 5.0
     assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
     assert percentile([float(v) for v in range(1, 21)], 95) == 19.0
+
+
+def test_a_model_without_application_spans_is_model_only_with_unknown_impact(tmp_path: Path) -> None:
+    from tests.store.elasticsearch.traffic import WINDOW as HOUR
+    from tests.store.elasticsearch.traffic import generate
+
+    documents = generate(singles=30, batches=2).documents  # model and module spans only, no HTTP server
+    drift = {F.ID: "drift:churn:3:temp", F.TYPE: F.TYPE_DRIFT, F.FLAGGED: True, F.MODEL_NAME: "churn",
+             F.MODEL_VERSION: "3", F.FEATURE_NAME: "temp", F.TRACE_IDS: ["a" * 32]}
+    store = spans_table.open_store(tmp_path / "modelspan.db")
+    try:
+        spans_table.load(store, tmp_path / "modelspan.db", documents)
+        on_sqlite = find_incidents(store, HOUR, [drift])
+    finally:
+        store.close()
+    with FakeElasticsearch() as fake:
+        fake.add("traces-modelspan.otel-default", documents)
+        with ElasticsearchStore(fake.url) as es:
+            assert find_incidents(es, HOUR, [drift]) == on_sqlite
+    (incident,) = on_sqlite
+    assert (incident[F.INCIDENT_KIND], incident[F.INCIDENT_MODEL_FINDINGS]) == ("model_only", ["drift:churn:3:temp"])
+    assert F.ROUTE not in incident and incident[F.TRACE_IDS][0] == "a" * 32 and len(incident[F.TRACE_IDS]) > 1
+    assert "effect on requests is unknown" in incident[F.SUMMARY]

@@ -55,3 +55,9 @@ def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(f"modelspan.analyzer.incidents.{name}")
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_model_only_without_application_spans_says_the_impact_is_unknown() -> None:
+    text = _summary.model_only_summary("churn", "3", [{F.TYPE: F.TYPE_DRIFT, F.FEATURE_NAME: "temp"}], [])
+    assert text == ("model churn v3: drift of 'temp'; its calls are not inside instrumented application requests, "
+                    "so their effect on requests is unknown.")
