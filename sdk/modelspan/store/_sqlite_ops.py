@@ -31,27 +31,38 @@ MODEL_SCOPE = "series_id = ? AND module = '' AND start_ns >= ? AND start_ns < ?"
 """Model spans of one version in ``[start, end)``: one contiguous range of the ``calls`` primary key."""
 
 
-def operations(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:
-    """The model's ``calls`` operations aggregations (with per-sample-rate interval breakdown)."""
-    where = MODEL_SCOPE
-    args = (series, start, end)
-    calls, errors, rows, mean = connection.execute(
-        f"SELECT count(*), total(error), total(COALESCE(batch_size, 1)), avg(duration_ns) FROM calls WHERE {where}",
-        args).fetchone()
+def operations(connection: sqlite3.Connection, series: int, start: int, end: int, step: int, checks: int) -> Agg:
+    """The model's ``calls`` operations and quality aggregations, from one grouped scan of the window.
+
+    Rows are grouped by (interval, sample rate); the window's totals are sums of those groups.
+    """
+    quality = "".join(f", total(q{n}), count(q{n})" for n in range(checks))
     intervals = _empty_intervals(start, end, step)
-    for key, rate, count, failed, batch_rows in connection.execute(
+    calls, errors, rows, durations = 0, 0, 0.0, 0.0
+    failed_values, failed_calls = [0.0] * checks, [0] * checks
+    for key, rate, count, failed, batch_rows, duration, *checked in connection.execute(
             f"SELECT start_ns / {step}, COALESCE(sample_rate, 1.0), count(*), total(error), "
-            f"total(COALESCE(batch_size, 1)) FROM calls WHERE {where} GROUP BY 1, 2", args):
+            f"total(COALESCE(batch_size, 1)), total(duration_ns){quality} FROM calls WHERE {MODEL_SCOPE} "
+            "GROUP BY 1, 2", (series, start, end)):
         bucket = intervals.setdefault(key, _interval(key, step))
         bucket["doc_count"] += count
         bucket["errors"]["doc_count"] += int(failed)
         bucket["rates"]["buckets"].append({"key": rate, "doc_count": count, "rows": {"value": batch_rows}})
+        calls, errors, rows, durations = calls + count, errors + int(failed), rows + batch_rows, durations + duration
+        for n in range(checks):
+            failed_values[n] += checked[2 * n]
+            failed_calls[n] += checked[2 * n + 1]
     overall, per_interval = percentiles(connection, series, [MODEL_MODULE], start, end, step)
     for key, values in per_interval[MODEL_MODULE].items():
         intervals.setdefault(key, _interval(key, step))["latency"] = {"values": values}
-    return {"doc_count": calls, "errors": {"doc_count": int(errors)}, "rows": {"value": rows},
-            "duration": {"avg": mean}, "latency": {"values": overall[MODEL_MODULE]},
-            "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]}}
+    aggs: Agg = {"doc_count": calls, "errors": {"doc_count": errors}, "rows": {"value": rows},
+                 "duration": {"avg": durations / calls if calls else None},
+                 "latency": {"values": overall[MODEL_MODULE]},
+                 "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]}}
+    for n in range(checks):
+        aggs[f"q{n}_values"] = {"value": failed_values[n]}
+        aggs[f"q{n}_calls"] = {"doc_count": failed_calls[n]}
+    return aggs
 
 
 def modules(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:
@@ -110,36 +121,22 @@ def _percentiles(durations: np.ndarray) -> dict[str, float | None]:
 
 def paths(connection: sqlite3.Connection, series: int, start: int, end: int) -> Agg:
     """Calls per module path (top ``MAX_PATHS``), per output label, with the latest trace ids."""
-    where = MODEL_SCOPE
-    args = (series, start, end)
-    counted = connection.execute(f"SELECT path_key, count(*) FROM calls WHERE {where} GROUP BY 1 "
-                                 f"ORDER BY 2 DESC, 1", args).fetchall()
     labels: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for path, label, count in connection.execute(
-            f"SELECT path_key, COALESCE(output_label, ?), count(*) FROM calls WHERE {where} GROUP BY 1, 2 "
-            "ORDER BY 3 DESC, 2", (EMPTY_KEY, *args)):
+            f"SELECT path_key, COALESCE(output_label, ?), count(*) FROM calls WHERE {MODEL_SCOPE} GROUP BY 1, 2",
+            (EMPTY_KEY, series, start, end)):
         labels[path].append((label, count))
+    counted = sorted(((path, sum(c for _, c in pairs)) for path, pairs in labels.items()), key=lambda p: (-p[1], p[0]))
     buckets = []
     for path, count in counted[:MAX_PATHS]:
         traces = [r[0] for r in connection.execute(
             "SELECT trace_id FROM calls WHERE series_id = ? AND module = '' AND path_key = ? AND start_ns >= ? "
             f"AND start_ns < ? ORDER BY start_ns DESC LIMIT {EXAMPLE_TRACES}", (series, path, start, end))]
+        top = sorted(labels[path], key=lambda p: (-p[1], p[0]))[:MAX_LABELS]
         buckets.append({"key": path, "doc_count": count,
-                        "labels": {"buckets": [{"key": k, "doc_count": c} for k, c in labels[path][:MAX_LABELS]]},
+                        "labels": {"buckets": [{"key": k, "doc_count": c} for k, c in top]},
                         "examples": {"hits": {"hits": [{"_source": {"trace_id": t}} for t in traces]}}})
     return {"buckets": buckets, "sum_other_doc_count": sum(c for _, c in counted[MAX_PATHS:])}
-
-
-def quality(connection: sqlite3.Connection, series: int, start: int, end: int, checks: int) -> Agg:
-    """Failed values per call-time check and calls that failed it (``q<n>_values``/``q<n>_calls``)."""
-    columns = ", ".join(f"total(q{n}), count(q{n})" for n in range(checks))
-    row = connection.execute(f"SELECT {columns} FROM calls WHERE {MODEL_SCOPE}",
-                             (series, start, end)).fetchone()
-    aggs: Agg = {}
-    for n in range(checks):
-        aggs[f"q{n}_values"] = {"value": row[2 * n]}
-        aggs[f"q{n}_calls"] = {"doc_count": row[2 * n + 1]}
-    return aggs
 
 
 def _empty_intervals(start: int, end: int, step: int, *, rates: bool = True) -> dict[int, Agg]:

@@ -128,9 +128,8 @@ class SQLiteStore:
         row = self.connection.execute("SELECT id FROM series WHERE model_name = ? AND model_version = ?",
                                       (question.model, question.version)).fetchone()
         series = -1 if row is None else int(row[0])
-        calls = ops.operations(self.connection, series, start, end, step)
+        calls = ops.operations(self.connection, series, start, end, step, len(semconv.CHECKS))
         calls["paths"] = ops.paths(self.connection, series, start, end)
-        calls.update(ops.quality(self.connection, series, start, end, len(semconv.CHECKS)))
         reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
         for index, column in enumerate(question.columns):
             calls.update(reader.aggs(index, column))
