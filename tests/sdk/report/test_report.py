@@ -64,9 +64,9 @@ class Marks(HTMLParser):
         if self.section is None:
             return
         self.depth += tag == "section"
-        if tag == "path" and len(attributes.get("d") or "") > 3:
-            self.marks[self.section] += 1
-        elif tag == "rect" and attributes.get("class") == "bar" and _positive(attributes, "width", "height"):
+        path = tag == "path" and len(attributes.get("d") or "") > 3
+        bar = tag == "rect" and attributes.get("class") == "bar" and _positive(attributes, "width", "height")
+        if path or bar:
             self.marks[self.section] += 1
         elif tag == "tr":
             self.rows[self.section] += 1
