@@ -1,0 +1,151 @@
+"""SQLiteStore specifics: pragmas, migrations, sample-rate scaling, exact percentiles, findings,
+baselines, checkpoints and bounded retention, on real files."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelspan import findings, semconv
+from modelspan.store import _schema
+from modelspan.store._es_queries import Window
+from modelspan.store._sqlite_retention import purge
+from modelspan.store._sqlite_rows import span_row
+from modelspan.store.sqlite import SQLiteStore
+from tests.store.elasticsearch.scenario import questions_for
+from tests.store.elasticsearch.traffic import WINDOW, generate
+
+START_NS = int(WINDOW.start.timestamp()) * 10**9
+
+
+def _document(n: int, offset_s: float, *, rate: float | None = None, duration: int = 10**6,
+              error: bool = False) -> dict[str, Any]:
+    attributes: dict[str, Any] = {semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL, semconv.MODEL_NAME: "m",
+                                  semconv.MODEL_VERSION: "1", semconv.feature_value("x"): float(n)}
+    if rate is not None:
+        attributes[semconv.SAMPLE_RATE] = rate
+    moment = START_NS + int(offset_s * 1e9)
+    return {"@timestamp": f"{moment // 10**6}.{moment % 10**6}", "trace_id": f"{n:032x}", "span_id": f"{n:016x}",
+            "name": "predict m", "kind": "Internal", "duration": duration,
+            "status": {"code": "Error" if error else "Unset"}, "attributes": attributes}
+
+
+def test_pragmas_and_schema_version(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "s.db") as store:
+        assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION
+        assert store.connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_version_1_files_are_migrated_with_their_spans(tmp_path: Path) -> None:
+    traffic = generate(singles=40, batches=4, batch_size=8)
+    old = tmp_path / "v1.db"
+    with sqlite3.connect(old) as connection:  # what the first schema held: spans only
+        connection.execute(_schema.SPANS_TABLE)
+        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 18)})",
+                               [span_row(d) for d in traffic.documents])
+        connection.execute("PRAGMA user_version = 1")
+    with SQLiteStore(old, interval_seconds=600) as migrated, \
+            SQLiteStore(tmp_path / "fresh.db", interval_seconds=600) as fresh:
+        fresh.load_documents(traffic.documents)
+        for store in (migrated, fresh):
+            store.save_baseline(traffic.baseline)
+        questions = questions_for(traffic)
+        assert migrated.model_stats(questions) == fresh.model_stats(questions)
+        assert migrated.model_stats(questions)[0].operations.calls == 44
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "new.db") as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="newer"):
+        SQLiteStore(tmp_path / "new.db")
+
+
+def test_intervals_scale_by_sample_rate_and_percentiles_are_numpys(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    durations = rng.integers(10**6, 10**8, 300)
+    documents = [_document(n, n * 10.0, rate=0.25 if n % 2 else None, duration=int(durations[n]), error=n % 10 == 0)
+                 for n in range(300)]  # 3000 s: five 600 s intervals
+    with SQLiteStore(tmp_path / "s.db", interval_seconds=600) as store:
+        assert store.load_documents(documents) == 300
+        assert store.load_documents(documents) == 0  # replays add nothing
+        stats = store.model_stats([store.question("m", "1", WINDOW)])[0]
+    operations = stats.operations
+    assert (operations.calls, operations.errors) == (300, 30)
+    assert len(operations.intervals) == 6  # the window's hour, empty tail included
+    first = operations.intervals[0]
+    assert (first.calls, first.scaled_calls, first.seconds) == (60, 30 + 30 * 4, 600)
+    assert first.qps == pytest.approx(150 / 600)
+    for index, interval in enumerate(operations.intervals[:5]):
+        part = durations[index * 60:(index + 1) * 60]
+        assert interval.latency_ms == pytest.approx(dict(zip((50.0, 90.0, 95.0, 99.0),
+                                                             np.percentile(part, [50, 90, 95, 99]) / 1e6,
+                                                             strict=True)), rel=1e-12)
+    assert operations.intervals[5].calls == 0 and operations.intervals[5].latency_ms[50.0] is None
+    assert operations.mean_latency_ms == pytest.approx(durations.mean() / 1e6)
+
+
+def test_models_are_listed_busiest_first(tmp_path: Path) -> None:
+    documents = [_document(n, 1.0) for n in range(3)]
+    other = _document(99, 2.0)
+    other["attributes"][semconv.MODEL_NAME] = "aaa"
+    with SQLiteStore(tmp_path / "s.db") as store:
+        store.load_documents([*documents, other])
+        assert store.models(WINDOW) == [("m", "1", 3), ("aaa", "1", 1)]
+        later = Window(WINDOW.end, WINDOW.end + _dt.timedelta(hours=1))
+        assert store.models(later) == []
+        empty = store.model_stats([store.question("nobody", "0", WINDOW)])[0]
+        assert empty.operations.calls == 0 and empty.paths == {}
+
+
+def test_findings_replace_by_id_and_filter(tmp_path: Path) -> None:
+    def finding(kind: str, model: str, hour: int, score: float) -> dict[str, Any]:
+        start, end = f"2026-11-22T{hour:02d}:00:00.000Z", f"2026-11-22T{hour + 1:02d}:00:00.000Z"
+        return {findings.ID: f"{kind}:{model}:{hour}", findings.TYPE: kind, findings.MODEL_NAME: model,
+                findings.TIMESTAMP: end, findings.WINDOW_START: start, findings.WINDOW_END: end,
+                findings.TEST_SCORE: score}
+
+    with SQLiteStore(tmp_path / "s.db") as store:
+        assert store.write_findings([finding("drift", "m", 10, 1.0), finding("latency", "m", 10, 2.0),
+                                     finding("drift", "n", 11, 3.0)]) == 3
+        assert store.write_findings([finding("drift", "m", 10, 9.0)]) == 1
+        everything = store.read_findings()
+        assert [f[findings.ID] for f in everything] == ["drift:m:10", "drift:n:11", "latency:m:10"]
+        assert everything[0][findings.TEST_SCORE] == 9.0
+        assert [f[findings.ID] for f in store.read_findings(WINDOW)] == ["drift:m:10", "latency:m:10"]
+        assert [f[findings.ID] for f in store.read_findings(types=["drift"], model="n")] == ["drift:n:11"]
+
+
+def test_baselines_and_checkpoints(tmp_path: Path) -> None:
+    traffic = generate(singles=5, batches=1, batch_size=2)
+    with SQLiteStore(tmp_path / "s.db") as store:
+        assert store.load_baseline("churn", "3") is None
+        store.save_baseline(traffic.baseline)
+        loaded = store.load_baseline("churn", "3")
+        assert loaded is not None and loaded.to_dict() == traffic.baseline.to_dict()
+        assert store.get_checkpoint("analyze") is None
+        store.set_checkpoint("analyze", "2026-11-22T10:00:00Z")
+        store.set_checkpoint("analyze", "2026-11-22T11:00:00Z")
+        assert store.get_checkpoint("analyze") == "2026-11-22T11:00:00Z"
+
+
+def test_retention_works_in_bounded_chunks(tmp_path: Path) -> None:
+    documents = [_document(n, n * 1.0) for n in range(50)]
+    with SQLiteStore(tmp_path / "s.db") as store:
+        store.load_documents(documents)
+        cutoff = START_NS + 30 * 10**9  # rounded down to a whole minute: nothing in that minute goes
+        cutoff_minute = START_NS + 60 * 10**9 + 5 * 10**9
+        assert purge(store.connection, cutoff, chunk=10) == (0, True)
+        deleted, finished = purge(store.connection, cutoff_minute, chunk=10, max_chunks=2)
+        assert (deleted, finished) == (20, False)
+        assert purge(store.connection, cutoff_minute, chunk=10) == (30, True)
+        stats = store.model_stats([store.question("m", "1", WINDOW)])[0]
+        assert stats.operations.calls == 0
+        remaining = store.connection.execute("SELECT count(*) FROM span_values").fetchone()[0]
+        assert remaining == 0
