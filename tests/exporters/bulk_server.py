@@ -19,6 +19,7 @@ import contextlib
 import gzip
 import json
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -58,6 +59,7 @@ class BulkServer:
     headers: list[dict[str, str]] = field(default_factory=list)
     record: bool = False
     default: Fault = field(default_factory=Fault)
+    tls: tuple[str, str] | None = None  # (certificate file, key file): serve https
 
     def __post_init__(self) -> None:
         self._faults: deque[Fault] = deque()
@@ -68,7 +70,7 @@ class BulkServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def script(self, *faults: Fault) -> None:
         """Queue faults, one per coming request."""
@@ -79,6 +81,10 @@ class BulkServer:
         handler = type("Handler", (_Handler,), {"fake": self})
         server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         server.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -4,6 +4,7 @@ dead-lettered with its reason, counted by span id."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -363,3 +364,26 @@ def test_span_events_become_log_documents_and_nan_is_written_as_null(server: Bul
     assert server.stored[identifier][1]["attributes"] == {"score": None}
     index, event = server.stored[identifier + "-0"]
     assert index == "logs-generic.otel-default" and event["event_name"] == "retry"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+def test_tls_with_a_ca_file(tmp_path: Path) -> None:
+    """https with the cluster's CA file stores; without it, the certificate is refused and spans wait on disk."""
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    with BulkServer(tls=(str(cert), str(key))) as server:
+        trusted = exporter_for(server, tmp_path / "trusted", ca_certs=str(cert))
+        untrusted = exporter_for(server, tmp_path / "untrusted", timeout=0.5)
+        try:
+            trusted.export(make_spans(3))
+            assert trusted.force_flush(10_000) and len(server.stored) == 3
+            untrusted.export(make_spans(2))
+            assert untrusted.force_flush(3000) is False
+            assert untrusted.stats()["spooled"] == 2 and len(server.stored) == 3
+        finally:
+            trusted.shutdown()
+            untrusted.shutdown()
