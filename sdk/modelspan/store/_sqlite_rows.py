@@ -105,6 +105,7 @@ class Extractor:
     def __init__(self, ids: Any, binner: Binner) -> None:
         self.ids = ids
         self.binner = binner
+        self._fields: dict[str, int | None] = {}
 
     def add(self, document: Mapping[str, Any], start_ns: int, out: Derived) -> None:
         attributes = document.get("attributes") or {}
@@ -138,37 +139,43 @@ class Extractor:
 
     def _values(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any],
                 baseline: str | None, out: Derived) -> None:
+        # The hot loop of every write (features x spans): names are classified once and cached.
         edges = self.binner(baseline) if baseline is not None else None
+        binning = self.ids.binning(baseline) if edges and baseline is not None else 0
         minute = start_ns // 60_000_000_000
+        fields, values, bins, categories = self._fields, out.values, out.bins, out.categories
         for name, value in attributes.items():
-            if not (name.startswith(semconv.FEATURE_PREFIX) or name in SINGLE_OUTPUTS):
-                continue
-            if isinstance(value, (list, tuple, dict)) or value is None:
-                continue
-            field_id = self.ids.field(name)
-            if isinstance(value, (str, bool)):
+            field_id = fields.get(name)
+            if field_id is None:
+                if name in fields or not (name.startswith(semconv.FEATURE_PREFIX) or name in SINGLE_OUTPUTS):
+                    fields[name] = None
+                    continue
+                field_id = fields[name] = self.ids.field(name)
+            kind = type(value)
+            if kind is float or kind is int or (kind is not bool and isinstance(value, (int, float))):
+                number = float(value)
+                if number != number:  # NaN is counted by the call-time checks, never binned
+                    continue
+                field_edges = edges.get(name) if edges else None
+                row_binning, bin_index = (binning, bisect.bisect_right(field_edges, number)) if field_edges else (0, -1)
+                values.append((series, field_id, row_binning, start_ns, span_id, number, None))
+                key = (series, field_id, row_binning, minute, bin_index)
+                rollup = bins.get(key)
+                if rollup is None:
+                    bins[key] = [1, number, number * number, number, number]
+                else:
+                    rollup[0] += 1
+                    rollup[1] += number
+                    rollup[2] += number * number
+                    if number < rollup[3]:
+                        rollup[3] = number
+                    elif number > rollup[4]:
+                        rollup[4] = number
+            elif kind is str or kind is bool:
                 category = _keyword(value)
-                out.values.append((series, field_id, 0, start_ns, span_id, None, category))
-                key = (series, field_id, minute, category)
-                out.categories[key] = out.categories.get(key, 0) + 1
-                continue
-            number = float(value)
-            if math.isnan(number):
-                continue
-            field_edges = edges.get(name) if edges is not None else None
-            binning, bin_index = 0, -1
-            if field_edges is not None and baseline is not None:
-                binning, bin_index = self.ids.binning(baseline), bisect.bisect_right(field_edges, number)
-            out.values.append((series, field_id, binning, start_ns, span_id, number, None))
-            rollup = out.bins.get((series, field_id, binning, minute, bin_index))
-            if rollup is None:
-                out.bins[(series, field_id, binning, minute, bin_index)] = [1, number, number * number, number, number]
-            else:
-                rollup[0] += 1
-                rollup[1] += number
-                rollup[2] += number * number
-                rollup[3] = min(rollup[3], number)
-                rollup[4] = max(rollup[4], number)
+                values.append((series, field_id, 0, start_ns, span_id, None, category))
+                category_key = (series, field_id, minute, category)
+                categories[category_key] = categories.get(category_key, 0) + 1
 
     def _batches(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any],
                  baseline: str | None, out: Derived) -> None:
