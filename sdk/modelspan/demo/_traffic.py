@@ -74,12 +74,14 @@ class Progress:
         # a log file or a CI console gets one line per phase instead of a redrawn line
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
 
-    def draw(self, elapsed: float, phase: str, requests: int, errors: int, force: bool = False) -> None:
+    def draw(self, elapsed: float, phase: str, requests: int, errors: int, force: bool = False,
+             share: float | None = None) -> None:
+        """Redraw (at most 10 times a second unless ``force``); ``share`` overrides elapsed/total."""
         now = time.monotonic()
         if not force and (not self.live or now - self._last < 0.1):
             return
         self._last = now
-        share = min(elapsed / self.total, 1.0)
+        share = min(elapsed / self.total if share is None else share, 1.0)
         filled = round(share * self.width)
         rate = requests / elapsed if elapsed > 0 else 0.0
         line = (f"[{'#' * filled}{'-' * (self.width - filled)}] {share:4.0%}  {phase:<13} "
@@ -102,8 +104,9 @@ def drive(url: str, phases: list[Phase], rate: float, *, seed: int = 11, workers
     traffic = Traffic(phases)
     lock = threading.Lock()
     began = time.monotonic()
+    planned = sum(phase.seconds for phase in phases) or 1.0
     with httpx.Client(base_url=url, timeout=30.0) as client, ThreadPoolExecutor(workers) as pool:
-        for phase in phases:
+        for number, phase in enumerate(phases, start=1):
             phase.enter()
             phase.start = _dt.datetime.now(_dt.timezone.utc)
             futures = _run_phase(client, pool, phase, rate, rng, traffic, lock, progress, began)
@@ -111,8 +114,9 @@ def drive(url: str, phases: list[Phase], rate: float, *, seed: int = 11, workers
             for future in futures:
                 future.result()  # a failed request thread is a bug in the demo: surface it
             phase.end = _dt.datetime.now(_dt.timezone.utc)
-            if progress is not None:
-                _draw(progress, began, phase.name, traffic, force=True)
+            if progress is not None:  # a finished phase is its planned share of the timeline
+                share = sum(p.seconds for p in phases[:number]) / planned
+                _draw(progress, began, phase.name, traffic, force=True, share=share)
     if progress is not None:
         progress.done()
     return traffic
@@ -146,7 +150,8 @@ def _send(client: httpx.Client, phase: str, row: Row, truth: str, traffic: Traff
         traffic.sent.append(Sent(phase, status, body.get("prediction_id"), truth))
 
 
-def _draw(progress: Progress, began: float, phase: str, traffic: Traffic, force: bool = False) -> None:
+def _draw(progress: Progress, began: float, phase: str, traffic: Traffic, force: bool = False,
+          share: float | None = None) -> None:
     sent = list(traffic.sent)
     errors = sum(1 for s in sent if s.status >= 400)
-    progress.draw(time.monotonic() - began, phase, len(sent), errors, force=force)
+    progress.draw(time.monotonic() - began, phase, len(sent), errors, force=force, share=share)

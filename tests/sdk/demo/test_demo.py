@@ -7,6 +7,9 @@ incident correlator; the assertions read the findings back from the store, as th
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,3 +113,21 @@ def test_traffic_labels_and_outputs(demo: tuple[DemoResult, str]) -> None:
     assert result.report is not None and "<svg" in Path(result.report).read_text(encoding="utf-8")
     for phase in result.phases:
         assert f"analysing {phase}" in log
+
+
+@pytest.mark.slow
+def test_demo_command_prints_findings_store_and_report(tmp_path: Path) -> None:
+    """The command in its own process (it configures the global provider, as a user's run does)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ELASTICSEARCH_", "MODELSPAN_", "OTEL_"))}
+    store, report = tmp_path / "cli.db", tmp_path / "cli.html"
+    done = subprocess.run([sys.executable, "-m", "modelspan", "demo", "--duration", "8", "--store", str(store),
+                           "--report", str(report)], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"store:  {store}" in done.stdout and f"report: {report}" in done.stdout
+    assert "Findings (" in done.stdout and "Incidents (" in done.stdout and "tariff_outage" in done.stdout
+    assert "type" in done.stdout and "summary" in done.stdout  # the analyze command's table
+    assert "100%" in done.stderr  # the progress bar reached the end
+    assert report.exists() and store.exists()
+    assert subprocess.run([sys.executable, "-m", "modelspan", "demo", "--duration", "1"], capture_output=True,
+                          timeout=60, env=env, cwd=tmp_path, check=False).returncode == 2

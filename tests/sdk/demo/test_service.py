@@ -71,4 +71,5 @@ def test_traffic_is_rate_controlled_and_phases_do_not_overlap(spans: Spans) -> N
     assert first.start < first.end <= second.start < second.end
     lines = stream.getvalue().splitlines()  # not a terminal: one line per phase, no carriage returns
     assert len(lines) == 2 and "\r" not in stream.getvalue()
-    assert lines[0].startswith("[") and "a" in lines[0] and "20 requests" in lines[0]
+    assert lines[0].startswith("[") and " 50%  a " in lines[0] and "20 requests" in lines[0]
+    assert " 100%  b " in lines[1] and "40 requests" in lines[1]

@@ -151,3 +151,17 @@ def test_report_command_parses_windows() -> None:
     assert window_from(args).iso() == ("2026-11-22T08:00:00.000Z", "2026-11-22T08:00:00.000Z")
     with pytest.raises(ValueError, match="--window"):
         window_from(argparse.Namespace(window="soon", since=None, until=None))
+
+
+@pytest.mark.slow
+def test_report_command_writes_the_file_for_a_window(filled: tuple[DemoResult, Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from modelspan.cli import main
+
+    result, folder = filled
+    start, end = result.window.iso()
+    out = folder / "cli" / "report.html"
+    assert main(["report", "--out", str(out), "--store", result.store, "--since", start, "--until", end]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert _parse(out.read_text(encoding="utf-8")).marks["latency"] > 0
+    assert main(["report", "--out", str(out), "--store", result.store, "--since", end, "--until", start]) == 2
