@@ -60,7 +60,8 @@ def test_table_and_no_write(ran: scenario.Scenario, fake: FakeElasticsearch,
     lines = out.splitlines()
     assert lines[0].endswith(f"incidents between {ran.window.iso()[0]} and {ran.window.iso()[1]}")
     assert lines[1].split() == ["KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM"]
-    (checkout,) = [i for i, line in enumerate(lines) if line.split()[2:5] == ["shop", "POST", "/checkout"]]
+    (checkout,) = [i for i, line in enumerate(lines) if line.split()[2:5] == ["shop", "POST", "/checkout"]
+                   and lines[i + 1].lstrip().startswith("errors on")]  # (a busy machine may add a latency one)
     assert lines[checkout].split()[:8] == ["correlated", "100%", "shop", "POST", "/checkout", "risk", "v1", "scorer"]
     assert "sub-module 'scorer'" in lines[checkout + 1] and lines[checkout + 2].startswith("    traces: ")
     assert lines[2].startswith("correlated")  # correlated incidents first
