@@ -35,7 +35,7 @@ QUICK_DURATION = 28.0
 DEFAULT_RATE = 40.0
 SWITCH_INTERVAL = 0.0005
 
-__all__ = ["DEFAULT_DURATION", "EXPECTED", "QUICK_DURATION", "DemoResult", "Expected", "run_demo"]
+__all__ = ["DEFAULT_DURATION", "EXPECTED", "QUICK_DURATION", "SERVICE_NAME", "DemoResult", "Expected", "run_demo"]
 
 
 @dataclass

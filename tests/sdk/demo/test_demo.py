@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from modelspan import _config
 from modelspan import findings as F
-from modelspan.demo import EXPECTED, DemoResult, _model, run_demo
+from modelspan.demo import EXPECTED, SERVICE_NAME, DemoResult, _model, run_demo
 
 MODEL_TYPES = {F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT, F.TYPE_DATA_QUALITY, F.TYPE_NOVEL_PATH, F.TYPE_PATH_DRIFT,
                F.TYPE_LATENCY, F.TYPE_THROUGHPUT, F.TYPE_ERROR_RATE, F.TYPE_QUALITY}
@@ -29,7 +30,7 @@ MODEL_TYPES = {F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT, F.TYPE_DATA_QUALITY, F.TYP
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResult, str]]:
     """One shortened run shared by the tests of this module."""
     folder = tmp_path_factory.mktemp("demo")
-    provider = TracerProvider()
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
     stream = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
         for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_CLOUD_ID", "MODELSPAN_EXPORTER", "OTEL_TRACES_EXPORTER",

@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from modelspan import _config
-from modelspan.demo import DemoResult, run_demo
+from modelspan.demo import SERVICE_NAME, DemoResult, run_demo
 from modelspan.report import collect, render
 from tests.sdk.report import png
 
@@ -26,7 +27,7 @@ SECTIONS = ("overview", "latency", "qps", "modules", "drift", "distributions", "
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResult, Path]]:
     folder = tmp_path_factory.mktemp("report")
-    provider = TracerProvider()
+    provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
     with pytest.MonkeyPatch.context() as patch:
         for name in ("ELASTICSEARCH_URL", "ELASTICSEARCH_CLOUD_ID", "MODELSPAN_EXPORTER", "OTEL_TRACES_EXPORTER"):
             patch.delenv(name, raising=False)
