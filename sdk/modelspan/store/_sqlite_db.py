@@ -30,7 +30,6 @@ ENV_STORE = "MODELSPAN_STORE"
 DEFAULT_PATH = "modelspan.db"
 BUSY_TIMEOUT_MS = 30_000
 _LOOKUP_CHUNK = 500
-_UNKNOWN_RETRY_S = 30.0
 
 
 def store_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -137,27 +136,29 @@ class BaselineEdges:
 
     A baseline the SDK was configured with in this process (``configure(baselines=...)`` or
     ``monitor(baseline=...)``) is saved to the store the first time a span names it, so the analyzer
-    finds it too. Unknown ids are asked again after a while (the baseline may be saved later).
+    finds it too. An unknown id is looked up again in each write transaction: a baseline saved by
+    another process in between is then used, and ``rebin`` has already binned the earlier values.
     """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self._known: dict[str, Edges] = {}
-        self._unknown: dict[str, float] = {}
+        self._unknown: set[str] = set()
+
+    def forget_unknown(self) -> None:
+        """Look unknown baselines up again (called at the start of each write transaction)."""
+        self._unknown.clear()
 
     def __call__(self, baseline_id: str) -> Edges | None:
         if baseline_id in self._known:
             return self._known[baseline_id]
-        if time.monotonic() - self._unknown.get(baseline_id, -_UNKNOWN_RETRY_S) < _UNKNOWN_RETRY_S:
+        if baseline_id in self._unknown:
             return None
         baseline = load_baseline_by_id(self.connection, baseline_id) or self._from_process(baseline_id)
         if baseline is None:
-            self._unknown[baseline_id] = time.monotonic()
+            self._unknown.add(baseline_id)
             return None
-        from modelspan.store.elasticsearch import columns_for
-
-        edges = {column.field: column.edges for column in columns_for(baseline)
-                 if column.kind != "categorical" and column.edges}
+        edges = baseline_edges(baseline)
         self._known[baseline_id] = edges
         return edges
 
@@ -165,18 +166,56 @@ class BaselineEdges:
         config = sys.modules.get("modelspan._config")
         for baseline in list(getattr(getattr(config, "STATE", None), "baselines", {}).values()):
             if getattr(baseline, "id", None) == baseline_id:
-                save_baseline(self.connection, baseline)
+                save_baseline(self.connection, baseline)  # inside the writer's transaction
                 return baseline  # type: ignore[no-any-return]
         return None
 
 
+def baseline_edges(baseline: Baseline) -> Edges:
+    """Bin edges per single-row field (``ml.feature.x``, ``ml.output.value``) of a baseline."""
+    from modelspan.store.elasticsearch import columns_for
+
+    return {column.field: column.edges for column in columns_for(baseline)
+            if column.kind != "categorical" and column.edges}
+
+
 def save_baseline(connection: sqlite3.Connection, baseline: Baseline) -> None:
-    """Insert ``baseline`` (the latest saved one per model version is the one loaded)."""
+    """Insert ``baseline`` (the latest saved one per model version is the one loaded) and bin the
+    values of spans that named it before it was known. Runs inside the caller's transaction."""
     created = baseline.created_at or ""
     connection.execute(
         "INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?, ?, ?)",
         (baseline.id, baseline.model, baseline.version, created, time.time_ns(),
          json.dumps(baseline.to_dict(), allow_nan=False, default=str)))
+    rebin(connection, baseline)
+
+
+def rebin(connection: sqlite3.Connection, baseline: Baseline) -> int:
+    """Rebuild the rollups of values stored unbinned (bin -1) under ``baseline``'s binning.
+
+    Happens once, when a baseline is saved after spans that name it; returns the fields rebinned.
+    """
+    from modelspan.store._sqlite_columns import case
+
+    row = connection.execute("SELECT id FROM binnings WHERE baseline_id = ?", (baseline.id,)).fetchone()
+    if row is None:
+        return 0
+    binning, done = int(row[0]), 0
+    for name, edges in baseline_edges(baseline).items():
+        field = connection.execute("SELECT id FROM fields WHERE name = ?", (name,)).fetchone()
+        if field is None:
+            continue
+        for (series,) in connection.execute(
+                "SELECT DISTINCT series_id FROM value_bins WHERE field_id = ? AND binning = ? AND bin = -1",
+                (field[0], binning)).fetchall():
+            key = (series, field[0], binning)
+            connection.execute("DELETE FROM value_bins WHERE series_id = ? AND field_id = ? AND binning = ?", key)
+            connection.execute(
+                f"INSERT INTO value_bins SELECT series_id, field_id, binning, start_ns / {_schema.MINUTE_NS}, "
+                f"{case(edges)}, count(*), total(num), total(num * num), min(num), max(num) FROM span_values "
+                "WHERE series_id = ? AND field_id = ? AND binning = ? AND num IS NOT NULL GROUP BY 4, 5", key)
+            done += 1
+    return done
 
 
 def load_baseline_by_id(connection: sqlite3.Connection, baseline_id: str) -> Baseline | None:
@@ -208,6 +247,9 @@ def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[
         rows.setdefault(row[0], (row, document))
     connection.execute("BEGIN IMMEDIATE")
     try:
+        forget = getattr(extractor.binner, "forget_unknown", None)
+        if callable(forget):
+            forget()
         for existing in _existing(connection, list(rows)):
             del rows[existing]
         connection.executemany(f"INSERT OR IGNORE INTO spans VALUES ({_marks(18)})", [r for r, _ in rows.values()])

@@ -141,7 +141,9 @@ class Extractor:
                 baseline: str | None, out: Derived) -> None:
         # The hot loop of every write (features x spans): names are classified once and cached.
         edges = self.binner(baseline) if baseline is not None else None
-        binning = self.ids.binning(baseline) if edges and baseline is not None else 0
+        # Values of a span naming a baseline carry its binning even when its edges are not known yet:
+        # saving that baseline later bins them (``_sqlite_db.rebin``).
+        binning = self.ids.binning(baseline) if baseline is not None else 0
         minute = start_ns // 60_000_000_000
         fields, values, bins, categories = self._fields, out.values, out.bins, out.categories
         for name, value in attributes.items():
@@ -157,7 +159,7 @@ class Extractor:
                 if number != number:  # NaN is counted by the call-time checks, never binned
                     continue
                 field_edges = edges.get(name) if edges else None
-                row_binning, bin_index = (binning, bisect.bisect_right(field_edges, number)) if field_edges else (0, -1)
+                row_binning, bin_index = binning, bisect.bisect_right(field_edges, number) if field_edges else -1
                 values.append((series, field_id, row_binning, start_ns, span_id, number, None))
                 key = (series, field_id, row_binning, minute, bin_index)
                 rollup = bins.get(key)

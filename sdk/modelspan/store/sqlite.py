@@ -125,6 +125,7 @@ class SQLiteStore:
     def _aggregations(self, question: Question) -> dict[str, Any]:
         start, end = extras.window_ns(question.window)
         step = question.interval_seconds * 10**9
+        self._edges.forget_unknown()  # a baseline saved by another process since is used
         row = self.connection.execute("SELECT id FROM series WHERE model_name = ? AND model_version = ?",
                                       (question.model, question.version)).fetchone()
         series = -1 if row is None else int(row[0])
@@ -158,9 +159,18 @@ class SQLiteStore:
             return extras.record_outcomes(self.connection, rows)
 
     def save_baseline(self, baseline: Baseline) -> None:
-        """Store ``baseline`` for its model version (the latest saved is the one loaded)."""
+        """Store ``baseline`` for its model version (the latest saved is the one loaded).
+
+        Values of spans stored before, naming this baseline, are binned on its edges now (once).
+        """
         with self._lock:
-            _save_baseline(self.connection, baseline)
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                _save_baseline(self.connection, baseline)
+                self.connection.execute("COMMIT")
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
 
     def load_baseline(self, model: str, version: str) -> Baseline | None:
         """The latest baseline saved for a model version, or None."""

@@ -60,6 +60,22 @@ def test_version_1_files_are_migrated_with_their_spans(tmp_path: Path) -> None:
         assert migrated.model_stats(questions)[0].operations.calls == 44
 
 
+def test_a_baseline_saved_after_its_spans_bins_them_once(tmp_path: Path) -> None:
+    traffic = generate(singles=60, batches=3, batch_size=8)
+    questions = questions_for(traffic)
+    with SQLiteStore(tmp_path / "late.db", interval_seconds=600) as late, \
+            SQLiteStore(tmp_path / "early.db", interval_seconds=600) as early:
+        early.save_baseline(traffic.baseline)
+        early.load_documents(traffic.documents)
+        late.load_documents(traffic.documents)
+        unbinned = "SELECT count(*) FROM value_bins WHERE bin = -1"
+        assert late.connection.execute(unbinned).fetchone()[0] > 0
+        before = late.model_stats(questions)  # answered exactly from the raw values meanwhile
+        late.save_baseline(traffic.baseline)
+        assert late.connection.execute(unbinned).fetchone()[0] == 0
+        assert before == late.model_stats(questions) == early.model_stats(questions)
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "new.db") as connection:
         connection.execute("PRAGMA user_version = 99")
