@@ -101,7 +101,7 @@ class ColumnReader:
         """Whether the rollup's bins are this question's bins (always, when no bins are asked)."""
         if not edges:
             return True
-        if binning == 0 or self.baseline_id is None or self.ids.binning(self.baseline_id) != binning:
+        if binning == 0 or self.baseline_id is None or self.ids.find_binning(self.baseline_id) != binning:
             return False
         known = self.edges(self.baseline_id)
         return known is not None and tuple(known.get(name, ())) == tuple(edges)

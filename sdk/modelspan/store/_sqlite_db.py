@@ -125,6 +125,13 @@ class Ids:
                                                     (baseline_id,))
         return self._binnings[baseline_id]
 
+    def find_binning(self, baseline_id: str) -> int | None:
+        """The binning id of a baseline, without creating one (readers never write)."""
+        if baseline_id in self._binnings:
+            return self._binnings[baseline_id]
+        row = self.connection.execute("SELECT id FROM binnings WHERE baseline_id = ?", (baseline_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def find_field(self, name: str) -> int | None:
         row = self.connection.execute("SELECT id FROM fields WHERE name = ?", (name,)).fetchone()
         return None if row is None else int(row[0])
