@@ -114,7 +114,8 @@ def run_demo(
         labels = _late_labels(traffic, store)
         _refresh_statistics(store)
         phases = {p.name: Window(p.start, p.end) for p in traffic.phases if p.start and p.end}
-        result = DemoResult(path or os.environ.get("ELASTICSEARCH_URL", "elasticsearch"), None,
+        where = os.path.abspath(path) if path else os.environ.get("ELASTICSEARCH_URL", "Elasticsearch (cloud id)")
+        result = DemoResult(where, None,
                             Window(traffic.phases[0].start or _now(), traffic.phases[-1].end or _now()),
                             phases, traffic, labels, timings=timings)
         mark = time.monotonic()
@@ -124,7 +125,7 @@ def run_demo(
             from modelspan.report import render
 
             mark = time.monotonic()
-            result.report = str(render(store, result.window, Path(report_path)))
+            result.report = str(render(store, result.window, Path(report_path)).resolve())
             timings["report"] = time.monotonic() - mark
         timings["total"] = time.monotonic() - began
         return result
