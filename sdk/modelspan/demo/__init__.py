@@ -113,11 +113,10 @@ def run_demo(
         timings["traffic"] = time.monotonic() - began - timings["train"]
         labels = _late_labels(traffic, store)
         _refresh_statistics(store)
-        phases = {p.name: Window(p.start, p.end) for p in traffic.phases if p.start and p.end}
+        phases = _windows(traffic)
         where = os.path.abspath(path) if path else os.environ.get("ELASTICSEARCH_URL", "Elasticsearch (cloud id)")
-        result = DemoResult(where, None,
-                            Window(traffic.phases[0].start or _now(), traffic.phases[-1].end or _now()),
-                            phases, traffic, labels, timings=timings)
+        run = Window(phases["baseline"].start, max(window.end for window in phases.values()))
+        result = DemoResult(where, None, run, phases, traffic, labels, timings=timings)
         mark = time.monotonic()
         result.by_phase = _analyze(analyze, store, phases, out)
         timings["analysis"] = time.monotonic() - mark
@@ -194,7 +193,11 @@ def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -
     return docs
 
 
-def _now() -> Any:
-    import datetime as _dt
-
-    return _dt.datetime.now(_dt.timezone.utc)
+def _windows(traffic: _traffic.Traffic) -> dict[str, Window]:
+    """Each phase's time window, as the generator stamped it."""
+    windows = {}
+    for phase in traffic.phases:
+        if phase.start is None or phase.end is None:
+            raise RuntimeError(f"phase {phase.name} did not run")
+        windows[phase.name] = Window(phase.start, phase.end)
+    return windows
