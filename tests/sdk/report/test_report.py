@@ -166,3 +166,24 @@ def test_report_command_writes_the_file_for_a_window(filled: tuple[DemoResult, P
     assert f"wrote {out}" in capsys.readouterr().out
     assert _parse(out.read_text(encoding="utf-8")).marks["latency"] > 0
     assert main(["report", "--out", str(out), "--store", result.store, "--since", end, "--until", start]) == 2
+
+
+@pytest.mark.slow
+def test_drift_against_the_training_profile_draws_the_profile_as_reference(filled: tuple[DemoResult, Path]) -> None:
+    """Analysed with ``reference="baseline"``, a drifting feature's reference bars are the profile's bins."""
+    from modelspan.analyzer import analyze
+    from modelspan.store import open_store
+
+    result, folder = filled
+    copy = folder / "profile.db"
+    shutil.copyfile(result.store, copy)
+    with open_store(str(copy)) as store:
+        analyze(store, result.phases["unit_change"], reference="baseline")
+        data = collect(store, result.phases["unit_change"])
+        baseline = store.load_baseline(data.models[0].model, data.models[0].version)
+    temperature = [d for d in data.models[0].distributions if d.feature == "temperature"]
+    assert len(temperature) == 1 and temperature[0].reference_kind == "baseline profile"
+    profile = baseline.features["temperature"]
+    expected = [c / sum(profile.bin_counts) for c in profile.bin_counts]
+    assert temperature[0].reference == pytest.approx(expected)
+    assert temperature[0].current[-1] > 0.9  # Fahrenheit values sit above the last Celsius edge
