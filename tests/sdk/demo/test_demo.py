@@ -42,6 +42,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResult,
         finally:
             provider.shutdown()
             _config.STATE.baselines.clear()
+            _config.STATE.namespace = None  # configure(environment="demo") must not leak into other tests
     yield result, stream.getvalue()
 
 

@@ -37,6 +37,7 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResul
         finally:
             provider.shutdown()
             _config.STATE.baselines.clear()
+            _config.STATE.namespace = None  # configure(environment="demo") must not leak into other tests
     yield result, folder
 
 
