@@ -93,6 +93,10 @@ INCIDENT_MODEL_ONLY: Final = "model_only"
 INCIDENT_APPLICATION_ONLY: Final = "application_only"
 INCIDENT_EVIDENCE_SHARE: Final = "incident.evidence.share"
 """Share of failing application requests whose trace holds an implicated model span."""
+INCIDENT_EVIDENCE_COUNT: Final = "incident.evidence.count"
+"""How many of the failing (or slow) requests' traces show the model problem."""
+INCIDENT_EVIDENCE_REASONS: Final = "incident.evidence.reasons"
+"""What the traces showed: ``error``, ``out_of_range``, ``drift``, ``latency`` (keywords)."""
 INCIDENT_MODEL_FINDINGS: Final = "incident.model_finding_ids"
 INCIDENT_APP_FINDINGS: Final = "incident.application_finding_ids"
 
@@ -115,14 +119,14 @@ SEVERITIES: Final = ("info", "warning", "critical")
 _KEYWORDS = (
     ID, TYPE, SEVERITY, MODEL_NAME, MODEL_VERSION, MODULE_NAME, FEATURE_NAME, OUTPUT_LABEL,
     MODULE_PATH, SERVICE_NAME, ROUTE, REFERENCE_KIND, TEST_NAME, METRIC_NAME, TRACE_IDS,
-    INCIDENT_KIND, INCIDENT_MODEL_FINDINGS, INCIDENT_APP_FINDINGS,
+    INCIDENT_KIND, INCIDENT_MODEL_FINDINGS, INCIDENT_APP_FINDINGS, INCIDENT_EVIDENCE_REASONS,
 )
 _DATES = (TIMESTAMP, ANALYZED_AT, WINDOW_START, WINDOW_END, REFERENCE_START, REFERENCE_END)
 _DOUBLES = (
     TEST_SCORE, TEST_THRESHOLD, TEST_P_VALUE, TEST_P_VALUE_ADJUSTED, METRIC_VALUE,
     METRIC_REFERENCE_VALUE, INCIDENT_EVIDENCE_SHARE,
 )
-_LONGS = (SAMPLE_COUNT, REFERENCE_COUNT)
+_LONGS = (SAMPLE_COUNT, REFERENCE_COUNT, INCIDENT_EVIDENCE_COUNT)
 
 
 def mapping() -> dict[str, Any]:

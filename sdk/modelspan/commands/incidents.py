@@ -140,7 +140,7 @@ def table(documents: Sequence[dict[str, Any]], window: Any) -> str:
     incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
     if not incidents:
         return f"no incidents between {start} and {end}"
-    order = {"correlated": 0, "application_only": 1, "model_only": 2}
+    order = {F.INCIDENT_CORRELATED: 0, F.INCIDENT_APPLICATION_ONLY: 1, F.INCIDENT_MODEL_ONLY: 2}
     incidents.sort(key=lambda d: (order.get(str(d.get(F.INCIDENT_KIND)), 3), str(d.get(F.WINDOW_START))))
     rows = [("KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
     for incident in incidents:

@@ -76,7 +76,7 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
         documents.append(app.finding(episode, window, reference, sample))
         verdict = weigh(episode.kind, episode.start, episode.end, sample, seen, flagged)
         incident = _application_incident(episode, verdict, sample, window)
-        if incident[F.INCIDENT_KIND] == "correlated":
+        if incident[F.INCIDENT_KIND] == F.INCIDENT_CORRELATED:
             claimed.update(str(d[F.ID]) for d in verdict.model_findings)
         incidents.append(incident)
     incidents.extend(_model_only(backend, flagged, claimed, window))
@@ -85,19 +85,22 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
 
 def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequence[str],
                           window: Window) -> dict[str, Any]:
-    kind = "correlated" if sample and verdict.share >= MIN_SHARE else "application_only"
-    examples = verdict.explained if kind == "correlated" else list(sample)
+    correlated = bool(sample) and verdict.share >= MIN_SHARE
+    kind = F.INCIDENT_CORRELATED if correlated else F.INCIDENT_APPLICATION_ONLY
+    examples = verdict.explained if correlated else list(sample)
     document: dict[str, Any] = {
         F.TIMESTAMP: app.iso(window.end),
         F.ID: f"incident:{episode.finding_type}:{episode.service}:{episode.route}:{app.iso(episode.start)}",
         F.TYPE: F.TYPE_INCIDENT,
         F.FLAGGED: True,
-        F.SEVERITY: "critical" if kind == "correlated" else "warning",
+        F.SEVERITY: "critical" if correlated else "warning",
         F.SUMMARY: _summary.incident_summary(episode, verdict, len(sample)),
         F.INCIDENT_KIND: kind,
         F.INCIDENT_EVIDENCE_SHARE: verdict.share,
+        F.INCIDENT_EVIDENCE_COUNT: len(verdict.explained),
+        F.INCIDENT_EVIDENCE_REASONS: sorted(verdict.reasons),
         F.INCIDENT_APP_FINDINGS: [episode.finding_id],
-        F.INCIDENT_MODEL_FINDINGS: sorted(str(d[F.ID]) for d in verdict.model_findings) if kind == "correlated" else [],
+        F.INCIDENT_MODEL_FINDINGS: sorted(str(d[F.ID]) for d in verdict.model_findings) if correlated else [],
         F.SERVICE_NAME: episode.service,
         F.ROUTE: episode.route,
         F.WINDOW_START: app.iso(episode.start),
@@ -105,7 +108,7 @@ def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequen
         F.SAMPLE_COUNT: len(sample),
         F.TRACE_IDS: list(examples[: F.MAX_EXAMPLE_TRACES]),
     }
-    if kind == "correlated":
+    if correlated:
         if verdict.models:
             document[F.MODEL_NAME], document[F.MODEL_VERSION] = verdict.models[0]
         if verdict.module:
@@ -139,7 +142,7 @@ def _model_only(backend: Backend, flagged: Sequence[dict[str, Any]], claimed: se
             F.FLAGGED: True,
             F.SEVERITY: "warning",
             F.SUMMARY: _summary.model_only_summary(model, version, documents, called.routes),
-            F.INCIDENT_KIND: "model_only",
+            F.INCIDENT_KIND: F.INCIDENT_MODEL_ONLY,
             F.INCIDENT_MODEL_FINDINGS: [str(d[F.ID]) for d in documents],
             F.INCIDENT_APP_FINDINGS: [],
             F.MODEL_NAME: model,

@@ -77,6 +77,8 @@ def test_model_caused_error_burst_is_correlated_and_names_the_sub_module(ran: sc
     assert incident[F.INCIDENT_EVIDENCE_SHARE] == 1.0
     failing = scenario.ROUNDS * 3 // 4
     assert incident[F.SAMPLE_COUNT] == failing  # every failing request was sampled and explained
+    assert incident[F.INCIDENT_EVIDENCE_COUNT] == failing
+    assert "error" in incident[F.INCIDENT_EVIDENCE_REASONS]
     assert incident[F.INCIDENT_MODEL_FINDINGS] == [f"error_rate:risk:1:{ran.window.iso()[0]}"]
     app = [d for d in found if d[F.ID] in incident[F.INCIDENT_APP_FINDINGS]]
     assert [d[F.TYPE] for d in app] == [F.TYPE_APP_ERRORS]
@@ -105,6 +107,7 @@ def test_application_only_error_burst_is_not_blamed_on_the_model(found: list[dic
     incident = _incident(found, "/cart")
     assert incident[F.INCIDENT_KIND] == "application_only"
     assert incident[F.INCIDENT_EVIDENCE_SHARE] == 0.0
+    assert (incident[F.INCIDENT_EVIDENCE_COUNT], incident[F.INCIDENT_EVIDENCE_REASONS]) == (0, [])
     assert F.MODULE_NAME not in incident and F.MODEL_NAME not in incident
     assert incident[F.INCIDENT_MODEL_FINDINGS] == []
     assert "Not the model" in incident[F.SUMMARY]
