@@ -30,12 +30,10 @@ THROTTLE = "15m"
 WEBHOOK_PLACEHOLDER: Json = {"scheme": "https", "host": "webhook.invalid", "port": 443, "path": "/modelspan"}
 """Committed in the files; ``modelspan.elastic.assets.watches(webhook_url=...)`` replaces it (or drops the
 webhook action when no URL is given)."""
-LATENCY_P95 = "latency_p95_ms"
-"""``metric.name`` of the analyzer's p95 latency measurement (``modelspan.analyzer._operations``)."""
-QPS = "qps"
-ERROR_RATE = "error_rate"
-CORRELATED = "correlated"
-"""``incident.kind`` of an incident with both a model and an application side."""
+LATENCY_P95 = findings.METRIC_LATENCY_P95
+QPS = findings.METRIC_QPS
+ERROR_RATE = findings.METRIC_ERROR_RATE
+CORRELATED = findings.INCIDENT_CORRELATED
 _MAX_BUCKETS = 100
 
 

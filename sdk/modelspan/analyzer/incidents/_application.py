@@ -255,7 +255,7 @@ def finding(episode: Episode, window: Window, reference: Window, trace_ids: Sequ
         F.WINDOW_START: iso(episode.start),
         F.WINDOW_END: iso(episode.end),
         F.REFERENCE_KIND: episode.baseline_kind,
-        F.METRIC_NAME: "error_rate" if is_errors else "latency_p95_ms",
+        F.METRIC_NAME: F.METRIC_ERROR_RATE if is_errors else F.METRIC_LATENCY_P95,
         F.METRIC_VALUE: episode.value,
         F.METRIC_REFERENCE_VALUE: episode.baseline,
         F.SAMPLE_COUNT: episode.calls,
