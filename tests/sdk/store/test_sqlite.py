@@ -46,7 +46,9 @@ def test_version_1_files_are_migrated_with_their_spans(tmp_path: Path) -> None:
     traffic = generate(singles=40, batches=4, batch_size=8)
     old = tmp_path / "v1.db"
     with sqlite3.connect(old) as connection:  # what the first schema held: spans only
-        connection.execute(_schema.SPANS_TABLE)
+        connection.execute(_schema.SPANS_TABLE_V1)
+        for statement in _schema.SPANS_INDEXES:
+            connection.execute(statement)
         connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 18)})",
                                [span_row(d) for d in traffic.documents])
         connection.execute("PRAGMA user_version = 1")
@@ -58,6 +60,12 @@ def test_version_1_files_are_migrated_with_their_spans(tmp_path: Path) -> None:
         questions = questions_for(traffic)
         assert migrated.model_stats(questions) == fresh.model_stats(questions)
         assert migrated.model_stats(questions)[0].operations.calls == 44
+        assert migrated.connection.execute("SELECT count(*) FROM spans").fetchone()[0] == len(traffic.documents)
+        ddl = migrated.connection.execute("SELECT sql FROM sqlite_schema WHERE name = 'spans'").fetchone()[0]
+        assert "WITHOUT ROWID" not in ddl
+        indexes = {r[0] for r in migrated.connection.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'spans'")}
+        assert {"spans_trace", "spans_time", "spans_prediction", "spans_model_time"} <= indexes
 
 
 def test_a_baseline_saved_after_its_spans_bins_them_once(tmp_path: Path) -> None:
