@@ -13,7 +13,7 @@ planted to drift (a shift, a unit change x 1.8 + 32, a new category) so the verd
 3. In another subprocess: Evidently's ``Report([DataDriftPreset()])`` on the same reference and
    current rows as pandas DataFrames (built before the clock starts), then ``snapshot.dict()``.
 
-Each subprocess reports its time and its peak resident memory (``ru_maxrss``), also above what it
+Each subprocess reports its time and its peak resident memory (``VmHWM``), also above what it
 held once its imports and inputs were ready. The ratio is Evidently's time over ours, same run.
 
     python benchmarks/analyze.py                 # 1,000,000 spans (loading takes minutes)
@@ -62,6 +62,19 @@ def columns(rows: int, seed: int, current: bool) -> dict[str, np.ndarray]:
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    ``VmHWM`` (Linux) belongs to the process image, so a child does not inherit the parent's peak;
+    ``ru_maxrss`` survives fork and exec (the child would report the store loader's memory too),
+    so it is only the fallback where ``/proc`` is missing.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
