@@ -32,33 +32,42 @@ MODEL_SCOPE = "series_id = ? AND module = '' AND start_ns >= ? AND start_ns < ?"
 
 
 def operations(connection: sqlite3.Connection, series: int, start: int, end: int, step: int, checks: int) -> Agg:
-    """The model's ``calls`` operations and quality aggregations, from one grouped scan of the window.
+    """The model's ``calls`` operations, quality and paths aggregations, from one grouped scan.
 
-    Rows are grouped by (interval, sample rate); the window's totals are sums of those groups.
+    Rows are grouped by (interval, sample rate, module path, output label): few groups, from which
+    the per-interval series, the window's totals and the paths per label are all summed.
     """
     quality = "".join(f", total(q{n}), count(q{n})" for n in range(checks))
     intervals = _empty_intervals(start, end, step)
+    rates: dict[tuple[int, float], list[float]] = {}
+    labels: dict[str, list[tuple[str, int]]] = defaultdict(list)
     calls, errors, rows, durations = 0, 0, 0.0, 0.0
     failed_values, failed_calls = [0.0] * checks, [0] * checks
-    for key, rate, count, failed, batch_rows, duration, *checked in connection.execute(
-            f"SELECT start_ns / {step}, COALESCE(sample_rate, 1.0), count(*), total(error), "
-            f"total(COALESCE(batch_size, 1)), total(duration_ns){quality} FROM calls WHERE {MODEL_SCOPE} "
-            "GROUP BY 1, 2", (series, start, end)):
+    for key, rate, path, label, count, failed, batch_rows, duration, *checked in connection.execute(
+            f"SELECT start_ns / {step}, COALESCE(sample_rate, 1.0), path_key, COALESCE(output_label, ?), count(*), "
+            f"total(error), total(COALESCE(batch_size, 1)), total(duration_ns){quality} FROM calls "
+            f"WHERE {MODEL_SCOPE} GROUP BY 1, 2, 3, 4", (EMPTY_KEY, series, start, end)):
         bucket = intervals.setdefault(key, _interval(key, step))
         bucket["doc_count"] += count
         bucket["errors"]["doc_count"] += int(failed)
-        bucket["rates"]["buckets"].append({"key": rate, "doc_count": count, "rows": {"value": batch_rows}})
+        per_rate = rates.setdefault((key, rate), [0, 0.0])
+        per_rate[0] += count
+        per_rate[1] += batch_rows
+        labels[path].append((label, count))
         calls, errors, rows, durations = calls + count, errors + int(failed), rows + batch_rows, durations + duration
         for n in range(checks):
             failed_values[n] += checked[2 * n]
             failed_calls[n] += checked[2 * n + 1]
+    for (key, rate), (count, batch_rows) in rates.items():
+        intervals[key]["rates"]["buckets"].append({"key": rate, "doc_count": int(count), "rows": {"value": batch_rows}})
     overall, per_interval = percentiles(connection, series, [MODEL_MODULE], start, end, step)
     for key, values in per_interval[MODEL_MODULE].items():
         intervals.setdefault(key, _interval(key, step))["latency"] = {"values": values}
     aggs: Agg = {"doc_count": calls, "errors": {"doc_count": errors}, "rows": {"value": rows},
                  "duration": {"avg": durations / calls if calls else None},
                  "latency": {"values": overall[MODEL_MODULE]},
-                 "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]}}
+                 "intervals": {"buckets": [intervals[k] for k in sorted(intervals)]},
+                 "paths": paths(connection, series, start, end, labels)}
     for n in range(checks):
         aggs[f"q{n}_values"] = {"value": failed_values[n]}
         aggs[f"q{n}_calls"] = {"doc_count": failed_calls[n]}
@@ -119,13 +128,15 @@ def _percentiles(durations: np.ndarray) -> dict[str, float | None]:
     return {str(p): float(v) for p, v in zip(PERCENTS, values, strict=True)}
 
 
-def paths(connection: sqlite3.Connection, series: int, start: int, end: int) -> Agg:
+def paths(connection: sqlite3.Connection, series: int, start: int, end: int,
+          labels: dict[str, list[tuple[str, int]]]) -> Agg:
     """Calls per module path (top ``MAX_PATHS``), per output label, with the latest trace ids."""
-    labels: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for path, label, count in connection.execute(
-            f"SELECT path_key, COALESCE(output_label, ?), count(*) FROM calls WHERE {MODEL_SCOPE} GROUP BY 1, 2",
-            (EMPTY_KEY, series, start, end)):
-        labels[path].append((label, count))
+    merged: dict[str, dict[str, int]] = {}
+    for path, pairs in labels.items():
+        per_label = merged.setdefault(path, {})
+        for label, count in pairs:
+            per_label[label] = per_label.get(label, 0) + count
+    labels = {path: list(per_label.items()) for path, per_label in merged.items()}
     counted = sorted(((path, sum(c for _, c in pairs)) for path, pairs in labels.items()), key=lambda p: (-p[1], p[0]))
     buckets = []
     for path, count in counted[:MAX_PATHS]:

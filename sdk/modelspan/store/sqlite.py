@@ -130,7 +130,6 @@ class SQLiteStore:
                                       (question.model, question.version)).fetchone()
         series = -1 if row is None else int(row[0])
         calls = ops.operations(self.connection, series, start, end, step, len(semconv.CHECKS))
-        calls["paths"] = ops.paths(self.connection, series, start, end)
         reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
         for index, column in enumerate(question.columns):
             calls.update(reader.aggs(index, column))
