@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
@@ -39,7 +39,7 @@ def _rows(path: Path, sql: str) -> list[Any]:
         return connection.execute(sql).fetchall()
 
 
-def _served(provider: TracerProvider, exporter: SQLiteSpanExporter, calls: int = 5) -> modelspan.Baseline:
+def _served(provider: TracerProvider, exporter: SpanExporter, calls: int = 5) -> modelspan.Baseline:
     baseline = modelspan.Baseline.from_data({"x": [float(i) for i in range(100)], "y": ["a", "b"] * 50},
                                             model="m", version="1", categorical=["y"])
     # A baseline given to configure() is known to the process: the exporter saves it to the store.
