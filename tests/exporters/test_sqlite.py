@@ -169,7 +169,7 @@ def _worker(path: str, worker: int, calls: int) -> None:
 @pytest.mark.slow
 def test_several_processes_write_while_the_analyzer_reads(tmp_path: Path) -> None:
     path = str(tmp_path / "store.db")
-    SQLiteStore(path).close()  # created (and migrated) once; workers race on nothing else
+    # No file yet: the workers and the reader race to create and migrate it, too.
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_worker, args=(path, n, 400)) for n in range(3)]
     for process in workers:
