@@ -82,9 +82,13 @@ class SQLiteSpanExporter(SpanExporter):
                     except Exception:  # one unreadable span must not cost the batch
                         self._counts["dropped"] += 1
                         self._warn("a span could not be turned into a document", exc_info=True)
-                stored = self._open().load_documents(documents)
+                store = self._open()
+                rejected = store.rejected_documents
+                stored = store.load_documents(documents)
+                rejected = store.rejected_documents - rejected
                 self._counts["stored"] += stored
-                self._counts["duplicates"] += len(documents) - stored
+                self._counts["dropped"] += rejected
+                self._counts["duplicates"] += len(documents) - stored - rejected
                 self._retention()
             except Exception:
                 self._counts["failures"] += 1

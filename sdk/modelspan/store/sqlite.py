@@ -57,6 +57,8 @@ class SQLiteStore:
         self._ids = Ids(self.connection)
         self._edges = BaselineEdges(self.connection)
         self._extractor = Extractor(self._ids, self._edges)
+        self.rejected_documents = 0
+        """Documents ``load_documents`` could not read (no span id, bad timestamp): logged and counted."""
 
     def close(self) -> None:
         with self._lock:
@@ -85,7 +87,9 @@ class SQLiteStore:
 
     def _write(self, documents: Sequence[Mapping[str, Any]]) -> int:
         with self._lock:
-            return write_documents(self.connection, documents, self._extractor)[0]
+            written, rejected = write_documents(self.connection, documents, self._extractor)
+            self.rejected_documents += rejected
+            return written
 
     def purge(self, older_than_days: float, *, max_chunks: int | None = None) -> tuple[int, bool]:
         """Delete spans older than ``older_than_days`` in bounded chunks (at most ``max_chunks``).

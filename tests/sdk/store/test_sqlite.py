@@ -99,6 +99,8 @@ def test_intervals_scale_by_sample_rate_and_percentiles_are_numpys(tmp_path: Pat
     with SQLiteStore(tmp_path / "s.db", interval_seconds=600) as store:
         assert store.load_documents(documents) == 300
         assert store.load_documents(documents) == 0  # replays add nothing
+        assert store.load_documents([{"span_id": "x"}, {"@timestamp": "soon", "span_id": "y"}]) == 0
+        assert store.rejected_documents == 2  # unreadable documents are counted (and logged), not stored
         stats = store.model_stats([store.question("m", "1", WINDOW)])[0]
     operations = stats.operations
     assert (operations.calls, operations.errors) == (300, 30)
