@@ -23,15 +23,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from modelspan import findings, semconv
+import modelspan
+from modelspan import _config, findings, semconv
 from modelspan.store._es_queries import PERCENTS, Window
 from modelspan.store._stats import ModelStats, Operations
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for
-from tests.store.elasticsearch.traffic import INDEX, WINDOW, Traffic, generate
+from tests.store.elasticsearch.traffic import INDEX, WINDOW, Traffic, _documents, generate
 
 LIVE_URL = os.environ.get("MODELSPAN_TEST_ES_URL")
 # A window that does not start or end on a minute: rollups and raw values must add up exactly.
@@ -192,3 +195,55 @@ def test_sqlite_and_live_elasticsearch_agree(sqlite_store: SQLiteStore, traffic:
 
 def test_store_file_is_the_one_asked_for(sqlite_store: SQLiteStore) -> None:
     assert isinstance(sqlite_store.path, Path) and sqlite_store.path.exists()
+
+
+def _regression_traffic() -> Traffic:
+    """A regression model with a text feature: numeric outputs, text lengths and OOV rates."""
+    rng = np.random.default_rng(11)
+    words = ["refund", "late", "broken", "thanks", "invoice", "help"]
+    notes = [" ".join(rng.choice(words[:4], 3)) for _ in range(500)]
+    baseline = modelspan.Baseline.from_data(
+        {"note": notes, "amount": rng.gamma(2.0, 30.0, 500).tolist(), "score": rng.normal(1.0, 0.3, 500).tolist()},
+        model="refunds", version="2", output="score", text=["note"])
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
+    memory = InMemorySpanExporter()
+    modelspan.configure(tracer_provider=provider, exporter=memory, baselines=[baseline])
+    try:
+        @modelspan.monitor(model="refunds", version="2", task="regression")
+        def predict(value: Any) -> Any:
+            rows = value if isinstance(value, list) else [value]
+            scores = [float(row["amount"]) / 50.0 for row in rows]
+            return scores if isinstance(value, list) else scores[0]
+
+        for _ in range(80):
+            predict({"note": " ".join(rng.choice(words, 3)), "amount": float(rng.gamma(2.0, 35.0))})
+        for _ in range(6):
+            predict([{"note": " ".join(rng.choice(words, 2)), "amount": float(a)} for a in rng.gamma(2.0, 35.0, 10)])
+        modelspan.force_flush()
+        spans = list(memory.get_finished_spans())
+    finally:
+        modelspan.shutdown()
+        provider.shutdown()
+        _config.STATE.baselines.clear()
+    return Traffic(baseline, _documents(spans, rng))
+
+
+def test_text_features_and_numeric_outputs_agree(tmp_path: Path) -> None:
+    traffic = _regression_traffic()
+    with SQLiteStore(tmp_path / "r.db", interval_seconds=900) as store:
+        store.load_documents(traffic.documents)  # no baseline saved yet: exact binning from raw values
+        questions = [store.question("refunds", "2", WINDOW, traffic.baseline),
+                     dataclasses.replace(store.question("refunds", "2", WINDOW, traffic.baseline), window=RAGGED)]
+        unsaved = store.model_stats(questions)
+        store.save_baseline(traffic.baseline)
+        ours = store.model_stats(questions)
+    with FakeElasticsearch() as fake:
+        fake.add(INDEX, traffic.documents)
+        with ElasticsearchStore(fake.url, interval_seconds=900) as es:
+            theirs = es.model_stats(questions)
+    for mine, before, other in zip(ours, unsaved, theirs, strict=True):
+        _assert_same(_without_percentiles(mine), _without_percentiles(other), "stats")
+        _assert_same(_without_percentiles(before), _without_percentiles(other), "stats before the baseline")
+    note, output = ours[0].columns["note"], ours[0].columns[semconv.OUTPUT_FEATURE]
+    assert note.kind == "text" and note.count > 0 and note.oov_rate is not None and note.oov_rate > 0
+    assert output.kind == "numeric" and sum(output.bin_counts) == output.count > 80
