@@ -228,22 +228,25 @@ def _regression_traffic() -> Traffic:
     return Traffic(baseline, _documents(spans, rng))
 
 
-def test_text_features_and_numeric_outputs_agree(tmp_path: Path) -> None:
+def test_text_features_and_numeric_outputs_agree(tmp_path: Path, traffic: Traffic) -> None:
+    other = traffic  # a second model in the same store and index: answers must not mix
     traffic = _regression_traffic()
     with SQLiteStore(tmp_path / "r.db", interval_seconds=900) as store:
-        store.load_documents(traffic.documents)  # no baseline saved yet: exact binning from raw values
+        store.load_documents(traffic.documents + other.documents)  # no baseline saved: exact raw binning
         questions = [store.question("refunds", "2", WINDOW, traffic.baseline),
                      dataclasses.replace(store.question("refunds", "2", WINDOW, traffic.baseline), window=RAGGED)]
         unsaved = store.model_stats(questions)
         store.save_baseline(traffic.baseline)
         ours = store.model_stats(questions)
+        models = store.models(WINDOW)
     with FakeElasticsearch() as fake:
-        fake.add(INDEX, traffic.documents)
+        fake.add(INDEX, traffic.documents + other.documents)
         with ElasticsearchStore(fake.url, interval_seconds=900) as es:
             theirs = es.model_stats(questions)
-    for mine, before, other in zip(ours, unsaved, theirs, strict=True):
-        _assert_same(_without_percentiles(mine), _without_percentiles(other), "stats")
-        _assert_same(_without_percentiles(before), _without_percentiles(other), "stats before the baseline")
+            assert models == es.models(WINDOW) and len(models) == 2
+    for mine, before, expected in zip(ours, unsaved, theirs, strict=True):
+        _assert_same(_without_percentiles(mine), _without_percentiles(expected), "stats")
+        _assert_same(_without_percentiles(before), _without_percentiles(expected), "stats before the baseline")
     note, output = ours[0].columns["note"], ours[0].columns[semconv.OUTPUT_FEATURE]
     assert note.kind == "text" and note.count > 0 and note.oov_rate is not None and note.oov_rate > 0
     assert output.kind == "numeric" and sum(output.bin_counts) == output.count > 80
