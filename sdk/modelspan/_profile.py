@@ -72,12 +72,26 @@ def quantile_edges(values: np.ndarray, bins: int = 10) -> list[float]:
         return []
     low, high = float(finite.min()), float(finite.max())
     if low == high:
-        return [low, float(np.nextafter(low, math.inf))]
-    edges = set(np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)[1:-1]).tolist())
+        above = _above(low)
+        # at the float limit there is nothing above: put the edge just below instead
+        return [low, above] if above is not None else [float(np.nextafter(low, -math.inf)), low]
+    with np.errstate(all="ignore"):  # interpolating between values near the float limit overflows
+        quantiles = np.quantile(finite, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+    edges = set(quantiles[np.isfinite(quantiles)].tolist())
     uniques, counts = np.unique(finite, return_counts=True)
     for value in uniques[counts > finite.size / bins].tolist():
-        edges.update((value, float(np.nextafter(value, math.inf))))
+        edges.add(value)
+        above = _above(value)
+        if above is not None:
+            edges.add(above)
     return sorted(edges)
+
+
+def _above(value: float) -> float | None:
+    """The next float above ``value``, or ``None`` at the largest finite float (JSON has no inf)."""
+    with np.errstate(over="ignore"):
+        above = float(np.nextafter(value, math.inf))
+    return above if math.isfinite(above) else None
 
 
 def infer_kind(column: Sequence[Any] | np.ndarray) -> str:

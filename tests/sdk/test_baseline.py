@@ -155,3 +155,14 @@ def test_capture_onto_existing_baseline_and_batches(spans: Spans) -> None:
     predict(np.ones((1, 1)))
     assert cap.calls == 2  # the capture stopped at the end of the block
 
+
+
+def test_columns_at_the_float_limit_get_finite_edges_without_warnings() -> None:
+    import sys
+
+    largest = sys.float_info.max
+    for column in ([largest] * 5, [largest, largest, largest, -largest, 0.0], [-largest] * 3):
+        profile = modelspan.Baseline.from_data({"x": column}, model="m", version="1").features["x"]
+        assert profile.edges and all(math.isfinite(edge) for edge in profile.edges)
+        assert profile.edges == sorted(set(profile.edges))
+        assert sum(profile.bin_counts) == len(column)
