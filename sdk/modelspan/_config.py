@@ -60,6 +60,8 @@ class State:
     redaction: dict[str, _redaction.Action] = field(default_factory=dict)
     namespace: str | None = None
     baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
+    decorator_baselines: dict[str, Baseline] = field(default_factory=dict)
+    """Baselines given to ``monitor(baseline=...)``, by id, so exporters can bin by the span's baseline id."""
     provider: Any = None  # the SDK TracerProvider we attached to
     processor: Any = None  # our ModelspanSpanProcessor on it
     owns_provider: bool = False

@@ -52,6 +52,8 @@ def monitor(
     if sample_rate is not None and not 0.0 < sample_rate <= 1.0:
         raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
     loaded = Baseline.load(baseline) if isinstance(baseline, str) else baseline
+    if loaded is not None:
+        _config.STATE.decorator_baselines[loaded.id] = loaded
 
     def decorate(func: F) -> F:
         if isinstance(func, (staticmethod, classmethod)):

@@ -84,6 +84,29 @@ def test_every_span_is_stored_as_the_collector_document(tmp_path: Path, provider
     exporter.shutdown()
 
 
+def test_a_baseline_given_to_the_decorator_is_saved_and_bins_values(tmp_path: Path, provider: Any) -> None:
+    tracer_provider, _ = provider
+    baseline = modelspan.Baseline.from_data({"x": [float(i) for i in range(100)]}, model="d", version="2")
+    exporter = SQLiteSpanExporter(tmp_path / "store.db")
+    modelspan.configure(tracer_provider=tracer_provider, exporter=exporter)
+    try:
+        @modelspan.monitor(model="d", version="2", baseline=baseline)
+        def predict(row: dict[str, Any]) -> float:
+            return 0.5
+
+        for i in range(4):
+            predict({"x": float(i * 30)})
+        modelspan.force_flush()
+    finally:
+        modelspan.shutdown()
+        _config.STATE.decorator_baselines.clear()
+    with SQLiteStore(tmp_path / "store.db") as store:
+        saved = store.load_baseline("d", "2")
+    assert saved is not None and saved.id == baseline.id
+    assert _rows(tmp_path / "store.db", "SELECT count(*) FROM value_bins WHERE binning > 0")[0][0] > 0
+    exporter.shutdown()
+
+
 def test_replayed_spans_are_not_duplicated(tmp_path: Path, provider: Any) -> None:
     tracer_provider, memory = provider
     _served(tracer_provider, InMemorySpanExporter(), calls=3)

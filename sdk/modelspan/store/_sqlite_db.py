@@ -185,8 +185,10 @@ class BaselineEdges:
         return edges
 
     def _from_process(self, baseline_id: str) -> Baseline | None:
-        config = sys.modules.get("modelspan._config")
-        for baseline in list(getattr(getattr(config, "STATE", None), "baselines", {}).values()):
+        state = getattr(sys.modules.get("modelspan._config"), "STATE", None)
+        configured = list(getattr(state, "baselines", {}).values())
+        decorated = list(getattr(state, "decorator_baselines", {}).values())
+        for baseline in configured + decorated:
             if getattr(baseline, "id", None) == baseline_id:
                 save_baseline(self.connection, baseline)  # inside the writer's transaction
                 return baseline  # type: ignore[no-any-return]
