@@ -346,6 +346,42 @@ def test_sdk_auto_configuration_exports_at_exit(server: BulkServer, tmp_path: Pa
     assert document["resource"]["attributes"]["service.name"] == "auto"
 
 
+INSTRUMENTED_MODEL = """
+import modelspan
+
+@modelspan.monitor(model="zero-code", version="1")
+def predict(row):
+    return 0.25
+
+for i in range(3):
+    predict({"x": float(i)})
+"""
+
+
+def test_opentelemetry_instrument_picks_the_exporter_by_name(server: BulkServer, tmp_path: Path) -> None:
+    """The real ``opentelemetry-instrument`` command (opentelemetry-distro), no modelspan.configure():
+    OTEL_TRACES_EXPORTER=elasticsearch loads our exporter by its entry point, and the decorated
+    model's spans arrive in the modelspan data stream."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    command = shutil.which("opentelemetry-instrument", path=os.path.dirname(sys.executable))
+    assert command, "opentelemetry-instrument is installed with the demo extra (opentelemetry-distro)"
+    env = dict(os.environ, OTEL_TRACES_EXPORTER="elasticsearch", OTEL_METRICS_EXPORTER="none",
+               OTEL_LOGS_EXPORTER="none", OTEL_SERVICE_NAME="zero-code", ELASTICSEARCH_URL=server.url,
+               MODELSPAN_SPOOL_DIR=str(tmp_path / "spool"))
+    result = subprocess.run([command, sys.executable, "-c", INSTRUMENTED_MODEL], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    stored = list(server.stored.values())
+    assert len(stored) == 3 and {index for index, _ in stored} == {"traces-modelspan.otel-default"}
+    for _, document in stored:
+        assert document["attributes"][semconv.MODEL_NAME] == "zero-code"
+        assert document["resource"]["attributes"]["service.name"] == "zero-code"
+
+
 def test_span_events_become_log_documents_and_nan_is_written_as_null(server: BulkServer, tmp_path: Path) -> None:
     exporter_memory = InMemorySpanExporter()
     provider = TracerProvider()
