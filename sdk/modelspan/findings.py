@@ -113,6 +113,10 @@ TYPE_QUALITY: Final = "quality"
 TYPE_APP_ERRORS: Final = "application_errors"
 TYPE_APP_LATENCY: Final = "application_latency"
 TYPE_INCIDENT: Final = "incident"
+TYPE_DISTRIBUTION: Final = "distribution"
+"""Not a problem but the evidence for one: one document per bin (or category) of a drifting column,
+``metric.name`` the bin label, ``metric.value`` its current share, ``metric.reference_value`` its
+reference share (the drift dashboard and the report draw reference vs current from these)."""
 
 SEVERITIES: Final = ("info", "warning", "critical")
 
