@@ -64,6 +64,8 @@ def generate(singles: int = 120, batches: int = 20, batch_size: int = 16, seed: 
         modelspan.shutdown()
         provider.shutdown()
         _config.STATE.baselines.clear()
+        # documents only: no store in this process should find the baseline through the SDK
+        _config.STATE.decorator_baselines.pop(baseline.id, None)
     return Traffic(baseline, _documents(spans, rng))
 
 
