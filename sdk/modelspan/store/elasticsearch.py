@@ -63,24 +63,20 @@ def client_from_env(
     """
     from elasticsearch import Elasticsearch  # the extra is needed only when this store is used
 
-    url = url or os.environ.get("ELASTICSEARCH_URL")
-    cloud_id = cloud_id or os.environ.get("ELASTICSEARCH_CLOUD_ID")
-    if not url and not cloud_id:
+    # One reading of the ELASTICSEARCH_* settings for exporter and analyzer (URL credentials, Cloud ID,
+    # API key forms, CA file): the exporter's.
+    from modelspan.exporters._transport import ENV_CLOUD_ID, ENV_URL, resolve_settings
+
+    if not (url or cloud_id or os.environ.get(ENV_URL) or os.environ.get(ENV_CLOUD_ID)):
         raise ValueError("no Elasticsearch: pass a URL or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
+    settings = resolve_settings(url, api_key=api_key, username=username, password=password, cloud_id=cloud_id,
+                                ca_certs=ca_certs)
     options: dict[str, Any] = {"request_timeout": request_timeout, **extra}
-    api_key = api_key or os.environ.get("ELASTICSEARCH_API_KEY")
-    username = username or os.environ.get("ELASTICSEARCH_USERNAME")
-    password = password or os.environ.get("ELASTICSEARCH_PASSWORD")
-    ca_certs = ca_certs or os.environ.get("ELASTICSEARCH_CA_CERTS")
-    if api_key:
-        options["api_key"] = api_key
-    elif username and password:
-        options["basic_auth"] = (username, password)
-    if ca_certs:
-        options["ca_certs"] = ca_certs
-    if cloud_id:
-        return Elasticsearch(cloud_id=cloud_id, **options)
-    return Elasticsearch(url, **options)
+    if "Authorization" in settings.headers:
+        options["headers"] = {"Authorization": settings.headers["Authorization"]}
+    if settings.ca_certs:
+        options["ca_certs"] = settings.ca_certs
+    return Elasticsearch(list(settings.urls), **options)
 
 
 def columns_for(baseline: Baseline) -> tuple[Column, ...]:

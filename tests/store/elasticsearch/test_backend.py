@@ -172,6 +172,13 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         assert client._headers["authorization"] == "ApiKey secret-key"
     finally:
         client.close()
+    monkeypatch.delenv("ELASTICSEARCH_API_KEY")
+    client = client_from_env("http://elastic:s3cret@127.0.0.1:9")  # read as the exporter reads it
+    try:
+        assert client.transport.node_pool.get().base_url == "http://127.0.0.1:9"
+        assert client._headers["authorization"] == "Basic ZWxhc3RpYzpzM2NyZXQ="
+    finally:
+        client.close()
     with pytest.raises(ValueError, match="interval"):
         ElasticsearchStore("http://127.0.0.1:9", interval_seconds=0)
     assert StoreError.__mro__[1] is RuntimeError
