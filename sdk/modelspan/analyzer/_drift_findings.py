@@ -11,7 +11,9 @@ the same way. For each column the default tests for its kind and sample size run
    p-value is judged on effect size alone).
 
 One finding per column (``drift``, or ``prediction_drift`` for the output) whatever the verdict,
-so dashboards can chart scores; ``finding.flagged`` tells the problems apart.
+so dashboards can chart scores; ``finding.flagged`` tells the problems apart. A flagged column
+also gets its ``distribution`` findings (``_distributions``): both sides' shares per bin, from the
+same histograms the tests compared.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 
 from modelspan import findings, semconv
 from modelspan.analyzer import drift, multiple_testing
+from modelspan.analyzer._distributions import distribution_findings
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline, FeatureProfile
 from modelspan.store._stats import ColumnStats, ModelStats
@@ -43,6 +46,8 @@ class _Column:
     results: list[Any]  # drift.DriftResult, in default-test order
     reference_count: int
     current_count: int
+    before: Histogram = None
+    after: Histogram = None
 
 
 def profiles(baseline: Baseline) -> dict[str, FeatureProfile]:
@@ -73,8 +78,12 @@ def drift_findings(context: Context, current: ModelStats, reference: ModelStats 
     p_values = [_p_value(column) for column in columns]
     rejected, adjusted = multiple_testing.benjamini_hochberg(
         np.array([np.nan if p is None else p for p in p_values], dtype=float), alpha=ALPHA)
-    return [_document(context, current, column, p, bool(r), float(a))
-            for column, p, r, a in zip(columns, p_values, rejected, adjusted, strict=True)]
+    docs = []
+    for column, p, r, a in zip(columns, p_values, rejected, adjusted, strict=True):
+        docs.append(_document(context, current, column, p, bool(r), float(a)))
+        if docs[-1][findings.FLAGGED]:  # the evidence: both sides' shares per bin
+            docs += distribution_findings(context, current, column.name, column.before, column.after)
+    return docs
 
 
 def profile_histogram(profile: FeatureProfile) -> Histogram:
@@ -139,7 +148,7 @@ def _test(name: str, kind: str, before: Histogram, after: Histogram,
                 results.append(drift.run(test, *rates))
             continue
         results.append(drift.run(test, before, after))
-    return _Column(name, kind, results, _count(before), _count(after))
+    return _Column(name, kind, results, _count(before), _count(after), before, after)
 
 
 def _rates(current: ColumnStats, reference: ModelStats | None, name: str) -> tuple[Any, Any] | None:
