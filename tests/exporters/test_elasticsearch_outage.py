@@ -2,8 +2,8 @@
 
 Afterwards every span is stored exactly once, the spool bound held, the process's memory did not
 grow with the outage (batches went to disk), and the decorated call's latency is reported for the
-healthy and the outage phase. The issue's outage is 60 s; the default here is 10 s so the suite
-stays fast (``MODELSPAN_OUTAGE_SECONDS=60`` runs the full one, 90-100 s with the replay). Per the
+healthy and the outage phase. The outage lasts 60 s, as the issue asks (90-100 s with the replay);
+``MODELSPAN_OUTAGE_SECONDS=10`` shortens it for a quick local run. Per the
 team's rule against timed assertions, the p99 ratio (goal: at most 1.2x) is printed and recorded
 (``record_property``), not asserted: on two shared cores the healthy phase's own p99 moves by 10x
 between runs. What is asserted is structural: no decorated call ever took as long as the
@@ -28,7 +28,7 @@ from modelspan.exporters._retry import Backoff
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from tests.exporters.bulk_server import BulkServer
 
-OUTAGE_S = float(os.environ.get("MODELSPAN_OUTAGE_SECONDS", "10"))
+OUTAGE_S = float(os.environ.get("MODELSPAN_OUTAGE_SECONDS", "60"))
 HEALTHY_S = 5.0
 RATE = 1000  # decorated calls per second
 SPOOL_MAX = 256 * 1024 * 1024
