@@ -41,9 +41,6 @@ from kibana._views import (
 from modelspan import findings, semconv
 
 Json = dict[str, Any]
-DISTRIBUTION_TYPE = "distribution"
-"""Proposed ``finding.type`` (not yet in ``modelspan.findings``): one document per feature and bin with
-``metric.name`` = bin label, ``metric.value`` = current share, ``metric.reference_value`` = reference share."""
 PERCENTS = (50, 90, 95, 99)
 
 DASHBOARDS = {
@@ -209,7 +206,7 @@ def drift() -> Json:
         "bin": L.terms(findings.METRIC_NAME, "bin", None, 100, other=False),
         "reference": L.stat("average", findings.METRIC_REFERENCE_VALUE, "reference share"),
         "current": L.stat("average", findings.METRIC_VALUE, "current share")}, "table",
-         kql=eq(findings.TYPE, DISTRIBUTION_TYPE))
+         kql=eq(findings.TYPE, findings.TYPE_DISTRIBUTION))
     _add(g, "Score distribution: now vs one week earlier", SPANS_VIEW, {
         "x": L.histogram(SCORE, "score"), "now": L.count("now"),
         "before": L.count("one week earlier", shift="1w")}, "bar", kql=ROOT)

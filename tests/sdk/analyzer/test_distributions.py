@@ -7,6 +7,7 @@ window's ``Analysis.stats`` counts and the baseline profile's (or the reference 
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -132,3 +133,19 @@ def test_many_categories_fold_into_other() -> None:
     assert len(docs) == MAX_BINS and names[-1] == "__other__" and "c099" in names and "c000" not in names
     assert sum(doc[findings.REFERENCE_COUNT] for doc in docs) == sum(before.counts.values())
     assert sum(doc[findings.METRIC_VALUE] for doc in docs) == pytest.approx(1.0)
+
+
+def test_the_drift_dashboards_distribution_table_reads_fields_these_documents_carry(planted: Traffic) -> None:
+    from kibana import _dashboards
+
+    panels = json.loads(_dashboards.drift()["attributes"]["panelsJSON"])
+    table = next(p for p in panels if p["title"] == "Reference vs current distribution per feature")
+    state = table["embeddableConfig"]["attributes"]["state"]
+    columns = next(iter(state["datasourceStates"]["formBased"]["layers"].values()))["columns"]
+    with _elasticsearch(planted) as store:
+        analysis = analyze(store, WINDOW)
+    docs = [doc for doc in analysis.findings if doc[findings.TYPE] == findings.TYPE_DISTRIBUTION]
+    assert state["query"]["query"] == f'{findings.TYPE} : "{findings.TYPE_DISTRIBUTION}"'
+    assert docs and all(column["sourceField"] in doc for doc in docs for column in columns.values())
+    bins = next(column for column in columns.values() if column["sourceField"] == findings.METRIC_NAME)
+    assert bins["params"]["size"] >= MAX_BINS and bins["params"]["orderBy"]["type"] == "alphabetical"
