@@ -119,7 +119,10 @@ def documents(data: dict[str, np.ndarray], start: int, stop: int, base: dict[str
     attributes = base["attributes"]
     features = {name: semconv.feature_value(name) for name in data}
     rows = stop - start
-    seconds = np.linspace(0, HOUR.total_seconds() - 1, rows, endpoint=False) + start * 0.0
+    # Row i of n starts at i/n of the hour, so every span is inside the analysed window [START, START + HOUR).
+    # (Spacing each chunk over the hour plus a per-row offset used to push 252 of 1,000,000 spans past its end.)
+    total = len(next(iter(data.values())))
+    seconds = np.arange(start, stop) * (HOUR.total_seconds() / total)
     columns_as_lists = {name: data[name][start:stop].tolist() for name in data}
     out = []
     for offset in range(rows):
@@ -129,7 +132,7 @@ def documents(data: dict[str, np.ndarray], start: int, stop: int, base: dict[str
             row_attributes[key] = columns_as_lists[name][offset]
         row_attributes[semconv.PREDICTION_ID] = f"p{number}"
         row_attributes[semconv.OUTPUT_LABEL] = "high" if columns_as_lists["n2"][offset] > 20.0 else "low"
-        moment = START + _dt.timedelta(seconds=float(seconds[offset]) + number * HOUR.total_seconds() / 10**9)
+        moment = START + _dt.timedelta(seconds=float(seconds[offset]))
         out.append({**base, "attributes": row_attributes, "span_id": f"{number:016x}", "trace_id": f"{number:032x}",
                     "@timestamp": moment.isoformat(timespec="microseconds").replace("+00:00", "Z")})
     return out

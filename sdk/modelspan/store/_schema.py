@@ -19,6 +19,13 @@ Version 2 adds what makes the analyzer fast and the store complete:
   counts; ``row_checks``: single-row quality failures per feature;
 - ``outcomes``, ``findings``, ``baselines``, ``checkpoints``.
 
+Version 3 adds per-minute rollups of what every question reads over the whole window, so the cost
+of a question follows the minutes of the window, not its spans:
+
+- ``call_minutes``: model calls per (series, minute, sample rate, module path, output label) with
+  their errors, rows, summed durations and quality counts (operations, QPS and paths);
+- ``check_minutes``: single-row quality failures per (series, minute, check, feature).
+
 Rollups are exact: a rollup row only ever adds values whose bin the writer computed with the very
 edges the question uses (same baseline id); everything else (partial minutes at the window's edges,
 spans binned for another baseline or none) is binned at query time from ``span_values``.
@@ -28,7 +35,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 MINUTE_NS: Final = 60 * 10**9
 """Width of a rollup bucket."""
 
@@ -157,5 +164,35 @@ V2_TABLES: Final = (
 )
 
 DERIVED_TABLES: Final = ("calls", "modules", "span_values", "value_bins", "value_categories", "batch_stats",
-                         "batch_counts", "row_checks")
+                         "batch_counts", "row_checks", "call_minutes", "check_minutes")
 """Tables rebuilt from ``spans.document`` (the migration from version 1 backfills them)."""
+
+# --- Version 3 ---------------------------------------------------------------------------------
+QUALITY_SLOTS: Final = 5
+"""``calls.q0..q4``: one per ``semconv.CHECKS`` entry."""
+
+V3_TABLES: Final = (
+    # Model calls only (module = ''); the key holds what operations() groups by, NULLs as stored by the query
+    # (sample rate 1.0, label ''), so a window's whole minutes are summed without touching ``calls``.
+    """CREATE TABLE IF NOT EXISTS call_minutes (
+        series_id INTEGER NOT NULL, minute INTEGER NOT NULL, sample_rate REAL NOT NULL, path_key TEXT NOT NULL,
+        output_label TEXT NOT NULL, n INTEGER NOT NULL, errors INTEGER NOT NULL, rows REAL NOT NULL,
+        duration INTEGER NOT NULL,
+        q0 REAL NOT NULL, k0 INTEGER NOT NULL, q1 REAL NOT NULL, k1 INTEGER NOT NULL, q2 REAL NOT NULL,
+        k2 INTEGER NOT NULL, q3 REAL NOT NULL, k3 INTEGER NOT NULL, q4 REAL NOT NULL, k4 INTEGER NOT NULL,
+        PRIMARY KEY (series_id, minute, sample_rate, path_key, output_label)) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS check_minutes (
+        series_id INTEGER NOT NULL, minute INTEGER NOT NULL, check_no INTEGER NOT NULL, feature TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (series_id, minute, check_no, feature)) WITHOUT ROWID""",
+)
+
+V3_BACKFILL: Final = (
+    f"""INSERT INTO call_minutes SELECT series_id, start_ns / {MINUTE_NS}, COALESCE(sample_rate, 1.0), path_key,
+        COALESCE(output_label, ''), count(*), total(error), total(COALESCE(batch_size, 1)), sum(duration_ns),
+        total(q0), count(q0), total(q1), count(q1), total(q2), count(q2), total(q3), count(q3), total(q4), count(q4)
+        FROM calls WHERE module = '' GROUP BY 1, 2, 3, 4, 5""",
+    f"""INSERT INTO check_minutes SELECT series_id, start_ns / {MINUTE_NS}, check_no, feature, count(*)
+        FROM row_checks GROUP BY 1, 2, 3, 4""",
+)
+"""Version 2 -> 3: the rollups from the rows they sum (a version 2 file holds those rows already)."""

@@ -15,8 +15,8 @@ from typing import Any
 
 from modelspan import semconv
 from modelspan.store._es_queries import BATCH_SUMS, MAX_UNSEEN_EXAMPLES, Column
-from modelspan.store._schema import MINUTE_NS
 from modelspan.store._sqlite_db import BaselineEdges, Ids
+from modelspan.store._sqlite_rows import ragged_ends, whole_minutes
 
 Agg = dict[str, Any]
 _STAT_COLUMNS = {
@@ -34,10 +34,9 @@ class ColumnReader:
         self.connection, self.ids, self.edges = connection, ids, edges
         self.series, self.start, self.end, self.baseline_id = series, start, end, baseline_id
         # Whole minutes come from the rollups, the ragged ends from the raw values.
-        first, last = -(-start // MINUTE_NS), end // MINUTE_NS
-        self.minutes = (first, last) if first < last else None
-        self.edges_ranges = ([(start, first * MINUTE_NS), (last * MINUTE_NS, end)] if self.minutes
-                             else [(start, end)])
+        self.minutes = whole_minutes(start, end)
+        self.edges_ranges = ragged_ends(start, end)
+        self._failures: dict[tuple[str, int], int] | None = None
 
     def aggs(self, index: int, column: Column) -> Agg:
         prefix = f"c{index}_"
@@ -166,10 +165,25 @@ class ColumnReader:
     def _row_checks(self, prefix: str, column: Column) -> Agg:
         if column.name == semconv.OUTPUT_FEATURE:
             return {}
-        failed = dict(self.connection.execute(
-            "SELECT check_no, count(*) FROM row_checks WHERE series_id = ? AND start_ns >= ? AND start_ns < ? "
-            "AND feature = ? GROUP BY check_no", (self.series, self.start, self.end, column.name)).fetchall())
-        return {f"{prefix}q{n}": {"doc_count": failed.get(n, 0)} for n in range(len(semconv.CHECKS))}
+        failed = self._row_failures()
+        return {f"{prefix}q{n}": {"doc_count": failed.get((column.name, n), 0)} for n in range(len(semconv.CHECKS))}
+
+    def _row_failures(self) -> dict[tuple[str, int], int]:
+        """Single-row failures per (feature, check) of the window: read once for every column."""
+        if self._failures is None:
+            queries: list[tuple[str, tuple[Any, ...]]] = []
+            if self.minutes is not None:
+                queries.append(("SELECT feature, check_no, sum(n) FROM check_minutes WHERE series_id = ? "
+                                "AND minute >= ? AND minute < ? GROUP BY 1, 2", (self.series, *self.minutes)))
+            for low, high in self.edges_ranges:
+                queries.append(("SELECT feature, check_no, count(*) FROM row_checks WHERE series_id = ? "
+                                "AND start_ns >= ? AND start_ns < ? GROUP BY 1, 2", (self.series, low, high)))
+            self._failures = {}
+            for sql, args in queries:
+                for feature, check, n in self.connection.execute(sql, args):
+                    key = (str(feature), int(check))
+                    self._failures[key] = self._failures.get(key, 0) + int(n)
+        return self._failures
 
 
 def case(edges: Sequence[float], low: int = 0, high: int | None = None) -> str:

@@ -31,7 +31,11 @@ DEFAULT_PATH = "modelspan.db"
 BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 65_536
 """Page cache per connection (64 MiB): rollup and value pages of recent minutes stay hot."""
+ANALYSIS_LIMIT = 1000
+"""Rows ``ANALYZE`` samples per index: statistics in milliseconds on a multi-GB file."""
 _LOOKUP_CHUNK = 500
+_CALL_MINUTE_SUMS = ("n", "errors", "rows", "duration",
+                     *(f"{c}{n}" for n in range(_schema.QUALITY_SLOTS) for c in "qk"))
 
 
 def store_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -50,6 +54,7 @@ def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
     connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the default 2 MB thrashes on multi-GB files
+    connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")  # ANALYZE / PRAGMA optimize stay cheap
     migrate(connection)
     return connection
 
@@ -69,13 +74,15 @@ def migrate(connection: sqlite3.Connection) -> None:
             connection.execute(_schema.SPANS_TABLE)
             for statement in _schema.SPANS_INDEXES:
                 connection.execute(statement)
-        if version < 2:
-            if version == 1:
-                _rebuild_spans(connection)
-            for statement in _schema.V2_TABLES:
+        if version == 1:
+            _rebuild_spans(connection)
+        for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES):
+            connection.execute(statement)
+        if version == 1:
+            _backfill(connection)  # every derived table, the version 3 rollups too
+        elif version == 2:
+            for statement in _schema.V3_BACKFILL:
                 connection.execute(statement)
-            if version == 1:
-                _backfill(connection)
         connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
         connection.execute("COMMIT")
     except BaseException:
@@ -313,6 +320,12 @@ def insert_derived(connection: sqlite3.Connection, derived: Derived) -> None:
     connection.executemany(
         f"INSERT INTO value_categories VALUES ({_marks(5)}) ON CONFLICT DO UPDATE SET n = n + excluded.n",
         [(*key, value) for key, value in derived.categories.items()])
+    sums = ", ".join(f"{c} = {c} + excluded.{c}" for c in _CALL_MINUTE_SUMS)
+    connection.executemany(f"INSERT INTO call_minutes VALUES ({_marks(19)}) ON CONFLICT DO UPDATE SET {sums}",
+                           [(*key, *value) for key, value in derived.call_minutes.items()])
+    connection.executemany(
+        f"INSERT INTO check_minutes VALUES ({_marks(5)}) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+        [(*key, value) for key, value in derived.check_minutes.items()])
 
 
 def _marks(count: int) -> str:

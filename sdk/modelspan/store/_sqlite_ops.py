@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from modelspan.store._es_queries import EMPTY_KEY, EXAMPLE_TRACES, MAX_LABELS, MAX_MODULES, MAX_PATHS, PERCENTS
-from modelspan.store._sqlite_rows import MODEL_MODULE
+from modelspan.store._schema import MINUTE_NS
+from modelspan.store._sqlite_rows import MODEL_MODULE, ragged_ends, whole_minutes
 
 Agg = dict[str, Any]
 _PAIRS = np.dtype([("k", "<i8"), ("d", "<i8")])
@@ -37,16 +38,13 @@ def operations(connection: sqlite3.Connection, series: int, start: int, end: int
     Rows are grouped by (interval, sample rate, module path, output label): few groups, from which
     the per-interval series, the window's totals and the paths per label are all summed.
     """
-    quality = "".join(f", total(q{n}), count(q{n})" for n in range(checks))
     intervals = _empty_intervals(start, end, step)
     rates: dict[tuple[int, float], list[float]] = {}
     labels: dict[str, list[tuple[str, int]]] = defaultdict(list)
     calls, errors, rows, durations = 0, 0, 0.0, 0.0
     failed_values, failed_calls = [0.0] * checks, [0] * checks
-    for key, rate, path, label, count, failed, batch_rows, duration, *checked in connection.execute(
-            f"SELECT start_ns / {step}, COALESCE(sample_rate, 1.0), path_key, COALESCE(output_label, ?), count(*), "
-            f"total(error), total(COALESCE(batch_size, 1)), total(duration_ns){quality} FROM calls "
-            f"WHERE {MODEL_SCOPE} GROUP BY 1, 2, 3, 4", (EMPTY_KEY, series, start, end)):
+    for key, rate, path, label, count, failed, batch_rows, duration, *checked in _groups(
+            connection, series, start, end, step, checks):
         bucket = intervals.setdefault(key, _interval(key, step))
         bucket["doc_count"] += count
         bucket["errors"]["doc_count"] += int(failed)
@@ -72,6 +70,30 @@ def operations(connection: sqlite3.Connection, series: int, start: int, end: int
         aggs[f"q{n}_values"] = {"value": failed_values[n]}
         aggs[f"q{n}_calls"] = {"doc_count": failed_calls[n]}
     return aggs
+
+
+def _groups(connection: sqlite3.Connection, series: int, start: int, end: int, step: int,
+            checks: int) -> Iterator[tuple[Any, ...]]:
+    """Model calls grouped by (interval, sample rate, path, label), with their sums; a group may come twice.
+
+    Whole minutes are read from ``call_minutes`` when each minute lies in one interval (the interval is
+    whole minutes), the ragged ends of the window from ``calls``.
+    """
+    quality = "".join(f", total(q{n}), count(q{n})" for n in range(checks))
+    raw = (f"SELECT start_ns / {step}, COALESCE(sample_rate, 1.0), path_key, COALESCE(output_label, ?), count(*), "
+           f"total(error), total(COALESCE(batch_size, 1)), total(duration_ns){quality} FROM calls "
+           f"WHERE {MODEL_SCOPE} GROUP BY 1, 2, 3, 4")
+    minutes = whole_minutes(start, end) if step % MINUTE_NS == 0 else None
+    if minutes is None:
+        yield from connection.execute(raw, (EMPTY_KEY, series, start, end))
+        return
+    rolled = "".join(f", total(q{n}), sum(k{n})" for n in range(checks))
+    yield from connection.execute(
+        f"SELECT minute / {step // MINUTE_NS}, sample_rate, path_key, output_label, sum(n), sum(errors), total(rows), "
+        f"total(duration){rolled} FROM call_minutes WHERE series_id = ? AND minute >= ? AND minute < ? "
+        "GROUP BY 1, 2, 3, 4", (series, *minutes))
+    for low, high in ragged_ends(start, end):
+        yield from connection.execute(raw, (EMPTY_KEY, series, low, high))
 
 
 def modules(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:

@@ -74,4 +74,8 @@ def _statements(connection: sqlite3.Connection, cutoff: int, chunk: int) -> list
                        (minute,), False))
     statements.append((_bounded("value_categories", "series_id, field_id, minute, value", "minute < ?", chunk),
                        (minute,), False))
+    statements.append((_bounded("call_minutes", "series_id, minute, sample_rate, path_key, output_label", "minute < ?",
+                                chunk), (minute,), False))
+    statements.append((_bounded("check_minutes", "series_id, minute, check_no, feature", "minute < ?", chunk),
+                       (minute,), False))
     return statements

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import semconv
+from modelspan.store._es_queries import EMPTY_KEY
 
 Edges = Mapping[str, Sequence[float]]
 """Single-row field name -> bin edges of one baseline."""
@@ -36,6 +37,28 @@ MODEL_MODULE = ""
 EMPTY_PATH = ""
 """Stored for calls without a module path (Elasticsearch's ``missing`` bucket key)."""
 SINGLE_OUTPUTS = (semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE)
+EMPTY_LABEL = EMPTY_KEY
+"""``call_minutes.output_label`` of calls without a label (Elasticsearch's ``missing`` bucket key)."""
+_MINUTE_NS = 60_000_000_000
+
+
+def whole_minutes(start: int, end: int) -> tuple[int, int] | None:
+    """``[first, last)``: the minutes wholly inside ``[start, end)`` (ns), read from the rollups; None if none.
+
+    >>> whole_minutes(30 * 10**9, 200 * 10**9)
+    (1, 3)
+    """
+    first, last = -(-start // _MINUTE_NS), end // _MINUTE_NS
+    return (first, last) if first < last else None
+
+
+def ragged_ends(start: int, end: int) -> list[tuple[int, int]]:
+    """The ``[low, high)`` ranges of ``[start, end)`` outside its whole minutes: read from the raw rows."""
+    minutes = whole_minutes(start, end)
+    if minutes is None:
+        return [(start, end)]
+    return [(low, high) for low, high in ((start, minutes[0] * _MINUTE_NS), (minutes[1] * _MINUTE_NS, end))
+            if low < high]
 
 
 def timestamp_ns(value: Any) -> int:
@@ -97,6 +120,10 @@ class Derived:
     batch_stats: list[tuple[Any, ...]] = field(default_factory=list)
     batch_counts: list[tuple[Any, ...]] = field(default_factory=list)
     row_checks: list[tuple[Any, ...]] = field(default_factory=list)
+    call_minutes: dict[tuple[int, int, float, str, str], list[float]] = field(default_factory=dict)
+    """(series, minute, sample rate, path, label) -> [calls, errors, rows, duration, q0, k0, ... q4, k4]."""
+    check_minutes: dict[tuple[int, int, int, str], int] = field(default_factory=dict)
+    """(series, minute, check, feature) -> single-row failures."""
 
 
 class Extractor:
@@ -133,6 +160,7 @@ class Extractor:
             _number(attributes.get(semconv.BATCH_SIZE)), _text(attributes.get(semconv.MODULE_PATH_KEY)) or EMPTY_PATH,
             None if label is None else _keyword(label), trace_id, _text(baseline), *quality,
         ))
+        self._call_minute(out.call_minutes, out.calls[-1], start_ns // _MINUTE_NS)
         self._values(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
         self._batches(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
         self._checks(series, span_id, start_ns, attributes, out)
@@ -200,6 +228,24 @@ class Extractor:
             out.batch_stats.append((series, self.ids.field(feature), start_ns, span_id, baseline,
                                     *(values.get(column) for column in BATCH_COLUMNS)))
 
+    @staticmethod
+    def _call_minute(rollups: dict[tuple[int, int, float, str, str], list[float]], call: tuple[Any, ...],
+                     minute: int) -> None:
+        """Add a model call (a ``calls`` row) to its minute's rollup, as ``_sqlite_ops.operations`` groups it."""
+        rate, batch_size, label = call[6], call[7], call[9]
+        key = (call[0], minute, 1.0 if rate is None else rate, call[8], EMPTY_LABEL if label is None else label)
+        rollup = rollups.get(key)
+        if rollup is None:
+            rollup = rollups[key] = [0.0] * (4 + 2 * len(semconv.CHECKS))
+        rollup[0] += 1
+        rollup[1] += call[5]
+        rollup[2] += 1.0 if batch_size is None else batch_size
+        rollup[3] += call[4]
+        for n, failed in enumerate(call[12:]):
+            if failed is not None:
+                rollup[4 + 2 * n] += failed
+                rollup[5 + 2 * n] += 1
+
     def _checks(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any], out: Derived) -> None:
         for number, check in enumerate(semconv.CHECKS):
             features = attributes.get(semconv.quality_features(check))
@@ -209,6 +255,8 @@ class Extractor:
                 # A batch counts its values in ml.batch.<name>.*; only single-row failures count here.
                 if semconv.batch_stat(str(feature), semconv.STAT_NULL_COUNT) not in attributes:
                     out.row_checks.append((series, start_ns, span_id, number, str(feature)))
+                    key = (series, start_ns // _MINUTE_NS, number, str(feature))
+                    out.check_minutes[key] = out.check_minutes.get(key, 0) + 1
 
 
 def _number(value: Any) -> float | None:

@@ -16,6 +16,7 @@ with model spans through ``spans``).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from modelspan.baseline import Baseline
 
 LOAD_CHUNK = 5000
+logger = logging.getLogger(__name__)
 
 
 class SQLiteStore:
@@ -61,7 +63,15 @@ class SQLiteStore:
         """Documents ``load_documents`` could not read (no span id, bad timestamp): logged and counted."""
 
     def close(self) -> None:
+        """Close, refreshing the planner's statistics first where they are stale (``PRAGMA optimize``).
+
+        Best effort: a store another process is writing to is closed without it.
+        """
         with self._lock:
+            try:
+                self.connection.execute("PRAGMA optimize")
+            except sqlite3.Error as exc:
+                logger.debug("PRAGMA optimize skipped: %s", exc)
             self.connection.close()
 
     def __enter__(self) -> SQLiteStore:
