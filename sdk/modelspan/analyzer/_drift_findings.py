@@ -18,6 +18,7 @@ same histograms the tests compared.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,9 @@ Histogram = Any  # drift.Binned | drift.Categories
 
 
 @dataclass
-class _Column:
+class Column:
+    """One column's test results (and the two histograms they compared)."""
+
     name: str
     kind: str
     results: list[Any]  # drift.DriftResult, in default-test order
@@ -58,21 +61,16 @@ def profiles(baseline: Baseline) -> dict[str, FeatureProfile]:
     return columns
 
 
+Thresholds = Mapping[str, Mapping[str, float]]
+"""Column -> test name -> threshold to use instead of the test's default (learned ones)."""
+
+
 def drift_findings(context: Context, current: ModelStats, reference: ModelStats | None,
-                   baseline: Baseline | None) -> list[dict[str, Any]]:
+                   baseline: Baseline | None, thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
     """Drift findings of one model version (reference ``None`` means: the baseline profile)."""
     if baseline is None:
         return []
-    columns = []
-    for name, profile in sorted(profiles(baseline).items()):
-        stats = current.columns.get(name)
-        if stats is None:
-            continue
-        before = profile_histogram(profile) if reference is None else _window_side(reference, name, profile)
-        if before is None:
-            continue
-        after = current_histogram(stats, profile)
-        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name)))
+    columns = tested_columns(current, reference, baseline, thresholds)
     if not columns:
         return []
     p_values = [_p_value(column) for column in columns]
@@ -84,6 +82,23 @@ def drift_findings(context: Context, current: ModelStats, reference: ModelStats 
         if docs[-1][findings.FLAGGED]:  # the evidence: both sides' shares per bin
             docs += distribution_findings(context, current, column.name, column.before, column.after)
     return docs
+
+
+def tested_columns(current: ModelStats, reference: ModelStats | None, baseline: Baseline,
+                   thresholds: Thresholds | None = None) -> list[Column]:
+    """Every column both sides have, with its default tests run (at ``thresholds`` where given)."""
+    columns = []
+    for name, profile in sorted(profiles(baseline).items()):
+        stats = current.columns.get(name)
+        if stats is None:
+            continue
+        before = profile_histogram(profile) if reference is None else _window_side(reference, name, profile)
+        if before is None:
+            continue
+        after = current_histogram(stats, profile)
+        given = (thresholds or {}).get(name, {})
+        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name), given))
+    return columns
 
 
 def profile_histogram(profile: FeatureProfile) -> Histogram:
@@ -139,16 +154,17 @@ def _count(histogram: Histogram) -> int:
 
 
 def _test(name: str, kind: str, before: Histogram, after: Histogram,
-          rates: tuple[Any, Any] | None = None) -> _Column:
+          rates: tuple[Any, Any] | None = None, thresholds: Mapping[str, float] | None = None) -> Column:
     """Run the default tests for the kind and the reference's size (``oov_rate`` needs both rates)."""
     results = []
     for test in drift.default_tests(kind, _count(before)):
+        threshold = (thresholds or {}).get(test)
         if test == "oov_rate":
             if rates is not None:
-                results.append(drift.run(test, *rates))
+                results.append(drift.run(test, *rates, threshold=threshold))
             continue
-        results.append(drift.run(test, before, after))
-    return _Column(name, kind, results, _count(before), _count(after), before, after)
+        results.append(drift.run(test, before, after, threshold=threshold))
+    return Column(name, kind, results, _count(before), _count(after), before, after)
 
 
 def _rates(current: ColumnStats, reference: ModelStats | None, name: str) -> tuple[Any, Any] | None:
@@ -159,14 +175,14 @@ def _rates(current: ColumnStats, reference: ModelStats | None, name: str) -> tup
     return drift.Rate(before.oov_rate, before.count), drift.Rate(current.oov_rate, current.count)
 
 
-def _p_value(column: _Column) -> float | None:
+def _p_value(column: Column) -> float | None:
     for result in column.results:
         if result.p_value is not None and result.enough_data:
             return float(result.p_value)
     return None
 
 
-def _verdict(column: _Column) -> Any:
+def _verdict(column: Column) -> Any:
     """The result to report: the first test over its threshold, else the first test."""
     for result in column.results:
         if result.enough_data and result.drifted:
@@ -174,7 +190,7 @@ def _verdict(column: _Column) -> Any:
     return column.results[0]
 
 
-def _document(context: Context, stats: ModelStats, column: _Column, p_value: float | None, rejected: bool,
+def _document(context: Context, stats: ModelStats, column: Column, p_value: float | None, rejected: bool,
               adjusted: float) -> dict[str, Any]:
     shown = _verdict(column)
     enough = all(result.enough_data for result in column.results)

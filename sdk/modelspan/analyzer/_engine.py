@@ -6,7 +6,8 @@ The run asks the store as little as possible and computes everything here, in sh
 2. ``store.load_baseline(model, version)`` gives each one's baseline profile (its bins and
    categories are the questions' bins, so windows compare bin for bin);
 3. ONE ``store.model_stats`` call answers every (model, version, window) question, the reference
-   windows included;
+   windows included (and, with ``learn_thresholds=N``, the N windows before, whose spread of drift
+   scores raises each column's thresholds: ``_learned``);
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
    quality findings are computed from those sufficient statistics;
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
@@ -29,7 +30,8 @@ from typing import Any
 from modelspan import findings
 from modelspan.analyzer._data_quality import quality_findings as data_quality_findings
 from modelspan.analyzer._documents import Context
-from modelspan.analyzer._drift_findings import drift_findings
+from modelspan.analyzer._drift_findings import Thresholds, drift_findings
+from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
 from modelspan.analyzer._quality_findings import quality_findings
@@ -54,6 +56,8 @@ class Analysis:
     incidents_checked: bool = False
     written: int = 0
     reference_stats: list[ModelStats] = field(default_factory=list)
+    thresholds: dict[tuple[str, str], Thresholds] = field(default_factory=dict)
+    """(model, version) -> column -> test -> the learned threshold in use (``learn_thresholds``)."""
 
     @property
     def flagged(self) -> list[dict[str, Any]]:
@@ -70,43 +74,53 @@ def analyze(
     write: bool = True,
     baselines: Mapping[tuple[str, str], Baseline] | None = None,
     progress: Progress | None = None,
+    learn_thresholds: int = 0,
 ) -> Analysis:
     """Analyse ``window`` for every model version (or only ``model``) and write the findings.
 
     ``reference``: ``"baseline"`` (the stored profile), ``"previous"``, ``"yesterday"``,
     ``"last_week"`` or a fixed :class:`Window`. ``baselines`` overrides the stored ones (e.g. a
     JSON profile given on the command line). ``progress`` receives one line per model version.
+    ``learn_thresholds``: score the N windows before ``window`` too and raise each column's drift
+    thresholds to what their spread needs (``_learned``; 0, the default, keeps the fixed ones).
     """
     ref = resolve(reference, window)
+    history = history_windows(window, ref, learn_thresholds)
     versions = [(name, version) for name, version, _ in store.models(window) if model is None or name == model]
     profiles = {key: _baseline(store, key, baselines) for key in versions}
     questions = []
     for name, version in versions:
         baseline = profiles[(name, version)]
-        questions.append(store.question(name, version, window, baseline))
-        questions.append(store.question(name, version, ref.window, baseline))
+        for asked in (window, ref.window, *history):  # one request answers them all
+            questions.append(store.question(name, version, asked, baseline))
     answers = store.model_stats(questions)
-    current, before = answers[0::2], answers[1::2]
+    step = 2 + len(history)
+    current, before = answers[0::step], answers[1::step]
     context = Context(window, ref.kind, ref.window, _now())
     docs: list[dict[str, Any]] = []
+    learned: dict[tuple[str, str], Thresholds] = {}
     for number, (stats, reference_stats) in enumerate(zip(current, before, strict=True), start=1):
         if progress is not None:
             progress(f"[{number}/{len(current)}] {stats.model} v{stats.version}: {stats.operations.calls} calls")
-        docs += _model_findings(store, context, ref, stats, reference_stats, profiles[(stats.model, stats.version)])
+        key = (stats.model, stats.version)
+        past = answers[(number - 1) * step + 2:number * step]
+        learned[key] = learned_thresholds(past, None if ref.profile else reference_stats, profiles[key])
+        docs += _model_findings(store, context, ref, stats, reference_stats, profiles[key], learned[key])
     incidents, checked = _incidents(store, window, docs, ref.window)
     docs += incidents
-    analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before)
+    analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before,
+                        thresholds={key: value for key, value in learned.items() if value})
     if write and docs:
         analysis.written = store.write_findings(docs)
     return analysis
 
 
 def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelStats, reference_stats: ModelStats,
-                    baseline: Baseline | None) -> list[dict[str, Any]]:
+                    baseline: Baseline | None, thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
     """Every finding about one model version (drift and paths against the profile or the window)."""
     profile_side = None if ref.profile else reference_stats
     docs = operations_findings(context, stats, reference_stats)
-    docs += drift_findings(context, stats, profile_side, baseline)
+    docs += drift_findings(context, stats, profile_side, baseline, thresholds)
     docs += data_quality_findings(context, stats, profile_side, baseline)
     docs += path_findings(context, stats, profile_side, baseline)
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)

@@ -66,6 +66,9 @@ def register(subparsers: Any) -> None:
                         help="baseline (default), previous, yesterday, last_week, or START/END in ISO 8601")
     parser.add_argument("--baseline", action="append", default=[], type=Path, metavar="FILE",
                         help="baseline JSON to use instead of the stored one (repeatable)")
+    parser.add_argument("--learn-thresholds", type=int, default=0, metavar="N",
+                        help="raise each feature's drift thresholds to the spread of its scores over the N "
+                        "windows before the analysed one (default 0: fixed thresholds)")
     parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
                         "ELASTICSEARCH_URL, ./modelspan.db)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
@@ -76,6 +79,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit codes: 0 done, 2 bad arguments or store, 1 analysis failed."""
+    from modelspan.analyzer._learned import MAX_WINDOWS
     from modelspan.analyzer._references import REFERENCES
     from modelspan.baseline import Baseline
     from modelspan.store._es_queries import Window
@@ -86,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
             start, _, end = args.reference.partition("/")
             reference = Window.parse(start, end)
         given = {(b.model, b.version): b for b in (Baseline.load(path) for path in args.baseline)}
+        if not 0 <= args.learn_thresholds <= MAX_WINDOWS:
+            raise ValueError(f"--learn-thresholds must be between 0 and {MAX_WINDOWS}")
         options: dict[str, Any] = {"model": args.model, "reference": reference, "write": not args.no_write,
-                                   "baselines": given or None}
+                                   "baselines": given or None, "learn_thresholds": args.learn_thresholds}
         store = _open(args.store)
     except (ValueError, OSError) as exc:
         print(f"modelspan analyze: {exc}", file=sys.stderr)
