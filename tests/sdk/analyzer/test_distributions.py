@@ -20,7 +20,7 @@ from modelspan.analyzer._distributions import MAX_BINS, distribution_findings
 from modelspan.analyzer._documents import Context
 from modelspan.store._stats import ModelStats, Operations
 from tests.sdk.analyzer.planted import CLEAN, REFERENCE, WINDOW, Plan, Traffic, generate
-from tests.sdk.analyzer.test_planted import _elasticsearch
+from tests.sdk.analyzer.test_planted import BACKENDS, _elasticsearch
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,9 @@ def _flagged_columns(found: list[dict[str, Any]]) -> set[str]:
             and doc[findings.TYPE] in (findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT)}
 
 
-def test_shifted_feature_shares_are_the_counts_the_tests_compared(planted: Traffic) -> None:
-    with _elasticsearch(planted) as store:
+@pytest.mark.parametrize("backend", ["elasticsearch", pytest.param("sqlite", marks=pytest.mark.slow)])
+def test_shifted_feature_shares_are_the_counts_the_tests_compared(planted: Traffic, backend: str) -> None:
+    with BACKENDS[backend](planted, True) as store:
         analysis = analyze(store, WINDOW)
     grouped = _by_feature(analysis.findings)
     assert set(grouped) == _flagged_columns(analysis.findings) >= {"age", "temp", "country"}
