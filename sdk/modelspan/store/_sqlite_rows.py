@@ -40,6 +40,7 @@ SINGLE_OUTPUTS = (semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE)
 EMPTY_LABEL = EMPTY_KEY
 """``call_minutes.output_label`` of calls without a label (Elasticsearch's ``missing`` bucket key)."""
 _MINUTE_NS = 60_000_000_000
+_CHECK_ATTRIBUTES = tuple(semconv.quality_features(check) for check in semconv.CHECKS)
 
 
 def whole_minutes(start: int, end: int) -> tuple[int, int] | None:
@@ -133,6 +134,7 @@ class Extractor:
         self.ids = ids
         self.binner = binner
         self._fields: dict[str, int | None] = {}
+        self._batch_null_names: dict[str, str] = {}
 
     def add(self, document: Mapping[str, Any], start_ns: int, out: Derived) -> None:
         attributes = document.get("attributes") or {}
@@ -247,16 +249,21 @@ class Extractor:
                 rollup[5 + 2 * n] += 1
 
     def _checks(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any], out: Derived) -> None:
-        for number, check in enumerate(semconv.CHECKS):
-            features = attributes.get(semconv.quality_features(check))
+        minute, rollups, batch_names = start_ns // _MINUTE_NS, out.check_minutes, self._batch_null_names
+        for number, attribute in enumerate(_CHECK_ATTRIBUTES):
+            features = attributes.get(attribute)
             if features is None:
                 continue
             for feature in dict.fromkeys(features if isinstance(features, (list, tuple)) else [features]):
+                name = str(feature)
+                batch_name = batch_names.get(name)
+                if batch_name is None:
+                    batch_name = batch_names[name] = semconv.batch_stat(name, semconv.STAT_NULL_COUNT)
                 # A batch counts its values in ml.batch.<name>.*; only single-row failures count here.
-                if semconv.batch_stat(str(feature), semconv.STAT_NULL_COUNT) not in attributes:
-                    out.row_checks.append((series, start_ns, span_id, number, str(feature)))
-                    key = (series, start_ns // _MINUTE_NS, number, str(feature))
-                    out.check_minutes[key] = out.check_minutes.get(key, 0) + 1
+                if batch_name not in attributes:
+                    out.row_checks.append((series, start_ns, span_id, number, name))
+                    key = (series, minute, number, name)
+                    rollups[key] = rollups.get(key, 0) + 1
 
 
 def _number(value: Any) -> float | None:
