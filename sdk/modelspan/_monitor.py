@@ -25,7 +25,7 @@ from modelspan import _capture, _config, _inputs, _outputs, _redaction, semconv
 from modelspan._checks import Quality, row_attributes
 from modelspan._health import record_error
 from modelspan._module import CallRecord, current_call
-from modelspan._prediction import Prediction, set_last
+from modelspan._prediction import Prediction, set_last, set_last_fields
 from modelspan._summaries import batch_attributes
 
 if TYPE_CHECKING:
@@ -89,8 +89,9 @@ class Call:
 
 
 def _new_id() -> str:
-    # 128 random bits, as OpenTelemetry's own id generator (random is re-seeded after fork).
-    return f"{random.getrandbits(128):032x}"
+    # 128 random bits, as OpenTelemetry's own id generator (random is re-seeded after fork);
+    # to_bytes().hex() is about three times cheaper than a 032x format.
+    return random.getrandbits(128).to_bytes(16, "big").hex()
 
 
 def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
@@ -210,7 +211,11 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         if record.errors:
             attributes[semconv.MONITORING_ERRORS] = record.errors
         if recording:
-            span.set_attributes(_bounded(attributes, call.room))
+            if len(attributes) == 1 and call.room > 0:  # the commonest case: just the output
+                for key, value in attributes.items():
+                    span.set_attribute(key, value)
+            elif attributes:
+                span.set_attributes(_bounded(attributes, call.room))
             if call.quality.counts:
                 _add_quality_events(call)
     except Exception as exc:
@@ -219,9 +224,9 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         _end(call, end_ns)
         shaped = call.shaped
         if type(shaped) is _inputs.Batch:
-            set_last(Prediction(record.prediction_id, record.model, record.version, shaped.size, True))
+            set_last_fields((record.prediction_id, record.model, record.version, shaped.size, True, True))
         else:
-            set_last(Prediction(record.prediction_id, record.model, record.version))
+            set_last_fields((record.prediction_id, record.model, record.version))
 
 
 def _plain_output(call: Call, result: Any, attributes: dict[str, Any]) -> bool:

@@ -37,12 +37,19 @@ class Prediction(NamedTuple):
         return [f"{self.id}:{i}" for i in range(self.batch_size)]
 
 
-_last: ContextVar[Prediction | None] = ContextVar("modelspan_last_prediction", default=None)
+# The fields of the last Prediction as a plain tuple: every call stores one, few ever read it, so
+# the named tuple is only built by last_prediction() (benchmarks/overhead.py).
+_last: ContextVar[tuple[str, str, str] | tuple[str, str, str, int, bool, bool] | None] = ContextVar(
+    "modelspan_last_prediction", default=None
+)
 
 
 def set_last(prediction: Prediction | None) -> None:
     _last.set(prediction)
 
+
+set_last_fields = _last.set
+"""Store a prediction as its fields: ``(id, model, version)`` or all six (batch, sampled)."""
 
 clear_last = functools.partial(_last.set, None)
 """Forget the last prediction (monitoring disabled): a stale id would join labels to the wrong call."""
@@ -62,7 +69,8 @@ def last_prediction() -> Prediction | None:
     >>> modelspan.last_prediction().model
     'demo'
     """
-    return _last.get()
+    fields = _last.get()
+    return None if fields is None else Prediction(*fields)
 
 
 def current_prediction() -> Prediction | None:
