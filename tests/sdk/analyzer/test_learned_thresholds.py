@@ -13,6 +13,7 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,3 +140,14 @@ def test_cli_flag(traffic: Any) -> None:
                    if doc[findings.FLAGGED] and doc[findings.TYPE] == findings.TYPE_DRIFT}
         assert flagged == {"age"}
         assert cli.main(["analyze", "--once", "--store", store.fake.url, "--learn-thresholds", "-1"]) == 2
+
+
+def test_learned_thresholds_on_the_sqlite_store(traffic: Any, tmp_path: Path) -> None:
+    from modelspan.store.sqlite import SQLiteStore
+
+    with SQLiteStore(tmp_path / "store.db", interval_seconds=600) as store:
+        store.save_baseline(traffic[0])  # first: batch bins are binned on write
+        store.load_documents(traffic[1])
+        fixed = analyze(store, WINDOW, write=False)
+        learned = analyze(store, WINDOW, write=False, learn_thresholds=6)
+    assert _drifted(fixed) == {"jitter", "age"} and _drifted(learned) == {"age"}
