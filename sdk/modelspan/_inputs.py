@@ -23,7 +23,7 @@ from modelspan._profile import safe_name
 _SCALARS = (str, int, float, bool, np.generic)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One row: feature name -> raw value (bounded to ``MAX_FEATURES`` names; a key that is not
     a string is turned into one where it is used)."""

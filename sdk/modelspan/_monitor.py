@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from contextvars import Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -50,6 +50,8 @@ class Spec:
     input_name: str | None
     sample_rate: float | None
     span_name: str
+    # (namespace, rate, identity attributes without the prediction id): rebuilt when either changes.
+    constant: tuple[str | None, float, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
 
 class Call:
@@ -104,18 +106,19 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
     if rate < 1.0 and not capture and random.random() >= rate:
         set_last(Prediction(_new_id(), spec.model, spec.version, sampled=False))
         return None
-    call = Call(spec, CallRecord(spec.model, spec.version, _new_id()))
+    prediction_id = _new_id()
+    call = Call(spec, CallRecord(spec.model, spec.version, prediction_id))
     call.capture = capture
     try:
-        attributes = _identity(spec, call.record.prediction_id, rate)
+        attributes = _identity(spec, prediction_id, rate, state.namespace)
         baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
         call.baseline = baseline
         if baseline is not None:
             attributes[semconv.BASELINE_ID] = baseline.id
         _input_attributes(call, args, kwargs, attributes)
-        call.start_ns = time.time_ns()
-        call.span = state.tracer.start_span(spec.span_name, attributes=attributes)
-        call.room = _config.STATE.attribute_limit - len(attributes)
+        call.start_ns = start_ns = time.time_ns()
+        call.span = state.tracer.start_span(spec.span_name, attributes=attributes, start_time=start_ns)
+        call.room = state.attribute_limit - len(attributes)
         call.attach()
         return call
     except Exception as exc:
@@ -125,42 +128,54 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         return None
 
 
-def _identity(spec: Spec, prediction_id: str, rate: float) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL,
-        semconv.MODEL_NAME: spec.model,
-        semconv.MODEL_VERSION: spec.version,
-        semconv.PREDICTION_ID: prediction_id,
-        semconv.SAMPLE_RATE: rate,
-        semconv.DATA_STREAM_DATASET: semconv.MODELSPAN_DATASET,
-    }
-    if _config.STATE.namespace:
-        attributes[semconv.DATA_STREAM_NAMESPACE] = _config.STATE.namespace
-    if spec.task:
-        attributes[semconv.MODEL_TASK] = spec.task
+def _identity(spec: Spec, prediction_id: str, rate: float, namespace: str | None) -> dict[str, Any]:
+    """The span's identity attributes: a copy of the spec's constant part plus the call's id."""
+    constant = spec.constant
+    if constant is None or constant[0] != namespace or constant[1] != rate:
+        fixed: dict[str, Any] = {
+            semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL,
+            semconv.MODEL_NAME: spec.model,
+            semconv.MODEL_VERSION: spec.version,
+            semconv.SAMPLE_RATE: rate,
+            semconv.DATA_STREAM_DATASET: semconv.MODELSPAN_DATASET,
+        }
+        if namespace:
+            fixed[semconv.DATA_STREAM_NAMESPACE] = namespace
+        if spec.task:
+            fixed[semconv.MODEL_TASK] = spec.task
+        spec.constant = constant = (namespace, rate, fixed)
+    attributes = constant[2].copy()
+    attributes[semconv.PREDICTION_ID] = prediction_id
     return attributes
 
 
 def _input_attributes(
     call: Call, args: tuple[Any, ...], kwargs: dict[str, Any], attributes: dict[str, Any]
 ) -> None:
-    spec, state = call.spec, _config.STATE
+    spec, state, quality = call.spec, _config.STATE, call.quality
     value = _input_value(spec, args, kwargs)
-    names = spec.features or (list(call.baseline.features) if call.baseline else None)
-    shaped = _inputs.normalise(value, names, spec.input_name or "input")
+    if type(value) is dict and len(value) <= semconv.MAX_FEATURES:  # normalise's commonest case
+        shaped: _inputs.Row | _inputs.Batch | None = _inputs.Row(value)
+    else:
+        names = spec.features or (list(call.baseline.features) if call.baseline else None)
+        shaped = _inputs.normalise(value, names, spec.input_name or "input")
     call.shaped = shaped
     features: dict[str, Any] = {}
-    if isinstance(shaped, _inputs.Row):
+    if type(shaped) is _inputs.Row:
         attributes[semconv.BATCH_SIZE] = 1
-        row_attributes(shaped.values, call.baseline, state.redaction, features, call.quality)
-    elif isinstance(shaped, _inputs.Batch):
+        row_attributes(shaped.values, call.baseline, state.redaction, features, quality)
+    elif type(shaped) is _inputs.Batch:
         attributes[semconv.BATCH_SIZE] = shaped.size
-        batch_attributes(shaped, call.baseline, state.redaction, features, call.quality)
-    call.quality.write(attributes)
+        batch_attributes(shaped, call.baseline, state.redaction, features, quality)
+    if quality.counts:
+        quality.write(attributes)
     if state.capture_inputs and value is not _MISSING:
         attributes[semconv.INPUT_RAW] = _redaction.raw_input(value, state.redaction)
     room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
-    _merge_bounded(attributes, features, room)
+    if len(features) <= room:
+        attributes.update(features)
+    else:
+        _merge_bounded(attributes, features, room)
 
 
 _MISSING = object()
