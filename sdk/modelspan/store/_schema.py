@@ -24,7 +24,10 @@ of a question follows the minutes of the window, not its spans:
 
 - ``call_minutes``: model calls per (series, minute, sample rate, module path, output label) with
   their errors, rows, summed durations and quality counts (operations, QPS and paths);
-- ``check_minutes``: single-row quality failures per (series, minute, check, feature).
+- ``check_minutes``: single-row quality failures per (series, minute, check, feature);
+- ``spans`` indexes for the incident correlator: ``spans_model_traces`` (covering the traces that
+  called a model version; replaces ``spans_model_time``) and ``spans_server_time`` (partial: the
+  application server spans only).
 
 Rollups are exact: a rollup row only ever adds values whose bin the writer computed with the very
 edges the question uses (same baseline id); everything else (partial minutes at the window's edges,
@@ -185,6 +188,16 @@ V3_TABLES: Final = (
         series_id INTEGER NOT NULL, minute INTEGER NOT NULL, check_no INTEGER NOT NULL, feature TEXT NOT NULL,
         n INTEGER NOT NULL,
         PRIMARY KEY (series_id, minute, check_no, feature)) WITHOUT ROWID""",
+)
+
+V3_INDEXES: Final = (
+    # The incident correlator's questions over ``spans`` (analyzer/incidents/_sqlite.py), answered from
+    # indexes instead of one lookup of a kilobyte-sized row per span of the window:
+    # the traces that called a model version (covering: no row is read) ...
+    "CREATE INDEX IF NOT EXISTS spans_model_traces ON spans (model_name, model_version, start_ns, ml_kind, trace_id)",
+    "DROP INDEX IF EXISTS spans_model_time",  # a prefix of the one above
+    # ... and application server spans by time, which a window of model spans would otherwise bury.
+    "CREATE INDEX IF NOT EXISTS spans_server_time ON spans (start_ns) WHERE kind = 'Server' AND ml_kind IS NULL",
 )
 
 V3_BACKFILL: Final = (

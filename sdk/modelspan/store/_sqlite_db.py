@@ -76,7 +76,7 @@ def migrate(connection: sqlite3.Connection) -> None:
                 connection.execute(statement)
         if version == 1:
             _rebuild_spans(connection)
-        for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES):
+        for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES, *_schema.V3_INDEXES):
             connection.execute(statement)
         if version == 1:
             _backfill(connection)  # every derived table, the version 3 rollups too

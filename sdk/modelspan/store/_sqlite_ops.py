@@ -96,6 +96,26 @@ def _groups(connection: sqlite3.Connection, series: int, start: int, end: int, s
         yield from connection.execute(raw, (EMPTY_KEY, series, low, high))
 
 
+def calls_per_series(connection: sqlite3.Connection, start: int, end: int) -> list[tuple[str, str, int]]:
+    """``(model, version, calls)`` of every model version with model calls in ``[start, end)``.
+
+    Per version: the whole minutes from ``call_minutes`` (one key range), the ragged ends from ``calls``.
+    """
+    minutes = whole_minutes(start, end)
+    answers = []
+    for series, model, version in connection.execute("SELECT id, model_name, model_version FROM series").fetchall():
+        calls = 0
+        if minutes is not None:
+            calls += connection.execute("SELECT total(n) FROM call_minutes WHERE series_id = ? "
+                                        "AND minute >= ? AND minute < ?", (series, *minutes)).fetchone()[0]
+        for low, high in ragged_ends(start, end):
+            calls += connection.execute(f"SELECT count(*) FROM calls WHERE {MODEL_SCOPE}",
+                                        (series, low, high)).fetchone()[0]
+        if calls:
+            answers.append((str(model), str(version), int(calls)))
+    return answers
+
+
 def modules(connection: sqlite3.Connection, series: int, start: int, end: int, step: int) -> Agg:
     """Per sub-module operations, as the ``modules.names`` terms aggregation (largest first)."""
     names = [r[0] for r in connection.execute("SELECT module FROM modules WHERE series_id = ?", (series,))]

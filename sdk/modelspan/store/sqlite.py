@@ -115,10 +115,7 @@ class SQLiteStore:
         """``(model, version, calls)`` with model spans in ``window``, busiest model first."""
         start, end = extras.window_ns(window)
         with self._lock:
-            rows = self.connection.execute(
-                "SELECT s.model_name, s.model_version, c.n FROM (SELECT series_id, count(*) AS n FROM calls "
-                "WHERE start_ns >= ? AND start_ns < ? AND module = '' GROUP BY series_id) c "
-                "JOIN series s ON s.id = c.series_id", (start, end)).fetchall()
+            rows = ops.calls_per_series(self.connection, start, end)
         totals: dict[str, int] = {}
         for model, _, calls in rows:
             totals[model] = totals.get(model, 0) + calls

@@ -65,7 +65,7 @@ def test_version_1_files_are_migrated_with_their_spans(tmp_path: Path) -> None:
         assert "WITHOUT ROWID" not in ddl
         indexes = {r[0] for r in migrated.connection.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'spans'")}
-        assert {"spans_trace", "spans_time", "spans_prediction", "spans_model_time"} <= indexes
+        assert {"spans_trace", "spans_time", "spans_prediction", "spans_model_traces", "spans_server_time"} <= indexes
 
 
 def test_a_baseline_saved_after_its_spans_bins_them_once(tmp_path: Path) -> None:
@@ -254,6 +254,6 @@ def test_labels_are_joined_by_prediction_id_without_table_statistics(tmp_path: P
         store.connection.set_trace_callback(None)
         join = next(s for s in statements if "FROM outcomes" in s)
         plan = " ".join(row[3] for row in store.connection.execute("EXPLAIN QUERY PLAN " + join))
-    assert plan.count("spans_prediction") == 2 and "spans_model_time" not in plan
+    assert plan.count("spans_prediction") == 2 and "spans_model_traces" not in plan
     assert [(p.prediction_id, p.label) for p in labelled] == [(f"p{n:03d}", "yes" if n % 2 else "no")
                                                               for n in range(0, 300, 7)]
