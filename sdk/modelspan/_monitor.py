@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 # Room kept for attributes set after the call (outputs, path, errors) under the span limit.
 _RESERVED_ATTRIBUTES = 32
+# Attributes a call's input can add besides its features: count and names per check, raw input.
+_CHECK_ATTRIBUTES = 2 * len(semconv.CHECKS) + 1
 
 
 @dataclass
@@ -163,7 +165,13 @@ def _input_attributes(
     features: dict[str, Any] = {}
     if type(shaped) is _inputs.Row:
         attributes[semconv.BATCH_SIZE] = 1
-        row_attributes(shaped.values, call.baseline, state.redaction, features, quality)
+        values = shaped.values
+        # At most two attributes per value (text), two per failed check, one raw input: when
+        # that surely fits, the features go straight in (the bound below could drop nothing).
+        if 2 * len(values) + _CHECK_ATTRIBUTES <= state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes):
+            row_attributes(values, call.baseline, state.redaction, attributes, quality)
+        else:
+            row_attributes(values, call.baseline, state.redaction, features, quality)
     elif type(shaped) is _inputs.Batch:
         attributes[semconv.BATCH_SIZE] = shaped.size
         batch_attributes(shaped, call.baseline, state.redaction, features, quality)
@@ -172,6 +180,8 @@ def _input_attributes(
     if state.capture_inputs and value is not _MISSING:
         attributes[semconv.INPUT_RAW] = _redaction.raw_input(value, state.redaction)
     room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
+    if not features:
+        return
     if len(features) <= room:
         attributes.update(features)
     else:
