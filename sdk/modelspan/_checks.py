@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 
 MAX_QUALITY_EVENTS = 32
 _NUMBER_TYPES = (int, float)
+# Feature name -> its ``ml.feature.<name>`` key. One string object per name means its hash is
+# computed once, not on every call in every dict the attributes pass through. Bounded: inputs
+# with ever-new keys fall back to building the key each time.
+_KEYS: dict[str, str] = {}
+_MAX_KEYS = 4096
 
 
 class Quality:
@@ -61,13 +66,18 @@ def row_attributes(
     """Each feature's value as ``ml.feature.<name>`` (redacted as asked), checked on the way."""
     profiles = baseline.features if baseline is not None else None
     plain = not profiles and not policy
-    prefix, isfinite = semconv.FEATURE_PREFIX, math.isfinite
+    prefix, isfinite, keys = semconv.FEATURE_PREFIX, math.isfinite, _KEYS
     for name, value in values.items():
         if type(name) is not str:
             name = _profile.safe_name(name)
         if plain and type(value) is float:  # the common case, kept cheap (benchmarks/overhead.py)
             if isfinite(value):
-                attributes[prefix + name] = value
+                key = keys.get(name)
+                if key is None:
+                    key = prefix + name
+                    if len(keys) < _MAX_KEYS:
+                        keys[name] = key
+                attributes[key] = value
             else:
                 quality.add(semconv.CHECK_NAN, name)
             continue
