@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from modelspan.baseline import Baseline
 
 LOAD_CHUNK = 5000
+OPTIMIZE_WAIT_MS = 200
 logger = logging.getLogger(__name__)
 
 
@@ -65,10 +66,12 @@ class SQLiteStore:
     def close(self) -> None:
         """Close, refreshing the planner's statistics first where they are stale (``PRAGMA optimize``).
 
-        Best effort: a store another process is writing to is closed without it.
+        Best effort: when another process holds the write lock, the store is closed without it after
+        a short wait (a worker's shutdown must not wait ``busy_timeout`` for its siblings).
         """
         with self._lock:
             try:
+                self.connection.execute(f"PRAGMA busy_timeout = {OPTIMIZE_WAIT_MS}")
                 self.connection.execute("PRAGMA optimize")
             except sqlite3.Error as exc:
                 logger.debug("PRAGMA optimize skipped: %s", exc)

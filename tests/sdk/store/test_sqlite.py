@@ -257,3 +257,21 @@ def test_labels_are_joined_by_prediction_id_without_table_statistics(tmp_path: P
     assert plan.count("spans_prediction") == 2 and "spans_model_traces" not in plan
     assert [(p.prediction_id, p.label) for p in labelled] == [(f"p{n:03d}", "yes" if n % 2 else "no")
                                                               for n in range(0, 300, 7)]
+
+
+def test_closing_refreshes_planner_statistics_and_never_fails_on_a_busy_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    store.load_documents([_document(n, n * 1.0) for n in range(200)])
+    store.model_stats([store.question("m", "1", WINDOW)])
+    store.close()  # PRAGMA optimize
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'").fetchone()[0] == 1
+    store = SQLiteStore(path)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        store.close()  # best effort: no error
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
