@@ -110,9 +110,21 @@ def analyze(
     docs += incidents
     analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before,
                         thresholds={key: value for key, value in learned.items() if value})
-    if write and docs:
-        analysis.written = store.write_findings(docs)
+    if write:
+        # Replace the window's findings as a whole: a column that stopped drifting once late data
+        # arrived must lose its old drift evidence, which writing by id alone would leave behind.
+        store.delete_findings(window, WINDOW_TYPES, model=model)
+        if docs:
+            analysis.written = store.write_findings(docs)
     return analysis
+
+
+WINDOW_TYPES = (
+    findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT, findings.TYPE_DISTRIBUTION, findings.TYPE_DATA_QUALITY,
+    findings.TYPE_NOVEL_PATH, findings.TYPE_PATH_DRIFT, findings.TYPE_LATENCY, findings.TYPE_THROUGHPUT,
+    findings.TYPE_ERROR_RATE, findings.TYPE_QUALITY,
+)
+"""Finding types the engine writes per analysed window (incidents are keyed by their episodes instead)."""
 
 
 def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelStats, reference_stats: ModelStats,

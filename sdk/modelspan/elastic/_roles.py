@@ -50,8 +50,9 @@ def roles() -> dict[str, dict[str, Any]]:
             "cluster": [],
             "indices": [
                 {"names": [ALL_SPANS, findings.OUTCOMES_INDEX], "privileges": ["read"]},
-                {"names": [*findings_indices, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX],
-                 "privileges": ["read", "index"]},
+                {"names": [templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX], "privileges": ["read", "index"]},
+                # re-analysing a window deletes that window's old findings (_delete_by_query) first
+                {"names": findings_indices, "privileges": ["read", "index", "delete"]},
             ],
             "metadata": {**meta, "purpose": "modelspan analyze / incidents: read spans and outcomes, write findings"},
         },

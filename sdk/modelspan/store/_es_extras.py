@@ -109,6 +109,17 @@ def findings_body(window: Window | None, types: Sequence[str] | None, model: str
     return body
 
 
+def analysed_window_query(window: Window, types: Sequence[str], model: str | None = None) -> Body:
+    """Findings of ``types`` written for exactly the analysed ``window`` (and ``model``): what a re-run
+    of that window replaces, including findings it no longer produces."""
+    start, end = window.iso()
+    filters: list[Body] = [{"terms": {findings.TYPE: list(types)}}, {"term": {findings.WINDOW_START: start}},
+                           {"term": {findings.WINDOW_END: end}}]
+    if model is not None:
+        filters.append({"term": {findings.MODEL_NAME: model}})
+    return {"bool": {"filter": filters}}
+
+
 def inside(document: Body, window: Window | None) -> bool:
     """Whether a finding's analysed window lies within ``window`` (ISO strings of one format compare)."""
     if window is None:

@@ -121,6 +121,28 @@ def write_findings(connection: sqlite3.Connection, documents: Iterable[dict[str,
     return len(rows)
 
 
+def delete_findings(connection: sqlite3.Connection, window: Window, types: Sequence[str],
+                    model: str | None = None) -> int:
+    """Remove the findings of ``types`` written for exactly ``window`` (and ``model``)."""
+    if not types:
+        return 0
+    start, end = window.iso()
+    sql = (f"DELETE FROM findings WHERE type IN ({', '.join('?' * len(types))})"
+           " AND json_extract(document, '$.\"window.start\"') = ? AND json_extract(document, '$.\"window.end\"') = ?")
+    args: list[Any] = [*types, start, end]
+    if model is not None:
+        sql += " AND model_name = ?"
+        args.append(model)
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        deleted = connection.execute(sql, args).rowcount
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return int(deleted)
+
+
 def read_findings(connection: sqlite3.Connection, window: Window | None = None,
                   types: Sequence[str] | None = None, model: str | None = None) -> list[dict[str, Any]]:
     """Findings stamped inside ``window`` (closed, as in Elasticsearch) of ``types``/``model``, by id."""

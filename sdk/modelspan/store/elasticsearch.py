@@ -190,6 +190,12 @@ class ElasticsearchStore:
             written += self._bulk(chunk)
         return written
 
+    def delete_findings(self, window: Window, types: Sequence[str], model: str | None = None) -> int:
+        """Remove the findings of ``types`` written for exactly ``window`` (before re-writing it)."""
+        response = self.client.delete_by_query(index=self.findings_index, query=extras.analysed_window_query(
+            window, types, model), refresh=True, conflicts="proceed", ignore_unavailable=True).body
+        return int(response.get("deleted", 0))
+
     def _bulk(self, operations: list[dict[str, Any]]) -> int:
         response = self.client.bulk(operations=operations, refresh="wait_for").body
         if response.get("errors"):

@@ -160,6 +160,11 @@ class SQLiteStore:
         with self._lock:
             return extras.write_findings(self.connection, documents)
 
+    def delete_findings(self, window: Window, types: Sequence[str], model: str | None = None) -> int:
+        """Remove the findings of ``types`` written for exactly ``window`` (before re-writing it)."""
+        with self._lock:
+            return extras.delete_findings(self.connection, window, types, model)
+
     def read_findings(self, window: Window | None = None, types: Sequence[str] | None = None,
                       model: str | None = None) -> list[dict[str, Any]]:
         """Findings of the windows inside ``window`` (of ``types``, of ``model``), by ``finding.id``."""

@@ -342,6 +342,16 @@ class FakeElasticsearch:
                          "_source": source, "sort": [str((field_values(doc, f) or [""])[0]) for f in sort]})
         return hits
 
+    def delete_by_query(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        deleted = 0
+        for name, rows in self.indices.items():
+            if any(fnmatch.fnmatch(name, p) for p in index.split(",")):
+                kept = [(d, w) for d, w in rows if not matches(d, body.get("query"))]
+                deleted += len(rows) - len(kept)
+                rows[:] = kept
+        return {"took": 1, "timed_out": False, "total": deleted, "deleted": deleted, "batches": 1,
+                "version_conflicts": 0, "noops": 0, "failures": []}
+
     def bulk(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
         items = []
         for action, doc in zip(lines[::2], lines[1::2], strict=True):
@@ -407,6 +417,8 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
                 return {"took": 1, "responses": [_item(h["index"], b) for h, b in pairs]}
             if path.endswith("/_bulk"):
                 return fake.bulk(body)
+            if path.endswith("/_delete_by_query"):
+                return fake.delete_by_query(path.strip("/").split("/")[0], body or {})
             raise ValueError(f"fake Elasticsearch has no endpoint {path}")
 
     return Handler
