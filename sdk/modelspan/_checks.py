@@ -25,6 +25,7 @@ _NUMBER_TYPES = (int, float)
 # with ever-new keys fall back to building the key each time.
 _KEYS: dict[str, str] = {}
 _MAX_KEYS = 4096
+_MAX_KEY_NAME = 128  # long names are not kept: the cache stays small whatever the input
 
 
 class Quality:
@@ -75,7 +76,7 @@ def row_attributes(
                 key = keys.get(name)
                 if key is None:
                     key = prefix + name
-                    if len(keys) < _MAX_KEYS:
+                    if len(keys) < _MAX_KEYS and len(name) <= _MAX_KEY_NAME:
                         keys[name] = key
                 attributes[key] = value
             else:
