@@ -39,6 +39,35 @@ def test_single_row_call_carries_identity_features_and_output(spans: Spans) -> N
     assert attributes[semconv.PREDICTION_ID] == modelspan.last_prediction().id  # type: ignore[union-attr]
 
 
+def test_a_non_finite_output_is_not_recorded_as_a_value(spans: Spans) -> None:
+    @modelspan.monitor(model="m")
+    def predict(row: dict[str, Any]) -> float:
+        return float("nan")
+
+    assert np.isnan(predict({"x": 1.0}))
+    attributes = spans.one()
+    assert semconv.OUTPUT_VALUE not in attributes
+    assert attributes[semconv.feature_value("x")] == 1.0
+
+
+def test_long_and_many_feature_names_are_each_recorded(spans: Spans) -> None:
+    long_name = "f" * 200  # longer than the attribute-name cache keeps
+    names = [long_name, *(f"feature_{i}" for i in range(5000))]  # more names than the cache holds
+
+    @modelspan.monitor(model="m")
+    def predict(row: dict[str, Any]) -> float:
+        return 0.5
+
+    chunks = [names[start:start + 60] for start in range(0, len(names), 60)]
+    for chunk in chunks:
+        predict({name: float(len(name)) for name in chunk})
+    recorded = [dict(s.attributes or {}) for s in spans.models()]
+    assert len(recorded) == len(chunks)
+    for chunk, attributes in zip(chunks, recorded, strict=True):
+        assert {name: attributes.get(semconv.feature_value(name)) for name in chunk} == {
+            name: float(len(name)) for name in chunk}
+
+
 def test_return_value_is_the_same_object(spans: Spans) -> None:
     result = {"label": "yes", "score": 0.9}
 
