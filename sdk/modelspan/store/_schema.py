@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS spans (
     duration_ns      INTEGER NOT NULL,
     status_code      TEXT NOT NULL,      -- "Unset" | "Ok" | "Error"
     service_name     TEXT,               -- resource.attributes.service.name
-    dataset          TEXT,               -- data_stream.dataset ("modelspan" for model spans)
+    dataset          TEXT,               -- data_stream.dataset ("modelspan.otel" for model spans)
     ml_kind          TEXT,               -- ml.span.kind: "model" | "module" | NULL (app span)
     model_name       TEXT,               -- ml.model.name
     model_version    TEXT,               -- ml.model.version
@@ -67,28 +67,8 @@ CREATE TABLE IF NOT EXISTS spans (
 """Version 2 form: a rowid table (version 1 was ``WITHOUT ROWID``, which stores kilobyte-sized rows
 about four times less densely); same columns, same meaning."""
 
-SPANS_TABLE_V1: Final = """
-CREATE TABLE IF NOT EXISTS spans (
-    span_id          TEXT PRIMARY KEY,   -- 16 hex digits, as in the document
-    trace_id         TEXT NOT NULL,      -- 32 hex digits
-    parent_span_id   TEXT,               -- NULL for a root span
-    name             TEXT NOT NULL,
-    kind             TEXT NOT NULL,      -- "Server", "Client", "Internal", ... (document's kind)
-    start_ns         INTEGER NOT NULL,   -- span start, ns since the epoch (@timestamp)
-    duration_ns      INTEGER NOT NULL,
-    status_code      TEXT NOT NULL,      -- "Unset" | "Ok" | "Error"
-    service_name     TEXT,               -- resource.attributes.service.name
-    dataset          TEXT,               -- data_stream.dataset ("modelspan" for model spans)
-    ml_kind          TEXT,               -- ml.span.kind: "model" | "module" | NULL (app span)
-    model_name       TEXT,               -- ml.model.name
-    model_version    TEXT,               -- ml.model.version
-    module_name      TEXT,               -- ml.module.name (module spans)
-    prediction_id    TEXT,               -- ml.prediction.id (model spans)
-    http_route       TEXT,               -- http.route (app server spans)
-    http_status_code INTEGER,            -- http.response.status_code / http.status_code
-    document         TEXT NOT NULL       -- the full JSON document
-) WITHOUT ROWID
-"""
+SPANS_TABLE_V1: Final = SPANS_TABLE.rstrip() + " WITHOUT ROWID\n"
+"""Version 1 form (kept to recognise and migrate old files)."""
 
 SPANS_INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS spans_model_time ON spans (model_name, model_version, start_ns)",
