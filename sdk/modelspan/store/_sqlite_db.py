@@ -9,13 +9,14 @@ reading anything and can never deadlock on a lock upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,19 @@ def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
     return connection
 
 
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: the write lock is taken up front (``BEGIN IMMEDIATE``, so readers never
+    upgrade into a deadlock), committed at the end, rolled back on any error, including a failed commit."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
 def migrate(connection: sqlite3.Connection) -> None:
     """Bring the schema to ``SCHEMA_VERSION``; a file from a newer modelspan is refused, not damaged."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -67,8 +81,7 @@ def migrate(connection: sqlite3.Connection) -> None:
     if version > _schema.SCHEMA_VERSION:
         raise RuntimeError(f"store schema version {version} is newer than this modelspan's "
                            f"({_schema.SCHEMA_VERSION}): upgrade modelspan")
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(connection):
         version = connection.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
         if version < 1:
             connection.execute(_schema.SPANS_TABLE)
@@ -84,10 +97,6 @@ def migrate(connection: sqlite3.Connection) -> None:
             for statement in _schema.V3_BACKFILL:
                 connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
 
 
 def _rebuild_spans(connection: sqlite3.Connection) -> None:
@@ -276,8 +285,7 @@ def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[
             logger.warning("span document rejected (%s): %.200r", exc, document)
             continue
         rows.setdefault(row[0], (row, document))
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(connection):
         forget = getattr(extractor.binner, "forget_unknown", None)
         if callable(forget):
             forget()
@@ -288,10 +296,6 @@ def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[
         for row, document in rows.values():
             extractor.add(document, row[5], derived)
         insert_derived(connection, derived)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return len(rows), rejected
 
 

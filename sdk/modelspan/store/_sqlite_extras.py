@@ -16,6 +16,7 @@ from typing import Any
 from modelspan import findings, semconv
 from modelspan.store import _es_extras
 from modelspan.store._es_queries import Window
+from modelspan.store._sqlite_db import transaction
 from modelspan.store._sqlite_rows import timestamp_ns
 from modelspan.store._stats import LabelledPrediction
 
@@ -47,13 +48,8 @@ def outcome_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
 
 def record_outcomes(connection: sqlite3.Connection, rows: Iterable[Sequence[Any]]) -> int:
     stored = outcome_rows(rows)
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(connection):
         connection.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?, ?, ?)", stored)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return len(stored)
 
 
@@ -111,13 +107,8 @@ def write_findings(connection: sqlite3.Connection, documents: Iterable[dict[str,
     rows = [(str(d[findings.ID]), d.get(findings.TYPE), d.get(findings.MODEL_NAME),
              timestamp_ns(d[findings.TIMESTAMP]) if d.get(findings.TIMESTAMP) is not None else None,
              json.dumps(d, allow_nan=False, default=str)) for d in documents]
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(connection):
         connection.executemany("INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?)", rows)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return len(rows)
 
 
@@ -133,13 +124,8 @@ def delete_findings(connection: sqlite3.Connection, window: Window, types: Seque
     if model is not None:
         sql += " AND model_name = ?"
         args.append(model)
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(connection):
         deleted = connection.execute(sql, args).rowcount
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return int(deleted)
 
 

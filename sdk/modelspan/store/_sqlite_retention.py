@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from modelspan.store._schema import MINUTE_NS
+from modelspan.store._sqlite_db import transaction
 
 CHUNK = 5000
 
@@ -26,13 +27,8 @@ def purge(connection: sqlite3.Connection, cutoff_ns: int, *, chunk: int = CHUNK,
     statements = _statements(connection, cutoff, chunk)
     for sql, args, counts in statements:
         while max_chunks is None or chunks < max_chunks:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(connection):
                 gone = connection.execute(sql, args).rowcount
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
             chunks += 1 if gone else 0  # empty range deletes are cheap seeks: not charged
             deleted += gone if counts else 0
             if gone < chunk:

@@ -31,7 +31,15 @@ from modelspan.store import _sqlite_ops as ops
 from modelspan.store._es_parse import parse_model
 from modelspan.store._es_queries import Question, Window
 from modelspan.store._sqlite_columns import ColumnReader
-from modelspan.store._sqlite_db import BaselineEdges, Ids, connect, load_baseline_by_id, store_path, write_documents
+from modelspan.store._sqlite_db import (
+    BaselineEdges,
+    Ids,
+    connect,
+    load_baseline_by_id,
+    store_path,
+    transaction,
+    write_documents,
+)
 from modelspan.store._sqlite_db import save_baseline as _save_baseline
 from modelspan.store._sqlite_retention import purge
 from modelspan.store._sqlite_rows import Extractor
@@ -181,14 +189,8 @@ class SQLiteStore:
 
         Values of spans stored before, naming this baseline, are binned on its edges now (once).
         """
-        with self._lock:
-            self.connection.execute("BEGIN IMMEDIATE")
-            try:
-                _save_baseline(self.connection, baseline)
-                self.connection.execute("COMMIT")
-            except BaseException:
-                self.connection.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self.connection):
+            _save_baseline(self.connection, baseline)
 
     def load_baseline(self, model: str, version: str) -> Baseline | None:
         """The latest baseline saved for a model version, or None."""
