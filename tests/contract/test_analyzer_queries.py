@@ -13,7 +13,7 @@ import pytest
 
 from modelspan.findings import OUTCOMES_INDEX
 from modelspan.store import _es_queries as queries
-from tests.contract.tsc import Case, typecheck
+from tests.contract.tsc import Case, recorded_cases, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for, run_analysis
 from tests.store.elasticsearch.traffic import INDEX, WINDOW, generate
@@ -44,14 +44,7 @@ def test_every_builder_body_is_a_search_request() -> None:
 
 
 def test_every_request_the_backend_sent_type_checks(recorded: list[tuple[str, str, Any]]) -> None:
-    cases = []
-    for number, (method, path, body) in enumerate(recorded):
-        if path.endswith("/_search"):
-            cases.append(Case(f"{number} {method} {path}", "SearchBody", body))
-        elif path.endswith("/_msearch"):
-            cases.append(Case(f"{number} msearch", "estypes.MsearchRequest['searches']", body))
-        elif path.endswith("/_bulk"):
-            cases.append(Case(f"{number} bulk", "(estypes.BulkOperationContainer | Record<string, unknown>)[]", body))
+    cases = recorded_cases(recorded)
     assert any(path.endswith("/_msearch") for _, path, _ in recorded)
     typecheck(cases)
 

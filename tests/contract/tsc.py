@@ -21,7 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,3 +93,27 @@ def _explain(output: str, starts: list[tuple[int, str]]) -> str:
             line = f"[{label}] {line}"
         explained.append(line)
     return "\n".join(explained)
+
+
+RECORDED_TYPES = {
+    "/_search": "SearchBody",
+    "/_msearch": "estypes.MsearchRequest['searches']",
+    "/_bulk": "(estypes.BulkOperationContainer | Record<string, unknown>)[]",
+    "/_delete_by_query": "Pick<estypes.DeleteByQueryRequest, 'query'>",
+}
+"""The official type of each endpoint's body, for requests a loopback Elasticsearch recorded."""
+
+
+def recorded_cases(requests: Sequence[tuple[str, str, Any]]) -> list[Case]:
+    """A case for every recorded ``(method, path, body)`` that carries a body.
+
+    A body sent to an endpoint without a type here fails the test: no request escapes the check.
+    """
+    cases = []
+    for number, (method, path, body) in enumerate(requests):
+        if body is None:
+            continue
+        endpoint = next((e for e in RECORDED_TYPES if path.endswith(e)), None)
+        assert endpoint is not None, f"no contract type for a body sent to {method} {path}"
+        cases.append(Case(f"{number} {method} {path}", RECORDED_TYPES[endpoint], body))
+    return cases

@@ -22,7 +22,7 @@ from modelspan.analyzer._references import resolve
 from modelspan.store._es_queries import Window
 from modelspan.store._stats import LabelledPrediction
 from modelspan.store.elasticsearch import ElasticsearchStore
-from tests.contract.tsc import Case, typecheck
+from tests.contract.tsc import recorded_cases, typecheck
 from tests.sdk.analyzer.planted import CLEAN, REFERENCE, WINDOW, Plan, Traffic, generate
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
@@ -180,17 +180,8 @@ def test_requests_per_run_do_not_grow_with_spans() -> None:
     # models, baseline, msearch, labels (outcomes page + predictions) for both windows, incidents,
     # delete_by_query (the window's old findings), bulk
     assert sum(small.values()) <= 13, small
-    cases = []
-    for number, (_, path, body) in enumerate(requests):
-        if path.endswith("/_search"):
-            cases.append(Case(f"{number} {path}", "SearchBody", body))
-        elif path.endswith("/_msearch"):
-            cases.append(Case(f"{number} msearch", "estypes.MsearchRequest['searches']", body))
-        elif path.endswith("/_bulk"):
-            cases.append(Case(f"{number} bulk", "(estypes.BulkOperationContainer | Record<string, unknown>)[]", body))
-        elif path.endswith("/_delete_by_query"):
-            cases.append(Case(f"{number} delete", "Pick<estypes.DeleteByQueryRequest, 'query'>", body))
-    assert any(case.label.endswith("delete") for case in cases)
+    cases = recorded_cases(requests)
+    assert any(case.label.endswith("/_delete_by_query") for case in cases)
     typecheck(cases)
 
 

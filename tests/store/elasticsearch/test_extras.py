@@ -12,7 +12,7 @@ from modelspan.baseline import Baseline
 from modelspan.store import _es_extras as extras
 from modelspan.store._es_queries import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
-from tests.contract.tsc import Case, typecheck
+from tests.contract.tsc import Case, recorded_cases, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")
@@ -96,12 +96,7 @@ def test_every_extras_body_type_checks(fake: FakeElasticsearch) -> None:
         store.record_outcomes([("p1", "yes")])
         store.write_findings([_finding(1, findings.TYPE_DRIFT)])
         store.read_findings(WINDOW, types=[findings.TYPE_DRIFT], model="churn")
-    cases = []
-    for number, (method, path, body) in enumerate(fake.requests):
-        if path.endswith("/_search"):
-            cases.append(Case(f"{number} {method} {path}", "SearchBody", body))
-        elif path.endswith("/_bulk"):
-            cases.append(Case(f"{number} bulk", "(estypes.BulkOperationContainer | Record<string, unknown>)[]", body))
+    cases = recorded_cases(fake.requests)
     cases.append(Case("paged findings", "SearchBody", extras.findings_body(WINDOW, ["drift"], "m", after=["x"])))
     assert len(cases) >= 8
     typecheck(cases)
