@@ -27,9 +27,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 import modelspan
-from modelspan import _inputs, semconv
-from modelspan._checks import Quality
-from modelspan._summaries import batch_attributes
+from modelspan import semconv
+from modelspan.instrumentation import _inputs
+from modelspan.instrumentation._checks import Quality
+from modelspan.instrumentation._summaries import batch_attributes
 
 
 class Discard(SpanExporter):

@@ -26,12 +26,12 @@ __path__ = extend_path(__path__, __name__)
 
 __version__ = "0.1.0"
 
-from modelspan._config import configure, force_flush, shutdown
-from modelspan._decorate import monitor
-from modelspan._health import monitoring_errors
-from modelspan._module import module
-from modelspan._prediction import Prediction, current_prediction, last_prediction
 from modelspan.baseline import Baseline, FeatureProfile
+from modelspan.instrumentation._config import configure, force_flush, shutdown
+from modelspan.instrumentation._decorate import monitor
+from modelspan.instrumentation._health import monitoring_errors
+from modelspan.instrumentation._module import module
+from modelspan.instrumentation._prediction import Prediction, current_prediction, last_prediction
 
 
 def record_outcome(

@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from modelspan import _inputs, _profile, semconv
+from modelspan import semconv
+from modelspan.instrumentation import _inputs, _profile
 
 if TYPE_CHECKING:
-    from modelspan._capture import BaselineCapture
+    from modelspan.instrumentation._capture import BaselineCapture
 
 Kind = Literal["numeric", "categorical", "text"]
 SAMPLE_SIZE = 1000
@@ -240,7 +241,7 @@ class Baseline:
         for numeric outputs) to the capture; on exit ``cap.baseline`` holds the result. Given
         ``baseline=``, the captured module paths and latencies are added to a copy of it.
         """
-        from modelspan._capture import BaselineCapture
+        from modelspan.instrumentation._capture import BaselineCapture
 
         return BaselineCapture(model=model, version=version, base=baseline, bins=bins)
 

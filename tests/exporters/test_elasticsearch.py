@@ -19,9 +19,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 import modelspan
-from modelspan import _config, semconv
+from modelspan import semconv
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from modelspan.instrumentation import _config
 from tests.contract.tsc import Case, typecheck
 from tests.exporters.bulk_server import BulkServer, Fault
 

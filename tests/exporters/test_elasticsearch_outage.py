@@ -23,9 +23,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 import modelspan
-from modelspan import _config
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from modelspan.instrumentation import _config
 from tests.exporters.bulk_server import BulkServer
 
 OUTAGE_S = float(os.environ.get("MODELSPAN_OUTAGE_SECONDS", "60"))

@@ -18,9 +18,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config, semconv
+from modelspan import semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.exporters.sqlite import SQLiteSpanExporter
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 from modelspan.store.sqlite import SQLiteStore
 

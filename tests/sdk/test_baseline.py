@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import modelspan
-from modelspan import _profile
 from modelspan.baseline import Baseline, FeatureProfile
+from modelspan.instrumentation import _profile
 from tests.sdk.conftest import Spans
 
 

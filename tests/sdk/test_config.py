@@ -16,7 +16,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config, _exporters, semconv
+from modelspan import semconv
+from modelspan.instrumentation import _config, _exporters
 
 
 class CountingExporter(SpanExporter):
@@ -167,7 +168,7 @@ def test_otel_traces_exporter_env_is_not_doubled_on_an_app_provider() -> None:
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
         import modelspan
-        from modelspan import _config
+        from modelspan.instrumentation import _config
         trace.set_tracer_provider(TracerProvider())
         modelspan.configure()
         print(json.dumps({"inner": len(_config.STATE.processor._inner)}))

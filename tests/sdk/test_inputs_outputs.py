@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelspan import _inputs, _outputs, _redaction, semconv
+from modelspan import semconv
+from modelspan.instrumentation import _inputs, _outputs, _redaction
 
 
 def test_input_shapes() -> None:
@@ -84,7 +85,7 @@ def test_batch_output_attributes_are_bounded_and_json_safe() -> None:
     values[3] = np.nan
     outputs = _outputs.Outputs(values=values)
     attributes: dict[str, Any] = {}
-    from modelspan._checks import Quality
+    from modelspan.instrumentation._checks import Quality
 
     _outputs.output_attributes(outputs, True, None, attributes, Quality())
     row_values = attributes[semconv.OUTPUT_VALUES]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import modelspan
-from modelspan import _inputs, _profile, semconv
-from modelspan._checks import Quality
-from modelspan._summaries import batch_attributes
+from modelspan import semconv
 from modelspan.baseline import Baseline
+from modelspan.instrumentation import _inputs, _profile
+from modelspan.instrumentation._checks import Quality
+from modelspan.instrumentation._summaries import batch_attributes
 from tests.sdk.conftest import Spans
 
 

@@ -201,7 +201,7 @@ class BaselineEdges:
         return edges
 
     def _from_process(self, baseline_id: str) -> Baseline | None:
-        state = getattr(sys.modules.get("modelspan._config"), "STATE", None)
+        state = getattr(sys.modules.get("modelspan.instrumentation._config"), "STATE", None)
         configured = list(getattr(state, "baselines", {}).values())
         decorated = list(getattr(state, "decorator_baselines", {}).values())
         for baseline in configured + decorated:

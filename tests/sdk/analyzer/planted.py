@@ -22,8 +22,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config, semconv
+from modelspan import semconv
 from modelspan.exporters._document import span_to_document
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 
 MODEL = "fraud"

@@ -22,10 +22,11 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config, cli, findings
+from modelspan import cli, findings
 from modelspan.analyzer import analyze, drift
 from modelspan.analyzer._learned import history_windows
 from modelspan.analyzer._references import resolve
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.sdk.analyzer.planted import _documents

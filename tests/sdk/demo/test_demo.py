@@ -18,9 +18,9 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from modelspan import _config
 from modelspan import findings as F
 from modelspan.demo import EXPECTED, SERVICE_NAME, DemoResult, _model, run_demo
+from modelspan.instrumentation import _config
 
 MODEL_TYPES = {F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT, F.TYPE_DATA_QUALITY, F.TYPE_NOVEL_PATH, F.TYPE_PATH_DRIFT,
                F.TYPE_LATENCY, F.TYPE_THROUGHPUT, F.TYPE_ERROR_RATE, F.TYPE_QUALITY}

@@ -14,8 +14,8 @@ import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from modelspan import _config
 from modelspan.demo import SERVICE_NAME, DemoResult, run_demo
+from modelspan.instrumentation import _config
 from modelspan.report import collect, render
 from tests.sdk.report import png
 

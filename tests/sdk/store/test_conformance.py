@@ -27,7 +27,8 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config, findings, semconv
+from modelspan import findings, semconv
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import PERCENTS, Window
 from modelspan.store._stats import ModelStats, Operations
 from modelspan.store.elasticsearch import ElasticsearchStore

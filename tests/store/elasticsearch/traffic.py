@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import _config
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")

@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 
 import modelspan
-from modelspan import _config
 from modelspan import findings as F
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 from tests.sdk.analyzer.incidents import apps, spans_table
 

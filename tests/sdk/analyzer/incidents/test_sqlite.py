@@ -19,11 +19,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 import modelspan
-from modelspan import _config, semconv
 from modelspan import findings as F
+from modelspan import semconv
 from modelspan.analyzer.incidents import find_incidents
 from modelspan.analyzer.incidents._sqlite import percentile
 from modelspan.exporters._document import index_for, span_to_document
+from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.sdk.analyzer.incidents import spans_table

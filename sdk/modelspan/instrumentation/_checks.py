@@ -13,7 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelspan import _profile, _redaction, semconv
+from modelspan import semconv
+from modelspan.instrumentation import _profile, _redaction
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile

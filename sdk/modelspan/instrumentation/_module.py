@@ -19,8 +19,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from modelspan import _config, semconv
-from modelspan._health import record_error
+from modelspan import semconv
+from modelspan.instrumentation import _config
+from modelspan.instrumentation._health import record_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -12,12 +12,13 @@ from collections import Counter, defaultdict
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelspan import _inputs, semconv
-from modelspan._profile import safe_name
+from modelspan import semconv
+from modelspan.instrumentation import _inputs
+from modelspan.instrumentation._profile import safe_name
 
 if TYPE_CHECKING:
-    from modelspan._outputs import Outputs
     from modelspan.baseline import Baseline
+    from modelspan.instrumentation._outputs import Outputs
 
 MAX_CAPTURED_ROWS = 200_000
 

@@ -75,7 +75,7 @@ def last_prediction() -> Prediction | None:
 
 def current_prediction() -> Prediction | None:
     """The prediction of the monitored call that is running now (``None`` outside one)."""
-    from modelspan._module import current_call
+    from modelspan.instrumentation._module import current_call
 
     record = current_call.get()
     if record is None:

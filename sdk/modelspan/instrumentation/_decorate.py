@@ -8,10 +8,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from typing import Any, TypeVar, cast
 
-from modelspan import _config, _monitor, semconv
-from modelspan._health import record_error
-from modelspan._prediction import clear_last
+from modelspan import semconv
 from modelspan.baseline import Baseline
+from modelspan.instrumentation import _config, _monitor
+from modelspan.instrumentation._health import record_error
+from modelspan.instrumentation._prediction import clear_last
 
 F = TypeVar("F", bound=Callable[..., Any])
 _TASKS = ("classification", "regression", "ranking")

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelspan import _profile, semconv
-from modelspan._checks import Quality
-from modelspan._summaries import categorical_summary, numeric_summary
+from modelspan import semconv
+from modelspan.instrumentation import _profile
+from modelspan.instrumentation._checks import Quality
+from modelspan.instrumentation._summaries import categorical_summary, numeric_summary
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline

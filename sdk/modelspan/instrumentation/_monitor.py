@@ -21,12 +21,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from modelspan import _capture, _config, _inputs, _outputs, _redaction, semconv
-from modelspan._checks import Quality, row_attributes
-from modelspan._health import record_error
-from modelspan._module import CallRecord, current_call
-from modelspan._prediction import Prediction, set_last, set_last_fields
-from modelspan._summaries import batch_attributes
+from modelspan import semconv
+from modelspan.instrumentation import _capture, _config, _inputs, _outputs, _redaction
+from modelspan.instrumentation._checks import Quality, row_attributes
+from modelspan.instrumentation._health import record_error
+from modelspan.instrumentation._module import CallRecord, current_call
+from modelspan.instrumentation._prediction import Prediction, set_last, set_last_fields
+from modelspan.instrumentation._summaries import batch_attributes
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
-from modelspan import _exporters, _redaction
+from modelspan.instrumentation import _exporters, _redaction
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -257,7 +257,7 @@ def _processor_for(provider: Any) -> Any:
     A processor cannot be removed from an SDK provider, so after ``shutdown()`` (which empties
     it) a later ``configure()`` refills the same one instead of stacking another.
     """
-    from modelspan._processor import ModelspanSpanProcessor
+    from modelspan.instrumentation._processor import ModelspanSpanProcessor
 
     processor = _processors.get(provider)
     if processor is None:
