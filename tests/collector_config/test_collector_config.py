@@ -34,11 +34,16 @@ def test_collector_receives_otlp_and_exports_in_otel_mode() -> None:
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"].endswith(":4317") and protocols["http"]["endpoint"].endswith(":4318")
     exporter = config["exporters"]["elasticsearch"]
-    assert exporter["mapping"]["mode"] == "otel"
+    # `mapping::mode` is deprecated upstream; otel mode is the default of every supported version.
+    assert "mapping" not in exporter
     traces = config["service"]["pipelines"]["traces"]
     assert traces["receivers"] == ["otlp"] and traces["exporters"] == ["elasticsearch"]
-    assert "batch" in traces["processors"] and "batch" in config["processors"]
-    assert traces["processors"][0] == "memory_limiter"  # the limiter must see data first
+    assert traces["processors"] == ["memory_limiter"]  # the limiter must see data first
+    # Batching lives in the exporter's sending queue, where upstream moved it (no batch processor).
+    assert "batch" not in config["processors"]
+    queue = exporter["sending_queue"]
+    assert queue["enabled"] is True and set(queue["batch"]) == {"flush_timeout", "min_size", "max_size"}
+    assert queue["batch"]["min_size"] <= queue["batch"]["max_size"]
     assert set(config["service"]["extensions"]) <= set(config["extensions"])
 
 
@@ -52,6 +57,26 @@ def test_collector_reads_the_direct_exporters_environment_variables() -> None:
     # Optional credentials default to empty so an unset variable is not an error.
     for key in ("user", "password", "api_key"):
         assert ":-}" in exporter[key]
+
+
+def test_collector_retries_only_what_cannot_duplicate_documents() -> None:
+    """Upstream's default: a 5xx bulk item may already be indexed, and its retry would duplicate it."""
+    retry = _load(FOLDER / "otel-collector.yaml")["exporters"]["elasticsearch"]["retry"]
+    assert retry["enabled"] is True
+    assert retry["retry_on_status"] == [429]
+
+
+def test_minimum_collector_version_is_stated_and_the_compose_default_is_at_least_it() -> None:
+    config_text = (FOLDER / "otel-collector.yaml").read_text()
+    minimum = re.search(r"minimum supported (\d+)\.(\d+)\.(\d+)", config_text)
+    assert minimum is not None
+    image = _load(FOLDER / "docker-compose.yml")["services"]["otel-collector"]["image"]
+    pinned = re.search(r"OTELCOL_VERSION:-(\d+)\.(\d+)\.(\d+)\}", image)
+    assert pinned is not None
+    as_tuple = lambda match: tuple(int(part) for part in match.groups())  # noqa: E731
+    assert as_tuple(pinned) >= as_tuple(minimum) >= (0, 136, 0)
+    readme = (FOLDER / "README.md").read_text()
+    assert f"OTELCOL_VERSION={'.'.join(pinned.groups())}" in readme
 
 
 def test_compose_brings_up_secured_elasticsearch_kibana_and_the_collector() -> None:
