@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelspan import semconv
-from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question
+from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question, Window
 
 # The data classes live in ``_stats`` (shared with the SQLite store); re-exported under their old home.
 from modelspan.store._stats import ColumnStats as ColumnStats
@@ -52,8 +52,9 @@ def parse_model(question: Question, response: Agg) -> ModelStats:
     return ModelStats(
         model=question.model,
         version=question.version,
-        operations=parse_operations(calls, question.interval_seconds),
-        modules={str(b["key"]): parse_operations(b, question.interval_seconds) for b in modules.get("buckets", [])},
+        operations=parse_operations(calls, question.interval_seconds, question.window),
+        modules={str(b["key"]): parse_operations(b, question.interval_seconds, question.window)
+                 for b in modules.get("buckets", [])},
         paths={str(b["key"]): _path(b) for b in paths.get("buckets", [])},
         paths_other=int(paths.get("sum_other_doc_count", 0)),
         quality={
@@ -64,8 +65,13 @@ def parse_model(question: Question, response: Agg) -> ModelStats:
     )
 
 
-def parse_operations(agg: Agg, interval_seconds: float = 0.0) -> Operations:
-    """Calls, errors, latency (ns in the documents, ms here) and the per-interval series."""
+def parse_operations(agg: Agg, interval_seconds: float = 0.0, window: Window | None = None) -> Operations:
+    """Calls, errors, latency (ns in the documents, ms here) and the per-interval series.
+
+    Buckets are aligned to multiples of the interval, a window need not be: an interval's seconds
+    are the part of it inside ``window``, so the edges of an unaligned window do not read as
+    throughput dips (a bucket half outside the window served its calls in half the time).
+    """
     stats = agg.get("duration", {})
     mean = stats.get("avg")
     return Operations(
@@ -74,12 +80,17 @@ def parse_operations(agg: Agg, interval_seconds: float = 0.0) -> Operations:
         rows=_float(agg.get("rows")) if "rows" in agg else float(agg.get("doc_count", 0)),
         latency_ms=_percentiles(agg.get("latency")),
         mean_latency_ms=None if mean is None else float(mean) / 1e6,
-        intervals=[_interval(bucket, interval_seconds) for bucket in agg.get("intervals", {}).get("buckets", [])],
+        intervals=[_interval(bucket, interval_seconds, window)
+                   for bucket in agg.get("intervals", {}).get("buckets", [])],
     )
 
 
-def _interval(bucket: Agg, seconds: float) -> Interval:
+def _interval(bucket: Agg, seconds: float, window: Window | None = None) -> Interval:
     calls = int(bucket.get("doc_count", 0))
+    start = _dt.datetime.fromtimestamp(int(bucket["key"]) / 1000, _dt.timezone.utc)
+    if window is not None and seconds:
+        inside = min(start + _dt.timedelta(seconds=seconds), window.end) - max(start, window.start)
+        seconds = max(inside.total_seconds(), 0.0)
     scaled_calls = scaled_rows = rows = 0.0
     rates = bucket.get("rates")
     if rates is None:  # sub-modules: no sample-rate breakdown
@@ -97,7 +108,7 @@ def _interval(bucket: Agg, seconds: float) -> Interval:
             logger.warning("%d calls with rare sample rates counted unscaled", other)
             scaled_calls += other
     return Interval(
-        start=_dt.datetime.fromtimestamp(int(bucket["key"]) / 1000, _dt.timezone.utc),
+        start=start,
         calls=calls,
         errors=int(bucket.get("errors", {}).get("doc_count", 0)),
         scaled_calls=scaled_calls,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from modelspan import semconv
@@ -29,7 +29,12 @@ SPANS_INDEX = "traces-modelspan.otel-*"
 PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
 MAX_VERSIONS = 100
-# Worst-case buckets stay well under search.max_buckets (65,536): paths x labels is the largest.
+MAX_BUCKETS = 65_536
+"""Elasticsearch's ``search.max_buckets``: a response with more buckets fails as a whole."""
+BUCKET_BUDGET = 60_000
+"""What one search of ours may need at worst (``worst_case_buckets``), a margin under ``MAX_BUCKETS``."""
+HIGH_ACCURACY = {"execution_hint": "high_accuracy"}
+"""t-digest tuned for accuracy: for the window's percentiles, which findings compare to thresholds."""
 MAX_PATHS = 500
 MAX_LABELS = 50
 MAX_MODULES = 200
@@ -155,8 +160,12 @@ def models_body(window: Window) -> Body:
     }
 
 
-def model_body(question: Question) -> Body:
-    """Every aggregation the analyzer needs about one model version in one window."""
+def model_body(question: Question, part: Literal["all", "calls", "modules"] = "all") -> Body:
+    """Every aggregation the analyzer needs about one model version in one window.
+
+    ``part`` asks for the model's calls or its sub-modules only: ``plan()`` splits them into two
+    searches when one would need more than ``BUCKET_BUDGET`` buckets.
+    """
     kinds = {"terms": {attr(semconv.SPAN_KIND): [semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE]}}
     query = window_query(
         question.window,
@@ -173,16 +182,61 @@ def model_body(question: Question) -> Body:
         "terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
         "aggs": operations_aggs(question, with_rates=False),
     }
-    return {
-        "size": 0,
-        "track_total_hits": False,
-        "query": query,
-        "aggs": {
-            "calls": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL), "aggs": calls},
-            "modules": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODULE),
-                        "aggs": {"names": modules}},
-        },
+    aggs: Body = {
+        "calls": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL), "aggs": calls},
+        "modules": {"filter": term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODULE), "aggs": {"names": modules}},
     }
+    if part != "all":
+        aggs = {part: aggs[part]}
+    return {"size": 0, "track_total_hits": False, "query": query, "aggs": aggs}
+
+
+def intervals_in(window: Window, interval_seconds: int) -> int:
+    """Date-histogram buckets ``window`` spans at ``interval_seconds`` (buckets align to the epoch).
+
+    >>> intervals_in(Window.parse("2026-11-22T10:02:00Z", "2026-11-22T10:12:00Z"), 300)
+    3
+    """
+    first = int(window.start.timestamp()) // interval_seconds
+    last = (int((window.end - _dt.timedelta(milliseconds=1)).timestamp())) // interval_seconds
+    return last - first + 1
+
+
+def worst_case_buckets(question: Question, interval_seconds: int) -> tuple[int, int]:
+    """Buckets ``model_body`` can produce at most: (the model's calls part, the sub-modules part).
+
+    Every multi-bucket aggregation counts against ``search.max_buckets``: the per-interval series
+    with its sample-rate buckets, paths x labels, bins, categories and unseen values per column,
+    and sub-modules x intervals.
+    """
+    intervals = intervals_in(question.window, interval_seconds)
+    calls = intervals * (1 + MAX_SAMPLE_RATES) + MAX_PATHS * (1 + MAX_LABELS)
+    for column in question.columns:
+        calls += (len(column.edges) + 1 if column.edges else 0) + len(column.categories) + MAX_UNSEEN_EXAMPLES
+    return calls, MAX_MODULES * (1 + intervals)
+
+
+def plan(question: Question) -> tuple[Question, bool]:
+    """The question as it is sent: its interval widened and its sub-modules split off until it fits.
+
+    Returns the question (with ``interval_seconds`` a multiple of the asked one) and whether the
+    sub-modules need a search of their own. A day at 300 s with 200 sub-modules fits in two searches
+    at 300 s; a week is widened.
+
+    >>> week = Window.parse("2026-11-15T00:00:00Z", "2026-11-22T00:00:00Z")
+    >>> asked, split = plan(Question("m", "1", week, 300))
+    >>> asked.interval_seconds > 300, split
+    (True, True)
+    """
+    step = question.interval_seconds
+    while True:
+        calls, modules = worst_case_buckets(question, step)
+        if calls + modules <= BUCKET_BUDGET:
+            return replace(question, interval_seconds=step), False
+        if (calls <= BUCKET_BUDGET and modules <= BUCKET_BUDGET) or intervals_in(question.window, step) == 1:
+            # At one interval, only the columns can still be too many: nothing left to widen.
+            return replace(question, interval_seconds=step), True
+        step += question.interval_seconds
 
 
 def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
@@ -202,7 +256,7 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
     start = _iso(question.window.start)
     last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
     return {
-        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
+        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
         "duration": {"stats": {"field": "duration"}},
         "errors": {"filter": {"term": {"status.code": "Error"}}},
         "rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}},
@@ -324,7 +378,11 @@ def _row_check_aggs(prefix: str, column: Column) -> Body:
 # fields of those predictions from the window's model spans with one ``terms`` query. Requests grow
 # with the number of *labelled predictions* (two per ``LABEL_PAGE`` labels), never with spans.
 LABEL_PAGE = 10_000
-"""Outcomes per page; also the ``terms`` list per predictions search (below index.max_terms_count)."""
+"""Outcomes per page (``size`` may reach ``MAX_RESULT_WINDOW``, not exceed it)."""
+MAX_RESULT_WINDOW = 10_000
+"""Elasticsearch's default ``index.max_result_window``: ``from + size`` above it fails the search."""
+PREDICTIONS_CHUNK = 5_000
+"""Span ids per predictions search: its ``size`` and ``terms`` list (a page of labels may name more)."""
 OUTCOME_PREDICTION_ID = "prediction.id"
 OUTCOME_ACTUAL = "actual"
 OUTCOME_MODEL_NAME = "model.name"
@@ -356,6 +414,8 @@ def outcomes_body(window: Window, after: Sequence[str] | None = None, size: int 
 
 def predictions_body(window: Window, model: str, version: str, prediction_ids: Sequence[str]) -> Body:
     """Outputs of the model spans (in ``window``) whose prediction id is in ``prediction_ids``."""
+    if len(prediction_ids) > MAX_RESULT_WINDOW:
+        raise ValueError(f"{len(prediction_ids)} ids in one search: at most {MAX_RESULT_WINDOW} (ask in chunks)")
     query = window_query(
         window,
         term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),

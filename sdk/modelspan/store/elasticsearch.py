@@ -147,22 +147,28 @@ class ElasticsearchStore:
         if not questions:
             return []
         searches: list[dict[str, Any]] = []
-        for question in questions:
-            searches.append({"index": self.spans_index})
-            searches.append(queries.model_body(question))
-        responses = self.client.msearch(searches=searches).body["responses"]
+        planned: list[tuple[Question, bool]] = [queries.plan(question) for question in questions]
+        for question, split in planned:
+            for part in ("calls", "modules") if split else ("all",):
+                searches.append({"index": self.spans_index})
+                searches.append(queries.model_body(question, part))
+        responses = iter(self.client.msearch(searches=searches).body["responses"])
         results = []
-        for question, response in zip(questions, responses, strict=True):
-            if "error" in response:
-                raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
-            results.append(parse.parse_model(question, response))
+        for question, split in planned:
+            parts = [next(responses) for _ in range(2 if split else 1)]
+            for response in parts:
+                if "error" in response:
+                    raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
+            merged = {**parts[0], "aggregations": {k: v for r in parts for k, v in r.get("aggregations", {}).items()}}
+            results.append(parse.parse_model(question, merged))
         return results
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.
 
-        Two requests per ``label_page`` outcomes recorded since the window started (see
-        ``_es_queries``): the join's cost follows the labels, not the spans.
+        One request per ``label_page`` outcomes recorded since the window started and one per
+        ``PREDICTIONS_CHUNK`` span ids (see ``_es_queries``): the join's cost follows the labels,
+        not the spans.
         """
         joined: list[LabelledPrediction] = []
         after: list[Any] | None = None
@@ -171,8 +177,12 @@ class ElasticsearchStore:
             actuals, after = parse.parse_outcomes(page)
             if actuals:
                 ids = parse.span_ids_for(list(actuals))
-                spans = self._search(self.spans_index, queries.predictions_body(window, model, version, ids))
-                joined.extend(parse.join_predictions(actuals, spans))
+                # A page of labels names more span ids than labels (each batch adds its base id):
+                # ask in chunks, each well inside index.max_result_window.
+                for start in range(0, len(ids), queries.PREDICTIONS_CHUNK):
+                    chunk = ids[start:start + queries.PREDICTIONS_CHUNK]
+                    spans = self._search(self.spans_index, queries.predictions_body(window, model, version, chunk))
+                    joined.extend(parse.join_predictions(actuals, spans))
             if after is None or len(page.get("hits", {}).get("hits", [])) < self.label_page:
                 return joined
 

@@ -24,6 +24,26 @@ from typing import Any
 Doc = dict[str, Any]
 Rows = list[tuple[Doc, int]]  # (document, how many identical spans it stands for)
 
+MAX_RESULT_WINDOW = 10_000
+"""``index.max_result_window``'s default: ``from + size`` above it fails the search."""
+MAX_BUCKETS = 65_536
+"""``search.max_buckets``'s default: a response with more buckets fails as a whole."""
+_buckets = threading.local()
+
+
+class ElasticError(Exception):
+    """An error Elasticsearch would answer, with its status and its error object."""
+
+    def __init__(self, status: int, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.body = {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
+                     "status": status}
+
+
+def _count_buckets(buckets: list[Any]) -> None:
+    _buckets.count = getattr(_buckets, "count", 0) + len(buckets)
+
 
 def field_values(doc: Doc, path: str) -> list[Any]:
     """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``, nested objects elsewhere)."""
@@ -136,6 +156,7 @@ def _terms(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, An
     counted = sorted(((sum(w for _, w in groups[k]), k) for k in keys), key=lambda c: (-c[0], str(c[1])))
     size = arg.get("size", 10)
     buckets = [{"key": key, "doc_count": count, **aggregate(groups[key], sub)} for count, key in counted[:size]]
+    _count_buckets(buckets)
     return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": sum(c for c, _ in counted[size:]),
             "buckets": buckets}
 
@@ -151,6 +172,7 @@ def _range(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, An
         bucket.update({k: float(spec[k]) for k in ("from", "to") if k in spec})
         bucket.update(aggregate(kept, sub))
         buckets.append(bucket)
+    _count_buckets(buckets)
     return {"buckets": buckets}
 
 
@@ -176,6 +198,7 @@ def _date_histogram(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dic
         text = _dt.datetime.fromtimestamp(key / 1000, _dt.timezone.utc).isoformat(timespec="milliseconds")
         buckets.append({"key_as_string": text.replace("+00:00", "Z"), "key": int(key),
                         "doc_count": sum(w for _, w in groups[key]), **aggregate(groups[key], sub)})
+    _count_buckets(buckets)
     return {"buckets": buckets}
 
 
@@ -288,6 +311,10 @@ class FakeElasticsearch:
     def __init__(self) -> None:
         self.indices: dict[str, Rows] = defaultdict(list)
         self.requests: list[tuple[str, str, Any]] = []
+        self.max_result_window = MAX_RESULT_WINDOW
+        self.max_buckets = MAX_BUCKETS
+        self.largest_bucket_count = 0
+        """The most buckets one search has produced (counted the way ``search.max_buckets`` counts)."""
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -314,6 +341,11 @@ class FakeElasticsearch:
                 if any(fnmatch.fnmatch(name, p) for p in pattern.split(","))]
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        wanted = int(body.get("from", 0)) + int(body.get("size", 10))
+        if wanted > self.max_result_window:
+            raise ElasticError(400, "illegal_argument_exception",
+                               f"Result window is too large, from + size must be less than or equal to: "
+                               f"[{self.max_result_window}] but was [{wanted}].")
         rows = [(d, w) for d, w in self.rows(index) if matches(d, body.get("query"))]
         response: dict[str, Any] = {"took": 1, "timed_out": False,
                                     "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
@@ -321,7 +353,15 @@ class FakeElasticsearch:
         if body.get("track_total_hits", True) is not False:
             response["hits"]["total"] = {"value": sum(w for _, w in rows), "relation": "eq"}
         if body.get("aggs"):
+            _buckets.count = 0
             response["aggregations"] = aggregate(rows, body["aggs"])
+            self.largest_bucket_count = max(self.largest_bucket_count, _buckets.count)
+            if _buckets.count > self.max_buckets:
+                raise ElasticError(400, "too_many_buckets_exception",
+                                   f"Trying to create too many buckets. Must be less than or equal to: "
+                                   f"[{self.max_buckets}] but this number of buckets was exceeded. "
+                                   f"This limit can be set by changing the [search.max_buckets] cluster level "
+                                   f"setting.")
         return response
 
     def _hits(self, rows: Rows, body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -397,6 +437,8 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append((self.command, path, body))
             try:
                 self._reply(200, self._answer(path, body))
+            except ElasticError as error:
+                self._reply(error.status, error.body)
             except Exception as exc:  # a query the fake cannot answer is a test failure, said loudly
                 self._reply(400, {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400})
 
@@ -404,6 +446,8 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
             def _item(index: str, search: dict[str, Any]) -> dict[str, Any]:
                 try:  # as Elasticsearch does, one failed search is an error item, not a failed msearch
                     return {**fake.search(index, search), "status": 200}
+                except ElasticError as error:
+                    return error.body
                 except Exception as exc:
                     return {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400}
 

@@ -1,0 +1,135 @@
+"""Limits a real cluster enforces, against the store's own requests at the sizes users reach.
+
+The computing fake enforces ``index.max_result_window`` (10,000) and ``search.max_buckets``
+(65,536) and answers errors shaped like Elasticsearch's, so a request that a cluster would refuse
+fails here too: a 10,000-label join over 100 batches, a day of 200 sub-modules at 300 s with many
+paths and labels, and windows that do not start on an interval boundary.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import pytest
+
+from modelspan import semconv
+from modelspan.store import _es_queries as queries
+from modelspan.store._es_parse import parse_operations
+from modelspan.store._es_queries import Question, Window
+from modelspan.store.elasticsearch import ElasticsearchStore
+from tests.store.elasticsearch.fake_es import MAX_BUCKETS, ElasticError, FakeElasticsearch
+from tests.store.elasticsearch.scenario import outcome_documents
+from tests.store.elasticsearch.traffic import INDEX, WINDOW, generate
+
+DAY = Window.parse("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z")
+
+
+def test_ten_thousand_labels_over_a_hundred_batches_join_within_the_result_window() -> None:
+    traffic = generate(singles=0, batches=100, batch_size=100, unseen_plan=None)
+    outcomes = outcome_documents(traffic, every=1)
+    assert len(outcomes) == 10_000
+    with FakeElasticsearch() as fake:
+        fake.add(INDEX, traffic.documents)
+        fake.add("modelspan-outcomes", [{**o, "_id": o["prediction.id"]} for o in outcomes])
+        with ElasticsearchStore(fake.url, outcomes_index="modelspan-outcomes") as store:
+            assert store.label_page == queries.MAX_RESULT_WINDOW  # the real page size, not a small one
+            joined = store.labelled_predictions(WINDOW, "churn", "3")
+        sizes = [body["size"] for _, path, body in fake.requests if path.endswith("/_search")]
+    assert len(joined) == 10_000
+    assert {p.prediction_id for p in joined} == {o["prediction.id"] for o in outcomes}
+    assert max(sizes) <= queries.MAX_RESULT_WINDOW
+    # A full outcomes page, 10,100 span ids (each batch adds its own id) in chunks of 5,000, then the
+    # next outcomes page (empty: the first one was full, so there may have been more).
+    assert sizes == [10_000, 5_000, 5_000, 100, 10_000]
+
+
+def test_predictions_body_refuses_more_ids_than_one_search_may_return() -> None:
+    with pytest.raises(ValueError, match="at most 10000"):
+        queries.predictions_body(WINDOW, "m", "1", [str(i) for i in range(10_001)])
+
+
+def _busy_day_documents(modules: int = 200, paths: int = 400, labels: int = 20) -> list[dict[str, Any]]:
+    """One span per sub-module and per (path, label): the bucket-heavy shape of a big model."""
+    documents: list[dict[str, Any]] = []
+
+    def document(minute: int, **attributes: Any) -> dict[str, Any]:
+        moment = DAY.start + _dt.timedelta(minutes=minute % (24 * 60))
+        return {"@timestamp": moment.isoformat().replace("+00:00", "Z"), "duration": 1_000_000 + minute,
+                "status": {"code": "Ok"},
+                "attributes": {semconv.MODEL_NAME: "big", semconv.MODEL_VERSION: "1", **attributes}}
+
+    for number in range(modules):
+        documents.append(document(number * 7, **{semconv.SPAN_KIND: semconv.SPAN_KIND_MODULE,
+                                                 semconv.MODULE_NAME: f"m{number:03d}"}))
+    for number in range(paths * labels):
+        documents.append(document(number, **{semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL,
+                                             semconv.MODULE_PATH_KEY: f"p{number // labels}",
+                                             semconv.OUTPUT_LABEL: f"l{number % labels}"}))
+    return documents
+
+
+def test_a_day_of_two_hundred_sub_modules_stays_under_max_buckets() -> None:
+    question = Question("big", "1", DAY, 300)
+    calls, modules = queries.worst_case_buckets(question, 300)
+    assert calls + modules > MAX_BUCKETS  # one search would be refused
+    with FakeElasticsearch() as fake:
+        fake.add(INDEX, _busy_day_documents())
+        with ElasticsearchStore(fake.url, interval_seconds=300) as store:
+            stats, = store.model_stats([question])
+        largest = fake.largest_bucket_count
+    assert largest <= queries.BUCKET_BUDGET < MAX_BUCKETS
+    assert len(stats.modules) == 200
+    assert all(len(operations.intervals) == 288 for operations in stats.modules.values())
+    assert stats.operations.calls == 400 * 20 and len(stats.paths) == 400
+
+
+def test_the_unsplit_request_would_have_been_refused() -> None:
+    """The check above is not vacuous: the same documents, one search, too many buckets."""
+    with FakeElasticsearch() as fake:
+        fake.add(INDEX, _busy_day_documents())
+        with pytest.raises(ElasticError, match="too many buckets"):
+            fake.search(INDEX, queries.model_body(Question("big", "1", DAY, 300)))
+
+
+@pytest.mark.parametrize("days", [1, 7, 31])
+def test_long_windows_are_widened_until_every_search_fits(days: int) -> None:
+    window = Window(DAY.start, DAY.start + _dt.timedelta(days=days))
+    asked = Question("big", "1", window, 300)
+    sent, split = queries.plan(asked)
+    calls, modules = queries.worst_case_buckets(sent, sent.interval_seconds)
+    assert sent.interval_seconds % 300 == 0
+    assert calls <= queries.BUCKET_BUDGET and modules <= queries.BUCKET_BUDGET
+    assert (calls + modules <= queries.BUCKET_BUDGET) or split
+    if sent.interval_seconds > 300:  # widened only as far as needed
+        narrower = queries.worst_case_buckets(sent, sent.interval_seconds - 300)
+        assert max(narrower) > queries.BUCKET_BUDGET
+
+
+def test_percentiles_compared_to_thresholds_ask_for_high_accuracy() -> None:
+    body = queries.model_body(Question("m", "1", WINDOW, 300))
+    calls = body["aggs"]["calls"]["aggs"]
+    modules = body["aggs"]["modules"]["aggs"]["names"]["aggs"]
+    for aggs in (calls, modules):
+        assert aggs["latency"]["percentiles"]["tdigest"] == {"execution_hint": "high_accuracy"}
+
+
+def _bucket(key: _dt.datetime, calls: int) -> dict[str, Any]:
+    return {"key": int(key.timestamp() * 1000), "doc_count": calls, "errors": {"doc_count": 0},
+            "rates": {"buckets": [{"key": 1.0, "doc_count": calls, "rows": {"value": float(calls)}}],
+                      "sum_other_doc_count": 0}}
+
+
+def test_unaligned_window_edges_do_not_read_as_throughput_dips() -> None:
+    """Steady 1 call/s over [10:02:30, 10:17:30): buckets at 10:00, 10:05, 10:10, 10:15."""
+    window = Window.parse("2026-11-22T10:02:30Z", "2026-11-22T10:17:30Z")
+    start = _dt.datetime(2026, 11, 22, 10, 0, tzinfo=_dt.timezone.utc)
+    calls_in = [150, 300, 300, 150]  # what a steady second-by-second traffic puts in each bucket
+    agg = {"doc_count": sum(calls_in), "intervals": {"buckets": [
+        _bucket(start + _dt.timedelta(minutes=5 * i), n) for i, n in enumerate(calls_in)]}}
+    intervals = parse_operations(agg, 300, window).intervals
+    assert [interval.seconds for interval in intervals] == [150.0, 300.0, 300.0, 150.0]
+    assert [interval.qps for interval in intervals] == [1.0, 1.0, 1.0, 1.0]
+    assert sum(interval.seconds for interval in intervals) == window.seconds
+    aligned = parse_operations(agg, 300).intervals  # no window: whole intervals, as before
+    assert [interval.seconds for interval in aligned] == [300.0] * 4
