@@ -24,9 +24,12 @@ from modelspan import semconv as _semconv
 
 Json = dict[str, Any]
 SCHEDULE = "5m"
-LOOKBACK = "10m"
-INCIDENT_LOOKBACK = "30m"
 THROTTLE = "15m"
+LOOKBACK = "20m"
+"""A findings watch looks back at least its throttle plus one schedule: a finding written while the
+watch was throttled is still in the window at the first run after the throttle ends (so it is never
+missed; ``modelspan.elastic.assets.watches(throttle=...)`` widens it for longer throttles)."""
+INCIDENT_LOOKBACK = "30m"
 WEBHOOK_PLACEHOLDER: Json = {"scheme": "https", "host": "webhook.invalid", "port": 443, "path": "/modelspan"}
 """Committed in the files; ``modelspan.elastic.assets.watches(webhook_url=...)`` replaces it (or drops the
 webhook action when no URL is given)."""
@@ -186,6 +189,9 @@ def _rule(name: str, query: Json, *, time_field: str = findings.ANALYZED_AT, win
             "searchType": "esQuery", "esQuery": json.dumps({"query": query}, indent=2),
             "index": [findings.FINDINGS_INDEX], "timeField": time_field,
             "threshold": [0], "thresholdComparator": ">", "size": 20,
+            # Each run alerts on the hits the previous run did not see, and its actions notify on every
+            # such run (``onActiveAlert``, set at install), so every finding is notified exactly once;
+            # a throttle here would drop the findings of the runs it silences.
             "timeWindowSize": size, "timeWindowUnit": unit, "excludeHitsFromPreviousRun": True,
         },
         "actions": [],

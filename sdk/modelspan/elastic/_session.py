@@ -31,6 +31,8 @@ class SetupReport:
     version: str = ""
     license: str = ""
     alerting: Literal["watcher", "rules", "none"] = "none"
+    alerts_to: str = ""
+    """Where alerts will be delivered (the Kibana server log, the watch history, a webhook)."""
     actions: list[Action] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -41,6 +43,8 @@ class SetupReport:
 
     def summary(self) -> str:
         lines = [f"Elasticsearch {self.version}, licence {self.license}, alerting: {self.alerting}"]
+        if self.alerts_to:
+            lines.append(f"alerts go to {self.alerts_to}")
         lines += [str(action) for action in self.actions]
         lines += [f"warning: {warning}" for warning in self.warnings]
         lines.append(f"{len(self.changed)} change(s)")

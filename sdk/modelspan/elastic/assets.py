@@ -125,6 +125,7 @@ def watches(webhook_url: str | None = None, throttle: str = "15m") -> dict[str, 
     bodies = _load(WATCHES_DIR)
     for body in bodies.values():
         body["throttle_period"] = throttle
+        _cover_throttle(body, throttle)
         actions = body["actions"]
         if request is None:
             actions.pop(WEBHOOK_ACTION, None)
@@ -134,6 +135,33 @@ def watches(webhook_url: str | None = None, throttle: str = "15m") -> dict[str, 
             webhook.pop(key, None)
         webhook.update(copy.deepcopy(request))
     return bodies
+
+
+def seconds(duration: str) -> float:
+    """Seconds in a Watcher/Kibana duration.
+
+    >>> seconds("15m"), seconds("2h"), seconds("500ms")
+    (900.0, 7200.0, 0.5)
+    """
+    _check_duration("duration", duration)
+    number, unit = re.fullmatch(r"([0-9]+)(ms|s|m|h|d)", duration).groups()  # type: ignore[union-attr]
+    return int(number) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}[unit]
+
+
+def _cover_throttle(body: dict[str, Any], throttle: str) -> None:
+    """Widen a findings watch's look-back to at least ``throttle`` + its schedule.
+
+    A finding written while the watch is throttled must still be in its window at the first run
+    after the throttle ends; a shorter look-back would never notify it.
+    """
+    for clause in body["input"]["search"]["request"]["body"].get("query", {}).get("bool", {}).get("filter", []):
+        for spec in clause.get("range", {}).values():
+            since = spec.get("gte", "")
+            if not (since.startswith("now-") and "lt" not in spec):
+                continue  # span watches compare fixed windows (last 5 min, last hour vs a week ago)
+            needed = seconds(throttle) + seconds(body["trigger"]["schedule"]["interval"])
+            if seconds(since[len("now-"):]) < needed:
+                spec["gte"] = f"now-{int(needed)}s"
 
 
 def _action_params(connector_type: str) -> dict[str, Any]:
@@ -157,14 +185,16 @@ def rules(connector_ids: Iterable[str] = (), throttle: str = "15m",
 
     ``connector_types`` names each connector's type (``".server-log"``, ``".slack"``, ...);
     ``log_connector_id`` is a shorthand for a ``.server-log`` connector; any other connector is taken
-    to be a ``.webhook``. Actions notify at most once per ``throttle``.
+    to be a ``.webhook``. Each run's new findings are notified once (``onActiveAlert`` with the
+    rule's ``excludeHitsFromPreviousRun``): ``throttle`` is checked but not applied, since a
+    throttled run's findings would never be notified.
     """
     _check_duration("throttle", throttle)
     types = dict(connector_types or {})
     if log_connector_id is not None:
         types.setdefault(log_connector_id, ".server-log")
     actions = [{"group": RULE_ACTION_GROUP, "id": connector, "params": _action_params(types.get(connector, ".webhook")),
-                "frequency": {"summary": False, "notify_when": "onThrottleInterval", "throttle": throttle}}
+                "frequency": {"summary": False, "notify_when": "onActiveAlert", "throttle": None}}
                for connector in connector_ids]
     bodies = _load(RULES_DIR)
     for body in bodies.values():

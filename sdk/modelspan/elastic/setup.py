@@ -59,6 +59,9 @@ __all__ = ["Assets", "SetupError", "SetupReport", "roles", "setup", "teardown"]
 
 MIN_VERSION = (8, 17)
 WATCHER_LICENSES = frozenset({"standard", "gold", "platinum", "enterprise", "trial"})
+KIBANA_WEBHOOK_LICENSES = frozenset({"gold", "platinum", "enterprise", "trial"})
+"""Licences whose Kibana allows the ``.webhook`` connector (``minimumLicenseRequired: 'gold'``);
+``.server-log`` needs only Basic."""
 DEFAULT_THROTTLE = "15m"
 Alerting = Literal["auto", "watcher", "rules", "none"]
 MONITOR = "cluster privilege monitor"
@@ -226,6 +229,23 @@ def _choose_alerting(session: Session, alerting: Alerting, has_kibana: bool) -> 
     session.report.alerting = alerting
 
 
+def _check_alert_targets(session: Session, webhook_url: str | None) -> None:
+    """Refuse, before any write, a webhook the licence cannot carry; say where alerts will go."""
+    alerting = session.report.alerting
+    if alerting == "rules" and webhook_url and session.report.license not in KIBANA_WEBHOOK_LICENSES:
+        raise SetupError(f"Kibana's webhook connector needs a Gold licence or a trial; this cluster has "
+                         f"{session.report.license}. Rerun without --webhook-url (alerts then go to the Kibana "
+                         f"server log), or start a trial (POST /_license/start_trial, or ES_LICENSE=trial in "
+                         f"docker compose).")
+    if alerting == "rules":
+        where = "the Kibana server log" + (f" and {webhook_url}" if webhook_url else " only (no --webhook-url)")
+    elif alerting == "watcher":
+        where = "the watch history" + (f" and {webhook_url}" if webhook_url else " only (no --webhook-url)")
+    else:
+        where = "nowhere: no alerts are installed"
+    session.report.alerts_to = where
+
+
 def _load_assets(assets: Assets | None) -> Assets:
     if assets is not None:
         return assets
@@ -259,6 +279,7 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
         "transport": transport})
     builtin = _check_cluster(session)
     _choose_alerting(session, alerting, has_kibana)
+    _check_alert_targets(session, webhook_url)
     if has_kibana:
         _kibana.check_kibana(session)
     # Every asset is built (and a bad webhook URL or throttle refused) before the first write.

@@ -117,7 +117,8 @@ def test_rules_get_one_action_per_connector_shaped_for_its_type() -> None:
         assert json.loads(by_id["hook"]["params"]["body"])["message"] == "{{context.message}}"
         for action in body["actions"]:
             assert action["group"] == assets.RULE_ACTION_GROUP
-            assert action["frequency"] == {"summary": False, "notify_when": "onThrottleInterval", "throttle": "30m"}
+            # every run's new findings notify (a throttle would silence the findings of its runs)
+            assert action["frequency"] == {"summary": False, "notify_when": "onActiveAlert", "throttle": None}
 
 
 def test_unknown_connector_types_are_refused() -> None:

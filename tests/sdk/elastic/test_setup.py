@@ -87,28 +87,58 @@ def test_saved_objects_go_as_one_multipart_import_with_overwrite(stack: FakeStac
     assert b"exportedCount" not in request.body  # the export summary line is not an object
 
 
-def test_basic_licence_installs_connectors_and_rules_instead_of_watches(stack: FakeStack) -> None:
+def test_basic_licence_installs_the_server_log_connector_and_rules_instead_of_watches(stack: FakeStack) -> None:
     stack.state.license = "basic"
-    report = run(stack, webhook_url=HOOK)
+    report = run(stack)
     sent = stack.take()
     assert report.alerting == "rules"
+    assert report.alerts_to == "the Kibana server log only (no --webhook-url)"
+    assert "alerts go to the Kibana server log only" in report.summary()
     assert not stack.state.watches and not any(r.path.startswith("/_watcher") for r in sent)
-    assert stack.state.connectors[WEBHOOK_CONNECTOR_ID]["config"]["url"] == HOOK
+    assert set(stack.state.connectors) == {LOG_CONNECTOR_ID}
     assert stack.state.connectors[LOG_CONNECTOR_ID]["connector_type_id"] == ".server-log"
     rule = stack.state.rules["modelspan-drift"]
     assert rule["rule_type_id"] == ".es-query"
-    assert {action["id"] for action in rule["actions"]} == {LOG_CONNECTOR_ID, WEBHOOK_CONNECTOR_ID}
+    assert {action["id"] for action in rule["actions"]} == {LOG_CONNECTOR_ID}
     created = [r for r in sent if r.method == "POST" and r.path.startswith("/api/alerting/rule/")]
     assert [r.path for r in created] == ["/api/alerting/rule/modelspan-drift"]
+
+
+@pytest.mark.parametrize("licence", ["basic", "standard", "basic (expired)"])
+def test_a_webhook_on_a_licence_below_gold_is_refused_before_any_write(stack: FakeStack, licence: str) -> None:
+    """Kibana's .webhook connector needs Gold: setup must not stop half way through its writes."""
+    stack.state.license = licence
+    with pytest.raises(SetupError, match="webhook connector needs a Gold licence or a trial"):
+        run(stack, webhook_url=HOOK, alerting="rules")
+    assert writes(stack.take()) == []
+    assert not stack.state.connectors and not stack.state.rules and not stack.state.saved
+
+
+def test_a_webhook_on_gold_with_kibana_rules_gets_its_connector(stack: FakeStack) -> None:
+    stack.state.license = "gold"
+    report = run(stack, webhook_url=HOOK, alerting="rules")
+    assert report.alerts_to == f"the Kibana server log and {HOOK}"
+    assert stack.state.connectors[WEBHOOK_CONNECTOR_ID]["config"]["url"] == HOOK
+    assert stack.state.connectors[WEBHOOK_CONNECTOR_ID]["connector_type_id"] == ".webhook"
+    rule = stack.state.rules["modelspan-drift"]
+    assert {action["id"] for action in rule["actions"]} == {LOG_CONNECTOR_ID, WEBHOOK_CONNECTOR_ID}
+
+
+def test_dry_run_on_basic_with_a_webhook_is_refused_and_plans_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SetupError, match="Gold"):
+        setup("http://127.0.0.1:9", "http://127.0.0.1:9", dry_run_dir=tmp_path, assets=FixtureAssets(),
+              webhook_url=HOOK)
+    written = [json.loads(p.read_text()) for p in sorted(tmp_path.iterdir())]
+    assert all(request["method"] in ("GET", "HEAD") for request in written)
 
 
 @pytest.mark.parametrize("licence", ["platinum", "basic"])
 def test_rerunning_setup_sends_only_reads(stack: FakeStack, licence: str) -> None:
     stack.state.license = licence
-    first = run(stack, webhook_url=HOOK)
+    first = run(stack, webhook_url=HOOK if licence == "platinum" else None)
     assert len(first.changed) > 10
     stack.take()
-    second = run(stack, webhook_url=HOOK)
+    second = run(stack, webhook_url=HOOK if licence == "platinum" else None)
     sent = stack.take()
     # Not even idempotent PUTs: every object is compared first and found current.
     assert writes(sent) == []
@@ -128,13 +158,13 @@ def test_a_changed_option_rewrites_only_the_objects_it_affects(stack: FakeStack)
 
 
 def test_changed_assets_update_in_place_without_duplicates(stack: FakeStack) -> None:
-    stack.state.license = "basic"
+    stack.state.license = "gold"  # Kibana rules with a webhook connector: Gold or a trial
     assets = FixtureAssets()
-    run(stack, assets, webhook_url=HOOK)
+    run(stack, assets, webhook_url=HOOK, alerting="rules")
     stack.take()
     assets.threshold = 0.5
     assets.objects[1]["attributes"]["title"] = "modelspan overview (v2)"
-    run(stack, assets, webhook_url=HOOK + "/v2")
+    run(stack, assets, webhook_url=HOOK + "/v2", alerting="rules")
     sent = writes(stack.take())
     assert ("kibana", "PUT", f"/api/actions/connector/{WEBHOOK_CONNECTOR_ID}") in sent
     assert ("kibana", "PUT", "/api/alerting/rule/modelspan-drift") in sent
@@ -208,7 +238,7 @@ def test_teardown_removes_what_setup_installed_and_keeps_the_data(stack: FakeSta
 
 def test_teardown_on_basic_removes_rules_and_connectors(stack: FakeStack) -> None:
     stack.state.license = "basic"
-    run(stack, webhook_url=HOOK)
+    run(stack)
     teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets())
     assert not stack.state.rules and not stack.state.connectors and not stack.state.saved
 
@@ -296,13 +326,14 @@ def test_shipped_assets_install_and_reinstall_without_changes(stack: FakeStack, 
     from modelspan.elastic import assets
 
     stack.state.license = licence
-    setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=HOOK)
+    hook = HOOK if licence == "trial" else None  # Kibana's webhook connector needs Gold or a trial
+    setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=hook)
     shipped = {(item["type"], item["id"]) for item in map(json.loads, assets.saved_objects().decode().splitlines())}
     assert set(stack.state.saved) == shipped
     installed = stack.state.watches if licence == "trial" else stack.state.rules
     assert set(installed) == set(assets.watches()) and installed
     stack.take()
-    again = setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=HOOK)
+    again = setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, webhook_url=hook)
     assert writes(stack.take()) == [] and again.changed == []
     teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD)
     assert not stack.state.saved and not stack.state.watches and not stack.state.rules
