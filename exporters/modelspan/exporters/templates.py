@@ -77,7 +77,10 @@ BUILTIN_TRACES_TEMPLATE: Final = "traces-otel@template"
 
 ATTRIBUTES: Final = "attributes"
 PASSTHROUGH_PRIORITY: Final = 20
-"""Priority of ``attributes`` in Elastic's ``otel@mappings``; a merge keeps the larger one."""
+"""Priority of ``attributes`` in Elastic's ``otel@mappings`` as of 8.17-9.1, used when the cluster's
+own component cannot be read (a dry run): ours must equal the cluster's, because Elasticsearch
+refuses two passthrough objects with the same priority, and other releases used other numbers
+(10/20/30 for attributes/scope/resource in one)."""
 ML_ALL: Final = f"{ATTRIBUTES}.{semconv.SPAN_KIND.partition('.')[0]}.*"
 """Every ``ml.*`` attribute (the namespace is the first segment of any semconv name)."""
 KEYWORD_LIMIT: Final = 1024
@@ -124,9 +127,24 @@ def _attr(name: str) -> str:
     return f"{ATTRIBUTES}.{name}"
 
 
-def _passthrough(properties: Mapping[str, Body]) -> Body:
-    return {ATTRIBUTES: {"type": "passthrough", "priority": PASSTHROUGH_PRIORITY, "dynamic": True,
+def _passthrough(properties: Mapping[str, Body], priority: int) -> Body:
+    return {ATTRIBUTES: {"type": "passthrough", "priority": priority, "dynamic": True,
                          "properties": dict(sorted(properties.items()))}}
+
+
+def passthrough_priority(otel_mappings: Mapping[str, Any] | None) -> int:
+    """The priority of ``attributes`` in the cluster's ``otel@mappings`` component (its ``template``).
+
+    >>> passthrough_priority({"template": {"mappings": {"properties": {"attributes": {"priority": 10}}}}})
+    10
+    >>> passthrough_priority(None)
+    20
+    """
+    if not otel_mappings:
+        return PASSTHROUGH_PRIORITY
+    found = (otel_mappings.get("template", {}).get("mappings", {}).get("properties", {})
+             .get(ATTRIBUTES, {}).get("priority"))
+    return int(found) if isinstance(found, int) and not isinstance(found, bool) else PASSTHROUGH_PRIORITY
 
 
 def span_attribute_properties() -> dict[str, Body]:
@@ -236,16 +254,20 @@ def merged_feature_mappings(baselines: Iterable[Baseline]) -> dict[str, Body]:
     return merged
 
 
-def component_templates(baselines: Iterable[Baseline] = ()) -> dict[str, Body]:
+def component_templates(baselines: Iterable[Baseline] = (), *,
+                        passthrough: int = PASSTHROUGH_PRIORITY) -> dict[str, Body]:
     """Our component templates for the span data streams, by name (PUT ``_component_template/<name>``).
 
     ``baselines`` pin their features' types (``merged_feature_mappings``); without any, the
     features component is installed empty so the index template's composition never changes.
+    ``passthrough`` is the priority of ``attributes`` in the cluster's ``otel@mappings``
+    (``passthrough_priority``), which ours must repeat.
     """
     settings = {"index": {"lifecycle": {"name": TRACES_POLICY},
                           "mapping": {"total_fields": {"limit": FIELD_LIMIT, "ignore_dynamic_beyond_limit": True}}}}
-    mappings = {"properties": _passthrough(span_attribute_properties()), "dynamic_templates": dynamic_templates()}
-    features = {"properties": _passthrough(merged_feature_mappings(baselines))}
+    mappings = {"properties": _passthrough(span_attribute_properties(), passthrough),
+                "dynamic_templates": dynamic_templates()}
+    features = {"properties": _passthrough(merged_feature_mappings(baselines), passthrough)}
     description = "modelspan: {} for traces-modelspan.otel-* (installed by modelspan elastic setup)"
     return {
         TRACES_SETTINGS: stamp({"template": {"settings": settings}, "_meta": {"description": description.format(

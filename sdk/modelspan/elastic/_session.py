@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelspan.elastic._http import Request, Response, SetupError, Target, Transport
+from modelspan.exporters.templates import PASSTHROUGH_PRIORITY
 
 Outcome = Literal["created", "updated", "unchanged", "deleted", "absent", "kept", "skipped"]
 
@@ -57,6 +58,8 @@ class Session:
     def __init__(self, transport: Transport, *, kibana_space: str | None = None) -> None:
         self.transport = transport
         self.report = SetupReport()
+        self.passthrough_priority = PASSTHROUGH_PRIORITY
+        """Priority of ``attributes`` in the cluster's ``otel@mappings`` (read by setup's first checks)."""
         self.kibana_prefix = f"/s/{kibana_space}" if kibana_space and kibana_space != "default" else ""
 
     def es(self, method: str, path: str, privilege: str, body: Any = None,

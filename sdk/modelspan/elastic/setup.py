@@ -111,9 +111,13 @@ def _check_cluster(session: Session) -> dict[str, Any] | None:
     kind, status = licence.get("type", "unknown"), licence.get("status", "unknown")
     session.report.license = kind if status == "active" else f"{kind} ({status})"
     for name in templates.ELASTIC_COMPONENTS:
-        if session.es("GET", f"/_component_template/{quote(name)}", TEMPLATES, expect=(200, 404)).status == 404:
+        answer = session.es("GET", f"/_component_template/{quote(name)}", TEMPLATES, expect=(200, 404))
+        if answer.status == 404:
             raise SetupError(f"Elasticsearch has no {name} component template: modelspan composes Elastic's "
                              "OTel traces mappings. Enable them (xpack.otel_data.registry.enabled: true) and rerun.")
+        if name == "otel@mappings":
+            found = (answer.body or {}).get("component_templates") or [{}]
+            session.passthrough_priority = templates.passthrough_priority(found[0].get("component_template"))
     path = f"/_index_template/{quote(templates.BUILTIN_TRACES_TEMPLATE)}"
     builtin = session.es("GET", path, TEMPLATES, expect=(200, 404))
     if builtin.status == 404:
@@ -158,7 +162,8 @@ def _install_templates(session: Session, builtin: Mapping[str, Any] | None, base
                        retention_days: int, findings_retention_days: int) -> None:
     for name, body in templates.ilm_policies(retention_days, findings_retention_days).items():
         _put_stamped(session, "ILM policy", f"/_ilm/policy/{quote(name)}", body, _policy_reader(name), ILM)
-    for name, body in templates.component_templates(baselines).items():
+    priority = session.passthrough_priority
+    for name, body in templates.component_templates(baselines, passthrough=priority).items():
         _put_stamped(session, "component template", f"/_component_template/{quote(name)}", body,
                      lambda answer: answer["component_templates"][0]["component_template"], TEMPLATES)
     for name, body in templates.index_templates(builtin).items():

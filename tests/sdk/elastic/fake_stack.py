@@ -76,6 +76,33 @@ def _reference_components() -> dict[str, Any]:
     return components
 
 
+def _passthrough_objects(properties: dict[str, Any], prefix: str = "") -> dict[str, int]:
+    found: dict[str, int] = {}
+    for name, mapping in properties.items():
+        path = prefix + name
+        if mapping.get("type") == "passthrough":
+            found[path] = int(mapping.get("priority", 0))
+        found.update(_passthrough_objects(mapping.get("properties", {}), path + "."))
+    return found
+
+
+def passthrough_clash(components: dict[str, Any], composed_of: list[str]) -> str | None:
+    """Elasticsearch's check when a template's components merge: two passthrough objects may not
+    share a priority (``PassThroughObjectMapper.checkForDuplicatePriorities``); a later component's
+    priority for the same object replaces an earlier one's."""
+    merged: dict[str, int] = {}
+    for name in composed_of:
+        mappings = components.get(name, {}).get("template", {}).get("mappings", {})
+        merged.update(_passthrough_objects(mappings.get("properties", {})))
+    by_priority: dict[int, list[str]] = {}
+    for path, priority in merged.items():
+        by_priority.setdefault(priority, []).append(path)
+    for priority, paths in sorted(by_priority.items()):
+        if len(paths) > 1:
+            return f"Priority [{priority}] is defined more than once. Check fields {sorted(paths)}."
+    return None
+
+
 class FakeStack:
     """``with FakeStack() as stack: setup(stack.es_url, stack.kibana_url, ...)``."""
 
@@ -164,6 +191,10 @@ class FakeStack:
             return self._store(method, state.components, parts[1], request, lambda name, body: {
                 "component_templates": [{"name": name, "component_template": body}]})
         if parts[0] == "_index_template":
+            clash = passthrough_clash(state.components, (request.json() or {}).get("composed_of", [])) \
+                if method == "PUT" else None
+            if clash:
+                return 400, {"error": {"type": "illegal_argument_exception", "reason": clash}, "status": 400}
             return self._store(method, state.templates, parts[1], request, lambda name, body: {
                 "index_templates": [{"name": name, "index_template": body}]})
         if parts[0] == "_ilm":

@@ -391,3 +391,36 @@ def test_a_second_dry_run_replaces_the_first_plan(tmp_path: Path) -> None:
     planned = [path for path in tmp_path.iterdir() if path.suffix == ".json"]
     assert 0 < len(planned) < with_kibana and (tmp_path / "notes.txt").exists()
     assert not any(json.loads(path.read_text())["target"] == "kibana" for path in planned)
+
+
+def _published_otel_mappings(attributes: int, scope: int, resource: int) -> dict[str, Any]:
+    """The reference ``otel@mappings`` as another release published it, with other priorities."""
+    body = json.loads(json.dumps(FakeStack().state.components["otel@mappings"]))
+    properties = body["template"]["mappings"]["properties"]
+    properties["attributes"]["priority"] = attributes
+    properties["scope"]["properties"]["attributes"]["priority"] = scope
+    properties["resource"]["properties"]["attributes"]["priority"] = resource
+    return body
+
+
+@pytest.mark.parametrize("priorities", [(10, 20, 30), (20, 30, 40), (7, 8, 9)])
+def test_our_passthrough_priority_follows_the_clusters_otel_mappings(
+        stack: FakeStack, priorities: tuple[int, int, int]) -> None:
+    stack.state.components["otel@mappings"] = _published_otel_mappings(*priorities)
+    run(stack)
+    for name in (templates.TRACES_MAPPINGS, templates.FEATURES_MAPPINGS):
+        ours = stack.state.components[name]["template"]["mappings"]["properties"]["attributes"]
+        assert ours["priority"] == priorities[0]
+    assert templates.TRACES_TEMPLATE in stack.state.templates  # the cluster accepted the composition
+
+
+def test_the_fake_cluster_refuses_duplicate_passthrough_priorities(stack: FakeStack) -> None:
+    """The check above can fail: our components at 20 beside a published scope.attributes at 20."""
+    from tests.sdk.elastic.fake_stack import passthrough_clash
+
+    components = {**stack.state.components, **templates.component_templates()}
+    components["otel@mappings"] = _published_otel_mappings(10, 20, 30)
+    composed = templates.index_templates()[templates.TRACES_TEMPLATE]["composed_of"]
+    assert passthrough_clash(components, composed) == (
+        "Priority [20] is defined more than once. Check fields ['attributes', 'scope.attributes'].")
+    assert passthrough_clash({**components, **templates.component_templates(passthrough=10)}, composed) is None
