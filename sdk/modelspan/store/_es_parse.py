@@ -180,7 +180,7 @@ def _numbers(prefix: str, column: Column, calls: Agg, stats: ColumnStats, batch:
 
 def _categories(prefix: str, column: Column, calls: Agg, stats: ColumnStats, batch_count: int) -> None:
     present = int(_float(calls.get(prefix + "rows")))
-    by_key = {str(b["key"]): int(b["doc_count"]) for b in calls.get(prefix + "cats", {}).get("buckets", [])}
+    by_key = {category_key(b["key"]): int(b["doc_count"]) for b in calls.get(prefix + "cats", {}).get("buckets", [])}
     rows = [by_key.get(category, 0) for category in column.categories]
     known = int(calls.get(prefix + "known", {}).get("doc_count", 0))
     batch = calls.get(prefix + "batch", {})
@@ -195,7 +195,23 @@ def _categories(prefix: str, column: Column, calls: Agg, stats: ColumnStats, bat
     stats.unseen_count = row_unseen + batch_unseen
     stats.unbinned_count = batch_count - int(_float(batch.get("count")))
     unseen = calls.get(prefix + "unseen", {}).get("buckets", [])
-    stats.unseen_examples = {str(b["key"]): int(b["doc_count"]) for b in unseen}
+    stats.unseen_examples = {category_key(b["key"]): int(b["doc_count"]) for b in unseen}
+
+
+def category_key(key: Any) -> str:
+    """A terms bucket key as the baseline spells categories.
+
+    A categorical attribute written before ``modelspan elastic setup`` pinned it as ``keyword`` may
+    be mapped ``long`` or ``double`` (dynamic mapping guessed from the first value): its buckets
+    then come back as ``12345`` or ``12345.0`` while the baseline says ``"12345"``. Integer-valued
+    numbers are written without a fraction, so both mappings meet the baseline's categories.
+
+    >>> category_key(12345.0), category_key(12345), category_key("12345"), category_key(0.5)
+    ('12345', '12345', '12345', '0.5')
+    """
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
 
 
 def _aggs(response: Agg) -> Agg:

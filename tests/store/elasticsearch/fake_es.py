@@ -82,6 +82,12 @@ def to_millis(value: Any) -> float:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
         return float(a) == float(b)
+    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, str):
+        # A numeric field parses the query's (or include list's) strings as numbers, as Elasticsearch does.
+        try:
+            return float(a) == float(b)
+        except ValueError:
+            return False
     return bool(a == b)
 
 
