@@ -116,8 +116,8 @@ def _check_cluster(session: Session) -> dict[str, Any] | None:
             raise SetupError(f"Elasticsearch has no {name} component template: modelspan composes Elastic's "
                              "OTel traces mappings. Enable them (xpack.otel_data.registry.enabled: true) and rerun.")
         if name == "otel@mappings":
-            found = (answer.body or {}).get("component_templates") or [{}]
-            session.passthrough_priority = templates.passthrough_priority(found[0].get("component_template"))
+            listed = (answer.body or {}).get("component_templates") or [{}]
+            session.passthrough_priority = templates.passthrough_priority(listed[0].get("component_template"))
     path = f"/_index_template/{quote(templates.BUILTIN_TRACES_TEMPLATE)}"
     builtin = session.es("GET", path, TEMPLATES, expect=(200, 404))
     if builtin.status == 404:
