@@ -12,6 +12,7 @@ view is referenced twice, as Kibana itself saves it: inside the Lens attributes
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -242,8 +243,8 @@ def dashboard(object_id: str, title: str, description: str, grid: Grid,
     if control_group is not None:
         attributes["controlGroupInput"], control_refs = control_group
         references.extend(control_refs)
-    return {"type": "dashboard", "id": object_id, "attributes": attributes, "references": references,
-            "managed": False}
+    return stamped({"type": "dashboard", "id": object_id, "attributes": attributes, "references": references,
+                    "managed": False})
 
 
 def data_view(object_id: str, pattern: str, name: str, *, runtime: Json | None = None,
@@ -251,17 +252,51 @@ def data_view(object_id: str, pattern: str, name: str, *, runtime: Json | None =
     """An ``index-pattern`` saved object; ``allowNoIndex`` so it imports before any data arrives."""
     attributes: Json = {"title": pattern, "name": name, "timeFieldName": "@timestamp", "allowNoIndex": True,
                         "runtimeFieldMap": json.dumps(runtime or {}), "fieldFormatMap": json.dumps(formats or {})}
-    return {"type": "index-pattern", "id": object_id, "attributes": attributes, "references": [],
-            "managed": False}
+    return stamped({"type": "index-pattern", "id": object_id, "attributes": attributes, "references": [],
+                    "managed": False})
 
 
 def saved_search(object_id: str, title: str, data_view_id: str, columns: list[str], kql: str) -> Json:
     """A Discover saved search (the incident list with clickable trace links)."""
     source = {"query": {"query": kql, "language": "kuery"}, "filter": [],
               "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"}
-    return {"type": "search", "id": object_id, "managed": False,
-            "attributes": {"title": title, "description": "", "columns": columns, "sort": [["@timestamp", "desc"]],
-                           "grid": {}, "hideChart": False, "isTextBasedQuery": False,
-                           "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source)}},
-            "references": [{"type": "index-pattern", "id": data_view_id,
-                            "name": "kibanaSavedObjectMeta.searchSourceJSON.index"}]}
+    return stamped({"type": "search", "id": object_id, "managed": False,
+                    "attributes": {"title": title, "description": "", "columns": columns,
+                                   "sort": [["@timestamp", "desc"]], "grid": {}, "hideChart": False,
+                                   "isTextBasedQuery": False,
+                                   "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source)}},
+                    "references": [{"type": "index-pattern", "id": data_view_id,
+                                    "name": "kibanaSavedObjectMeta.searchSourceJSON.index"}]})
+
+
+CORE_MIGRATION_VERSION = "8.8.0"
+"""Kibana's last core (legacy) migration version; every 8.8+ export carries it."""
+TYPE_MIGRATION_VERSIONS = {"index-pattern": "8.0.0", "search": "10.1.0", "dashboard": "10.1.0"}
+"""The version whose shape each object has, so Kibana runs every later migration on import.
+
+Saved searches and dashboards are written in the shape of their model version 1 (``10.1.0``, the
+first model version of both types in Kibana's saved-object type definitions, known to every Kibana
+from 8.17): later model versions add mappings and, for saved searches (model version 6, 9.x), backfill
+the ``tabs`` attribute, which Kibana only does for objects stamped older than it. Unstamped objects
+are taken as current and skip that backfill. Data views have legacy migrations only (last ``8.0.0``).
+"""
+ASSET_HASH = "modelspan asset "
+"""Marker of the content hash stamped into a saved object's description (see ``stamped``)."""
+
+
+def stamped(item: Json) -> Json:
+    """``item`` with its migration versions and, where it has a description, a hash of its content.
+
+    Kibana migrates and normalises what it imports (JSON strings re-serialised, attributes added),
+    so ``modelspan elastic setup`` cannot compare attributes to know whether an object changed; it
+    compares the hash in the description instead (``[modelspan asset <hash>]``).
+    """
+    item = {**item, "coreMigrationVersion": CORE_MIGRATION_VERSION,
+            "typeMigrationVersion": TYPE_MIGRATION_VERSIONS[item["type"]]}
+    attributes = item["attributes"]
+    if "description" in attributes:
+        digest = hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:16]
+        text = attributes["description"]
+        marker = f"[{ASSET_HASH}{digest}]"
+        item["attributes"] = {**attributes, "description": f"{text} {marker}" if text else marker}
+    return item

@@ -103,6 +103,46 @@ def passthrough_clash(components: dict[str, Any], composed_of: list[str]) -> str
     return None
 
 
+KIBANA_TYPE_VERSIONS = {"search": "10.6.0", "dashboard": "10.3.0", "index-pattern": "8.0.0"}
+"""What a current 9.x Kibana stamps on what it imports (its latest model version of each type)."""
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def kibana_import(item: dict[str, Any]) -> dict[str, Any]:
+    """What Kibana stores for an imported object: migrated from its stamped version, normalised.
+
+    An object without ``typeMigrationVersion`` is taken as current, so no migration runs on it (the
+    saved-search ``tabs`` backfill of model version 6 included); JSON-string attributes come back
+    re-serialised, and everything is stamped with the current versions.
+    """
+    stored = json.loads(json.dumps(item))
+    attributes = stored.setdefault("attributes", {})
+    stamped = stored.get("typeMigrationVersion")
+    if (stored["type"] == "search" and stamped is not None and _version(stamped) < (10, 6, 0)
+            and "tabs" not in attributes):
+        tab = {key: attributes[key] for key in ("columns", "sort", "grid", "hideChart", "isTextBasedQuery",
+                                                "kibanaSavedObjectMeta") if key in attributes}
+        attributes["tabs"] = [{"id": "tab-1", "label": "Untitled", "attributes": tab}]
+
+    def compact(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: compact(inner) for key, inner in value.items()}
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                return json.dumps(json.loads(value), separators=(",", ":"), sort_keys=True)
+            except ValueError:
+                return value
+        return value
+
+    stored["attributes"] = compact(attributes)
+    stored["typeMigrationVersion"] = KIBANA_TYPE_VERSIONS.get(stored["type"], stamped or "8.0.0")
+    stored["coreMigrationVersion"] = "8.8.0"
+    return stored
+
+
 class FakeStack:
     """``with FakeStack() as stack: setup(stack.es_url, stack.kibana_url, ...)``."""
 
@@ -301,7 +341,8 @@ class FakeStack:
             if key in self.state.saved and not overwrite:
                 errors.append({"type": key[0], "id": key[1], "error": {"type": "conflict"}})
                 continue
-            self.state.saved[key] = {**item, "updated_at": "2026-11-23T00:00:00Z", "version": "WzEsMV0="}
+            self.state.saved[key] = {**kibana_import(item), "updated_at": "2026-11-23T00:00:00Z",
+                                     "version": "WzEsMV0="}
             count += 1
         return 200, {"success": not errors, "successCount": count, "errors": errors}
 

@@ -424,3 +424,49 @@ def test_the_fake_cluster_refuses_duplicate_passthrough_priorities(stack: FakeSt
     assert passthrough_clash(components, composed) == (
         "Priority [20] is defined more than once. Check fields ['attributes', 'scope.attributes'].")
     assert passthrough_clash({**components, **templates.component_templates(passthrough=10)}, composed) is None
+
+
+def _shipped_objects() -> list[dict[str, Any]]:
+    from modelspan.elastic import assets
+
+    return [json.loads(line) for line in assets.saved_objects().decode().splitlines()]
+
+
+def test_every_saved_object_is_stamped_with_the_version_of_its_shape() -> None:
+    """Unstamped objects are taken as current by Kibana and skip migrations (Kibana #237703)."""
+    expected = {"index-pattern": "8.0.0", "search": "10.1.0", "dashboard": "10.1.0"}
+    objects = _shipped_objects()
+    assert {item["type"] for item in objects} == set(expected)
+    for item in objects:
+        assert item["coreMigrationVersion"] == "8.8.0"
+        assert item["typeMigrationVersion"] == expected[item["type"]]
+
+
+def test_kibana_runs_the_saved_search_tabs_migration_on_our_stamped_searches(stack: FakeStack) -> None:
+    setup(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD)  # the shipped assets
+    searches = [item for key, item in stack.state.saved.items() if key[0] == "search"]
+    assert searches and all(item["attributes"]["tabs"] for item in searches)
+    from tests.sdk.elastic.fake_stack import kibana_import
+
+    unstamped = {k: v for k, v in next(i for i in _shipped_objects() if i["type"] == "search").items()
+                 if k != "typeMigrationVersion"}
+    assert "tabs" not in kibana_import(unstamped)["attributes"]  # the failure the stamp prevents
+
+
+def test_objects_kibana_normalised_on_import_count_as_unchanged_and_changed_ones_do_not() -> None:
+    from modelspan.elastic._kibana import _same_object
+    from tests.sdk.elastic.fake_stack import kibana_import
+
+    for ours in _shipped_objects():
+        theirs = kibana_import(ours)
+        assert _same_object(ours, theirs), ours["id"]
+        if ours["type"] != "index-pattern":
+            assert theirs["attributes"] != ours["attributes"]  # Kibana changed what it holds
+            edited = json.loads(json.dumps(ours))
+            edited["attributes"]["description"] = edited["attributes"]["description"].replace(
+                "[modelspan asset ", "[modelspan asset 0")[:-2] + "]"
+            assert not _same_object(edited, theirs)
+        else:
+            changed = json.loads(json.dumps(ours))
+            changed["attributes"]["timeFieldName"] = "event.ingested"
+            assert not _same_object(changed, theirs)
