@@ -115,7 +115,7 @@ def _add_events(batch: Batch, span: ReadableSpan, identifier: str, dynamic_ids: 
         batch.rejected.append(_refused(f"{identifier}-events", "", {"name": str(span.name)}, exc))
         return
     for number, event in enumerate(events):
-        _add(batch, event, _chosen_id(event, f"{identifier}-{number}", dynamic_ids), None)
+        _add(batch, event, _chosen_id(event, f"{identifier}-{number}" if identifier else "", dynamic_ids), None)
 
 
 def _chosen_id(routed: Routed, default: str, dynamic_ids: bool) -> str:
@@ -166,7 +166,10 @@ def _span_key(span: ReadableSpan) -> str:
 
 
 def _action(index: str, identifier: str) -> bytes:
-    # quoted: an index or id taken from an attribute may hold quotes, backslashes or non-ASCII
+    # quoted: an index or id taken from an attribute may hold quotes, backslashes or non-ASCII;
+    # no id (a span without ids): Elasticsearch makes one, as for the Collector's documents
+    if not identifier:
+        return b'{"create":{"_index":%s}}\n' % _quote(index).encode()
     return b'{"create":{"_index":%s,"_id":%s}}\n' % (_quote(index).encode(), _quote(identifier).encode())
 
 
