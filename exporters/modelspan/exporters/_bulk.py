@@ -134,19 +134,12 @@ def _add(batch: Batch, routed: Routed, identifier: str,
                 raise
             document = normalised()
             text = _encode(document)
-        source = _utf8(text)
+        source = text.encode()  # ASCII: the encoder escapes the rest (lone surrogates too)
         action = _action(routed.index, identifier)
     except Exception as exc:
         batch.rejected.append(_refused(identifier, routed.index, document, exc))
         return
     batch.items.append(Item(identifier, routed.index, action + source + b"\n"))
-
-
-def _utf8(text: str) -> bytes:
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # lone surrogates: U+FFFD, as the Collector writes invalid UTF-8
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode()
 
 
 def _refused(identifier: str, index: str, document: Any, exc: BaseException) -> Outcome:
@@ -178,7 +171,7 @@ def _line(document: dict[str, Any]) -> bytes:
         text = _encode(document)
     except ValueError:
         text = _encode(_finite(document))
-    return _utf8(text) + b"\n"
+    return text.encode() + b"\n"
 
 
 def _finite(value: Any) -> Any:
