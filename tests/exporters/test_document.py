@@ -167,3 +167,21 @@ def test_dataset_is_sanitised_like_the_collector(value: Any, expected: str) -> N
     span = ReadableSpan(name="s", context=SpanContext(1, 2, False), resource=Resource({}),
                         attributes={semconv.DATA_STREAM_DATASET: value}, start_time=1, end_time=2)
     assert span_to_document(span)["data_stream"]["dataset"] == expected
+
+
+@pytest.mark.parametrize(("status", "code"), [(None, "Unset"), (Status(StatusCode.OK), "Ok"),
+                                              (Status(StatusCode.ERROR, "boom"), "Error")])
+def test_sqlite_rows_still_count_unset_ok_and_error(status: Status | None, code: str) -> None:
+    """``status: {}`` for an unset span still reads as ``Unset`` in the SQLite ``spans`` row."""
+    from modelspan.store._sqlite_rows import span_row
+
+    def make(tracer: Any) -> None:
+        with tracer.start_as_current_span("s") as span:
+            if status is not None:
+                span.set_status(status)
+
+    (span,) = _spans(make)
+    document = span_to_document(span)
+    assert document["status"] == ({} if code == "Unset" else {"code": code, **({"message": "boom"} if code == "Error"
+                                                                                 else {})})
+    assert span_row(document)[7] == code
