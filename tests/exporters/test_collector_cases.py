@@ -296,3 +296,16 @@ def test_every_case_of_the_fixture_is_replayed() -> None:
     replayed |= {name for name in CASES if "dynamic id" in name}
     assert replayed == set(CASES)
     assert FIXTURE["source"]["version"] == "v0.146.0"
+
+
+def test_every_action_shape_matches_the_official_bulk_types() -> None:
+    """Actions without ``_id`` (a span without ids), to a named index, and with a dynamic id type-check."""
+    from tests.contract.tsc import Case, typecheck
+
+    case = CASES["exporter publish with elasticsearch.index"]
+    routed = make_span(ids=(TRACE, SPAN), attributes={**case["record"], "elasticsearch.document_id": 'id "x"'},
+                       events=(Event("e", _attributes(case["event_attributes"]), timestamp=1),))
+    pairs = sent([_otel_mode_span()]) + sent([routed], dynamic_ids=True)
+    cases = [Case(f"action {n}", "BulkOperation", {"create": action}) for n, (action, _) in enumerate(pairs)]
+    cases += [Case(f"source {n}", "Record<string, unknown>", source) for n, (_, source) in enumerate(pairs)]
+    typecheck(cases)
