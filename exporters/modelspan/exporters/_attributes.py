@@ -38,6 +38,7 @@ ROUTING_ATTRIBUTES: Final = (
     "elasticsearch.ingest_pipeline",
     "elasticsearch.index",
 )
+_ROUTING_SET: Final = frozenset(ROUTING_ATTRIBUTES)
 _GEO_LAT: Final = "geo.location.lat"
 _GEO_LON: Final = "geo.location.lon"
 _CACHE_LIMIT: Final = 256
@@ -58,8 +59,8 @@ def attributes_part(raw: Mapping[str, Any] | None, *, normalise: bool = True) ->
     if not raw:
         return None
     attributes = dict(raw)
-    for key in ROUTING_ATTRIBUTES:
-        attributes.pop(key, None)
+    for key in _ROUTING_SET.intersection(attributes):  # one C-level pass; usually finds nothing
+        del attributes[key]
     if _has_geo(attributes):
         attributes = _with_geo(attributes)
     if normalise:

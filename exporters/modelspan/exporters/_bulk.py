@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -89,7 +88,7 @@ def encode_spans(spans: Iterable[ReadableSpan], *, span_events: bool = True, dyn
             batch.rejected.append(_refused(_span_key(span), "", {"name": str(span.name)}, exc))
             continue
         identifier = document_id(routed.document)
-        _add(batch, routed, _chosen_id(routed, identifier, dynamic_ids), partial(_normalised, span))
+        _add(batch, routed, routed.document_id if dynamic_ids and routed.document_id else identifier, span)
         if span_events and span.events:
             _add_events(batch, span, identifier, dynamic_ids)
     return batch
@@ -104,10 +103,6 @@ def encode_documents(documents: Iterable[dict[str, Any]]) -> list[Item]:
     return items
 
 
-def _normalised(span: ReadableSpan) -> dict[str, Any]:
-    return route_span(span, normalise=True).document
-
-
 def _add_events(batch: Batch, span: ReadableSpan, identifier: str, dynamic_ids: bool) -> None:
     try:
         events = route_span_events(span)
@@ -115,31 +110,31 @@ def _add_events(batch: Batch, span: ReadableSpan, identifier: str, dynamic_ids: 
         batch.rejected.append(_refused(f"{identifier}-events", "", {"name": str(span.name)}, exc))
         return
     for number, event in enumerate(events):
-        _add(batch, event, _chosen_id(event, f"{identifier}-{number}" if identifier else "", dynamic_ids), None)
+        default = f"{identifier}-{number}" if identifier else ""
+        _add(batch, event, event.document_id if dynamic_ids and event.document_id else default, None)
 
 
-def _chosen_id(routed: Routed, default: str, dynamic_ids: bool) -> str:
-    return routed.document_id if dynamic_ids and routed.document_id else default
+def _add(batch: Batch, routed: Routed, identifier: str, span: ReadableSpan | None) -> None:
+    """Encode one document into ``batch``: an item, or a rejection with the reason.
 
-
-def _add(batch: Batch, routed: Routed, identifier: str,
-         normalised: Callable[[], dict[str, Any]] | None) -> None:
-    """Encode one document into ``batch``: an item, or a rejection with the reason."""
+    ``span``: the span of a document built without normalisation, rebuilt normalised when the
+    encoder refuses a value (NaN, bytes); None for documents that are normalised already.
+    """
     document = routed.document
     try:
         try:
             text = _encode(document)
         except (ValueError, TypeError):  # NaN/inf or bytes somewhere: the normalised document
-            if normalised is None:
+            if span is None:
                 raise
-            document = normalised()
+            document = route_span(span, normalise=True).document
             text = _encode(document)
         source = text.encode()  # ASCII: the encoder escapes the rest (lone surrogates too)
-        action = _action(routed.index, identifier)
+        action = _action(routed.index_name, identifier)
     except Exception as exc:
-        batch.rejected.append(_refused(identifier, routed.index, document, exc))
+        batch.rejected.append(_refused(identifier, routed.index_name, document, exc))
         return
-    batch.items.append(Item(identifier, routed.index, action + source + b"\n"))
+    batch.items.append(Item(identifier, routed.index_name, action + source + b"\n"))
 
 
 def _refused(identifier: str, index: str, document: Any, exc: BaseException) -> Outcome:

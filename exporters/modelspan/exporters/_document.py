@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
@@ -71,12 +70,11 @@ _RECEIVER: Final = re.compile(r"/receiver/(\w*receiver)", re.ASCII)  # Go's \w i
 _CACHE_LIMIT: Final = 256
 
 
-@dataclass(frozen=True)
-class Routed:
+class Routed(NamedTuple):
     """A document, the index it goes to, and its ``elasticsearch.document_id`` attribute (or None)."""
 
     document: dict[str, Any]
-    index: str
+    index_name: str
     document_id: str | None
 
 
