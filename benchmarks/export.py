@@ -85,9 +85,9 @@ def encoding(spans: list[ReadableSpan], rounds: int) -> None:
     sample = spans[:20000]
     ours = otlp = 0.0
     for _ in range(rounds):  # interleaved so both see the same machine state
-        ours = max(ours, best_rate(lambda: _bulk.encode_spans(sample), len(sample), 1))
+        ours = max(ours, best_rate(lambda: _bulk.encode_spans(sample).items, len(sample), 1))
         otlp = max(otlp, best_rate(lambda: encode_spans(sample).SerializeToString(), len(sample), 1))
-    size_ours = len(_bulk.body(_bulk.encode_spans(sample[:1000])))
+    size_ours = len(_bulk.body(_bulk.encode_spans(sample[:1000]).items))
     size_otlp = len(encode_spans(sample[:1000]).SerializeToString())
     print(f"encode: {ours:,.0f} documents/s (bulk NDJSON, otel-mode) vs {otlp:,.0f} spans/s (OTLP protobuf)"
           f"  ratio ours/otlp = {ours / otlp:.2f}x  ({size_ours / 1000:.0f} vs {size_otlp / 1000:.0f} bytes/span)")

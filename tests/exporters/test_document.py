@@ -18,8 +18,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from modelspan import semconv
 from modelspan.exporters._document import build_document, index_for, span_event_documents, span_to_document
 
-GOLDEN = Path("/work/shared/reference/elastic/collector-otel-mode-span.golden.json")
-GOLDEN_COPY = Path(__file__).with_name("golden_otel_span.json")
+# A byte-for-byte copy of the Collector's exporter/elasticsearchexporter/testdata/golden/otel_traces.json
+# (opentelemetry-collector-contrib v0.146.0); see docs/export.md.
+GOLDEN = Path(__file__).with_name("golden_otel_span.json")
 
 
 class _OkWithMessage(Status):
@@ -35,8 +36,7 @@ class _OkWithMessage(Status):
 
 
 def _golden() -> dict[str, Any]:
-    path = GOLDEN if GOLDEN.exists() else GOLDEN_COPY
-    return dict(json.loads(path.read_text()))
+    return dict(json.loads(GOLDEN.read_text()))
 
 
 def _golden_span(golden: dict[str, Any]) -> ReadableSpan:
@@ -109,7 +109,7 @@ def test_model_span_routes_to_modelspan_stream_and_drops_routing_attributes() ->
     assert document["attributes"] == {"ml.model.name": "churn", "values": [1.0, 2.0], "bad": None}
     assert document["resource"] == {"attributes": {"service.name": "svc"}}
     assert document["scope"] == {"name": "tests.exporters", "version": "1.2"}
-    assert document["status"] == {"code": "Unset"}
+    assert document["status"] == {}  # unset: no code (Collector v0.128.0 and later)
     assert document["links"] == []
     assert document["kind"] == "Internal"
     assert "parent_span_id" not in document
@@ -167,3 +167,21 @@ def test_dataset_is_sanitised_like_the_collector(value: Any, expected: str) -> N
     span = ReadableSpan(name="s", context=SpanContext(1, 2, False), resource=Resource({}),
                         attributes={semconv.DATA_STREAM_DATASET: value}, start_time=1, end_time=2)
     assert span_to_document(span)["data_stream"]["dataset"] == expected
+
+
+@pytest.mark.parametrize(("status", "code"), [(None, "Unset"), (Status(StatusCode.OK), "Ok"),
+                                              (Status(StatusCode.ERROR, "boom"), "Error")])
+def test_sqlite_rows_still_count_unset_ok_and_error(status: Status | None, code: str) -> None:
+    """``status: {}`` for an unset span still reads as ``Unset`` in the SQLite ``spans`` row."""
+    from modelspan.store._sqlite_rows import span_row
+
+    def make(tracer: Any) -> None:
+        with tracer.start_as_current_span("s") as span:
+            if status is not None:
+                span.set_status(status)
+
+    (span,) = _spans(make)
+    document = span_to_document(span)
+    assert document["status"] == ({} if code == "Unset" else {"code": code, **({"message": "boom"} if code == "Error"
+                                                                                 else {})})
+    assert span_row(document)[7] == code

@@ -33,6 +33,8 @@ COUNTERS: Final = {
     "spooled": ("modelspan.exporter.spans.spooled", "documents written to the on-disk spool"),
     "replayed": ("modelspan.exporter.spans.replayed", "spooled documents settled after Elasticsearch came back"),
     "dead_lettered": ("modelspan.exporter.spans.dead_lettered", "documents that can never succeed (kept with reason)"),
+    "unencodable": ("modelspan.exporter.spans.unencodable",
+                    "documents refused before sending: not encodable as JSON (dead-lettered with reason)"),
     "dropped": ("modelspan.exporter.spans.dropped", "documents lost: spool or dead-letter file full"),
     "requests": ("modelspan.exporter.requests", "bulk requests sent"),
     "request_errors": ("modelspan.exporter.request_errors", "bulk requests that failed (status or connection)"),

@@ -92,7 +92,7 @@ class Delivery:
         if status != 200 or response.data is None:
             self.counters.add("request_errors")
             reason = f"bulk request rejected with HTTP {status}: {response.text[:500]}"
-            self._dead([Outcome(item, _bulk.DEAD, status, reason) for item in chunk])
+            self.dead_letter([Outcome(item, _bulk.DEAD, status, reason) for item in chunk])
             return [], None
         answered = response.data.get("items")
         if response.data.get("errors") is False and isinstance(answered, list) and len(answered) == len(chunk):
@@ -108,18 +108,20 @@ class Delivery:
         duplicates = sum(1 for outcome in answers if outcome.verdict == _bulk.DUPLICATE)
         self.counters.add("stored", stored + duplicates)
         self.counters.add("duplicates", duplicates)
-        self._dead([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
+        self.dead_letter([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
         again = [outcome.item for outcome in answers if outcome.verdict == _bulk.RETRY]
         return again, (retry_after(response.headers) if again else None)
 
-    def _dead(self, outcomes: list[Outcome]) -> None:
+    def dead_letter(self, outcomes: list[Outcome]) -> bool:
+        """Write ``outcomes`` to the dead-letter file and count them; False when some were dropped (file full)."""
         if not outcomes:
-            return
+            return True
         written = self.dead_letters.write(outcomes)
         self.counters.add("dead_lettered", written)
         self.counters.add("dropped", len(outcomes) - written)
         self.counters.warn("dead", "modelspan: %d document(s) can never be stored, e.g. %s; written to %s",
                            len(outcomes), outcomes[0].reason[:300], self.dead_letters.path)
+        return written == len(outcomes)
 
 
 def _bounds(items: list[Item], max_bytes: int) -> list[tuple[int, int]]:

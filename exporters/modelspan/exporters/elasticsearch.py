@@ -51,6 +51,9 @@ ENV_SPOOL_DIR: Final = "MODELSPAN_SPOOL_DIR"
 ENV_SPOOL_MAX_BYTES: Final = "MODELSPAN_SPOOL_MAX_BYTES"
 ENV_DEAD_LETTER: Final = "MODELSPAN_DEAD_LETTER_PATH"
 ENV_TIMEOUT: Final = "MODELSPAN_EXPORT_TIMEOUT"
+ENV_DYNAMIC_ID: Final = "MODELSPAN_TRACES_DYNAMIC_ID"
+"""``true``: a document's ``elasticsearch.document_id`` attribute is its ``_id`` (the Collector's
+``traces_dynamic_id``); otherwise ``_id`` is trace id + span id (idempotent replays)."""
 _DEFAULT_TIMEOUT_S: Final = 10.0
 _DEFAULT_SPOOL_MAX_BYTES: Final = 256 * 1024 * 1024
 _DEFAULT_DEAD_LETTER_MAX_BYTES: Final = 64 * 1024 * 1024
@@ -63,7 +66,7 @@ class ElasticsearchSpanExporter(SpanExporter):
     Every argument falls back to the environment (``ELASTICSEARCH_URL``, ``ELASTICSEARCH_CLOUD_ID``,
     ``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``/``_PASSWORD``, ``ELASTICSEARCH_CA_CERTS``,
     ``MODELSPAN_SPOOL_DIR``, ``MODELSPAN_SPOOL_MAX_BYTES``, ``MODELSPAN_DEAD_LETTER_PATH``,
-    ``MODELSPAN_EXPORT_TIMEOUT``), then to a default, so the no-argument form used by
+    ``MODELSPAN_EXPORT_TIMEOUT``, ``MODELSPAN_TRACES_DYNAMIC_ID``), then to a default, so the no-argument form used by
     ``OTEL_TRACES_EXPORTER=elasticsearch`` works. A bad argument raises ``ValueError``.
     """
 
@@ -84,6 +87,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         max_bulk_bytes: int = _DEFAULT_MAX_BULK_BYTES,
         backoff: Backoff | None = None,
         span_events: bool = True,
+        dynamic_ids: bool | None = None,
         max_queued_batches: int = 8,
         start: bool = True,
     ) -> None:
@@ -103,6 +107,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         self._delivery = Delivery(self._transport, self.dead_letters, self.counters, request_timeout=self.timeout,
                                   max_bulk_bytes=max_bulk_bytes, backoff=backoff or Backoff())
         self._span_events = span_events
+        self.dynamic_ids = _flag(dynamic_ids, ENV_DYNAMIC_ID)
         self._closed = False
         probe = backoff or Backoff(initial=0.5, maximum=10.0)
         self._sender = Sender(self._delivery, self.spool, self.counters, timeout=self.timeout,
@@ -118,14 +123,22 @@ class ElasticsearchSpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Hand ``spans`` to the sender (or the spool) without waiting on the network.
 
-        FAILURE only when documents had to be dropped (spool full) or after shutdown.
+        Each document is encoded on its own: one that cannot be encoded is dead-lettered with the
+        reason and counted (``unencodable``), and the rest of the batch is sent. FAILURE only when
+        documents had to be dropped (spool or dead-letter file full) or after shutdown.
         """
         if self._closed:
             return SpanExportResult.FAILURE
         try:
-            items = _bulk.encode_spans(spans, span_events=self._span_events)
+            batch = _bulk.encode_spans(spans, span_events=self._span_events, dynamic_ids=self.dynamic_ids)
             self.counters.add("exported", len(spans))
-            return SpanExportResult.SUCCESS if self._sender.submit(items) else SpanExportResult.FAILURE
+            kept = True
+            if batch.rejected:
+                self.counters.add("unencodable", len(batch.rejected))
+                kept = self._delivery.dead_letter(batch.rejected)
+            if batch.items and not self._sender.submit(batch.items):
+                kept = False
+            return SpanExportResult.SUCCESS if kept else SpanExportResult.FAILURE
         except Exception:  # export() never raises (the SDK contract); the failure is counted
             self.counters.add("dropped", len(spans))
             _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
@@ -156,8 +169,8 @@ class ElasticsearchSpanExporter(SpanExporter):
     def stats(self) -> dict[str, int]:
         """Counts of what happened to documents, plus what waits in the spool.
 
-        Keys: exported, stored, duplicates, retries, spooled, replayed, dead_lettered, dropped,
-        requests, request_errors, spool_bytes, spool_documents.
+        Keys: exported, stored, duplicates, retries, spooled, replayed, dead_lettered, unencodable,
+        dropped, requests, request_errors, spool_bytes, spool_documents.
         """
         return self.counters.stats()
 
@@ -166,6 +179,18 @@ class ElasticsearchSpanExporter(SpanExporter):
         self._transport = Transport(self._transport.settings)
         self._delivery.transport = self._transport
         self._sender.after_fork()
+
+
+def _flag(value: bool | None, env: str) -> bool:
+    if value is not None:
+        return bool(value)
+    raw = os.environ.get(env, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    _log.warning("modelspan: ignoring %s=%r (not true/false); using false", env, raw)
+    return False
 
 
 def _positive(value: float | int | None, env: str, default: float) -> float:

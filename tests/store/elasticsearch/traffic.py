@@ -125,7 +125,7 @@ def _span_to_document() -> Any:
 
 
 _KINDS = {0: "Internal", 1: "Server", 2: "Client", 3: "Producer", 4: "Consumer"}
-_STATUS = {0: "Unset", 1: "Ok", 2: "Error"}
+_STATUS = {1: "Ok", 2: "Error"}  # unset: no code, as the Collector (v0.128.0+) writes it
 
 
 def _adapter(span: ReadableSpan) -> dict[str, Any]:
@@ -142,7 +142,8 @@ def _adapter(span: ReadableSpan) -> dict[str, Any]:
         "name": span.name,
         "kind": _KINDS[span.kind.value],
         "duration": (span.end_time or 0) - (span.start_time or 0),
-        "status": {"code": _STATUS[span.status.status_code.value], "message": span.status.description or ""},
+        "status": ({"code": _STATUS[span.status.status_code.value]} if span.status.status_code.value else {})
+        | ({"message": span.status.description} if span.status.description else {}),
         "attributes": attributes,
         "resource": {"attributes": dict(span.resource.attributes)},
     }

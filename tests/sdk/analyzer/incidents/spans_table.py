@@ -75,7 +75,7 @@ def row(document: dict[str, Any]) -> tuple[Any, ...]:
     seconds = str(document["@timestamp"]).split(".")
     start_ns = int(seconds[0]) * 1_000_000 + (int(seconds[1]) if len(seconds) > 1 else 0)
     return (document["span_id"], document["trace_id"], document.get("parent_span_id"), document["name"],
-            document["kind"], start_ns, document["duration"], document["status"]["code"],
+            document["kind"], start_ns, document["duration"], document["status"].get("code") or "Unset",
             document.get("resource", {}).get("attributes", {}).get("service.name"),
             document["data_stream"]["dataset"], attributes.get(semconv.SPAN_KIND),
             attributes.get(semconv.MODEL_NAME), attributes.get(semconv.MODEL_VERSION),
