@@ -53,7 +53,7 @@ def test_feature_count_is_bounded() -> None:
         (("cat", 0.8), ["cat"], None, [0.8]),
         (np.array([[0.3, 0.7]]), ["1"], None, [0.7]),
         ([4.2], None, [4.2], None),
-        (object(), None, None, None),
+        (None, None, None, None),
     ],
 )
 def test_single_row_outputs(result: Any, labels: Any, values: Any, scores: Any) -> None:
@@ -65,7 +65,16 @@ def test_single_row_outputs(result: Any, labels: Any, values: Any, scores: Any) 
 
 def test_task_disambiguates() -> None:
     assert _outputs.interpret(3, None, "regression", None).values.tolist() == [3.0]  # type: ignore[union-attr]
-    assert _outputs.interpret(1.0, None, "classification", None).labels == ["1.0"]
+    assert _outputs.interpret(1.0, None, "classification", None).labels == ["1"]  # the canonical label
+
+
+def test_unreadable_outputs_name_their_shape() -> None:
+    with pytest.raises(_outputs.UnreadableOutput, match="builtins.object"):
+        _outputs.interpret(object(), None, None, None)
+    with pytest.raises(_outputs.UnreadableOutput, match="list of 2"):
+        _outputs.interpret([[1, 2], [3]], 2, None, None)  # ragged
+    with pytest.raises(_outputs.UnreadableOutput, match=r"numpy.ndarray float64 \(2, 2, 2\)"):
+        _outputs.interpret(np.zeros((2, 2, 2)), 2, None, None)
 
 
 def test_batch_outputs() -> None:
@@ -76,7 +85,6 @@ def test_batch_outputs() -> None:
     assert values.values is not None and values.values.tolist() == [1.5, 2.5]
     dicts = _outputs.interpret([{"label": "a", "score": 0.9}, {"label": "b", "score": 0.4}], 2, None, None)
     assert dicts.labels == ["a", "b"] and dicts.scores is not None and dicts.scores.tolist() == [0.9, 0.4]
-    assert _outputs.interpret([[1, 2], [3]], 2, None, None).labels is None  # ragged: not understood
 
 
 def test_batch_output_attributes_are_bounded_and_json_safe() -> None:
