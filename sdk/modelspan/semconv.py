@@ -29,8 +29,8 @@ are all ``"1"``.
 
 from __future__ import annotations
 
-import re
 import math
+import re
 from typing import Any, Final
 
 # --- Routing -------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_task_disambiguates() -> None:
 
 
 def test_unreadable_outputs_name_their_shape() -> None:
-    with pytest.raises(_outputs.UnreadableOutput, match="builtins.object"):
+    with pytest.raises(_outputs.UnreadableOutput, match=r"builtins\.object"):
         _outputs.interpret(object(), None, None, None)
     with pytest.raises(_outputs.UnreadableOutput, match="list of 2"):
         _outputs.interpret([[1, 2], [3]], 2, None, None)  # ragged

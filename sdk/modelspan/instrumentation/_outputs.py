@@ -258,7 +258,7 @@ def _batch(plain: Any, rows: int, task: str | None, classes: Sequence[str] | Non
     if type(plain).__name__ == "DataFrame":
         columns = [str(c) for c in plain.columns]
         plain, classes = plain.to_numpy(), (classes if classes is not None else columns)
-    if isinstance(plain, _SCALARS) or isinstance(plain, Mapping):
+    if isinstance(plain, (*_SCALARS, Mapping)):
         if rows == 1:
             return _single(plain, task, classes, result)
         raise UnreadableOutput(describe(result), f"one output for a batch of {rows} rows")

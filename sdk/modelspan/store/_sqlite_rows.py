@@ -222,7 +222,8 @@ class Extractor:
             feature, stat = parsed[0], str(parsed[1])
             if stat.startswith(("bin.", "cat.")) and stat != semconv.STAT_OTHER_COUNT:
                 kind = "b" if stat.startswith("bin.") else "k"
-                out.batch_counts.append((series, self.ids.field(semconv.batch_field(feature)), start_ns, span_id, baseline, kind,
+                field_id = self.ids.field(semconv.batch_field(feature))
+                out.batch_counts.append((series, field_id, start_ns, span_id, baseline, kind,
                                          int(stat.split(".")[1]), number))
             elif stat in _BATCH_COLUMNS:
                 stats.setdefault(feature, {})[_BATCH_COLUMNS[stat]] = number
