@@ -18,7 +18,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 import modelspan
-from modelspan import semconv
+from modelspan import findings, semconv
+from modelspan.analyzer import analyze
 from modelspan.baseline import Baseline
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _exporters
@@ -251,6 +252,9 @@ def test_a_feature_with_12000_levels_is_not_unseen_on_unchanged_traffic(spans: S
     with _stored(spans, tmp_path / "s.db") as store:
         store.save_baseline(baseline)
         stats = store.model_stats([store.question("m3", "1", _window_of(spans), baseline)])[0].columns["user"]
+        found = analyze(store, _window_of(spans), write=False).findings
+    judged = [f for f in found if f.get(findings.FEATURE_NAME) == "user"]
+    assert judged and not [f[findings.SUMMARY] for f in judged if f[findings.FLAGGED]]
     assert stats.unseen_count == 0
     assert sum(stats.category_counts) + stats.other_count == stats.count == 2048
     for span in spans.models():
