@@ -100,11 +100,14 @@ def test_predict_proba_columns_are_named_by_the_models_classes(spans: Spans) -> 
         def predict_proba(self, batch: Any) -> Any:
             return fitted.predict_proba(batch)
 
-    @modelspan.monitor(model="m1", classes=fitted)  # the fitted model itself names the columns
+    late = LogisticRegression()
+
+    @modelspan.monitor(model="m1", classes=late)  # the model itself names the columns, even fitted later
     def proba(batch: Any) -> Any:
-        return fitted.predict_proba(batch)
+        return late.predict_proba(batch)
 
     Model().predict_proba(x[:4])
+    late.fit(x, y)
     proba(x[:4])
     expected = [str(label) for label in fitted.predict(x[:4])]
     for span in spans.models():

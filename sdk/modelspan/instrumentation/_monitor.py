@@ -310,7 +310,7 @@ def _classes(call: Call) -> Sequence[str] | None:
     if spec.classes is not None:
         return spec.classes
     source = spec.class_source if spec.class_source is not None else call.owner
-    return _outputs.class_names(source) if source is not None and hasattr(source, "classes_") else None
+    return _outputs.class_names(source) if _outputs.is_model(source) else None
 
 
 def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:

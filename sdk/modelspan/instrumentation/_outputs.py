@@ -76,6 +76,12 @@ def describe(value: Any) -> str:
     return kind
 
 
+def is_model(source: Any) -> bool:
+    """A model (fitted or not) rather than a list of class names: its ``classes_`` is read per call."""
+    return not isinstance(source, (str, list, tuple, np.ndarray)) and (
+        hasattr(source, "classes_") or callable(getattr(source, "predict", None)))
+
+
 def class_names(source: Any) -> list[str] | None:
     """Column names of a probability output from ``classes=``: a sequence, an array or a fitted model.
 
@@ -84,10 +90,9 @@ def class_names(source: Any) -> list[str] | None:
     """
     if source is None:
         return None
-    if hasattr(source, "classes_"):
-        try:
-            source = source.classes_  # an unfitted model has none yet
-        except AttributeError:
+    if is_model(source):
+        source = getattr(source, "classes_", None)  # an unfitted model has none yet
+        if source is None:
             return None
     try:
         return [semconv.category_value(name) or "" for name in list(source)]
