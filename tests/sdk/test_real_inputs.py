@@ -138,29 +138,38 @@ def test_canonical_values() -> None:
         ["true", "false", "0.25", None, None, repr(2.0**60)]
 
 
-def test_integer_codes_match_whatever_numeric_type_carries_them(spans: Spans) -> None:
+def test_integer_codes_match_whatever_numeric_type_carries_them(spans: Spans, tmp_path: Path) -> None:
     codes = np.random.default_rng(1).integers(0, 5, 400)
     # A CSV column with one blank cell is read as float: the codes must stay "0".."4".
     blank = pd.DataFrame({"code": [*codes[:-1].astype(float), np.nan]})
-    for data in ({"code": codes}, blank):
+    for number, data in enumerate(({"code": codes}, blank)):
+        spans.exporter.clear()
         baseline = Baseline.from_data(data, model="m2", version="1", categorical=["code"])
         assert sorted(baseline.features["code"].categories) == ["0", "1", "2", "3", "4"]
 
         @modelspan.monitor(model="m2", version="1", baseline=baseline)
-        def predict(batch: Any) -> int:
-            return 0
+        def predict(batch: Any) -> Any:
+            return np.zeros(len(batch)) if isinstance(batch, np.ndarray) else 0.0
 
         predict(codes[:100].astype(np.float64).reshape(-1, 1))  # a numpy batch: floats
         predict({"code": 3.0})  # a single row
         predict({"code": np.int64(3)})
-    for span in spans.models():
-        attributes = dict(span.attributes or {})
-        assert semconv.quality_count(semconv.CHECK_UNSEEN_CATEGORY) not in attributes
-        if semconv.BATCH_SIZE in attributes and attributes[semconv.BATCH_SIZE] > 1:
-            cats = sum(attributes[semconv.batch_category("code", i)] for i in range(5))
-            assert cats == 100 and attributes[semconv.batch_stat("code", semconv.STAT_UNSEEN_COUNT)] == 0
-        else:
-            assert attributes[semconv.feature_value("code")] == "3"
+        for span in spans.models():
+            attributes = dict(span.attributes or {})
+            assert semconv.quality_count(semconv.CHECK_UNSEEN_CATEGORY) not in attributes
+            if attributes[semconv.BATCH_SIZE] > 1:
+                cats = sum(attributes[semconv.batch_category("code", i)] for i in range(5))
+                assert cats == 100 and attributes[semconv.batch_stat("code", semconv.STAT_UNSEEN_COUNT)] == 0
+            else:
+                assert attributes[semconv.feature_value("code")] == "3"
+        with _stored(spans, tmp_path / f"{number}.db") as store:
+            store.save_baseline(baseline)
+            window = _window_of(spans)
+            stats = store.model_stats([store.question("m2", "1", window, baseline)])[0].columns["code"]
+            found = analyze(store, window, write=False).findings
+        assert stats.unseen_count == 0 and sum(stats.category_counts) == stats.count == 102
+        drift = [f for f in found if f[findings.TYPE] == findings.TYPE_DRIFT and f[findings.FEATURE_NAME] == "code"]
+        assert drift and not [f[findings.SUMMARY] for f in drift if f[findings.FLAGGED]]
 
 
 # --- 3. an attribute grammar no feature name can break ---------------------------------------------
@@ -208,6 +217,9 @@ def test_categories_beyond_the_top_50_are_counted_in_the_sqlite_store(spans: Spa
     with _stored(spans, tmp_path / "s.db") as store:
         store.save_baseline(baseline)
         stats = store.model_stats([store.question("m3", "1", _window_of(spans), baseline)])[0].columns[name]
+        found = analyze(store, _window_of(spans), write=False).findings
+    drift = [f for f in found if f[findings.TYPE] == findings.TYPE_DRIFT and f[findings.FEATURE_NAME] == name]
+    assert drift and not [f[findings.SUMMARY] for f in drift if f[findings.FLAGGED]]  # same distribution
     assert stats.count == 2048
     assert sum(stats.category_counts) + stats.other_count + stats.unseen_count == 2048
     assert stats.other_count > 0 and stats.unseen_count == 0
