@@ -10,6 +10,8 @@ import datetime as _dt
 import itertools
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +27,10 @@ from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _exporters
 from modelspan.store import _schema
 from modelspan.store._es_queries import Window
+from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.sdk.conftest import Spans
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 pd = pytest.importorskip("pandas")
 
@@ -41,6 +45,21 @@ def _stored(spans: Spans, path: Path) -> SQLiteStore:
     store = SQLiteStore(path)
     store.load_documents([span_to_document(span) for span in spans.all()])
     return store
+
+
+@contextmanager
+def _backend(name: str, spans: Spans, path: Path, baseline: Baseline) -> Iterator[Any]:
+    """The same spans in either store: a SQLite file, or Elasticsearch (the test suite's fake server)."""
+    if name == "sqlite":
+        with _stored(spans, path) as store:
+            store.save_baseline(baseline)
+            yield store
+        return
+    with FakeElasticsearch() as fake:
+        fake.add("traces-modelspan.otel-default", [span_to_document(span) for span in spans.all()])
+        with ElasticsearchStore(fake.url) as store:
+            store.save_baseline(baseline)
+            yield store
 
 
 # --- 1. scikit-learn outputs are read, or counted and logged naming the shape ---------------------
@@ -210,12 +229,12 @@ def _categorical_traffic(spans: Spans, levels: int, name: str, rows: int = 2048,
     return baseline
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "elasticsearch"])
 @pytest.mark.parametrize("name", ["c", "c.cat", "sensor value", "sum"])
-def test_categories_beyond_the_top_50_are_counted_in_the_sqlite_store(spans: Spans, tmp_path: Path,
-                                                                      name: str) -> None:
+def test_categories_beyond_the_top_50_are_counted_in_both_stores(spans: Spans, tmp_path: Path, name: str,
+                                                                 backend: str) -> None:
     baseline = _categorical_traffic(spans, 80, name)
-    with _stored(spans, tmp_path / "s.db") as store:
-        store.save_baseline(baseline)
+    with _backend(backend, spans, tmp_path / "s.db", baseline) as store:
         stats = store.model_stats([store.question("m3", "1", _window_of(spans), baseline)])[0].columns[name]
         found = analyze(store, _window_of(spans), write=False).findings
     drift = [f for f in found if f[findings.TYPE] == findings.TYPE_DRIFT and f[findings.FEATURE_NAME] == name]
@@ -260,12 +279,13 @@ def test_schema_3_files_are_migrated_to_the_escaped_grammar(spans: Spans, tmp_pa
 
 # --- 5. categorical features with more levels than the vocabulary holds ---------------------------
 
-def test_a_feature_with_12000_levels_is_not_unseen_on_unchanged_traffic(spans: Spans, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "elasticsearch"])
+def test_a_feature_with_12000_levels_is_not_unseen_on_unchanged_traffic(spans: Spans, tmp_path: Path,
+                                                                        backend: str) -> None:
     baseline = _categorical_traffic(spans, 12_000, "user", train_rows=100_000)
     profile = baseline.features["user"]
     assert profile.levels > len(profile.vocabulary) and not profile.complete_vocabulary
-    with _stored(spans, tmp_path / "s.db") as store:
-        store.save_baseline(baseline)
+    with _backend(backend, spans, tmp_path / "s.db", baseline) as store:
         stats = store.model_stats([store.question("m3", "1", _window_of(spans), baseline)])[0].columns["user"]
         found = analyze(store, _window_of(spans), write=False).findings
     judged = [f for f in found if f.get(findings.FEATURE_NAME) == "user"]
