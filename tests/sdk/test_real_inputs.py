@@ -327,3 +327,18 @@ def test_exporter_key_follows_the_target(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("ELASTICSEARCH_URL", "http://two:9200")
     assert _exporters.resolve("elasticsearch").key != first
     assert _exporters.resolve("sqlite", "x.db").key == _exporters.resolve("sqlite", Path("x.db").absolute()).key
+
+
+def test_a_feature_named_like_a_pseudo_feature_stays_apart_in_the_store(spans: Spans, tmp_path: Path) -> None:
+    @modelspan.monitor(model="m3", version="1")
+    def predict(batch: Any) -> Any:
+        return np.array(["yes", "no", "yes"])
+
+    predict([{"_output": "x"}, {"_output": "y"}, {"_output": None}])
+    attributes = spans.one()
+    assert attributes[semconv.batch_stat("_output", semconv.STAT_COUNT)] == 2  # the user's feature
+    assert attributes[semconv.batch_stat(semconv.OUTPUT_FEATURE, semconv.STAT_COUNT)] == 3  # the outputs
+    with _stored(spans, tmp_path / "s.db") as store:
+        counts = dict(store.connection.execute(
+            "SELECT name, total(count) FROM batch_stats JOIN fields ON fields.id = field_id GROUP BY name"))
+    assert counts == {semconv.batch_field("_output"): 2, semconv.batch_field(semconv.OUTPUT_FEATURE): 3}

@@ -187,12 +187,3 @@ V3_INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS spans_server_time ON spans (start_ns) WHERE kind = 'Server' AND ml_kind IS NULL",
 )
 
-V3_BACKFILL: Final = (
-    f"""INSERT INTO call_minutes SELECT series_id, start_ns / {MINUTE_NS}, COALESCE(sample_rate, 1.0), path_key,
-        COALESCE(output_label, ''), count(*), total(error), total(COALESCE(batch_size, 1)), sum(duration_ns),
-        total(q0), count(q0), total(q1), count(q1), total(q2), count(q2), total(q3), count(q3), total(q4), count(q4)
-        FROM calls WHERE module = '' GROUP BY 1, 2, 3, 4, 5""",
-    f"""INSERT INTO check_minutes SELECT series_id, start_ns / {MINUTE_NS}, check_no, feature, count(*)
-        FROM row_checks GROUP BY 1, 2, 3, 4""",
-)
-"""Version 2 -> 3: the rollups from the rows they sum (a version 2 file holds those rows already)."""
