@@ -137,7 +137,7 @@ def test_an_unreadable_output_is_counted_and_logged_with_its_shape(
         spans: Spans, caplog: pytest.LogCaptureFixture) -> None:
     @modelspan.monitor(model="m1")
     def cube(batch: Any) -> Any:
-        return np.zeros((2, 2, 2), dtype=np.complex128)
+        return np.zeros((len(batch), 2, 2), dtype=np.complex128)
 
     before = modelspan.monitoring_errors()
     with caplog.at_level(logging.WARNING, logger="modelspan"):
@@ -145,7 +145,12 @@ def test_an_unreadable_output_is_counted_and_logged_with_its_shape(
     assert result.shape == (2, 2, 2)
     assert modelspan.monitoring_errors() == before + 1
     assert spans.one()[semconv.MONITORING_ERRORS] == 1
-    assert any("numpy.ndarray complex128 (2, 2, 2)" in record.getMessage() for record in caplog.records)
+    logged = [r for r in caplog.records if "monitor.output (numpy.ndarray complex128 3-D)" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+    assert "numpy.ndarray complex128 (2, 2, 2)" in str(logged[0].exc_info[1])
+    cube(np.zeros((5, 3)))  # another size of the same kind: counted, not logged again
+    assert modelspan.monitoring_errors() == before + 2
+    assert len([r for r in caplog.records if "monitor.output" in r.getMessage()]) == 1
 
 
 # --- 2. one canonical value for labels and categories ----------------------------------------------

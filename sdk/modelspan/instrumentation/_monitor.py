@@ -294,9 +294,9 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
     try:
         outputs = _outputs.interpret(result, batch, call.spec.task, _classes(call))
     except _outputs.UnreadableOutput as exc:
-        # Counted on the span and in monitoring_errors(), logged once per kind of shape.
+        # Counted on the span and in monitoring_errors(), logged (with the full shape) once per kind.
         call.record.errors += 1
-        record_error(f"monitor.output ({exc.shape})", exc)
+        record_error(f"monitor.output ({exc.kind})", exc)
         outputs = _outputs.Outputs()
     quality = Quality()
     _outputs.output_attributes(outputs, batch is not None, call.baseline, attributes, quality)

@@ -43,6 +43,18 @@ class UnreadableOutput(ValueError):
         super().__init__(f"cannot read the model output {shape}: {why}")
         self.shape = shape
 
+    @property
+    def kind(self) -> str:
+        """The shape without its sizes (``numpy.ndarray complex128 3-D``): a bounded set of log keys.
+
+        >>> UnreadableOutput("numpy.ndarray complex128 (5, 2, 2)", "why").kind
+        'numpy.ndarray complex128 3-D'
+        """
+        head, _, sizes = self.shape.partition(" (")
+        if sizes:
+            return f"{head} {sizes.count(',') + 1 - sizes.endswith(',)')}-D"
+        return head.partition(" of ")[0]
+
 
 @dataclass
 class Outputs:
