@@ -49,7 +49,11 @@ class FeatureProfile:
 
     For text features ``edges``/``bin_counts``/``min``/``max``/``mean``/``std`` describe the text
     length and ``vocabulary`` its most frequent tokens; for categorical ones ``vocabulary`` is
-    every category seen (bounded) and ``categories`` the top ``MAX_BASELINE_CATEGORIES``.
+    every category seen (at most ``MAX_VOCABULARY``), ``categories`` the top
+    ``MAX_BASELINE_CATEGORIES`` with their counts, ``other_count`` the counted remainder and
+    ``levels`` how many distinct categories there were. When ``levels`` exceeds the vocabulary (a
+    feature with more than ``MAX_VOCABULARY`` levels), a category outside the vocabulary may be one
+    of the unlisted tail: it is counted with the remainder, never as unseen.
     """
 
     name: str
@@ -67,6 +71,25 @@ class FeatureProfile:
     other_count: int = 0
     vocabulary: list[str] = field(default_factory=list)
     sample: list[Any] = field(default_factory=list)
+    levels: int = 0
+
+    @cached_property
+    def complete_vocabulary(self) -> bool:
+        """Whether the vocabulary lists every category the baseline saw (profiles saved before
+        ``levels`` existed are complete unless their vocabulary is full)."""
+        if self.levels:
+            return self.levels <= len(self.vocabulary)
+        return len(self.vocabulary) < _profile.MAX_VOCABULARY
+
+    def is_unseen(self, category: str) -> bool:
+        """A category the baseline surely never saw (never true beyond an incomplete vocabulary).
+
+        >>> p = FeatureProfile.from_values("plan", ["a", "b"], "categorical")
+        >>> p.is_unseen("a"), p.is_unseen("z")
+        (False, True)
+        """
+        known = self.known
+        return bool(known) and category not in known and self.complete_vocabulary
 
     @cached_property
     def known(self) -> frozenset[str]:
@@ -144,6 +167,7 @@ def _categorical(name: str, strings: list[str]) -> FeatureProfile:
         category_counts=[count for _, count in top],
         other_count=len(strings) - sum(count for _, count in top),
         vocabulary=sorted(category for category, _ in vocabulary),
+        levels=len(counter),
     )
 
 

@@ -10,6 +10,9 @@ default ``open_store()`` picks the one the exporter would (contract 2)::
     modelspan.record_outcomes([("a1b2", "stay"), ("c3d4:0", "churned")], store="https://es:9200")
 
 Bad input raises ``ValueError`` before anything is written: labels are never silently lost.
+An actual is stored as given (numpy scalars as the Python values they hold) and compared with
+predicted labels in the canonical text form of ``semconv.category_value``, so a label recorded as
+``1``, ``np.int64(1)`` or ``1.0`` matches the prediction ``"1"``; regression actuals stay numbers.
 """
 
 from __future__ import annotations

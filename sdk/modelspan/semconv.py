@@ -19,13 +19,19 @@ Shape of a model call (one *root* model span per decorated call)::
 
 Names that carry a feature, a category index or a bin index are built by the helper functions
 below (``feature_value("temp")`` -> ``"ml.feature.temp"``) so that parsing them back is also in
-one place (``parse_feature_attribute``).
+one place (``parse_feature_attribute``). A feature name enters an attribute name escaped
+(``feature_token``): ``%`` and ``.`` are percent-encoded, as is a leading ``_`` (reserved for the
+pseudo-features ``_output`` and ``_score``), so no feature name, whatever its dots, spaces, unicode
+or likeness to a statistic's name, can make two attributes collide. Category and label *values*
+have one canonical text form too (``category_value``): ``1``, ``np.int64(1)``, ``1.0`` and ``"1"``
+are all ``"1"``.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Final
+from typing import Any, Final
 
 # --- Routing -------------------------------------------------------------------------------
 DATA_STREAM_DATASET: Final = "data_stream.dataset"
@@ -91,9 +97,20 @@ FEATURE_PREFIX: Final = "ml.feature."
 BATCH_PREFIX: Final = "ml.batch."
 """``ml.batch.<name>.<stat>``: mergeable summary of feature ``name`` in a batch call. The
 pseudo-feature ``OUTPUT_FEATURE`` summarises the batch's outputs the same way."""
-OUTPUT_FEATURE: Final = "_output"
-OUTPUT_SCORE_FEATURE: Final = "_score"
+
+
+class PseudoFeature(str):
+    """A name modelspan summarises on its own account (the outputs), written into attribute names as
+    it is, where a user's feature name is escaped: so a user feature called ``_output`` stays apart."""
+
+    __slots__ = ()
+
+
+OUTPUT_FEATURE: Final = PseudoFeature("_output")
+"""Pseudo-feature summarising a batch's outputs (labels or values)."""
+OUTPUT_SCORE_FEATURE: Final = PseudoFeature("_score")
 """Pseudo-feature summarising a batch's per-row scores (probability of the predicted class)."""
+PSEUDO_FEATURES: Final = (OUTPUT_FEATURE, OUTPUT_SCORE_FEATURE)
 
 # Per-feature statistics of a batch summary (``ml.batch.<name>.<stat>``).
 STAT_COUNT: Final = "count"  # non-null values
@@ -106,7 +123,7 @@ STAT_MAX: Final = "max"
 STAT_OUT_OF_RANGE: Final = "out_of_range_count"  # outside the baseline's [min, max]
 STAT_UNSEEN_COUNT: Final = "unseen_count"  # categories not in the baseline
 STAT_TYPE_CHANGE_COUNT: Final = "type_change_count"  # values of the wrong type
-STAT_OTHER_COUNT: Final = "cat.other"  # categories seen in the baseline beyond its top-k list
+STAT_OTHER_COUNT: Final = "cat.other"  # categories beyond the baseline's top-k list (seen, or its unlisted tail)
 STAT_TOP_VALUES: Final = "top.values"  # string[]: most frequent categories in the batch
 STAT_TOP_COUNTS: Final = "top.counts"  # int[]: their counts, same order
 STAT_LENGTH_MEAN: Final = "length_mean"  # text
@@ -170,22 +187,143 @@ MAX_FEATURES: Final = 200
 MAX_RAW_INPUT_BYTES: Final = 4096
 
 
+MAX_EXACT_INTEGER: Final = 2**53
+"""Floats below this magnitude that are whole numbers are written as integers (``3.0`` -> ``"3"``)."""
+
+_ESCAPES: Final = {"%": "%25", ".": "%2E"}
+_UNESCAPE_RE = re.compile(r"%(25|2E|5F)")
+_UNESCAPES: Final = {"25": "%", "2E": ".", "5F": "_"}
+EMPTY_NAME_TOKEN: Final = "%"
+"""Token of the empty feature name (escaping never yields a lone ``%``)."""
+
+
+def category_value(value: Any) -> str | None:
+    """The one text form of a label or category, shared by the SDK, baselines, outcomes and stores.
+
+    Strings are kept as they are; booleans are ``"true"``/``"false"`` (as Elasticsearch keywords hold
+    them); integers of any type are their decimal digits; a float that is a whole number below
+    ``MAX_EXACT_INTEGER`` in magnitude is written as that integer (so a column read as float because
+    of one blank cell matches its integer codes); other floats are their shortest ``repr``. ``None``,
+    pandas missing markers, NaN and infinities are ``None`` (a missing value, never a category).
+
+    >>> [category_value(v) for v in (1, 1.0, "1", True, 0.5, float("nan"), None)]
+    ['1', '1', '1', 'true', '0.5', None, None]
+    """
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return _float_text(value)
+    return _other_value(value)
+
+
+def _float_text(number: float) -> str | None:
+    if not math.isfinite(number):
+        return None
+    if number.is_integer() and abs(number) < MAX_EXACT_INTEGER:
+        return str(int(number))
+    return repr(number)
+
+
+def _other_value(value: Any) -> str | None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, str):  # numpy str_, str subclasses
+        return str.__str__(value)
+    module = type(value).__module__
+    if module == "numpy" and hasattr(value, "item"):  # numpy scalars: the Python value they hold
+        item = value.item()
+        return category_value(item) if type(item) in (bool, int, float, str) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _float_text(float(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def feature_token(name: str) -> str:
+    """A feature name as it appears inside attribute names: ``%``, ``.`` and a leading ``_`` escaped.
+
+    Names without those characters (the usual ones) are unchanged; escaping makes the attribute
+    grammar unambiguous for any name (``parse_feature_attribute`` reverses it).
+
+    >>> feature_token("temp"), feature_token("sensor.temp"), feature_token("_id"), feature_token("50%")
+    ('temp', 'sensor%2Etemp', '%5Fid', '50%25')
+    """
+    if type(name) is PseudoFeature:
+        return name
+    if not name:
+        return EMPTY_NAME_TOKEN
+    if "." in name or "%" in name:
+        name = name.replace("%", "%25").replace(".", "%2E")
+    if name[0] == "_":
+        name = "%5F" + name[1:]
+    return name
+
+
+def feature_name(token: str) -> str:
+    """Inverse of :func:`feature_token` (pseudo-feature tokens give the pseudo-feature).
+
+    >>> feature_name("sensor%2Etemp"), feature_name("_output") is OUTPUT_FEATURE
+    ('sensor.temp', True)
+    """
+    for pseudo in PSEUDO_FEATURES:
+        if token == pseudo:
+            return pseudo
+    if token == EMPTY_NAME_TOKEN:
+        return ""
+    if "%" not in token:
+        return token
+    return _UNESCAPE_RE.sub(lambda match: _UNESCAPES[match[1]], token)
+
+
 def feature_value(name: str) -> str:
     """Attribute holding a single-row call's value of feature ``name``.
 
-    >>> feature_value("temp")
-    'ml.feature.temp'
+    >>> feature_value("temp"), feature_value("a.b")
+    ('ml.feature.temp', 'ml.feature.a%2Eb')
     """
-    return FEATURE_PREFIX + name
+    return FEATURE_PREFIX + feature_token(name)
+
+
+def text_length(name: str) -> str:
+    """Attribute holding a single-row call's text length of text feature ``name``.
+
+    >>> text_length("review")
+    'ml.feature.review.length'
+    """
+    return FEATURE_PREFIX + feature_token(name) + TEXT_LENGTH_SUFFIX
+
+
+def text_oov_rate(name: str) -> str:
+    """Attribute holding a single-row call's out-of-vocabulary token rate of text feature ``name``."""
+    return FEATURE_PREFIX + feature_token(name) + TEXT_OOV_RATE_SUFFIX
+
+
+def batch_field(name: str) -> str:
+    """Common prefix (without the final dot) of every batch statistic of feature ``name``.
+
+    >>> batch_field("temp"), batch_field(OUTPUT_FEATURE), batch_field("_output")
+    ('ml.batch.temp', 'ml.batch._output', 'ml.batch.%5Foutput')
+    """
+    return BATCH_PREFIX + feature_token(name)
 
 
 def batch_stat(name: str, stat: str) -> str:
     """Attribute holding statistic ``stat`` of feature ``name`` in a batch call.
 
-    >>> batch_stat("temp", STAT_SUM)
-    'ml.batch.temp.sum'
+    >>> batch_stat("temp", STAT_SUM), batch_stat("sum", STAT_SUM), batch_stat("a.cat", STAT_OTHER_COUNT)
+    ('ml.batch.temp.sum', 'ml.batch.sum.sum', 'ml.batch.a%2Ecat.cat.other')
     """
-    return f"{BATCH_PREFIX}{name}.{stat}"
+    return f"{BATCH_PREFIX}{feature_token(name)}.{stat}"
 
 
 def batch_bin(name: str, index: int) -> str:
@@ -197,7 +335,7 @@ def batch_bin(name: str, index: int) -> str:
     >>> batch_bin("temp", 3)
     'ml.batch.temp.bin.3'
     """
-    return f"{BATCH_PREFIX}{name}.bin.{index}"
+    return f"{BATCH_PREFIX}{feature_token(name)}.bin.{index}"
 
 
 def batch_category(name: str, index: int) -> str:
@@ -206,7 +344,7 @@ def batch_category(name: str, index: int) -> str:
     >>> batch_category("country", 0)
     'ml.batch.country.cat.0'
     """
-    return f"{BATCH_PREFIX}{name}.cat.{index}"
+    return f"{BATCH_PREFIX}{feature_token(name)}.cat.{index}"
 
 
 def quality_features(check: str) -> str:
@@ -227,25 +365,62 @@ def quality_count(check: str) -> str:
     return f"{QUALITY_PREFIX}{check}.count"
 
 
-_BATCH_RE = re.compile(
-    r"^ml\.batch\.(?P<feature>.+)\."
-    r"(?P<stat>bin\.\d+|cat\.\d+|cat\.other|top\.values|top\.counts|[a-z_]+)$"
+_STAT_PATTERN: Final = (
+    r"bin\.\d+|cat\.\d+|" + "|".join(re.escape(stat) for stat in SUMMARY_STATS)
 )
+_BATCH_RE = re.compile(rf"^ml\.batch\.(?P<token>[^.]+)\.(?P<stat>{_STAT_PATTERN})$", re.DOTALL)
+# Spans written before names were escaped (a dot in a name was written as is): the name is the
+# shortest prefix followed by a whole statistic, which is unambiguous for every statistic listed.
+_LEGACY_BATCH_RE = re.compile(rf"^ml\.batch\.(?P<name>.+?)\.(?P<stat>{_STAT_PATTERN})$", re.DOTALL)
+_TEXT_SUFFIXES: Final = (TEXT_LENGTH_SUFFIX, TEXT_OOV_RATE_SUFFIX)
 
 
 def parse_feature_attribute(key: str) -> tuple[str, str | None] | None:
-    """Split an attribute name into ``(feature, stat)``; ``stat`` is ``None`` for a single-row value.
+    """Split an attribute name into ``(feature, stat)``; ``stat`` is ``None`` for a single-row value
+    and ``"length"``/``"oov_rate"`` for a single-row text feature's length and OOV rate.
 
-    Returns ``None`` for names that are not feature attributes.
+    Returns ``None`` for names that are not feature attributes. Names written before feature names
+    were escaped (a raw dot inside the name) are read too.
 
     >>> parse_feature_attribute("ml.feature.temp")
     ('temp', None)
     >>> parse_feature_attribute("ml.batch.temp.bin.2")
     ('temp', 'bin.2')
+    >>> parse_feature_attribute("ml.batch.c.cat.other"), parse_feature_attribute("ml.batch.a%2Eb.sum")
+    (('c', 'cat.other'), ('a.b', 'sum'))
     """
     if key.startswith(FEATURE_PREFIX):
-        return key[len(FEATURE_PREFIX) :], None
+        token = key[len(FEATURE_PREFIX) :]
+        head, dot, tail = token.partition(".")
+        if dot and "." + tail in _TEXT_SUFFIXES:
+            return feature_name(head), tail
+        return feature_name(token) if not dot else token, None
     match = _BATCH_RE.match(key)
     if match:
-        return match["feature"], match["stat"]
+        return feature_name(match["token"]), match["stat"]
+    legacy = _LEGACY_BATCH_RE.match(key)
+    if legacy:
+        return legacy["name"], legacy["stat"]
     return None
+
+
+def canonical_attribute(key: str) -> str:
+    """A feature attribute name in today's grammar (escaped names); other names unchanged.
+
+    Reads spans stored before feature names were escaped, so that old and new spans of the same
+    feature meet under one name (the SQLite store's schema migration uses it).
+
+    >>> canonical_attribute("ml.feature.a.b"), canonical_attribute("ml.batch.a.b.sum")
+    ('ml.feature.a%2Eb', 'ml.batch.a%2Eb.sum')
+    >>> canonical_attribute("ml.feature.note.length"), canonical_attribute("ml.model.name")
+    ('ml.feature.note.length', 'ml.model.name')
+    """
+    parsed = parse_feature_attribute(key)
+    if parsed is None:
+        return key
+    name, stat = parsed
+    if key.startswith(FEATURE_PREFIX):
+        if stat is None:
+            return feature_value(name)
+        return FEATURE_PREFIX + feature_token(name) + "." + stat
+    return batch_stat(name, stat or "")

@@ -1,9 +1,10 @@
 """Bad input never breaks inference: 10,000+ malformed inputs through decorated models.
 
 For every input: the model's own result comes back as the same object, the model's own
-exception reaches the caller as the same object, monitoring records no failure at all
-(``modelspan.monitoring_errors()`` does not move), every attribute is a valid OpenTelemetry
-value (the SDK logs nothing), and one span is exported per call. Hostile objects (whose
+exception reaches the caller as the same object, monitoring records no failure reading the input
+(``modelspan.monitoring_errors()`` moves only for an output of a shape no rule reads, by one, and
+that is logged naming ``monitor.output`` and the shape: never silence), every attribute is a valid
+OpenTelemetry value (the SDK logs nothing else), and one span is exported per call. Hostile objects (whose
 ``__str__``/``__eq__``/``__len__`` raise) may count monitoring errors but must never escape.
 """
 
@@ -91,7 +92,8 @@ class ModelError(Exception):
 def otel_warnings(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     with caplog.at_level(logging.WARNING):
         yield caplog
-    bad = [r.getMessage() for r in caplog.records if r.name.startswith(("opentelemetry", "modelspan"))]
+    bad = [r.getMessage() for r in caplog.records if r.name.startswith(("opentelemetry", "modelspan"))
+           and not r.getMessage().startswith("modelspan: monitoring failed in monitor.output (")]
     assert bad == []
 
 
@@ -111,7 +113,8 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
         assert caught.value is error
     else:
         assert predict(value) is output
-    assert modelspan.monitoring_errors() == before
+    moved = modelspan.monitoring_errors() - before
+    assert moved == 0 or (moved == 1 and not raise_it)  # only an unreadable output is counted
 
 
 pytestmark = pytest.mark.slow  # 10,400 generated inputs take about a minute; CI runs them

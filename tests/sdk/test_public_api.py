@@ -14,7 +14,7 @@ EXPECTED = {
     "edges: 'list[float]' = <factory>, bin_counts: 'list[int]' = <factory>, min: 'float | None' = None, "
     "max: 'float | None' = None, mean: 'float | None' = None, std: 'float | None' = None, "
     "categories: 'list[str]' = <factory>, category_counts: 'list[int]' = <factory>, other_count: 'int' = 0, "
-    "vocabulary: 'list[str]' = <factory>, sample: 'list[Any]' = <factory>) -> None",
+    "vocabulary: 'list[str]' = <factory>, sample: 'list[Any]' = <factory>, levels: 'int' = 0) -> None",
     "Prediction": "(id: ForwardRef('str'), model: ForwardRef('str'), version: ForwardRef('str'), "
     "batch_size: ForwardRef('int') = 1, batch: ForwardRef('bool') = False, sampled: ForwardRef('bool') = True)",
     "configure": "(*, service_name: 'str | None' = None, environment: 'str | None' = None, exporter: 'object' = None, "

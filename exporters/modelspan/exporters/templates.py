@@ -216,15 +216,15 @@ def feature_mappings(baseline: Baseline) -> dict[str, Body]:
     if baseline.output is not None:
         columns.append((semconv.OUTPUT_FEATURE, baseline.output))
     for name, profile in columns:
-        if name != semconv.OUTPUT_FEATURE:
+        if name is not semconv.OUTPUT_FEATURE:
             single = semconv.feature_value(name)
             if profile.kind == "numeric":
                 properties[single] = dict(DOUBLE)
             elif profile.kind == "categorical":
                 properties[single] = dict(KEYWORD)
             else:
-                properties[single + semconv.TEXT_LENGTH_SUFFIX] = dict(DOUBLE)
-                properties[single + semconv.TEXT_OOV_RATE_SUFFIX] = dict(DOUBLE)
+                properties[semconv.text_length(name)] = dict(DOUBLE)
+                properties[semconv.text_oov_rate(name)] = dict(DOUBLE)
         for stats, mapping in ((LONG_STATS, LONG), (DOUBLE_STATS, DOUBLE), (KEYWORD_STATS, KEYWORD)):
             for stat in stats:
                 properties[semconv.batch_stat(name, stat)] = dict(mapping)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from modelspan import findings
+from modelspan import findings, semconv
 from modelspan.analyzer import quality
 from modelspan.analyzer._documents import Context, document, iso, number
 from modelspan.store._stats import LabelledPrediction
@@ -44,10 +44,15 @@ def metrics(rows: Sequence[LabelledPrediction]) -> Any:
         kept = [row for row in rows if row.label is not None and row.actual is not None]
         scores = [row.score for row in kept]
         usable = bool(kept) and all(score is not None for score in scores) and len({r.label for r in kept}) <= 2
-        return quality.classification([str(r.actual) for r in kept], [str(r.label) for r in kept],
+        return quality.classification([_label(r.actual) for r in kept], [_label(r.label) for r in kept],
                                       scores=np.asarray(scores, dtype=float) if usable else None)
     pairs = [(float(r.actual), float(r.value)) for r in rows if r.value is not None and _numeric(r.actual)]
     return quality.regression(np.asarray([a for a, _ in pairs]), np.asarray([p for _, p in pairs]))
+
+
+def _label(value: Any) -> str:
+    """A label or ground truth in the canonical text form (``1``, ``1.0`` and ``"1"`` are one class)."""
+    return semconv.category_value(value) or ""
 
 
 def _numeric(value: Any) -> bool:
@@ -60,7 +65,7 @@ def _numeric(value: Any) -> bool:
 
 def _hits(rows: Sequence[LabelledPrediction]) -> tuple[int, int]:
     kept = [row for row in rows if row.label is not None and row.actual is not None]
-    return sum(str(r.actual) == str(r.label) for r in kept), len(kept)
+    return sum(_label(r.actual) == _label(r.label) for r in kept), len(kept)
 
 
 def _errors(rows: Sequence[LabelledPrediction]) -> np.ndarray:

@@ -26,7 +26,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("data", type=Path, help="training or reference data: .csv, .parquet or .pq")
     parser.add_argument("--model", required=True, help="model name, as in @modelspan.monitor(model=...)")
     parser.add_argument("--version", required=True, help="model version the profile belongs to")
-    parser.add_argument("--output", help="column holding the model's output (or label)")
+    parser.add_argument("--prediction", metavar="COLUMN",
+                        help="column holding the model's predictions: profiled as the output distribution")
+    parser.add_argument("--label", metavar="COLUMN",
+                        help="column holding the ground truth: left out of the features and of the output "
+                             "distribution (send labels with record_outcome)")
+    parser.add_argument("--output", metavar="COLUMN", help=argparse.SUPPRESS)  # before --prediction/--label
     parser.add_argument("--out", type=Path, help="where to write the JSON (default: <model>-<version>.json)")
     parser.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)")
     parser.add_argument("--categorical", action="append", default=[], metavar="COLUMN",
@@ -39,12 +44,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build and write the baseline; returns the exit code (2 on bad input)."""
     try:
-        data = read_table(args.data)
+        prediction = _prediction_column(args)
+        data = _without(read_table(args.data), args.label)
         baseline = Baseline.from_data(
             data,
             model=args.model,
             version=args.version,
-            output=args.output,
+            output=prediction,
             categorical=args.categorical,
             text=args.text,
             bins=args.bins,
@@ -56,6 +62,31 @@ def run(args: argparse.Namespace) -> int:
     baseline.save(out)
     print(f"wrote {out}: {baseline.row_count} rows, {len(baseline.features)} features, id {baseline.id}")
     return 0
+
+
+def _prediction_column(args: argparse.Namespace) -> str | None:
+    """``--prediction``; the old ``--output`` still works as it, with a note (it never said which it was)."""
+    if args.output is not None:
+        if args.prediction is not None and args.prediction != args.output:
+            raise ValueError("--output is the old name of --prediction: give one of them")
+        print("modelspan baseline: --output is read as --prediction (the model's predictions); "
+              "a ground-truth column goes in --label", file=sys.stderr)
+    prediction: str | None = args.prediction if args.prediction is not None else args.output
+    if prediction is not None and prediction == args.label:
+        raise ValueError(f"column {prediction!r} cannot be both the prediction and the label")
+    return prediction
+
+
+def _without(data: Any, column: str | None) -> Any:
+    """The data without the ground-truth column (it is neither a feature nor the model's output)."""
+    if column is None:
+        return data
+    names = [str(name) for name in getattr(data, "columns", data)]
+    if column not in names:
+        raise ValueError(f"label column {column!r} is not in the data (columns: {', '.join(names[:20])})")
+    if hasattr(data, "drop"):
+        return data.drop(columns=[column])
+    return {name: values for name, values in data.items() if name != column}
 
 
 def read_table(path: Path) -> Any:

@@ -68,7 +68,7 @@ def row_attributes(
     """Each feature's value as ``ml.feature.<name>`` (redacted as asked), checked on the way."""
     profiles = baseline.features if baseline is not None else None
     plain = not profiles and not policy
-    prefix, isfinite, keys = semconv.FEATURE_PREFIX, math.isfinite, _KEYS
+    key_of, isfinite, keys = semconv.feature_value, math.isfinite, _KEYS
     for name, value in values.items():
         if type(name) is not str:
             name = _profile.safe_name(name)
@@ -76,7 +76,7 @@ def row_attributes(
             if isfinite(value):
                 key = keys.get(name)
                 if key is None:
-                    key = prefix + name
+                    key = key_of(name)
                     if len(keys) < _MAX_KEYS and len(name) <= _MAX_KEY_NAME:
                         keys[name] = key
                 attributes[key] = value
@@ -87,7 +87,7 @@ def row_attributes(
         if policy and name in policy:
             _redacted(name, value, policy[name], attributes, quality)
         elif type(value) in _NUMBER_TYPES or _profile.is_number(value):
-            _number(name, _profile.to_float(value), profile, attributes, quality)
+            _number(name, value, profile, attributes, quality)
         elif isinstance(value, str):
             _string(name, value, profile, attributes, quality)
         elif _profile.is_null(value):
@@ -101,11 +101,12 @@ def row_attributes(
 
 def _number(
     name: str,
-    number: float,
+    value: Any,
     profile: FeatureProfile | None,
     attributes: dict[str, Any],
     quality: Quality,
 ) -> None:
+    number = _profile.to_float(value)
     if not math.isfinite(number):
         quality.add(semconv.CHECK_NAN, name)  # JSON cannot carry it: count it, store nothing
         return
@@ -113,10 +114,10 @@ def _number(
         if profile.kind == "text":
             quality.add(semconv.CHECK_TYPE_CHANGE, name)
             return
-        text = repr(number) if not number.is_integer() else str(int(number))
-        _category(name, text, profile, attributes, quality)
+        # A code of a categorical feature: its canonical text, as the baseline holds it.
+        _category(name, semconv.category_value(value) or "", profile, attributes, quality)
         return
-    attributes[semconv.FEATURE_PREFIX + name] = number
+    attributes[semconv.feature_value(name)] = number
     if profile is not None and profile.min is not None and profile.max is not None and (
         number < profile.min or number > profile.max
     ):
@@ -134,10 +135,10 @@ def _string(
         _category(name, text, profile, attributes, quality)
     elif profile.kind == "text":
         words = _profile.tokens(text)
-        attributes[semconv.FEATURE_PREFIX + name + semconv.TEXT_LENGTH_SUFFIX] = len(text)
+        attributes[semconv.text_length(name)] = len(text)
         if words and profile.vocabulary:
             unseen = sum(1 for word in words if word not in profile.known)
-            attributes[semconv.FEATURE_PREFIX + name + semconv.TEXT_OOV_RATE_SUFFIX] = (
+            attributes[semconv.text_oov_rate(name)] = (
                 unseen / len(words)
             )
             if unseen:
@@ -153,8 +154,8 @@ def _category(
     attributes: dict[str, Any],
     quality: Quality,
 ) -> None:
-    attributes[semconv.FEATURE_PREFIX + name] = text[: semconv.MAX_STRING_LENGTH]
-    if profile is not None and profile.known and text not in profile.known:
+    attributes[semconv.feature_value(name)] = text[: semconv.MAX_STRING_LENGTH]
+    if profile is not None and profile.is_unseen(text):
         quality.add(semconv.CHECK_UNSEEN_CATEGORY, name)
 
 
@@ -164,4 +165,4 @@ def _redacted(
     if _profile.is_null(value):
         quality.add(semconv.CHECK_NULL, name)
     elif action == "hash":
-        attributes[semconv.FEATURE_PREFIX + name] = _redaction.hash_value(value)
+        attributes[semconv.feature_value(name)] = _redaction.hash_value(value)

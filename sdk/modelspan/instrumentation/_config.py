@@ -153,6 +153,10 @@ def configure(
 ) -> None:
     """Set up modelspan; safe to call again (it reconfigures, never stacks processors).
 
+    Calling it again with another exporter or another target (``store=``, or the environment
+    variables naming the Elasticsearch URL or OTLP endpoint) flushes and replaces the exporters;
+    the same exporters writing to the same place are kept.
+
     If the application already installed an OpenTelemetry SDK ``TracerProvider`` (globally, or
     passed as ``tracer_provider=``), modelspan adds its span processor to it and never replaces
     or resets it. Otherwise it creates one with ``service.name`` and ``deployment.environment``
@@ -180,7 +184,7 @@ def configure(
         for baseline in loaded:
             STATE.baselines[(baseline.model, baseline.version)] = baseline
         if STATE.enabled:
-            choice = _exporters.resolve(exporter)
+            choice = _exporters.resolve(exporter, store)
             _attach(choice, tracer_provider, service_name, env_name, store)
 
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _config, _monitor
+from modelspan.instrumentation import _config, _monitor, _outputs
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._prediction import clear_last
 
@@ -33,7 +33,9 @@ def monitor(
 
     ``input`` names (or gives the position of) the argument holding the model input; by default
     the first argument after ``self``/``cls``. ``features`` names positional features (numpy
-    rows), ``classes`` names the columns of a probability output, ``task`` is
+    rows), ``classes`` names the columns of a probability output (a list, an array such as
+    ``model.classes_``, or the fitted model itself; a decorated method of a model with ``classes_``
+    needs none), ``task`` is
     ``"classification"``, ``"regression"`` or ``"ranking"``, ``baseline`` a :class:`Baseline` or
     its JSON path (else the one ``configure(baselines=...)`` registered for this model version).
 
@@ -64,7 +66,9 @@ def monitor(
             model=model[: semconv.MAX_STRING_LENGTH],
             version=str(version)[: semconv.MAX_STRING_LENGTH],
             task=task,
-            classes=list(classes) if classes is not None else None,
+            classes=None if _outputs.is_model(classes) else _outputs.class_names(classes),
+            class_source=classes if _outputs.is_model(classes) else None,
+            method=_is_method(func),
             features=list(features) if features is not None else None,
             baseline=loaded,
             input_index=index,
@@ -99,6 +103,14 @@ def _input_position(func: Callable[..., Any], input_arg: str | int | None) -> tu
     if len(params) > skip:
         return skip, params[skip].name
     return skip, None
+
+
+def _is_method(func: Callable[..., Any]) -> bool:
+    try:
+        params = list(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return False
+    return bool(params) and params[0] in ("self", "cls")
 
 
 def _wrap(func: Any, spec: _monitor.Spec) -> Any:

@@ -21,6 +21,9 @@ from typing import Any
 
 ENV_EXPORTER = "MODELSPAN_EXPORTER"
 ENV_OTEL_EXPORTER = "OTEL_TRACES_EXPORTER"
+ENV_STORE = "MODELSPAN_STORE"
+"""The SQLite store file when ``configure(store=...)`` does not name one (as the exporter reads it)."""
+DEFAULT_STORE = "modelspan.db"
 
 # name -> (module, class, extra that provides it)
 _BUILTIN: dict[str, tuple[str, str, str]] = {
@@ -43,23 +46,56 @@ class ExporterChoice:
     names: tuple[str, ...]
     instance: Any = None
     source: str = "default"  # "argument" | "MODELSPAN_EXPORTER" | "OTEL_TRACES_EXPORTER" | ...
+    targets: tuple[object, ...] = ()
+    """Where each named exporter writes (store file, URL, endpoint), as resolved at configure time."""
 
     @property
     def key(self) -> object:
-        """Identity used to make ``configure()`` idempotent."""
-        return ("instance", id(self.instance)) if self.instance is not None else self.names
+        """Identity used to make ``configure()`` idempotent: the same exporters writing to the same
+        places. A change of store, URL or endpoint is a new key, so the exporters are replaced."""
+        if self.instance is not None:
+            return ("instance", id(self.instance))
+        return (self.names, self.targets)
+
+
+# Environment variables that decide where each built-in exporter writes.
+_TARGET_ENV: dict[str, tuple[str, ...]] = {
+    "elasticsearch": ("ELASTICSEARCH_URL", "ELASTICSEARCH_CLOUD_ID"),
+    "otlp": ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT",
+             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+}
+
+
+def _targets(names: tuple[str, ...], store: str | os.PathLike[str] | None) -> tuple[object, ...]:
+    targets: list[object] = []
+    for name in names:
+        if name in ("sqlite", "modelspan_sqlite"):
+            path = store if store is not None else (os.environ.get(ENV_STORE) or DEFAULT_STORE)
+            targets.append(os.path.abspath(os.fspath(path)))
+        else:
+            targets.append(tuple(os.environ.get(env, "") for env in _TARGET_ENV.get(name, ())))
+    return tuple(targets)
 
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in value.split(",") if part.strip())
 
 
-def resolve(argument: object, store: str | None = None) -> ExporterChoice:
-    """Resolve the exporter choice; raises ``ValueError`` on a bad argument.
+def resolve(argument: object, store: str | os.PathLike[str] | None = None) -> ExporterChoice:
+    """Resolve the exporter choice and where it writes; raises ``ValueError`` on a bad argument.
 
     >>> resolve("console").names
     ('console',)
+    >>> resolve("sqlite", "a.db").key != resolve("sqlite", "b.db").key
+    True
     """
+    choice = _resolve(argument)
+    if choice.instance is not None:
+        return choice
+    return ExporterChoice(choice.names, source=choice.source, targets=_targets(choice.names, store))
+
+
+def _resolve(argument: object) -> ExporterChoice:
     if argument is not None:
         if isinstance(argument, str):
             names = _split(argument)

@@ -53,6 +53,10 @@ class Spec:
     input_name: str | None
     sample_rate: float | None
     span_name: str
+    class_source: Any = None
+    """A fitted model given as ``classes=``: its ``classes_`` name probability columns (read per call)."""
+    method: bool = False
+    """The decorated function is a method: ``self`` may be a model with ``classes_``."""
     # (namespace, rate, identity attributes without the prediction id): rebuilt when either changes.
     constant: tuple[str | None, float, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
@@ -60,7 +64,7 @@ class Spec:
 class Call:
     """One monitored call in flight."""
 
-    __slots__ = ("baseline", "capture", "otel_token", "quality", "record", "record_token",
+    __slots__ = ("baseline", "capture", "otel_token", "owner", "quality", "record", "record_token",
                  "room", "shaped", "span", "spec", "start_ns", "streamed")
 
     def __init__(self, spec: Spec, record: CallRecord) -> None:
@@ -76,6 +80,7 @@ class Call:
         self.room = 0
         self.start_ns = 0
         self.streamed = False  # a generator: the yielded items are the output rows
+        self.owner: Any = None  # ``self`` of a decorated method
 
     def attach(self) -> None:
         self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -112,6 +117,8 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
     prediction_id = _new_id()
     call = Call(spec, CallRecord(spec.model, spec.version, prediction_id))
     call.capture = capture
+    if spec.method and args:
+        call.owner = args[0]
     try:
         attributes = _identity(spec, prediction_id, rate, state.namespace)
         baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
@@ -284,11 +291,26 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
     batch = call.shaped.size if isinstance(call.shaped, _inputs.Batch) else None
     if call.streamed:
         batch = len(result) if isinstance(result, list) else 0
-    outputs = _outputs.interpret(result, batch, call.spec.task, call.spec.classes)
+    try:
+        outputs = _outputs.interpret(result, batch, call.spec.task, _classes(call))
+    except _outputs.UnreadableOutput as exc:
+        # Counted on the span and in monitoring_errors(), logged (with the full shape) once per kind.
+        call.record.errors += 1
+        record_error(f"monitor.output ({exc.kind})", exc)
+        outputs = _outputs.Outputs()
     quality = Quality()
     _outputs.output_attributes(outputs, batch is not None, call.baseline, attributes, quality)
     quality.write(attributes)
     return outputs
+
+
+def _classes(call: Call) -> Sequence[str] | None:
+    """Names of a probability output's columns: ``classes=``, else ``classes_`` of the model."""
+    spec = call.spec
+    if spec.classes is not None:
+        return spec.classes
+    source = spec.class_source if spec.class_source is not None else call.owner
+    return _outputs.class_names(source) if _outputs.is_model(source) else None
 
 
 def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:

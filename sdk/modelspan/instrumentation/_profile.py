@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from modelspan import semconv
+
 MAX_VOCABULARY = 10_000
 MAX_TEXT_VOCABULARY = 5_000
 TEXT_MIN_TOKENS = 3.0  # mean tokens per value above which a string column is text
@@ -160,16 +162,24 @@ def as_floats(column: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, int, int]
 
 
 def as_strings(column: Sequence[Any] | np.ndarray) -> tuple[list[str], int, int]:
-    """Values of a categorical/text column as strings, plus (null count, wrong-type count)."""
+    """Values of a categorical/text column in their canonical text form (``semconv.category_value``:
+    ``3``, ``3.0`` and ``"3"`` are all ``"3"``), plus (null count, wrong-type count).
+
+    >>> as_strings([3, 3.0, "3", True, None, float("nan"), [1]])
+    (['3', '3', '3', 'true'], 2, 1)
+    """
     strings: list[str] = []
     nulls = wrong = 0
+    canonical = semconv.category_value
     for value in column:
-        if isinstance(value, str):
+        if type(value) is str:
             strings.append(value)
-        elif is_null(value) or (isinstance(value, float) and math.isnan(value)):
-            nulls += 1
-        elif isinstance(value, (bool, int, float, np.generic)):
-            strings.append(str(value))
+        elif isinstance(value, (str, bool, int, float, np.generic)) or is_null(value):
+            text = canonical(value)
+            if text is None:
+                nulls += 1
+            else:
+                strings.append(text)
         else:
             wrong += 1
     return strings, nulls, wrong

@@ -150,10 +150,10 @@ def categorical_summary(
         for category, count in counter.items():
             if category in index:
                 continue
-            if category in profile.known:
-                other += count
-            else:
+            if profile.is_unseen(category):
                 unseen += count
+            else:  # a listed category beyond the top-k, or one of an incomplete vocabulary's tail
+                other += count
         attributes[stat(name, semconv.STAT_OTHER_COUNT)] = other
         attributes[stat(name, semconv.STAT_UNSEEN_COUNT)] = unseen
         quality.add(semconv.CHECK_UNSEEN_CATEGORY, name, unseen)

@@ -189,8 +189,9 @@ def _categories(prefix: str, column: Column, calls: Agg, stats: ColumnStats, bat
     batch_unseen = int(_float(batch.get("unseen")))
     stats.count = present + batch_count
     stats.category_counts = [a + b for a, b in zip(rows, batch_cats, strict=True)]
-    # With no known categories at all (no baseline) nothing can be called unseen.
-    row_unseen = present - known if (column.categories or column.vocabulary) else 0
+    # With no known categories at all (no baseline) nothing can be called unseen; beyond an incomplete
+    # vocabulary (more levels than it holds) a value may be the baseline's unlisted tail: the remainder.
+    row_unseen = present - known if (column.categories or column.vocabulary) and column.complete else 0
     stats.other_count = (present - row_unseen - sum(rows)) + batch_other
     stats.unseen_count = row_unseen + batch_unseen
     stats.unbinned_count = batch_count - int(_float(batch.get("count")))

@@ -104,17 +104,20 @@ class Column:
     edges: tuple[float, ...] = ()
     categories: tuple[str, ...] = ()
     vocabulary: tuple[str, ...] = ()
+    complete: bool = True
+    """Whether ``vocabulary`` lists every category the baseline saw (else the rest is its tail, not new)."""
 
     @classmethod
     def feature(cls, name: str, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
-                vocabulary: Sequence[str] = ()) -> Column:
+                vocabulary: Sequence[str] = (), complete: bool = True) -> Column:
         """A model input.
 
         >>> Column.feature("temp", "numeric", [0.0, 10.0]).field
         'ml.feature.temp'
         """
-        single = semconv.feature_value(name) + (semconv.TEXT_LENGTH_SUFFIX if kind == "text" else "")
-        return cls(name, kind, single, tuple(float(e) for e in edges), tuple(categories), tuple(vocabulary))
+        single = semconv.text_length(name) if kind == "text" else semconv.feature_value(name)
+        return cls(name, kind, single, tuple(float(e) for e in edges), tuple(categories), tuple(vocabulary),
+                   complete)
 
     @classmethod
     def output(cls, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
@@ -324,7 +327,7 @@ def column_aggs(index: int, column: Column, baseline_id: str | None) -> Body:
                     for i in range(len(column.edges) + 1)}
             aggs[prefix + "batch"] = {"filter": term(semconv.BASELINE_ID, baseline_id), "aggs": sums}
     if column.kind == "text":
-        oov = semconv.feature_value(column.name) + semconv.TEXT_OOV_RATE_SUFFIX
+        oov = semconv.text_oov_rate(column.name)
         aggs[prefix + "oov"] = {"stats": {"field": attr(oov)}}
         aggs[prefix + "b_oov"] = {"weighted_avg": {
             "value": {"field": attr(semconv.batch_stat(column.name, semconv.STAT_OOV_RATE))},

@@ -29,6 +29,13 @@ of a question follows the minutes of the window, not its spans:
   called a model version; replaces ``spans_model_time``) and ``spans_server_time`` (partial: the
   application server spans only).
 
+Version 4 changes no table, only the names in ``fields``: feature names inside attribute names are
+escaped (``semconv.feature_token``: a dot in a name can no longer meet the grammar's dots) and batch
+features are keyed by their attribute prefix ``ml.batch.<token>``, apart from single-row attributes
+(``ml.feature.<token>``). Migrating rebuilds the derived tables from ``spans.document``, reading names
+written before escaping (``semconv.canonical_attribute``); that also recovers the ``cat.other`` counts
+that earlier versions misread as a feature ``<name>.cat``.
+
 Rollups are exact: a rollup row only ever adds values whose bin the writer computed with the very
 edges the question uses (same baseline id); everything else (partial minutes at the window's edges,
 spans binned for another baseline or none) is binned at query time from ``span_values``.
@@ -38,7 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 MINUTE_NS: Final = 60 * 10**9
 """Width of a rollup bucket."""
 
@@ -180,12 +187,3 @@ V3_INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS spans_server_time ON spans (start_ns) WHERE kind = 'Server' AND ml_kind IS NULL",
 )
 
-V3_BACKFILL: Final = (
-    f"""INSERT INTO call_minutes SELECT series_id, start_ns / {MINUTE_NS}, COALESCE(sample_rate, 1.0), path_key,
-        COALESCE(output_label, ''), count(*), total(error), total(COALESCE(batch_size, 1)), sum(duration_ns),
-        total(q0), count(q0), total(q1), count(q1), total(q2), count(q2), total(q3), count(q3), total(q4), count(q4)
-        FROM calls WHERE module = '' GROUP BY 1, 2, 3, 4, 5""",
-    f"""INSERT INTO check_minutes SELECT series_id, start_ns / {MINUTE_NS}, check_no, feature, count(*)
-        FROM row_checks GROUP BY 1, 2, 3, 4""",
-)
-"""Version 2 -> 3: the rollups from the rows they sum (a version 2 file holds those rows already)."""

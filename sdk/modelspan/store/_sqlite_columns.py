@@ -52,7 +52,7 @@ class ColumnReader:
         if column.edges:
             aggs[prefix + "bins"] = {"buckets": [{"doc_count": n} for n in bins]}
         if column.kind == "text":
-            oov = semconv.feature_value(column.name) + semconv.TEXT_OOV_RATE_SUFFIX
+            oov = semconv.text_oov_rate(column.name)
             n, oov_total, *_ = self._numbers(oov, ())
             aggs[prefix + "oov"] = {"count": n, "avg": oov_total / n if n else None}
         return aggs
@@ -132,7 +132,7 @@ class ColumnReader:
         return aggs
 
     def _batch(self, prefix: str, column: Column) -> Agg:
-        field = self.ids.find_field(column.name)
+        field = self.ids.find_field(semconv.batch_field(column.name))
         scope = "series_id = ? AND field_id = ? AND start_ns >= ? AND start_ns < ?"
         args = (self.series, -1 if field is None else field, self.start, self.end)
         sums = ", ".join(f"total({_STAT_COLUMNS[stat]})" for stat in BATCH_SUMS)

@@ -91,11 +91,10 @@ def migrate(connection: sqlite3.Connection) -> None:
             _rebuild_spans(connection)
         for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES, *_schema.V3_INDEXES):
             connection.execute(statement)
-        if version == 1:
+        if version in (2, 3):
+            _clear_derived(connection)  # version 4: feature names re-keyed in today's grammar
+        if version >= 1:
             _backfill(connection)  # every derived table, the version 3 rollups too
-        elif version == 2:
-            for statement in _schema.V3_BACKFILL:
-                connection.execute(statement)
         connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
 
 
@@ -107,6 +106,17 @@ def _rebuild_spans(connection: sqlite3.Connection) -> None:
     connection.execute("DROP TABLE spans_v1")  # its indexes go with it; recreated on the new table
     for statement in _schema.SPANS_INDEXES:
         connection.execute(statement)
+
+
+def _clear_derived(connection: sqlite3.Connection) -> None:
+    """Versions 2 and 3 -> 4: forget the derived rows and field names, rebuilt from the documents.
+
+    Version 4 keys batch features by their attribute prefix (``ml.batch.<token>``) and escapes dots in
+    feature names (``semconv.feature_token``); before it, a batch's ``cat.other`` counts were misread as
+    a feature ``<name>.cat`` and lost, and a feature name holding a dot could meet another attribute.
+    """
+    for table in (*_schema.DERIVED_TABLES, "fields"):
+        connection.execute(f"DELETE FROM {table}")
 
 
 def _backfill(connection: sqlite3.Connection) -> None:

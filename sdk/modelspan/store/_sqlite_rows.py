@@ -182,7 +182,7 @@ class Extractor:
                 if name in fields or not (name.startswith(semconv.FEATURE_PREFIX) or name in SINGLE_OUTPUTS):
                     fields[name] = None
                     continue
-                field_id = fields[name] = self.ids.field(name)
+                field_id = fields[name] = self.ids.field(semconv.canonical_attribute(name))
             kind = type(value)
             if kind is float or kind is int or (kind is not bool and isinstance(value, (int, float))):
                 number = float(value)
@@ -219,15 +219,16 @@ class Extractor:
             number = _number(value)
             if parsed is None or parsed[1] is None or number is None:
                 continue
-            feature, stat = parsed[0], str(parsed[1])
+            # Batch features are keyed by their attribute prefix: a user's "_output" is not the outputs'.
+            key, stat = semconv.batch_field(parsed[0]), str(parsed[1])
             if stat.startswith(("bin.", "cat.")) and stat != semconv.STAT_OTHER_COUNT:
                 kind = "b" if stat.startswith("bin.") else "k"
-                out.batch_counts.append((series, self.ids.field(feature), start_ns, span_id, baseline, kind,
+                out.batch_counts.append((series, self.ids.field(key), start_ns, span_id, baseline, kind,
                                          int(stat.split(".")[1]), number))
             elif stat in _BATCH_COLUMNS:
-                stats.setdefault(feature, {})[_BATCH_COLUMNS[stat]] = number
-        for feature, values in stats.items():
-            out.batch_stats.append((series, self.ids.field(feature), start_ns, span_id, baseline,
+                stats.setdefault(key, {})[_BATCH_COLUMNS[stat]] = number
+        for key, values in stats.items():
+            out.batch_stats.append((series, self.ids.field(key), start_ns, span_id, baseline,
                                     *(values.get(column) for column in BATCH_COLUMNS)))
 
     @staticmethod

@@ -91,7 +91,8 @@ def _column(name: str, profile: FeatureProfile, *, output: bool) -> Column:
     kind = profile.kind
     if output:
         return Column.output(kind, profile.edges, profile.categories, profile.vocabulary)
-    return Column.feature(name, kind, profile.edges, profile.categories, profile.vocabulary)
+    return Column.feature(name, kind, profile.edges, profile.categories, profile.vocabulary,
+                          profile.complete_vocabulary)
 
 
 class ElasticsearchStore:

@@ -74,3 +74,27 @@ def test_runs_as_a_command(tmp_path: Path) -> None:
                            "--version", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert Baseline.load(tmp_path / "m-2.json").features["x"].max == 3.0
+
+
+def test_prediction_and_label_columns_are_separate_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12, item 9: the model's predictions profile the output; the ground truth is no feature."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(_frame()).assign(predicted=lambda f: np.where(f["age"] > 50, "churn", "stay"))
+    data = tmp_path / "train.csv"
+    frame.to_csv(data, index=False)
+    out = tmp_path / "b.json"
+    assert cli.main(["baseline", str(data), "--model", "churn", "--version", "3", "--prediction", "predicted",
+                     "--label", "label", "--out", str(out)]) == 0
+    baseline = Baseline.load(out)
+    assert set(baseline.features) == {"age", "plan"}
+    predicted = frame["predicted"].value_counts()
+    assert baseline.output is not None
+    assert dict(zip(baseline.output.categories, baseline.output.category_counts, strict=True)) == predicted.to_dict()
+    for bad in (["--label", "nope"], ["--prediction", "label", "--label", "label"],
+                ["--output", "predicted", "--prediction", "label"]):
+        assert cli.main(["baseline", str(data), "--model", "m", "--version", "1", *bad,
+                         "--out", str(tmp_path / "x.json")]) == 2
+    assert "is not in the data" in capsys.readouterr().err
+    assert cli.main(["baseline", str(data), "--model", "m", "--version", "1", "--output", "predicted",
+                     "--out", str(tmp_path / "old.json")]) == 0
+    assert "--output is read as --prediction" in capsys.readouterr().err
