@@ -200,19 +200,17 @@ def _categories(prefix: str, column: Column, calls: Agg, stats: ColumnStats, bat
 
 
 def category_key(key: Any) -> str:
-    """A terms bucket key as the baseline spells categories.
+    """A terms bucket key in the canonical text form the baseline spells categories in.
 
     A categorical attribute written before ``modelspan elastic setup`` pinned it as ``keyword`` may
     be mapped ``long`` or ``double`` (dynamic mapping guessed from the first value): its buckets
-    then come back as ``12345`` or ``12345.0`` while the baseline says ``"12345"``. Integer-valued
-    numbers are written without a fraction, so both mappings meet the baseline's categories.
+    then come back as ``12345`` or ``12345.0`` while the baseline says ``"12345"``.
 
     >>> category_key(12345.0), category_key(12345), category_key("12345"), category_key(0.5)
     ('12345', '12345', '12345', '0.5')
     """
-    if isinstance(key, float) and key.is_integer():
-        return str(int(key))
-    return str(key)
+    text = semconv.category_value(key)
+    return str(key) if text is None else text
 
 
 def _aggs(response: Agg) -> Agg:
