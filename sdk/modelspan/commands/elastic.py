@@ -17,7 +17,7 @@ import json
 import sys
 from typing import Any
 
-from modelspan.exporters import templates
+from modelspan.elasticsearch import templates
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

@@ -26,7 +26,7 @@ CHECKPOINTS_INDEX = "modelspan-checkpoints"
 FINDINGS_PAGE = 5000
 Body = dict[str, Any]
 
-# Field layout as in ``modelspan.exporters.templates`` (baselines_mapping, checkpoints_mapping):
+# Field layout as in ``modelspan.elasticsearch.templates`` (baselines_mapping, checkpoints_mapping):
 # the profile lives under ``body``, an object Elasticsearch keeps but does not index.
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from modelspan import semconv
 from modelspan.elastic import setup, teardown
-from modelspan.elastic._http import Credentials, HttpTransport, split_userinfo
+from modelspan.elastic._http import HttpTransport
+from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.elastic._session import Session
 from modelspan.store import _es_queries as queries
 from tests.sdk.elastic.assets_fixture import FixtureAssets
@@ -31,9 +32,7 @@ def test_setup_is_idempotent_and_pins_feature_types_on_a_live_cluster() -> None:
     assert URL is not None
     first = setup(URL, None, alerting="none", assets=FixtureAssets())
     assert setup(URL, None, alerting="none", assets=FixtureAssets()).changed == [], first.summary()
-    plain, user, password = split_userinfo(URL)
-    session = Session(HttpTransport({"elasticsearch": plain}, Credentials(os.environ.get("ELASTICSEARCH_API_KEY"),
-                                                                           user, password)))
+    session = Session(HttpTransport(resolve_settings(URL)))
     stream = f"traces-{semconv.MODELSPAN_DATASET}.otel-t{uuid.uuid4().hex[:8]}"
     field = queries.attr(semconv.feature_value("live_temp"))
     try:
