@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from modelspan import findings
-from modelspan.elasticsearch import layout, templates
+from modelspan.elasticsearch import layout
 from tests.contract.tsc import Case, typecheck
 from tests.kibana import fields
 from tests.kibana.test_saved_objects import VIEWS

@@ -16,8 +16,8 @@ import pytest
 from modelspan import semconv
 from modelspan.elastic import setup, teardown
 from modelspan.elastic._http import HttpTransport
-from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.elastic._session import Session
+from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.store import _es_queries as queries
 from tests.sdk.elastic.assets_fixture import FixtureAssets
 

@@ -102,8 +102,8 @@ def test_kibana_url_from_argument_environment_or_cloud_id() -> None:
     assert resolve_settings(kibana_url="http://u:p@kb:5601/", environ={}).kibana_url == "http://kb:5601"
     assert resolve_settings(environ={"KIBANA_URL": "http://kb:5601"}).kibana_url == "http://kb:5601"
     assert resolve_settings(environ={}).kibana_url is None
-    assert resolve_settings(environ={"KIBANA_URL": "http://kb:5601", "ELASTICSEARCH_CLOUD_ID": CLOUD_ID}).kibana_url == (
-        "http://kb:5601")
+    both = {"KIBANA_URL": "http://kb:5601", "ELASTICSEARCH_CLOUD_ID": CLOUD_ID}
+    assert resolve_settings(environ=both).kibana_url == "http://kb:5601"
 
 
 def test_ca_file_must_exist(tmp_path: Path) -> None:
