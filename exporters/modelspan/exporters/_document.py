@@ -38,13 +38,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
+from modelspan.elasticsearch.layout import DATASET_KEY, DEFAULT_DATASET, DEFAULT_NAMESPACE, NAMESPACE_KEY, OTEL_SUFFIX
+
 __all__ = ["index_for", "span_event_documents", "span_to_document"]
 
-DATASET_KEY: Final = "data_stream.dataset"
-NAMESPACE_KEY: Final = "data_stream.namespace"
-DEFAULT_DATASET: Final = "generic"
-DEFAULT_NAMESPACE: Final = "default"
-OTEL_SUFFIX: Final = ".otel"
 
 # Attributes the collector treats as routing/control and never writes into ``attributes``.
 ROUTING_ATTRIBUTES: Final = (

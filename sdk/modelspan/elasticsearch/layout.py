@@ -81,9 +81,6 @@ ATTRIBUTES: Final = "attributes"
 RESOURCE_ATTRIBUTES: Final = "resource.attributes"
 SERVICE_NAME: Final = f"{RESOURCE_ATTRIBUTES}.service.name"
 
-OTHER: Final = "__other__"
-"""Bucket and category key of the values a baseline knows but does not name (beyond its top list)."""
-
 
 def attr(name: str) -> str:
     """Document field of span attribute ``name`` (``attributes.`` + the semconv name).

@@ -17,8 +17,8 @@ from modelspan import semconv
 from modelspan.elastic import setup, teardown
 from modelspan.elastic._http import HttpTransport
 from modelspan.elastic._session import Session
+from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import resolve_settings
-from modelspan.store import _es_queries as queries
 from tests.sdk.elastic.assets_fixture import FixtureAssets
 
 URL = os.environ.get("MODELSPAN_TEST_ES_URL")
@@ -34,7 +34,7 @@ def test_setup_is_idempotent_and_pins_feature_types_on_a_live_cluster() -> None:
     assert setup(URL, None, alerting="none", assets=FixtureAssets()).changed == [], first.summary()
     session = Session(HttpTransport(resolve_settings(URL)))
     stream = f"traces-{semconv.MODELSPAN_DATASET}.otel-t{uuid.uuid4().hex[:8]}"
-    field = queries.attr(semconv.feature_value("live_temp"))
+    field = layout.attr(semconv.feature_value("live_temp"))
     try:
         document = {"@timestamp": "2026-11-23T10:00:00Z", "name": "predict", "duration": 1000,
                     "attributes": {semconv.feature_value("live_temp"): 3, semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL}}

@@ -207,7 +207,7 @@ def test_every_field_the_analyzer_queries_is_aggregatable(pinned: bool) -> None:
 
 def test_numbers_are_pinned_whatever_the_first_value() -> None:
     mapping = EffectiveMapping(templates.component_templates([_baseline()]))
-    attr = queries.attr
+    attr = layout.attr
     for field in (semconv.feature_value("unknown_feature"), semconv.batch_stat("temp", semconv.STAT_SUM),
                   semconv.batch_stat("a.bin", semconv.STAT_SUM), semconv.OUTPUT_VALUE, semconv.SAMPLE_RATE,
                   semconv.batch_stat(semconv.OUTPUT_SCORE_FEATURE, semconv.STAT_SUM)):
