@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,20 @@ def test_client_and_pool_carry_the_same_settings(tmp_path: Path) -> None:
     assert client.transport.node_pool.get().base_url == "http://127.0.0.1:9200"
     assert client._headers["Authorization"] == api_key_authorization("id:key")
     client.close()
+
+
+def test_the_package_imports_without_the_client_library_or_urllib3() -> None:
+    script = (
+        "import importlib.abc, sys\n"
+        "class Blocker(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('elasticsearch', 'elastic_transport', 'urllib3'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Blocker())\n"
+        "from modelspan.elasticsearch import connection, layout, templates\n"
+        "settings = connection.resolve_settings('http://es:9200', api_key='id:key', environ={})\n"
+        "print(settings.headers['Authorization'], layout.SPANS_PATTERN, len(templates.component_templates()))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [*api_key_authorization("id:key").split(), "traces-modelspan.otel-*", "3"]
