@@ -163,14 +163,14 @@ def resolve_settings(
     extra = _extra_headers(headers, env)
     header_auth = next((extra.pop(k) for k in list(extra) if k.lower() == AUTHORIZATION.lower()), None)
     given = _Credentials(api_key, username, _first(password, env.get(ENV_PASSWORD)), url_credentials if url else None)
-    from_env = _Credentials(env.get(ENV_API_KEY), env.get(ENV_USERNAME), _first(password, env.get(ENV_PASSWORD)),
+    from_env = _Credentials(_env(env, ENV_API_KEY), _env(env, ENV_USERNAME), _first(password, env.get(ENV_PASSWORD)),
                             None if url else url_credentials)
     authorization = given.authorization() or from_env.authorization() or header_auth
-    ca = _first(ca_certs, env.get(ENV_CA_CERTS))
+    ca = _first(ca_certs, _env(env, ENV_CA_CERTS))
     if ca and not os.path.isfile(ca):
         raise ValueError(f"modelspan: CA certificate file {ca!r} does not exist")
     return Settings(urls, authorization, extra, ca or None, _verify(verify_certs, env),
-                    _kibana_url(_first(kibana_url, env.get(ENV_KIBANA_URL), cloud_kibana)), configured=bool(raw_url))
+                    _kibana_url(_first(kibana_url, _env(env, ENV_KIBANA_URL), cloud_kibana)), configured=bool(raw_url))
 
 
 def api_key_authorization(api_key: str | tuple[str, str]) -> str:
@@ -241,6 +241,11 @@ class _Credentials:
         if self.in_url:
             return basic_authorization(*self.in_url)
         return None
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """An environment variable's value without surrounding blanks; a blank one counts as unset."""
+    return env.get(name, "").strip() or None
 
 
 def _first(*values: Any) -> Any:

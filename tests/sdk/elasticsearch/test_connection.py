@@ -150,6 +150,12 @@ def test_bad_url_is_a_clear_error() -> None:
             resolve_settings(bad, environ={})
 
 
+def test_blank_variables_count_as_unset() -> None:
+    settings = resolve_settings(environ={"ELASTICSEARCH_URL": " http://es:9200 ", "ELASTICSEARCH_API_KEY": " ",
+                                         "ELASTICSEARCH_USERNAME": "", "ELASTICSEARCH_CA_CERTS": "  "})
+    assert (settings.urls, settings.authorization, settings.ca_certs) == (("http://es:9200",), None, None)
+
+
 def test_is_configured_reads_url_or_cloud_id() -> None:
     assert is_configured({"ELASTICSEARCH_URL": "http://es:9200"})
     assert is_configured({"ELASTICSEARCH_CLOUD_ID": CLOUD_ID})
