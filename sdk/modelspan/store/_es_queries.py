@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from modelspan import semconv
+from modelspan.elasticsearch.layout import DURATION, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, TRACE_ID, attr
 
-SPANS_INDEX = "traces-modelspan.otel-*"
+SPANS_INDEX = SPANS_PATTERN
 """Data streams holding model and module spans (both export paths route them there)."""
 PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
@@ -46,15 +47,6 @@ EMPTY_KEY = ""
 
 Kind = Literal["numeric", "categorical", "text"]
 Body = dict[str, Any]
-
-
-def attr(name: str) -> str:
-    """Elasticsearch field of span attribute ``name`` (``attributes.`` + the semconv name).
-
-    >>> attr(semconv.MODEL_NAME)
-    'attributes.ml.model.name'
-    """
-    return "attributes." + name
 
 
 @dataclass(frozen=True)
@@ -143,7 +135,7 @@ class Question:
 def window_query(window: Window, *filters: Body) -> Body:
     """``bool`` filter: ``@timestamp`` in the window plus ``filters``."""
     start, end = window.iso()
-    in_window = {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
+    in_window = {"range": {TIMESTAMP: {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
     return {"bool": {"filter": [in_window, *filters]}}
 
 
@@ -245,8 +237,8 @@ def plan(question: Question) -> tuple[Question, bool]:
 def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
     """Latency percentiles, errors and, per interval, calls (by sample rate), errors, latency."""
     per_interval: Body = {
-        "errors": {"filter": {"term": {"status.code": "Error"}}},
-        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
+        "errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}},
+        "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS)}},
     }
     if with_rates:
         # QPS is scaled by 1/sample_rate: the few distinct rates are bucketed and scaled in the
@@ -259,13 +251,13 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
     start = _iso(question.window.start)
     last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
     return {
-        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
-        "duration": {"stats": {"field": "duration"}},
-        "errors": {"filter": {"term": {"status.code": "Error"}}},
+        "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
+        "duration": {"stats": {"field": DURATION}},
+        "errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}},
         "rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}},
         "intervals": {
             "date_histogram": {
-                "field": "@timestamp",
+                "field": TIMESTAMP,
                 "fixed_interval": f"{question.interval_seconds}s",
                 "min_doc_count": 0,
                 "extended_bounds": {"min": start, "max": last},
@@ -277,8 +269,8 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
 
 def paths_aggs() -> Body:
     """Calls per module path and output label, with a few example trace ids per path."""
-    examples = {"top_hits": {"size": EXAMPLE_TRACES, "_source": {"includes": ["trace_id"]},
-                             "sort": [{"@timestamp": {"order": "desc"}}]}}
+    examples = {"top_hits": {"size": EXAMPLE_TRACES, "_source": {"includes": [TRACE_ID]},
+                             "sort": [{TIMESTAMP: {"order": "desc"}}]}}
     labels = {"terms": {"field": attr(semconv.OUTPUT_LABEL), "size": MAX_LABELS, "missing": EMPTY_KEY}}
     return {
         "paths": {
@@ -406,9 +398,9 @@ def outcomes_body(window: Window, after: Sequence[str] | None = None, size: int 
     body: Body = {
         "size": size,
         "track_total_hits": False,
-        "query": {"bool": {"filter": [{"range": {"@timestamp": {"gte": start}}}]}},
+        "query": {"bool": {"filter": [{"range": {TIMESTAMP: {"gte": start}}}]}},
         "sort": [{OUTCOME_PREDICTION_ID: {"order": "asc"}}],
-        "_source": {"includes": [OUTCOME_PREDICTION_ID, OUTCOME_ACTUAL, "@timestamp"]},
+        "_source": {"includes": [OUTCOME_PREDICTION_ID, OUTCOME_ACTUAL, TIMESTAMP]},
     }
     if after:
         body["search_after"] = list(after)
@@ -430,5 +422,5 @@ def predictions_body(window: Window, model: str, version: str, prediction_ids: S
         "size": len(prediction_ids),
         "track_total_hits": False,
         "query": query,
-        "_source": {"includes": ["@timestamp", "trace_id", *(attr(name) for name in PREDICTION_FIELDS)]},
+        "_source": {"includes": [TIMESTAMP, TRACE_ID, *(attr(name) for name in PREDICTION_FIELDS)]},
     }
