@@ -22,12 +22,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from modelspan import semconv
-from modelspan.instrumentation import _capture, _config, _inputs, _outputs, _redaction
+from modelspan.instrumentation import _config, _outputs, _redaction
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import Prediction, set_last, set_last_fields
 from modelspan.instrumentation._summaries import batch_attributes
+from modelspan.profiling import _capture, _inputs
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -293,9 +294,14 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
 
 def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:
     latency_ms = (end_ns - call.start_ns) / 1e6
+    keys = outputs.keys() if outputs is not None else ["*"]
+    recorded = None if outputs is None else (
+        outputs.labels if outputs.labels is not None
+        else outputs.values.tolist() if outputs.values is not None else None
+    )
     for capture in list(_capture.ACTIVE):
         if capture.wants(call.spec.model, call.spec.version):
-            capture.record(call.shaped, outputs, call.record.path, latency_ms)
+            capture.record(call.shaped, keys, recorded, call.record.path, latency_ms)
 
 
 def _bounded(attributes: dict[str, Any], room: int) -> dict[str, Any]:

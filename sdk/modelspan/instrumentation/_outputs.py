@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation import _profile
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._summaries import categorical_summary, numeric_summary
+from modelspan.profiling import _profile
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
