@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.profiling import _inputs, _profile
 from modelspan.profiling._capture import BaselineCapture, Captured
 
@@ -161,7 +161,7 @@ class Baseline:
 
     def __post_init__(self) -> None:
         if not self.created_at:
-            self.created_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self.created_at = _time.iso(_dt.datetime.now(_dt.timezone.utc))
         if not self.id:
             self.id = self.content_id()
 
