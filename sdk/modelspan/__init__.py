@@ -21,7 +21,7 @@ import importlib
 from pkgutil import extend_path
 from typing import Any
 
-# ``modelspan.exporters`` lives in ``exporters/modelspan``; merge it in (design.md, decision 8).
+# ``modelspan.exporters`` lives in ``exporters/modelspan``; merge it in (docs/architecture.md, decision 8).
 __path__ = extend_path(__path__, __name__)
 
 from modelspan._version import __version__

@@ -1,6 +1,6 @@
 """One span, one document: what the OTel Collector's ``elasticsearch`` exporter writes in ``otel`` mode.
 
-Both export paths must store the same shape (design.md, decision 1), so every rule here follows
+Both export paths must store the same shape (docs/architecture.md, decision 1), so every rule here follows
 the collector's ``otelserializer`` (open-telemetry/opentelemetry-collector-contrib,
 ``exporter/elasticsearchexporter/internal/serializer/otelserializer``):
 

@@ -1,6 +1,6 @@
 """``@modelspan.monitor``: one span per model call, with inputs, outputs, path and checks.
 
-The decorated function's return value, exceptions and timing belong to the user (design.md,
+The decorated function's return value, exceptions and timing belong to the user (docs/architecture.md,
 decision 6): monitoring runs before and after the call inside ``try/except``, failures are
 counted (``modelspan.monitoring_errors()``, ``ml.monitoring.errors``) and logged once, and the
 user's own exception is re-raised as the very same object. When monitoring is disabled the

@@ -1,6 +1,6 @@
 """Search bodies the analyzer sends to Elasticsearch: pure functions from a question to a body.
 
-Every statistic is pushed down as an aggregation (design.md, decision 5): one ``_search`` lists the
+Every statistic is pushed down as an aggregation (docs/architecture.md, decision 5): one ``_search`` lists the
 models of a window, then one search per (model, version, window) answers every question about it
 at once (bins per feature, categories, batch summaries, output distribution, module paths per
 output, data-quality counts, latency percentiles, QPS and errors per interval, per sub-module), so
