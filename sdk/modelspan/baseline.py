@@ -1,7 +1,7 @@
 """Baselines: what a model's inputs, outputs and module paths looked like when it was good.
 
-A :class:`Baseline` is a profile, not a copy of the data (docs/architecture.md, decision 4): per feature the
-quantile bin edges and counts, category frequencies, vocabulary and a bounded sample; the output
+A :class:`Baseline` is a profile, not a copy of the data (docs/architecture.md, decision 4): per
+feature the quantile bin edges and counts, category frequencies, vocabulary and a bounded sample; the output
 distribution; the module-path frequencies per output; the latency distribution. The SDK
 summarises batches over the baseline's bin edges (so the summaries merge into histograms) and
 checks calls against its ranges and categories; the analyzer compares windows against it.

@@ -1,7 +1,7 @@
 """``@modelspan.monitor``: one span per model call, with inputs, outputs, path and checks.
 
-The decorated function's return value, exceptions and timing belong to the user (docs/architecture.md,
-decision 6): monitoring runs before and after the call inside ``try/except``, failures are
+The decorated function's return value, exceptions and timing belong to the user
+(docs/architecture.md, decision 6): monitoring runs before and after the call inside ``try/except``, failures are
 counted (``modelspan.monitoring_errors()``, ``ml.monitoring.errors``) and logged once, and the
 user's own exception is re-raised as the very same object. When monitoring is disabled the
 wrapper is one flag test and a direct call.
@@ -295,13 +295,10 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
 def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:
     latency_ms = (end_ns - call.start_ns) / 1e6
     keys = outputs.keys() if outputs is not None else ["*"]
-    recorded = None if outputs is None else (
-        outputs.labels if outputs.labels is not None
-        else outputs.values.tolist() if outputs.values is not None else None
-    )
+    per_row = outputs.per_row() if outputs is not None else None
     for capture in list(_capture.ACTIVE):
         if capture.wants(call.spec.model, call.spec.version):
-            capture.record(call.shaped, keys, recorded, call.record.path, latency_ms)
+            capture.record(call.shaped, keys, per_row, call.record.path, latency_ms)
 
 
 def _bounded(attributes: dict[str, Any], room: int) -> dict[str, Any]:

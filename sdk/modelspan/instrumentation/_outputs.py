@@ -42,6 +42,12 @@ class Outputs:
         size = self.values.size if self.values is not None else 1
         return ["*"] * size
 
+    def per_row(self) -> list[Any] | None:
+        """The per-row outputs a baseline profiles: the labels, else the values."""
+        if self.labels is not None:
+            return self.labels
+        return self.values.tolist() if self.values is not None else None
+
 
 def interpret(
     result: Any, rows: int | None, task: str | None, classes: Sequence[str] | None
