@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ("opentelemetry.sdk", "scipy", "pandas", "elasticsearch", "pyarrow")
+BLOCKED = ("opentelemetry.sdk", "scipy", "pandas", "elasticsearch", "pyarrow", "urllib3")
 # What `import modelspan` may load: the instrumentation and the layers below it
 # (docs/architecture.md, the layers); never an exporter, the store or the analyzer.
 LIGHT = ("instrumentation", "profiling", "baseline", "elasticsearch", "sqlite",
