@@ -11,7 +11,6 @@ here, and ``modelspan.exporters`` is checked like every other package. Arguments
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,9 +19,9 @@ DIRECTORIES = [str(ROOT / "sdk" / "modelspan"), str(ROOT / "exporters" / "models
 
 def main() -> None:
     os.chdir(ROOT)  # lint-imports reads pyproject.toml and finds the kibana package here
-    sys.path.insert(0, str(ROOT))
-    import modelspan
     from importlinter.cli import lint_imports_command
+
+    import modelspan
 
     spec = modelspan.__spec__
     if spec is None or spec.submodule_search_locations is None or not all(map(os.path.isdir, DIRECTORIES)):
