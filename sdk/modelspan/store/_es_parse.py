@@ -13,11 +13,12 @@ for the model and each sub-module. Missing aggregations (an empty index) parse a
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from modelspan import _time, semconv
+from modelspan import semconv
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question
 
 # The data classes live in ``_stats`` (shared with the SQLite store); re-exported under their old home.
@@ -96,7 +97,7 @@ def _interval(bucket: Agg, seconds: float) -> Interval:
             logger.warning("%d calls with rare sample rates counted unscaled", other)
             scaled_calls += other
     return Interval(
-        start=_time.from_millis(int(bucket["key"])),
+        start=_dt.datetime.fromtimestamp(int(bucket["key"]) / 1000, _dt.timezone.utc),
         calls=calls,
         errors=int(bucket.get("errors", {}).get("doc_count", 0)),
         scaled_calls=scaled_calls,
