@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from modelspan import semconv
-from modelspan.instrumentation._profile import safe_name
+from modelspan.profiling._profile import safe_name
 
 Action = Literal["drop", "hash"]
 ACTIONS: tuple[str, ...] = ("drop", "hash")

@@ -1,6 +1,6 @@
 """Search bodies the analyzer sends to Elasticsearch: pure functions from a question to a body.
 
-Every statistic is pushed down as an aggregation (design.md, decision 5): one ``_search`` lists the
+Every statistic is pushed down as an aggregation (docs/architecture.md, decision 5): one ``_search`` lists the
 models of a window, then one search per (model, version, window) answers every question about it
 at once (bins per feature, categories, batch summaries, output distribution, module paths per
 output, data-quality counts, latency percentiles, QPS and errors per interval, per sub-module), so
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.elasticsearch.layout import DURATION, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, TRACE_ID, attr
 
 SPANS_INDEX = SPANS_PATTERN
@@ -61,25 +61,14 @@ class Window:
         """>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
         3600.0
         """
-        return cls(_utc(_dt.datetime.fromisoformat(start.replace("Z", "+00:00"))),
-                   _utc(_dt.datetime.fromisoformat(end.replace("Z", "+00:00"))))
+        return cls(_time.parse(start), _time.parse(end))
 
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
     def iso(self) -> tuple[str, str]:
-        return _iso(self.start), _iso(self.end)
-
-
-def _utc(moment: _dt.datetime) -> _dt.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return _utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _time.iso(self.start), _time.iso(self.end)
 
 
 @dataclass(frozen=True)
@@ -248,8 +237,8 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
             "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}},
         }
     # extended_bounds.max is inclusive while the window's end is not: stop one millisecond short.
-    start = _iso(question.window.start)
-    last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
+    start = _time.iso(question.window.start)
+    last = _time.iso(question.window.end - _dt.timedelta(milliseconds=1))
     return {
         "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
         "duration": {"stats": {"field": DURATION}},

@@ -1,6 +1,6 @@
 """The analyzer's Elasticsearch store: sufficient statistics by aggregation, findings by bulk index.
 
-Questions are pushed down as aggregations (design.md, decision 5). Per analysis run:
+Questions are pushed down as aggregations (docs/architecture.md, decision 5). Per analysis run:
 
 - one ``_search`` lists the model versions with spans in the window;
 - one ``_msearch`` asks, for every model version and window at once, everything the analyzer needs
