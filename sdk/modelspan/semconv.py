@@ -179,6 +179,20 @@ def feature_value(name: str) -> str:
     return FEATURE_PREFIX + name
 
 
+def single_row_attribute(name: str, kind: str, *, output: bool = False) -> str:
+    """Attribute a single-row call's value of feature ``name`` (or the ``output``) is summarised from.
+
+    Numbers and categories are the value itself; text is summarised by its length; the output is
+    its value for regression, its label otherwise.
+
+    >>> single_row_attribute("review", "text"), single_row_attribute(OUTPUT_FEATURE, "categorical", output=True)
+    ('ml.feature.review.length', 'ml.output.label')
+    """
+    if output:
+        return OUTPUT_VALUE if kind == "numeric" else OUTPUT_LABEL
+    return feature_value(name) + (TEXT_LENGTH_SUFFIX if kind == "text" else "")
+
+
 def batch_stat(name: str, stat: str) -> str:
     """Attribute holding statistic ``stat`` of feature ``name`` in a batch call.
 

@@ -6,7 +6,7 @@ Statistics live in small pure modules (``drift``, ``multiple_testing``, ``thresh
 
     from modelspan.analyzer import analyze
     from modelspan.store import open_store
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     with open_store() as store:
         analysis = analyze(store, Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"))

@@ -18,7 +18,7 @@ from typing import Any
 from modelspan import findings
 from modelspan.analyzer import latency, quality
 from modelspan.analyzer._documents import Context, document, iso, number
-from modelspan.store._stats import ModelStats, Operations
+from modelspan.store import ModelStats, Operations
 
 ALPHA = 0.01
 MIN_ERRORS = 5

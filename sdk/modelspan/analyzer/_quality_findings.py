@@ -24,7 +24,7 @@ from scipy import stats as scipy_stats
 from modelspan import findings
 from modelspan.analyzer import quality
 from modelspan.analyzer._documents import Context, document, iso, number
-from modelspan.store._stats import LabelledPrediction
+from modelspan.store import LabelledPrediction
 
 MIN_LABELS = 30
 MIN_DROP = 0.05

@@ -19,27 +19,27 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from modelspan import semconv
+from modelspan.store._answers import (
+    BATCH_SUMS,
+    EMPTY_KEY,
+    EXAMPLE_TRACES,
+    MAX_LABELS,
+    MAX_MODULES,
+    MAX_PATHS,
+    MAX_UNSEEN_EXAMPLES,
+    PERCENTS,
+)
+from modelspan.store.types import Column, Question, Window
 
 SPANS_INDEX = "traces-modelspan.otel-*"
 """Data streams holding model and module spans (both export paths route them there)."""
-PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
 MAX_VERSIONS = 100
-# Worst-case buckets stay well under search.max_buckets (65,536): paths x labels is the largest.
-MAX_PATHS = 500
-MAX_LABELS = 50
-MAX_MODULES = 200
 MAX_SAMPLE_RATES = 20
-MAX_UNSEEN_EXAMPLES = 10
-EXAMPLE_TRACES = 3
-EMPTY_KEY = ""
-"""Bucket key of spans without a module path (or without an output label)."""
 
-Kind = Literal["numeric", "categorical", "text"]
 Body = dict[str, Any]
 
 
@@ -50,86 +50,6 @@ def attr(name: str) -> str:
     'attributes.ml.model.name'
     """
     return "attributes." + name
-
-
-@dataclass(frozen=True)
-class Window:
-    """A half-open time range ``[start, end)`` in UTC."""
-
-    start: _dt.datetime
-    end: _dt.datetime
-
-    @classmethod
-    def parse(cls, start: str, end: str) -> Window:
-        """>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
-        3600.0
-        """
-        return cls(_utc(_dt.datetime.fromisoformat(start.replace("Z", "+00:00"))),
-                   _utc(_dt.datetime.fromisoformat(end.replace("Z", "+00:00"))))
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def iso(self) -> tuple[str, str]:
-        return _iso(self.start), _iso(self.end)
-
-
-def _utc(moment: _dt.datetime) -> _dt.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return _utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One feature (or the output) to summarise, as the baseline describes it.
-
-    ``name`` is the name inside ``ml.batch.<name>.*``; ``field`` the single-row attribute
-    (``ml.feature.<name>``, ``ml.output.label``, ``ml.feature.<name>.length`` for text).
-    """
-
-    name: str
-    kind: Kind
-    field: str
-    edges: tuple[float, ...] = ()
-    categories: tuple[str, ...] = ()
-    vocabulary: tuple[str, ...] = ()
-
-    @classmethod
-    def feature(cls, name: str, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
-                vocabulary: Sequence[str] = ()) -> Column:
-        """A model input.
-
-        >>> Column.feature("temp", "numeric", [0.0, 10.0]).field
-        'ml.feature.temp'
-        """
-        single = semconv.feature_value(name) + (semconv.TEXT_LENGTH_SUFFIX if kind == "text" else "")
-        return cls(name, kind, single, tuple(float(e) for e in edges), tuple(categories), tuple(vocabulary))
-
-    @classmethod
-    def output(cls, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
-               vocabulary: Sequence[str] = ()) -> Column:
-        """The model's output: labels for classification, values for regression."""
-        single = semconv.OUTPUT_VALUE if kind == "numeric" else semconv.OUTPUT_LABEL
-        return cls(semconv.OUTPUT_FEATURE, kind, single, tuple(float(e) for e in edges), tuple(categories),
-                   tuple(vocabulary))
-
-
-@dataclass(frozen=True)
-class Question:
-    """Everything one search asks about one model version in one window."""
-
-    model: str
-    version: str
-    window: Window
-    interval_seconds: int
-    baseline_id: str | None = None
-    columns: tuple[Column, ...] = field(default_factory=tuple)
 
 
 def window_query(window: Window, *filters: Body) -> Body:
@@ -199,8 +119,7 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
             "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}},
         }
     # extended_bounds.max is inclusive while the window's end is not: stop one millisecond short.
-    start = _iso(question.window.start)
-    last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
+    start, last = Window(question.window.start, question.window.end - _dt.timedelta(milliseconds=1)).iso()
     return {
         "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
         "duration": {"stats": {"field": "duration"}},
@@ -238,13 +157,6 @@ def quality_aggs() -> Body:
         aggs[f"q{number}_values"] = {"sum": {"field": attr(semconv.quality_count(check))}}
         aggs[f"q{number}_calls"] = {"filter": {"exists": {"field": attr(semconv.quality_count(check))}}}
     return aggs
-
-
-# Batch statistics summed over spans (min/max aggregated with min/max).
-BATCH_SUMS = (
-    semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_COUNT, semconv.STAT_SUM,
-    semconv.STAT_SUM_SQ, semconv.STAT_TYPE_CHANGE_COUNT, semconv.STAT_OUT_OF_RANGE, semconv.STAT_UNSEEN_COUNT,
-)
 
 
 def column_aggs(index: int, column: Column, baseline_id: str | None) -> Body:

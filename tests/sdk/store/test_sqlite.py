@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from modelspan import findings, semconv
-from modelspan.store import _schema
-from modelspan.store._es_queries import Window
-from modelspan.store._sqlite_retention import purge
-from modelspan.store._sqlite_rows import span_row
+from modelspan.sqlite import _schema
+from modelspan.sqlite._retention import purge
+from modelspan.sqlite._rows import span_row
+from modelspan.store import Window
 from modelspan.store.sqlite import SQLiteStore
 from tests.store.elasticsearch.scenario import questions_for
 from tests.store.elasticsearch.traffic import WINDOW, generate

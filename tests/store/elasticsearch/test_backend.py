@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from modelspan import findings, semconv
-from modelspan.store._es_parse import ModelStats
+from modelspan.store import ModelStats
 from modelspan.store.elasticsearch import ElasticsearchStore, StoreError, client_from_env
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan import semconv
 from modelspan.exporters._document import span_to_document
-from modelspan.store import _schema
+from modelspan.sqlite import _schema
 
 
 class StoreView:

@@ -4,7 +4,7 @@
 in ``otel`` mapping mode (design.md, decision 1); the other columns are copies of fields of that
 document, extracted once at write time so the analyzer can filter and group without parsing JSON.
 Later versions may add tables and columns but never change the meaning of an existing one; the
-version is kept in ``PRAGMA user_version`` and migrations run on open (``_sqlite_db.migrate``).
+version is kept in ``PRAGMA user_version`` and migrations run on open (``_db.migrate``).
 
 Version 2 adds what makes the analyzer fast and the store complete:
 
