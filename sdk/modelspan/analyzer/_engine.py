@@ -40,7 +40,6 @@ from modelspan.baseline import Baseline
 from modelspan.store import ModelStats, Store, Window
 
 logger = logging.getLogger(__name__)
-DEFAULT_BUCKET_SECONDS = 300
 Progress = Callable[[str], None]
 
 
@@ -137,16 +136,15 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
-        seconds = float(getattr(store, "interval_seconds", DEFAULT_BUCKET_SECONDS))
-        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled, seconds)
+        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled,
+                                 float(store.interval_seconds))
     return docs
 
 
 def _baseline(store: Store, key: tuple[str, str], given: Mapping[tuple[str, str], Baseline] | None) -> Baseline | None:
     if given is not None and key in given:
         return given[key]
-    load = getattr(store, "load_baseline", None)
-    return load(*key) if load is not None else None
+    return store.load_baseline(*key)
 
 
 def _incidents(store: Store, window: Window, model_findings: list[dict[str, Any]],

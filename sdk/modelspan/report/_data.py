@@ -92,16 +92,11 @@ def collect(store: Store, window: Window) -> ReportData:
 
 
 def _read_findings(store: Store, window: Window) -> list[dict[str, Any]]:
-    read = getattr(store, "read_findings", None)
-    if read is None:
-        raise TypeError(f"{type(store).__name__} cannot read findings (no read_findings)")
-    result: list[dict[str, Any]] = read(window=window)
-    return result
+    return store.read_findings(window=window)
 
 
 def _baseline(store: Store, model: str, version: str) -> Baseline | None:
-    load = getattr(store, "load_baseline", None)
-    return load(model, version) if load is not None else None
+    return store.load_baseline(model, version)
 
 
 def _drifting(documents: Sequence[dict[str, Any]], model: str, version: str) -> list[dict[str, Any]]:

@@ -171,7 +171,7 @@ V3_TABLES: Final = (
 )
 
 V3_INDEXES: Final = (
-    # The incident correlator's questions over ``spans`` (analyzer/incidents/_sqlite.py), answered from
+    # The incident correlator's questions over ``spans`` (``modelspan.store._sqlite_traces``), answered from
     # indexes instead of one lookup of a kilobyte-sized row per span of the window:
     # the traces that called a model version (covering: no row is read) ...
     "CREATE INDEX IF NOT EXISTS spans_model_traces ON spans (model_name, model_version, start_ns, ml_kind, trace_id)",
