@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import modelspan.sqlite._schema as _schema
 from modelspan import semconv
-from modelspan.sqlite import _schema
 from modelspan.sqlite._rows import DOCUMENT, SPAN_ID, Derived, Edges, Extractor, SpanRow, case, span_row
 
 if TYPE_CHECKING:

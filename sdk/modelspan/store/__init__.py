@@ -1,7 +1,7 @@
 """Where spans, outcomes and findings are kept: the embedded SQLite store or Elasticsearch.
 
-Everything above the store talks to it through the ``Store`` protocol and the backend-neutral
-types of ``modelspan.store.types`` (``Window``, ``Question``, ``ModelStats``, ...) and
+Everything above the store talks to it through the ``Store`` protocol (``modelspan.store.protocol``)
+and the backend-neutral types of ``modelspan.store.types`` (``Window``, ``Question``, ``ModelStats``, ...) and
 ``modelspan.store.traces``; ``open_store()`` is the one way to get a store (see ``docs/store.md``).
 
 ``open_store()`` picks the backend the way the exporter does (contract 2): an ``http(s)://`` URL,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 
+from modelspan.store.protocol import Store
 from modelspan.store.types import (
     Column,
     ColumnStats,
@@ -27,7 +28,6 @@ from modelspan.store.types import (
     Operations,
     PathStats,
     Question,
-    Store,
     StoreError,
     Window,
 )

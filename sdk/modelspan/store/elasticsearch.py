@@ -25,10 +25,10 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import modelspan.store._es_extras as extras
+import modelspan.store._es_parse as parse
+import modelspan.store._es_queries as queries
 from modelspan import findings
-from modelspan.store import _es_extras as extras
-from modelspan.store import _es_parse as parse
-from modelspan.store import _es_queries as queries
 from modelspan.store._answers import parse_model
 from modelspan.store._es_traces import ElasticsearchTraces
 from modelspan.store.types import (

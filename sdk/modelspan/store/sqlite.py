@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import modelspan.store._sqlite_extras as extras
+import modelspan.store._sqlite_ops as ops
 from modelspan import semconv
 from modelspan.sqlite import SpanWriter, transaction
 from modelspan.sqlite._db import load_baseline_by_id
 from modelspan.sqlite._db import save_baseline as _save_baseline
-from modelspan.store import _sqlite_extras as extras
-from modelspan.store import _sqlite_ops as ops
 from modelspan.store._answers import parse_model
 from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_traces import SQLiteTraces

@@ -1,8 +1,8 @@
-"""The store's face: the ``Store`` protocol and the backend-neutral types it speaks.
+"""The backend-neutral types the store speaks (``Store`` itself is in ``protocol``).
 
 The analyzer, incidents, report, outcomes and the CLI talk to a store only through ``Store``;
 ``SQLiteStore`` and ``ElasticsearchStore`` implement it, each on its own (neither imports the
-other), and fill the same data classes with the same meaning, so everything above them is
+other), and fill these data classes with the same meaning, so everything above them is
 backend-agnostic (see ``docs/store.md``).
 
 A question is asked about a model version in a ``Window``; ``Store.question`` turns a baseline into
@@ -17,15 +17,14 @@ A question is asked about a model version in a ``Window``; ``Store.question`` tu
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelspan import findings, semconv
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
-    from modelspan.store.traces import TraceQueries
 
 Kind = Literal["numeric", "categorical", "text"]
 DEFAULT_INTERVAL_SECONDS = 300
@@ -242,78 +241,3 @@ class LabelledPrediction:
 
 class StoreError(RuntimeError):
     """The store answered a question with an error (the backend's reason is in the message)."""
-
-
-@runtime_checkable
-class Store(Protocol):
-    """What the analyzer, incidents, report, outcomes and the CLI ask of a store (either backend).
-
-    ``open_store()`` gives one; use it as a context manager or ``close()`` it. Findings are dicts
-    keyed by the names in ``modelspan.findings``; outcomes are ``(prediction_id, actual[, timestamp])``.
-    """
-
-    interval_seconds: int
-    """Width of the intervals QPS, errors and latency are reported in."""
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> Store: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-    def models(self, window: Window) -> list[tuple[str, str, int]]:
-        """``(model, version, calls)`` with model spans in ``window``, busiest model first."""
-        ...
-
-    def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
-        """What to ask about a model version: its baseline's columns, bins and categories."""
-        ...
-
-    def model_stats(self, questions: Sequence[Question]) -> list[ModelStats]:
-        """The answers to ``questions``, in order (latency, QPS, errors, paths, data quality, columns)."""
-        ...
-
-    def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
-        """Predictions of ``window`` with a recorded outcome, with their outputs."""
-        ...
-
-    def traces(self) -> TraceQueries:
-        """The questions the incident correlator asks about application and model spans of traces."""
-        ...
-
-    def refresh(self) -> None:
-        """Make the spans written so far fully visible to the next questions (and fast to ask)."""
-        ...
-
-    def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
-        """Store findings by ``finding.id`` (re-running a window replaces them); returns how many."""
-        ...
-
-    def delete_findings(self, window: Window, types: Sequence[str], model: str | None = None) -> int:
-        """Remove the findings of ``types`` written for exactly ``window``; returns how many."""
-        ...
-
-    def read_findings(self, window: Window | None = None, types: Sequence[str] | None = None,
-                      model: str | None = None) -> list[dict[str, Any]]:
-        """Findings of the windows inside ``window`` (of ``types``, of ``model``), by ``finding.id``."""
-        ...
-
-    def record_outcomes(self, rows: Iterable[Sequence[Any]]) -> int:
-        """Store ``(prediction_id, actual[, timestamp])`` rows by prediction id; returns how many."""
-        ...
-
-    def save_baseline(self, baseline: Baseline) -> None:
-        """Store ``baseline`` for its model version (the latest saved is the one loaded)."""
-        ...
-
-    def load_baseline(self, model: str, version: str) -> Baseline | None:
-        """The latest baseline saved for a model version, or None."""
-        ...
-
-    def get_checkpoint(self, name: str) -> str | None:
-        """The value last saved under ``name`` (the scheduler's progress), or None."""
-        ...
-
-    def set_checkpoint(self, name: str, value: str) -> None:
-        """Save ``value`` under ``name``."""
-        ...

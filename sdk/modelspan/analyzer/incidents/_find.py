@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import modelspan.analyzer.incidents._application as app
+import modelspan.analyzer.incidents._summary as _summary
 from modelspan import findings as F
-from modelspan.analyzer.incidents import _application as app
-from modelspan.analyzer.incidents import _summary
 from modelspan.analyzer.incidents._correlate import MIN_SHARE, Verdict, flagged_model_findings, weigh
 from modelspan.store import Store, Window
 from modelspan.store.traces import TraceQueries
