@@ -53,6 +53,8 @@ def spans() -> Iterator[list[ReadableSpan]]:
                 if i % 4 == 0:
                     span.set_attribute("weird", math.nan)
                     span.set_attribute("many", (1.0, math.inf))
+                if i % 4 == 1:
+                    span.set_attribute("raw", b"\x00*")  # JSON has no bytes: the normalised document
                 rows = [{"x": float(j), "y": "a" if j % 3 else "zz"} for j in range(8)]
                 predict(rows if i % 3 == 0 else {"x": float(i * 9), "y": "b" if i % 2 else "new"})
         modelspan.force_flush()
@@ -93,12 +95,12 @@ def test_both_write_paths_store_the_same_rows(tmp_path: Path, spans: list[Readab
 def test_a_record_is_the_parsed_document(spans: list[ReadableSpan]) -> None:
     from modelspan.sqlite._rows import span_row
 
-    non_finite = 0
+    refused = 0
     for span in spans:
         row, attributes = span_record(span)
         document = span_to_document(span)
         assert row == span_row(document)
         assert {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()} == \
             document.get("attributes", {})
-        non_finite += "weird" in attributes
-    assert non_finite == 3  # the normalised fallback was taken, NaN written as null
+        refused += "weird" in attributes or "raw" in attributes
+    assert refused == 6  # the normalised fallback was taken (NaN written as null, bytes as the document has them)

@@ -58,14 +58,13 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     """The ``spans`` row and attributes of ``span``: what ``SpanWriter`` stores, without a parse.
 
     The document is built without the normalisation pass (tuples stay tuples, which JSON writes as
-    arrays); only when a value is NaN or infinite, which JSON cannot hold, is it rebuilt normalised
-    (``null``, as the collector writes it). Either way the stored text and rows are those of
-    ``span_to_document``.
+    arrays); only when JSON refuses a value (NaN or infinite, bytes, ...) is it rebuilt normalised,
+    as the collector writes it. Either way the stored text and rows are those of ``span_to_document``.
     """
     document = build_document(span, normalise=False)
     try:
-        text = document_json(document)
-    except ValueError:
+        text = document_json(document, strict=True)
+    except (ValueError, TypeError):
         document = build_document(span, normalise=True)
         text = document_json(document)
     return span_row(document, start_ns=span.start_time or 0, text=text), document.get("attributes") or {}

@@ -117,9 +117,13 @@ def span_row(document: Mapping[str, Any], *, start_ns: int | None = None, text: 
     )
 
 
-def document_json(document: Mapping[str, Any]) -> str:
-    """The JSON stored in ``spans.document`` (compact; NaN must have been written as ``null`` already)."""
-    return json.dumps(document, separators=(",", ":"), allow_nan=False, default=str)
+def document_json(document: Mapping[str, Any], *, strict: bool = False) -> str:
+    """The JSON stored in ``spans.document`` (compact; NaN must have been written as ``null`` already).
+
+    ``strict`` refuses (``TypeError``) a value JSON has no type for instead of writing its ``str``:
+    the exporter then stores the normalised document, as ``span_to_document`` would have it.
+    """
+    return json.dumps(document, separators=(",", ":"), allow_nan=False, default=None if strict else str)
 
 
 def _text(value: Any) -> str | None:
