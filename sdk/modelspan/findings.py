@@ -109,7 +109,12 @@ TYPE_PATH_DRIFT: Final = "path_drift"
 TYPE_LATENCY: Final = "latency"
 TYPE_THROUGHPUT: Final = "throughput"
 TYPE_ERROR_RATE: Final = "error_rate"
-TYPE_QUALITY: Final = "quality"
+TYPE_PERFORMANCE: Final = "quality"
+"""Model performance from late labels (accuracy, MAE, ... and their drops). The stored value stays
+``quality`` so findings already written, dashboards and alert rules keep matching; it is *not* data
+quality (``TYPE_DATA_QUALITY``: nulls, NaN, out-of-range inputs, ...)."""
+TYPE_QUALITY: Final = TYPE_PERFORMANCE
+"""Former name of ``TYPE_PERFORMANCE``, kept for code written against it."""
 TYPE_APP_ERRORS: Final = "application_errors"
 TYPE_APP_LATENCY: Final = "application_latency"
 TYPE_INCIDENT: Final = "incident"

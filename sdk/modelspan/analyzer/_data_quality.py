@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelspan import findings, semconv
-from modelspan.analyzer import quality
+from modelspan.analyzer import performance
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.analyzer._drift_findings import profiles
 from modelspan.baseline import Baseline, FeatureProfile
@@ -44,7 +44,7 @@ def total(stats: ColumnStats) -> int:
     return stats.count + stats.null_count + stats.nan_count + stats.type_change_count
 
 
-def quality_findings(context: Context, current: ModelStats, reference: ModelStats | None,
+def data_quality_findings(context: Context, current: ModelStats, reference: ModelStats | None,
                      baseline: Baseline | None) -> list[dict[str, Any]]:
     """One finding per feature and check that failed at least once in the window."""
     if baseline is None:
@@ -79,7 +79,7 @@ def _document(context: Context, stats: ModelStats, name: str, check: str, failed
     ref_rate = ref_failed / ref_n if ref_n else None
     p_value = None
     if ref_n:
-        _, p_value = quality.proportion_drop(ref_n - ref_failed, ref_n, n - failed, n)
+        _, p_value = performance.proportion_drop(ref_n - ref_failed, ref_n, n - failed, n)
     flagged = (failed >= MIN_FAILURES and rate - (ref_rate or 0.0) >= MARGIN
                and (p_value is None or p_value < ALPHA))
     summary = (f"feature '{name}' of model {stats.model} v{stats.version}: {number(100 * rate)}% {_WORDS[check]} "

@@ -9,7 +9,7 @@ The run asks the store as little as possible and computes everything here, in sh
    windows included (and, with ``learn_thresholds=N``, the N windows before, whose spread of drift
    scores raises each column's thresholds: ``_learned``);
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
-   quality findings are computed from those sufficient statistics;
+   performance findings (type ``quality``) are computed from those sufficient statistics;
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
 6. findings are written back with deterministic ids, so re-running a window replaces them.
 
@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import findings
-from modelspan.analyzer._data_quality import quality_findings as data_quality_findings
+from modelspan.analyzer._data_quality import data_quality_findings
 from modelspan.analyzer._documents import Context
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
-from modelspan.analyzer._quality_findings import quality_findings
+from modelspan.analyzer._performance_findings import performance_findings
 from modelspan.analyzer._references import Reference, resolve
 from modelspan.baseline import Baseline
 from modelspan.store._es_queries import Window
@@ -122,7 +122,7 @@ def analyze(
 WINDOW_TYPES = (
     findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT, findings.TYPE_DISTRIBUTION, findings.TYPE_DATA_QUALITY,
     findings.TYPE_NOVEL_PATH, findings.TYPE_PATH_DRIFT, findings.TYPE_LATENCY, findings.TYPE_THROUGHPUT,
-    findings.TYPE_ERROR_RATE, findings.TYPE_QUALITY,
+    findings.TYPE_ERROR_RATE, findings.TYPE_PERFORMANCE,
 )
 """Finding types the engine writes per analysed window (incidents are keyed by their episodes instead)."""
 
@@ -139,7 +139,7 @@ def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelSt
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
         seconds = float(getattr(store, "interval_seconds", DEFAULT_BUCKET_SECONDS))
-        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled, seconds)
+        docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled, seconds)
     return docs
 
 

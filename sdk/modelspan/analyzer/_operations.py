@@ -4,7 +4,7 @@ Measurements (``finding.flagged`` false) are written for every window so dashboa
 them; a finding is flagged only when the window is worse than the reference window:
 
 - latency: ``latency.regressed`` on p95 (minimum calls and absolute delta live there);
-- error rate: a one-sided two-proportion test (``quality.proportion_drop`` on the success rate)
+- error rate: a one-sided two-proportion test (``performance.proportion_drop`` on the success rate)
   with at least ``MIN_ERRORS`` errors, ``ERROR_RATE_MARGIN`` more than the reference, p < ``ALPHA``.
 
 QPS is scaled by 1/sample rate. Sub-module spans carry no sample rate of their own (they exist only
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelspan import findings
-from modelspan.analyzer import latency, quality
+from modelspan.analyzer import latency, performance
 from modelspan.analyzer._documents import Context, document, iso, number
 from modelspan.store._stats import ModelStats, Operations
 
@@ -94,7 +94,7 @@ def _errors(context: Context, stats: ModelStats, subject: str, where: str, curre
     p_value = None
     flagged = False
     if before is not None and before.calls and current.errors >= MIN_ERRORS:
-        _, p_value = quality.proportion_drop(before.calls - before.errors, before.calls,
+        _, p_value = performance.proportion_drop(before.calls - before.errors, before.calls,
                                              current.calls - current.errors, current.calls)
         flagged = rate - (ref_rate or 0.0) >= ERROR_RATE_MARGIN and p_value is not None and p_value < ALPHA
     summary = f"{where}: error rate {number(100 * rate)}% ({current.errors} of {current.calls} calls)"

@@ -164,7 +164,7 @@ def quality_chart(report: ModelReport) -> str:
     lines: dict[str, list[tuple[_dt.datetime, float]]] = {}
     for doc in report.findings:
         name = str(doc.get(F.METRIC_NAME) or "")
-        if doc.get(F.TYPE) != F.TYPE_QUALITY or doc.get(F.METRIC_VALUE) is None or name not in QUALITY_METRICS:
+        if doc.get(F.TYPE) != F.TYPE_PERFORMANCE or doc.get(F.METRIC_VALUE) is None or name not in QUALITY_METRICS:
             continue
         moment = _time(doc.get(F.TIMESTAMP) or doc[F.WINDOW_END])
         lines.setdefault(name, []).append((moment, float(doc[F.METRIC_VALUE])))

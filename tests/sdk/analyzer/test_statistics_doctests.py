@@ -20,7 +20,7 @@ MODULES = [
     "modelspan.analyzer.drift.oov",
     "modelspan.analyzer.multiple_testing",
     "modelspan.analyzer.thresholds",
-    "modelspan.analyzer.quality",
+    "modelspan.analyzer.performance",
     "modelspan.analyzer.latency",
 ]
 
