@@ -22,6 +22,7 @@ replaces its findings instead of duplicating them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 FINDINGS_INDEX: Final = "modelspan-findings"
@@ -124,6 +125,25 @@ TYPE_DISTRIBUTION: Final = "distribution"
 reference share (the drift dashboard and the report draw reference vs current from these)."""
 
 SEVERITIES: Final = ("info", "warning", "critical")
+"""``finding.severity``, least to most severe: ``info`` is not a problem (a measurement, or a change
+too small or uncertain to flag), ``warning`` a flagged problem, ``critical`` a flagged problem with a
+large effect (the rules per finding type are in ``modelspan.analyzer.severity`` and docs/analyzer.md)."""
+SEVERITY_RANK: Final = {level: rank for rank, level in enumerate(SEVERITIES)}
+
+
+def ordered(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings as listings show them: most severe first, then the most recent, then by id.
+
+    >>> docs = [{"finding.id": "a", "finding.severity": "warning", "@timestamp": "2026-11-22T10:00:00.000Z"},
+    ...         {"finding.id": "b", "finding.severity": "critical", "@timestamp": "2026-11-22T09:00:00.000Z"},
+    ...         {"finding.id": "c", "finding.severity": "warning", "@timestamp": "2026-11-22T11:00:00.000Z"}]
+    >>> [d["finding.id"] for d in ordered(docs)]
+    ['b', 'c', 'a']
+    """
+    listed = sorted(documents, key=lambda d: str(d.get(ID, "")))
+    listed.sort(key=lambda d: (str(d.get(TIMESTAMP) or ""), str(d.get(WINDOW_START) or "")), reverse=True)
+    listed.sort(key=lambda d: SEVERITY_RANK.get(str(d.get(SEVERITY)), 0), reverse=True)
+    return listed
 
 _KEYWORDS = (
     ID, TYPE, SEVERITY, MODEL_NAME, MODEL_VERSION, MODULE_NAME, FEATURE_NAME, OUTPUT_LABEL,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from modelspan import findings, semconv
-from modelspan.analyzer import drift, multiple_testing, rates
+from modelspan.analyzer import drift, multiple_testing, rates, severity
 from modelspan.analyzer._distributions import distribution_findings
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline, FeatureProfile
@@ -239,6 +239,8 @@ def _document(context: Context, stats: ModelStats, column: Column, p_value: floa
     return document(
         context, findings.TYPE_PREDICTION_DRIFT if output else findings.TYPE_DRIFT, stats.model, stats.version,
         column.name, flagged=flagged, summary=summary,
+        severity=severity.drift(flagged, float(shown.score), float(shown.threshold),
+                                drift.REGISTRY[shown.test].decide_on == "p_value"),
         fields={findings.FEATURE_NAME: None if output else column.name, findings.TEST_NAME: shown.test,
            findings.TEST_SCORE: float(shown.score), findings.TEST_THRESHOLD: float(shown.threshold),
            findings.TEST_P_VALUE: p_value, findings.TEST_P_VALUE_ADJUSTED: adjusted if p_value is not None else None,

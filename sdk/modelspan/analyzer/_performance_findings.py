@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from modelspan import findings
-from modelspan.analyzer import performance
+from modelspan.analyzer import performance, severity
 from modelspan.analyzer._documents import Context, document, iso, number
 from modelspan.store._stats import LabelledPrediction
 
@@ -156,6 +156,17 @@ def _drop(context: Context, model: str, version: str, rows: Sequence[LabelledPre
         summary = f"model performance dropped: {summary}"
     return document(
         context, findings.TYPE_PERFORMANCE, model, version, f"{name}_drop", flagged=flagged, summary=summary,
+        severity=_severity(flagged, name, value, ref_value),
         fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: value, findings.METRIC_REFERENCE_VALUE: ref_value,
            findings.TEST_NAME: "proportion_drop" if name == "accuracy" else "mannwhitneyu",
            findings.TEST_P_VALUE: p_value, findings.SAMPLE_COUNT: n, findings.REFERENCE_COUNT: ref_n})
+
+
+def _severity(flagged: bool, name: str, value: float | None, ref_value: float | None) -> str:
+    """``critical`` from an accuracy drop of ``severity.CRITICAL_DROP`` (or an MAE ``CRITICAL_MAE_RATIO`` x)."""
+    if name != "accuracy":
+        return severity.ratio(flagged, value, ref_value, severity.CRITICAL_MAE_RATIO)
+    if not flagged:
+        return severity.INFO
+    drop = None if value is None or ref_value is None else ref_value - value
+    return severity.CRITICAL if drop is not None and drop >= severity.CRITICAL_DROP else severity.WARNING

@@ -1,6 +1,6 @@
 """``finding.severity`` from the size of the effect, one rule per kind of finding.
 
-Levels (``findings.SEVERITIES``), documented in ``docs/analyzer.md``:
+Levels (``findings.SEVERITIES``; listings order by ``findings.ordered``), documented in ``docs/analyzer.md``:
 
 * ``info``: not a problem: a measurement, or a change too small or too uncertain to flag;
 * ``warning``: flagged: significant and past the finding's effect-size bar;
@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from modelspan import findings
+
 INFO = "info"
 WARNING = "warning"
 CRITICAL = "critical"
-ORDER = {INFO: 0, WARNING: 1, CRITICAL: 2}
+ORDER = findings.SEVERITY_RANK
 
 CRITICAL_EXCESS_RATE = 0.2
 """Data quality, error rates: 20 points or more above the expected (or reference) rate."""
@@ -57,6 +59,13 @@ def highest(levels: Iterable[str]) -> str:
     return max(levels, key=lambda level: ORDER.get(level, 0), default=INFO)
 
 
-def rank(level: object) -> int:
-    """Sort key: higher for more severe (unknown levels count as ``info``)."""
-    return ORDER.get(str(level), 0)
+def drift(flagged: bool, score: float | None, threshold: float | None, decided_on_p_value: bool) -> str:
+    """A drift verdict: effect-size tests by their score over the threshold; ``ks``/``chi_square``
+    (decided on a p-value) by their effect size (KS D, Cramér's V) against ``CRITICAL_EFFECT``."""
+    if decided_on_p_value:
+        return ratio(flagged, score, CRITICAL_EFFECT / CRITICAL_RATIO)
+    return ratio(flagged, score, threshold)
+
+
+CRITICAL_EFFECT = 0.3
+"""KS D or Cramér's V from which a drift decided on a p-value is ``critical`` (a large effect)."""

@@ -135,19 +135,18 @@ def _incidents(store: Any, window: Any, reference: Any, *, analyze_first: bool,
 
 
 def table(documents: Sequence[dict[str, Any]], window: Any) -> str:
-    """Incidents first (correlated, then application-only, then model-only), each with its summary."""
+    """Incidents, most severe first, then the most recent (``findings.ordered``), each with its summary."""
     start, end = window.iso()
-    incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
+    incidents = F.ordered(d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT)
     if not incidents:
         return f"no incidents between {start} and {end}"
-    order = {F.INCIDENT_CORRELATED: 0, F.INCIDENT_APPLICATION_ONLY: 1, F.INCIDENT_MODEL_ONLY: 2}
-    incidents.sort(key=lambda d: (order.get(str(d.get(F.INCIDENT_KIND)), 3), str(d.get(F.WINDOW_START))))
-    rows = [("KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
+    rows = [("SEVERITY", "KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
     for incident in incidents:
         share = incident.get(F.INCIDENT_EVIDENCE_SHARE)
         model = " v".join(str(incident[k]) for k in (F.MODEL_NAME, F.MODEL_VERSION) if incident.get(k))
         where = " ".join(str(incident[k]) for k in (F.SERVICE_NAME, F.ROUTE) if incident.get(k))
-        rows.append((str(incident[F.INCIDENT_KIND]), "-" if share is None else f"{share:.0%}", where or "-",
+        rows.append((str(incident.get(F.SEVERITY, "-")), str(incident[F.INCIDENT_KIND]),
+                     "-" if share is None else f"{share:.0%}", where or "-",
                      model or "-", str(incident.get(F.MODULE_NAME, "-")), str(incident.get(F.WINDOW_START, ""))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"{len(incidents)} incidents between {start} and {end}"]

@@ -175,7 +175,7 @@ def quality_chart(report: ModelReport) -> str:
 
 
 def incidents_section(documents: Sequence[dict[str, Any]]) -> str:
-    incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
+    incidents = F.ordered(d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT)
     app = [d for d in documents if d.get(F.TYPE) in (F.TYPE_APP_ERRORS, F.TYPE_APP_LATENCY) and d.get(F.FLAGGED)]
     rows = "".join(
         f"<tr><td>{escape(str(d.get(F.INCIDENT_KIND, '')))}</td><td>{escape(_short(d.get(F.WINDOW_START)))}</td>"
@@ -192,9 +192,12 @@ def findings_table(documents: Sequence[dict[str, Any]]) -> str:
     if not documents:
         return '<p class="empty">None.</p>'
     rows = "".join(
-        f"<tr><td>{escape(_short(d.get(F.WINDOW_START)))}</td><td class=\"flag\">{escape(str(d.get(F.TYPE)))}</td>"
-        f"<td>{escape(_subject(d))}</td><td>{escape(str(d.get(F.SUMMARY, '')))}</td></tr>" for d in documents)
-    return "<table><tr><th>window</th><th>type</th><th>subject</th><th>summary</th></tr>" + rows + "</table>"
+        f"<tr><td>{escape(str(d.get(F.SEVERITY, '')))}</td><td>{escape(_short(d.get(F.WINDOW_START)))}</td>"
+        f"<td class=\"flag\">{escape(str(d.get(F.TYPE)))}</td>"
+        f"<td>{escape(_subject(d))}</td><td>{escape(str(d.get(F.SUMMARY, '')))}</td></tr>"
+        for d in F.ordered(documents))
+    return ("<table><tr><th>severity</th><th>window</th><th>type</th><th>subject</th><th>summary</th></tr>" + rows
+            + "</table>")
 
 
 def _subject(doc: dict[str, Any]) -> str:
