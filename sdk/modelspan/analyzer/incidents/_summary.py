@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 _REASONS = {
     "error": "the model raised",
     "out_of_range": "an input was outside the baseline's range",
+    "null": "an input was missing",
+    "nan": "an input was NaN or infinite",
+    "type_change": "an input had the wrong type",
+    "unseen_category": "an input had a category the baseline never saw",
     "drift": "they called a model version whose inputs drifted",
     "latency": "a sub-module whose latency regressed ran",
 }
@@ -42,8 +46,10 @@ def application_summary(episode: Episode) -> str:
     'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'
     """
     if episode.kind == "errors":
+        usually = (f"high on its own: {_percent(episode.baseline)} in the {episode.baseline_kind} baseline"
+                   if episode.rule == "floor" else f"usually {_percent(episode.baseline)}")
         return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
-                f"({_percent(episode.value)}, usually {_percent(episode.baseline)})")
+                f"({_percent(episode.value)}, {usually})")
     return (f"slow requests on {_where(episode)}: p95 {episode.value:.0f} ms over {episode.calls} requests "
             f"(usually {episode.baseline:.0f} ms)")
 

@@ -106,3 +106,22 @@ def test_a_burst_straddling_an_interval_boundary_is_one_episode_with_all_its_req
     # elevated neighbours alone, without a significant interval, are nothing
     assert app.detect([_series([(100, 0)] * 10 + [(3, 2), (100, 0)], ref_calls=1000, ref_errors=3)],
                       WINDOW, STEP) == []
+
+
+def test_a_window_full_of_failures_is_an_incident_without_history() -> None:
+    """Issue 12: a whole run with 120 x 500 and 186 x 503 (failures in most intervals, no reference)
+    found nothing, because the failing median was its own baseline; the absolute floor finds it."""
+    run = _series([(50, 0)] * 8 + [(50, 15)] * 8 + [(50, 23)] * 8 + [(50, 0)] * 6)
+    (episode,) = app.detect([run], WINDOW, STEP)
+    assert episode.rule == "floor" and episode.baseline_kind == "window"
+    assert (episode.calls, episode.errors) == (800, 8 * 15 + 8 * 23)
+    assert episode.p_value == pytest.approx(stats.binom.sf(8 * 38 - 1, 800, app.ACCEPTABLE_ERROR_RATE))
+    document = app.finding(episode, WINDOW, app.previous(WINDOW), [])
+    assert document[F.SEVERITY] == "critical"  # 38% failing: 33 points above what a route may have
+    assert "high on its own" in document[F.SUMMARY]
+
+
+def test_the_floor_needs_a_high_rate_and_enough_errors() -> None:
+    assert app.detect([_series([(200, 30)] * 30)], WINDOW, STEP) == []  # 15%: the route's steady normal
+    assert app.detect([_series([(20, 9)] * 30)], WINDOW, STEP) == []  # 45% but 9 errors an interval
+    assert len(app.detect([_series([(200, 50)] * 30)], WINDOW, STEP)) == 1  # 25% steady is an incident
