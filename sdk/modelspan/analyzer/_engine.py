@@ -29,7 +29,7 @@ from typing import Any
 
 from modelspan import findings
 from modelspan.analyzer._data_quality import data_quality_findings
-from modelspan.analyzer._documents import Context
+from modelspan.analyzer._documents import Context, reference_tag
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._operations import operations_findings
@@ -111,12 +111,25 @@ def analyze(
     analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before,
                         thresholds={key: value for key, value in learned.items() if value})
     if write:
-        # Replace the window's findings as a whole: a column that stopped drifting once late data
-        # arrived must lose its old drift evidence, which writing by id alone would leave behind.
-        store.delete_findings(window, WINDOW_TYPES, model=model)
-        if docs:
-            analysis.written = store.write_findings(docs)
+        analysis.written = _replace(store, window, docs, context.reference_tag, model)
     return analysis
+
+
+def _replace(store: Any, window: Window, docs: list[dict[str, Any]], tag: str, model: str | None) -> int:
+    """Replace the window's findings *of this reference* as a whole and write ``docs``.
+
+    A column that stopped drifting once late data arrived must lose its old drift evidence, which
+    writing by id alone would leave behind; findings of the same window against another reference
+    are kept (the store deletes by window, so they are read first and written back).
+    """
+    start, end = window.iso()
+    others = [d for d in store.read_findings(window=window, types=list(WINDOW_TYPES), model=model)
+              if d.get(findings.WINDOW_START) == start and d.get(findings.WINDOW_END) == end
+              and reference_tag(d.get(findings.REFERENCE_KIND), d.get(findings.REFERENCE_START)) != tag]
+    store.delete_findings(window, WINDOW_TYPES, model=model)
+    if others:
+        store.write_findings(others)
+    return int(store.write_findings(docs)) if docs else 0
 
 
 WINDOW_TYPES = (

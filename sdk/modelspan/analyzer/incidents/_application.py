@@ -54,9 +54,9 @@ MIN_REFERENCE_CALLS = 20
 MIN_ERRORS = 3
 ERROR_RATIO = 2.0
 ERROR_MARGIN = 0.05
-FLOOR_RATE = 0.2
+FLOOR_RATE = 0.1
 FLOOR_MIN_ERRORS = 10
-ACCEPTABLE_ERROR_RATE = 0.05
+ACCEPTABLE_ERROR_RATE = 0.02
 """Share of failed requests a route may have without an incident (what the floor tests against)."""
 ALPHA = 0.01
 MIN_LATENCY_CALLS = 10
