@@ -106,7 +106,7 @@ def analyze(
         past = answers[(number - 1) * step + 2:number * step]
         learned[key] = learned_thresholds(past, None if ref.profile else reference_stats, profiles[key])
         docs += _model_findings(store, context, ref, stats, reference_stats, profiles[key], learned[key])
-    incidents, checked = _incidents(store, window, docs, ref.window)
+    incidents, checked = _incidents(store, window, docs, ref.window, context.reference_tag)
     docs += incidents
     analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before,
                         thresholds={key: value for key, value in learned.items() if value})
@@ -164,14 +164,15 @@ def _baseline(store: Any, key: tuple[str, str], given: Mapping[tuple[str, str], 
 
 
 def _incidents(store: Any, window: Window, model_findings: list[dict[str, Any]],
-               reference: Window) -> tuple[list[dict[str, Any]], bool]:
+               reference: Window, tag: str = "") -> tuple[list[dict[str, Any]], bool]:
     """The incident correlator's findings, when it is installed (imported lazily: it is optional)."""
     try:
         module = importlib.import_module("modelspan.analyzer.incidents")
     except ImportError:
         logger.debug("modelspan.analyzer.incidents is not available: no incident findings")
         return [], False
-    found: list[dict[str, Any]] = module.find_incidents(store, window, model_findings, reference=reference)
+    found: list[dict[str, Any]] = module.find_incidents(store, window, model_findings, reference=reference,
+                                                        reference_tag=tag)
     return found, True
 
 

@@ -29,7 +29,7 @@ from scipy import stats as scipy_stats
 from modelspan import findings
 from modelspan.analyzer import latency, performance, severity
 from modelspan.analyzer._documents import Context, document, iso, number
-from modelspan.store._stats import ModelStats, Operations
+from modelspan.store._stats import Interval, ModelStats, Operations
 
 ALPHA = 0.01
 MIN_ERRORS = 5
@@ -148,10 +148,13 @@ def high_on_its_own(errors: int, calls: int) -> float | None:
 
 
 def _intervals(context: Context, stats: ModelStats) -> list[dict[str, Any]]:
-    """QPS and error rate per interval of the window (model level), stamped with the interval start."""
+    """QPS and error rate per interval of the window (model level), stamped with the interval start;
+    plus a flagged ``error_rate`` finding for each interval high on its own (``_interval_errors``)."""
     docs = []
+    tested = max(1, sum(1 for interval in stats.operations.intervals if interval.calls))
     for interval in stats.operations.intervals:
         stamp = iso(interval.start)
+        docs += _interval_errors(context, stats, interval, tested)
         docs.append(document(
             context, findings.TYPE_THROUGHPUT, stats.model, stats.version, f"{MODEL_SUBJECT}:qps@{stamp}",
             flagged=False, timestamp=interval.start,
@@ -160,3 +163,21 @@ def _intervals(context: Context, stats: ModelStats) -> list[dict[str, Any]]:
             fields={findings.METRIC_NAME: findings.METRIC_INTERVAL_QPS, findings.METRIC_VALUE: interval.qps,
                findings.SAMPLE_COUNT: interval.calls}))
     return docs
+
+
+def _interval_errors(context: Context, stats: ModelStats, interval: Interval, tested: int) -> list[dict[str, Any]]:
+    """A burst inside the window, whatever its length: the absolute floor on one interval, at
+    ``ALPHA`` / intervals (Bonferroni), so a short outage in a long, otherwise clean window is found
+    even though the window's overall rate stays low."""
+    p_value = high_on_its_own(interval.errors, interval.calls)
+    if tested < 2 or p_value is None or p_value >= ALPHA / tested:  # one interval: the window's own finding
+        return []
+    stamp, rate = iso(interval.start), interval.errors / interval.calls
+    return [document(
+        context, findings.TYPE_ERROR_RATE, stats.model, stats.version, f"{MODEL_SUBJECT}:error_rate@{stamp}",
+        flagged=True, timestamp=interval.start, severity=severity.excess_rate(True, rate - ACCEPTABLE_ERROR_RATE),
+        summary=f"error burst: model {stats.model} v{stats.version}: {interval.errors} of {interval.calls} calls "
+                f"failed from {stamp} ({number(100 * rate)}%, p={number(p_value)} against "
+                f"{number(100 * ACCEPTABLE_ERROR_RATE)}% over {tested} intervals)",
+        fields={findings.METRIC_NAME: findings.METRIC_ERROR_RATE, findings.METRIC_VALUE: rate,
+                findings.TEST_NAME: "binomial", findings.TEST_P_VALUE: p_value, findings.SAMPLE_COUNT: interval.calls})]

@@ -139,7 +139,8 @@ def _incidents(store: Any, window: Any, reference: Any, *, analyze_first: bool,
     stored = store.read_findings(window=around, types=sorted(MODEL_TYPES))
     model_findings = [d for d in stored if overlaps(d, window.start, window.end) and (
         F.REFERENCE_KIND not in d or reference_tag(d[F.REFERENCE_KIND], d.get(F.REFERENCE_START)) == tag)]
-    documents: list[dict[str, Any]] = find_incidents(store, window, model_findings, reference=ref.window)
+    documents: list[dict[str, Any]] = find_incidents(store, window, model_findings, reference=ref.window,
+                                                     reference_tag=tag)
     if write and documents:
         store.write_findings(documents)
     return documents

@@ -67,12 +67,14 @@ def detect_application_incidents(store: Any, window: Window, *,
 
 
 def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str, Any]], *,
-                   reference: Window | None = None) -> list[dict[str, Any]]:
+                   reference: Window | None = None, reference_tag: str = "") -> list[dict[str, Any]]:
     """Application findings plus incident findings (correlated, application_only, model_only).
 
     ``model_findings`` are the analyzer's findings for ``window`` (drift, quality, latency, ...);
     only flagged ones take part. Returns the ``application_*`` findings followed by the incidents,
-    all with deterministic ``finding.id`` so a re-run replaces them.
+    all with deterministic ``finding.id`` so a re-run replaces them; ``reference_tag`` (the model
+    findings' reference, ``_documents.reference_tag``) ends the incidents' ids, so incidents built
+    from another reference's findings do not overwrite these.
     """
     backend = backend_for(store)
     flagged = flagged_model_findings(model_findings)
@@ -93,6 +95,9 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
             claimed.update(str(d[F.ID]) for d in verdict.model_findings)
         incidents.append(incident)
     incidents.extend(_model_only(backend, flagged, claimed, window))
+    if reference_tag:
+        for incident in incidents:
+            incident[F.ID] = f"{incident[F.ID]}@{reference_tag}"
     return documents + incidents
 
 
