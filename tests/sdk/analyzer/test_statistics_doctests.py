@@ -21,6 +21,8 @@ MODULES = [
     "modelspan.analyzer.multiple_testing",
     "modelspan.analyzer.thresholds",
     "modelspan.analyzer.performance",
+    "modelspan.analyzer.rates",
+    "modelspan.analyzer.severity",
     "modelspan.analyzer.latency",
 ]
 
