@@ -76,11 +76,11 @@ class TraceEvidence:
 
     def signals(self) -> set[str]:
         """What the trace's model spans failed: ``check`` and ``check:feature`` keys."""
-        found = set(self.checks)
-        if self.out_of_range and semconv.CHECK_OUT_OF_RANGE not in found:
-            found.add(semconv.CHECK_OUT_OF_RANGE)
-            self.checks[semconv.CHECK_OUT_OF_RANGE] = set(self.out_of_range_features)
-        for check, features in self.checks.items():
+        checks = dict(self.checks)
+        if self.out_of_range and semconv.CHECK_OUT_OF_RANGE not in checks:  # built from counts alone
+            checks[semconv.CHECK_OUT_OF_RANGE] = set(self.out_of_range_features)
+        found = set(checks)
+        for check, features in checks.items():
             found.update(f"{check}:{feature}" for feature in features)
         return found
 
