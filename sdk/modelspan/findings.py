@@ -22,6 +22,7 @@ replaces its findings instead of duplicating them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Final
 
 FINDINGS_INDEX: Final = "modelspan-findings"
@@ -109,7 +110,12 @@ TYPE_PATH_DRIFT: Final = "path_drift"
 TYPE_LATENCY: Final = "latency"
 TYPE_THROUGHPUT: Final = "throughput"
 TYPE_ERROR_RATE: Final = "error_rate"
-TYPE_QUALITY: Final = "quality"
+TYPE_PERFORMANCE: Final = "quality"
+"""Model performance from late labels (accuracy, MAE, ... and their drops). The stored value stays
+``quality`` so findings already written, dashboards and alert rules keep matching; it is *not* data
+quality (``TYPE_DATA_QUALITY``: nulls, NaN, out-of-range inputs, ...)."""
+TYPE_QUALITY: Final = TYPE_PERFORMANCE
+"""Former name of ``TYPE_PERFORMANCE``, kept for code written against it."""
 TYPE_APP_ERRORS: Final = "application_errors"
 TYPE_APP_LATENCY: Final = "application_latency"
 TYPE_INCIDENT: Final = "incident"
@@ -119,6 +125,25 @@ TYPE_DISTRIBUTION: Final = "distribution"
 reference share (the drift dashboard and the report draw reference vs current from these)."""
 
 SEVERITIES: Final = ("info", "warning", "critical")
+"""``finding.severity``, least to most severe: ``info`` is not a problem (a measurement, or a change
+too small or uncertain to flag), ``warning`` a flagged problem, ``critical`` a flagged problem with a
+large effect (the rules per finding type are in ``modelspan.analyzer.severity`` and docs/analyzer.md)."""
+SEVERITY_RANK: Final = {level: rank for rank, level in enumerate(SEVERITIES)}
+
+
+def ordered(documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Findings as listings show them: most severe first, then the most recent, then by id.
+
+    >>> docs = [{"finding.id": "a", "finding.severity": "warning", "@timestamp": "2026-11-22T10:00:00.000Z"},
+    ...         {"finding.id": "b", "finding.severity": "critical", "@timestamp": "2026-11-22T09:00:00.000Z"},
+    ...         {"finding.id": "c", "finding.severity": "warning", "@timestamp": "2026-11-22T11:00:00.000Z"}]
+    >>> [d["finding.id"] for d in ordered(docs)]
+    ['b', 'c', 'a']
+    """
+    listed = sorted(documents, key=lambda d: str(d.get(ID, "")))
+    listed.sort(key=lambda d: (str(d.get(TIMESTAMP) or ""), str(d.get(WINDOW_START) or "")), reverse=True)
+    listed.sort(key=lambda d: SEVERITY_RANK.get(str(d.get(SEVERITY)), 0), reverse=True)
+    return listed
 
 _KEYWORDS = (
     ID, TYPE, SEVERITY, MODEL_NAME, MODEL_VERSION, MODULE_NAME, FEATURE_NAME, OUTPUT_LABEL,

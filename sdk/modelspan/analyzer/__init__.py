@@ -1,7 +1,7 @@
 """The analyzer: turns the store's sufficient statistics into findings.
 
 Statistics live in small pure modules (``drift``, ``multiple_testing``, ``thresholds``,
-``quality``, ``latency``) so both store backends share one implementation of every number.
+``performance``, ``latency``) so both store backends share one implementation of every number.
 :func:`analyze` runs them over a window and writes findings back (see ``docs/analyzer.md``)::
 
     from modelspan.analyzer import analyze

@@ -1,7 +1,8 @@
 """Findings documents: one builder so every finding carries the same identity and window fields.
 
-``finding.id`` is ``type:model:version:subject:window.start`` (design: re-running a window
-replaces its findings, never duplicates them). Only names from ``modelspan.findings`` are used,
+``finding.id`` is ``type:model:version:subject:window.start``, plus ``@reference`` when the
+reference is not the baseline (re-running a window replaces its findings, never duplicates them;
+analysing it against another reference keeps both). Only names from ``modelspan.findings`` are used,
 since the findings index is mapped ``dynamic: strict``.
 """
 
@@ -27,13 +28,34 @@ class Context:
     reference: Window | None
     analyzed_at: str
 
+    @property
+    def reference_tag(self) -> str:
+        """What ``finding.id`` says about the reference (``reference_tag``)."""
+        return reference_tag(self.reference_kind, self.reference.iso()[0] if self.reference else None)
 
-def finding_id(kind: str, model: str, version: str, subject: str, window: Window) -> str:
-    """>>> from modelspan.store import Window
-    >>> finding_id("drift", "churn", "3", "temp", Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"))
-    'drift:churn:3:temp:2026-11-22T10:00:00.000Z'
+
+def reference_tag(kind: object, start: object = None) -> str:
+    """The reference part of a ``finding.id``: empty for the baseline (the ids findings always had),
+    else the reference's kind (and start, for a fixed window), so a window analysed against two
+    references keeps both sets of findings instead of the last run overwriting the first.
+
+    >>> reference_tag("baseline"), reference_tag("previous"), reference_tag("window", "2026-11-21T10:00:00.000Z")
+    ('', 'previous', 'window:2026-11-21T10:00:00.000Z')
     """
-    return f"{kind}:{model}:{version}:{subject}:{window.iso()[0]}"
+    if kind in (None, "baseline"):
+        return ""
+    return f"window:{start}" if kind == "window" else str(kind)
+
+
+def finding_id(kind: str, model: str, version: str, subject: str, window: Window, reference: str = "") -> str:
+    """>>> from modelspan.store import Window
+    >>> hour = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")
+    >>> finding_id("drift", "churn", "3", "temp", hour)
+    'drift:churn:3:temp:2026-11-22T10:00:00.000Z'
+    >>> finding_id("drift", "churn", "3", "temp", hour, "previous")
+    'drift:churn:3:temp:2026-11-22T10:00:00.000Z@previous'
+    """
+    return f"{kind}:{model}:{version}:{subject}:{window.iso()[0]}" + (f"@{reference}" if reference else "")
 
 
 def document(
@@ -53,7 +75,7 @@ def document(
     start, end = context.window.iso()
     body: dict[str, Any] = {
         findings.TIMESTAMP: iso(timestamp) if timestamp is not None else end,
-        findings.ID: finding_id(kind, model, version, subject, context.window),
+        findings.ID: finding_id(kind, model, version, subject, context.window, context.reference_tag),
         findings.TYPE: kind,
         findings.FLAGGED: flagged,
         findings.SEVERITY: severity or ("warning" if flagged else "info"),

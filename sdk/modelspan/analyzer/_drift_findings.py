@@ -18,14 +18,14 @@ same histograms the tests compared.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from modelspan import findings, semconv
-from modelspan.analyzer import drift, multiple_testing
+from modelspan.analyzer import drift, multiple_testing, rates, severity
 from modelspan.analyzer._distributions import distribution_findings
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline, FeatureProfile
@@ -97,7 +97,8 @@ def tested_columns(current: ModelStats, reference: ModelStats | None, baseline: 
             continue
         after = current_histogram(stats, profile)
         given = (thresholds or {}).get(name, {})
-        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name), given))
+        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name), given,
+                             tested_categories(profile)))
     return columns
 
 
@@ -107,7 +108,8 @@ def profile_histogram(profile: FeatureProfile) -> Histogram:
         counts = dict(zip(profile.categories, profile.category_counts, strict=True))
         if profile.other_count:
             counts[OTHER] = profile.other_count
-        return drift.Categories(counts)
+        unseen = rates.unseen_reference_count(profile.category_counts, len(profile.known), profile.other_count)
+        return drift.Categories(counts, unseen / profile.count if profile.count else 0.0)
     return drift.Binned(np.asarray(profile.bin_counts, dtype=float), np.asarray(profile.edges, dtype=float),
                         profile.min, profile.max, profile.std)
 
@@ -127,7 +129,13 @@ def current_histogram(stats: ColumnStats, profile: FeatureProfile) -> Histogram:
                 named += count
         if stats.unseen_count - named > 0:
             counts[UNSEEN] = stats.unseen_count - named
-        return drift.Categories(counts)
+        # Values counted but in no named bucket (a store that lost a batch's remainder) are still
+        # values outside the named categories: top-k plus a counted remainder, never dropped.
+        remainder = stats.count - stats.unbinned_count - sum(counts.values())
+        if remainder > 0:
+            counts[OTHER] = counts.get(OTHER, 0) + remainder
+        total = sum(counts.values())
+        return drift.Categories(counts, stats.unseen_count / total if total else 0.0)
     bins = stats.bin_counts or [0] * (len(profile.edges) + 1)
     return drift.Binned(np.asarray(bins, dtype=float), np.asarray(profile.edges, dtype=float),
                         stats.min, stats.max, _std(stats))
@@ -153,17 +161,49 @@ def _count(histogram: Histogram) -> int:
     return int(np.sum(histogram.counts))
 
 
+MIN_CATEGORY_COUNT = 10
+"""Baseline categories rarer than this are tested within the remainder, not one by one."""
+
+
+def tested_categories(profile: FeatureProfile) -> set[str]:
+    """The baseline categories drift tests compare one by one: the named ones with at least
+    ``MIN_CATEGORY_COUNT`` baseline values. Rarer ones join the remainder: their expected counts are
+    too small for a chi-square, and being picked as a "top" category inflated their baseline count
+    (the last of the top 50 is there partly by luck), which fresh traffic then seems to lose."""
+    return {c for c, n in zip(profile.categories, profile.category_counts, strict=False) if n >= MIN_CATEGORY_COUNT}
+
+
+def folded(histogram: Histogram, named: Collection[str]) -> Histogram:
+    """Categories outside ``named`` (the baseline's top categories) folded into ``__other__``.
+
+    Both sides then have the same keys: the top categories plus one counted remainder. Unseen
+    values are mostly the rare categories a sample of the same distribution always brings (a
+    high-cardinality feature brings many), and comparing them one by one would call that drift;
+    a real new category still moves the remainder, and ``new_category_rate`` measures it apart.
+    """
+    if not isinstance(histogram, drift.Categories):
+        return histogram
+    counts: dict[str, float] = {}
+    for key, count in histogram.counts.items():
+        counts[key if key in named else OTHER] = counts.get(key if key in named else OTHER, 0) + count
+    return drift.Categories(counts, histogram.expected_new)
+
+
 def _test(name: str, kind: str, before: Histogram, after: Histogram,
-          rates: tuple[Any, Any] | None = None, thresholds: Mapping[str, float] | None = None) -> Column:
+          oov: tuple[Any, Any] | None = None, thresholds: Mapping[str, float] | None = None,
+          named: Collection[str] = ()) -> Column:
     """Run the default tests for the kind and the reference's size (``oov_rate`` needs both rates)."""
     results = []
     for test in drift.default_tests(kind, _count(before)):
         threshold = (thresholds or {}).get(test)
         if test == "oov_rate":
-            if rates is not None:
-                results.append(drift.run(test, *rates, threshold=threshold))
+            if oov is not None:
+                results.append(drift.run(test, *oov, threshold=threshold))
             continue
-        results.append(drift.run(test, before, after, threshold=threshold))
+        if test == "new_category_rate":
+            results.append(drift.run(test, before, after, threshold=threshold))
+            continue
+        results.append(drift.run(test, folded(before, named), folded(after, named), threshold=threshold))
     return Column(name, kind, results, _count(before), _count(after), before, after)
 
 
@@ -211,6 +251,8 @@ def _document(context: Context, stats: ModelStats, column: Column, p_value: floa
     return document(
         context, findings.TYPE_PREDICTION_DRIFT if output else findings.TYPE_DRIFT, stats.model, stats.version,
         column.name, flagged=flagged, summary=summary,
+        severity=severity.drift(flagged, float(shown.score), float(shown.threshold),
+                                drift.REGISTRY[shown.test].decide_on == "p_value"),
         fields={findings.FEATURE_NAME: None if output else column.name, findings.TEST_NAME: shown.test,
            findings.TEST_SCORE: float(shown.score), findings.TEST_THRESHOLD: float(shown.threshold),
            findings.TEST_P_VALUE: p_value, findings.TEST_P_VALUE_ADJUSTED: adjusted if p_value is not None else None,

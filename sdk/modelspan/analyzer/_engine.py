@@ -9,7 +9,7 @@ The run asks the store as little as possible and computes everything here, in sh
    windows included (and, with ``learn_thresholds=N``, the N windows before, whose spread of drift
    scores raises each column's thresholds: ``_learned``);
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
-   quality findings are computed from those sufficient statistics;
+   performance findings (type ``quality``) are computed from those sufficient statistics;
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
 6. findings are written back with deterministic ids, so re-running a window replaces them.
 
@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import _time, findings
-from modelspan.analyzer._data_quality import quality_findings as data_quality_findings
-from modelspan.analyzer._documents import Context
+from modelspan.analyzer._data_quality import data_quality_findings
+from modelspan.analyzer._documents import Context, reference_tag
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
-from modelspan.analyzer._quality_findings import quality_findings
+from modelspan.analyzer._performance_findings import performance_findings
 from modelspan.analyzer._references import Reference, resolve
 from modelspan.analyzer.incidents import find_incidents
 from modelspan.baseline import Baseline
@@ -104,23 +104,36 @@ def analyze(
         past = answers[(number - 1) * step + 2:number * step]
         learned[key] = learned_thresholds(past, None if ref.profile else reference_stats, profiles[key])
         docs += _model_findings(store, context, ref, stats, reference_stats, profiles[key], learned[key])
-    incidents, checked = _incidents(store, window, docs, ref.window)
+    incidents, checked = _incidents(store, window, docs, ref.window, context.reference_tag)
     docs += incidents
     analysis = Analysis(docs, current, window, ref.kind, checked, reference_stats=before,
                         thresholds={key: value for key, value in learned.items() if value})
     if write:
-        # Replace the window's findings as a whole: a column that stopped drifting once late data
-        # arrived must lose its old drift evidence, which writing by id alone would leave behind.
-        store.delete_findings(window, WINDOW_TYPES, model=model)
-        if docs:
-            analysis.written = store.write_findings(docs)
+        analysis.written = _replace(store, window, docs, context.reference_tag, model)
     return analysis
+
+
+def _replace(store: Any, window: Window, docs: list[dict[str, Any]], tag: str, model: str | None) -> int:
+    """Replace the window's findings *of this reference* as a whole and write ``docs``.
+
+    A column that stopped drifting once late data arrived must lose its old drift evidence, which
+    writing by id alone would leave behind; findings of the same window against another reference
+    are kept (the store deletes by window, so they are read first and written back).
+    """
+    start, end = window.iso()
+    others = [d for d in store.read_findings(window=window, types=list(WINDOW_TYPES), model=model)
+              if d.get(findings.WINDOW_START) == start and d.get(findings.WINDOW_END) == end
+              and reference_tag(d.get(findings.REFERENCE_KIND), d.get(findings.REFERENCE_START)) != tag]
+    store.delete_findings(window, WINDOW_TYPES, model=model)
+    if others:
+        store.write_findings(others)
+    return int(store.write_findings(docs)) if docs else 0
 
 
 WINDOW_TYPES = (
     findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT, findings.TYPE_DISTRIBUTION, findings.TYPE_DATA_QUALITY,
     findings.TYPE_NOVEL_PATH, findings.TYPE_PATH_DRIFT, findings.TYPE_LATENCY, findings.TYPE_THROUGHPUT,
-    findings.TYPE_ERROR_RATE, findings.TYPE_QUALITY,
+    findings.TYPE_ERROR_RATE, findings.TYPE_PERFORMANCE,
 )
 """Finding types the engine writes per analysed window (incidents are keyed by their episodes instead)."""
 
@@ -136,8 +149,8 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
-        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled,
-                                 float(store.interval_seconds))
+        docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled,
+                                     float(store.interval_seconds))
     return docs
 
 
@@ -148,9 +161,9 @@ def _baseline(store: Store, key: tuple[str, str], given: Mapping[tuple[str, str]
 
 
 def _incidents(store: Store, window: Window, model_findings: list[dict[str, Any]],
-               reference: Window) -> tuple[list[dict[str, Any]], bool]:
+               reference: Window, tag: str = "") -> tuple[list[dict[str, Any]], bool]:
     """The incident correlator's findings (application episodes and incidents) for ``window``."""
-    return find_incidents(store, window, model_findings, reference=reference), True
+    return find_incidents(store, window, model_findings, reference=reference, reference_tag=tag), True
 
 
 def _now() -> str:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from typing import Any
 
 from modelspan import findings
-from modelspan.analyzer import drift
+from modelspan.analyzer import drift, severity
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline
 from modelspan.store import ModelStats
@@ -87,7 +87,8 @@ def _distribution(context: Context, stats: ModelStats, label: str, expected: dic
         summary = "path distribution changed: " + summary
     return document(
         context, findings.TYPE_PATH_DRIFT, stats.model, stats.version, label or "_unlabelled", flagged=flagged,
-        summary=summary, fields={findings.OUTPUT_LABEL: label or None, findings.TEST_NAME: TEST,
+        summary=summary, severity=severity.ratio(flagged, float(result.score), float(result.threshold)),
+        fields={findings.OUTPUT_LABEL: label or None, findings.TEST_NAME: TEST,
                             findings.TEST_SCORE: float(result.score), findings.TEST_THRESHOLD: float(result.threshold),
                             findings.TEST_P_VALUE: result.p_value, findings.SAMPLE_COUNT: sum(paths.values()),
                             findings.REFERENCE_COUNT: sum(expected.values())})

@@ -9,6 +9,11 @@
 
 With a production reference every comparison uses that window (with the baseline's bins, so both
 windows are binned the same way).
+
+``modelspan analyze`` and ``modelspan incidents`` share this one rule: application traffic is
+compared with ``Reference.window`` either way, and findings made against a reference other than the
+baseline carry it in their ids (``_documents.reference_tag``), so two references never overwrite
+each other's findings.
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ def _show(analysis: Any, args: argparse.Namespace) -> None:
                           "written": analysis.written, "flagged": len(analysis.flagged),
                           "findings": analysis.findings}, sort_keys=True))
         return
-    shown = analysis.findings if args.all else analysis.flagged
+    shown = findings.ordered(analysis.findings if args.all else analysis.flagged)
     print(f"window {start} .. {end}, reference {analysis.reference}: {len(analysis.stats)} model versions, "
           f"{len(analysis.findings)} findings, {len(analysis.flagged)} flagged")
     print(table(shown) if shown else "no problems found")

@@ -43,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     result = run_demo(args.store, duration, report_path=args.report, rate=rate)
     flagged = result.flagged
-    model_side = [d for d in flagged if d.get(findings.TYPE) != findings.TYPE_INCIDENT]
-    incidents = [d for d in flagged if d.get(findings.TYPE) == findings.TYPE_INCIDENT]
+    model_side = findings.ordered(d for d in flagged if d.get(findings.TYPE) != findings.TYPE_INCIDENT)
+    incidents = findings.ordered(d for d in flagged if d.get(findings.TYPE) == findings.TYPE_INCIDENT)
     print(f"\nFindings ({len(model_side)} flagged, {len(result.findings)} measured):")
     print(table(model_side) if model_side else "no problems found")
     print(f"\nIncidents ({len(incidents)}: " + ", ".join(

@@ -5,13 +5,16 @@
     modelspan incidents --since 2026-11-22T10:00:00Z --until 2026-11-22T11:00:00Z --store http://es:9200
     modelspan incidents --analyze --window 1h              # run the model analysis first
 
-Without ``--analyze`` the model side comes from findings already in the store (written by
-``modelspan analyze``): every flagged model finding whose window overlaps the asked one. Application
+``--reference`` is one rule for both sides, the same as ``modelspan analyze``'s: ``baseline`` (the
+default), ``previous``, ``yesterday``, ``last_week`` or ``START/END``. Application traffic is compared
+with that reference's production window (for ``baseline``: the window of the same length just
+before, since application spans have no profile); the model side uses the findings of that same
+reference. Without ``--analyze`` those come from the store (written by ``modelspan analyze``):
+every flagged model finding of that reference whose window overlaps the asked one. Application
 incidents are always computed fresh from the application spans. With ``--analyze`` the analyzer
-runs over the window first (and, as always, writes its findings, incidents included, unless
-``--no-write``). The window is the last ``--window`` up to now (not aligned, unlike ``analyze``), or
-``--since``/``--until``; application traffic is compared with ``--reference`` (default: the window
-of the same length just before; with ``--analyze`` the model side uses the same reference window).
+runs over the window first, against the same reference (and, as always, writes its findings,
+incidents included, unless ``--no-write``). The window is the last ``--window`` up to now (not
+aligned, unlike ``analyze``), or ``--since``/``--until``.
 Findings and incidents are written back (replacing earlier ones by ``finding.id``) unless
 ``--no-write``. Exit code 0 (whether or not there are incidents), 2 on bad arguments or an
 unreachable store.
@@ -48,9 +51,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--until", help="window end (ISO 8601; default now)")
     parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
                         "ELASTICSEARCH_URL, ./modelspan.db)")
-    parser.add_argument("--reference", default="previous",
-                        help="what application traffic is compared with: previous (default), yesterday, "
-                        "last_week, or START/END in ISO 8601")
+    parser.add_argument("--reference", default="baseline",
+                        help="what the window is compared with, as in 'modelspan analyze': baseline (default; "
+                        "application traffic then uses the previous window), previous, yesterday, last_week, "
+                        "or START/END in ISO 8601")
     parser.add_argument("--analyze", action="store_true", help="run the model analysis over the window first")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     parser.add_argument("--no-write", action="store_true", help="do not write findings back to the store")
@@ -90,14 +94,16 @@ def _window(args: argparse.Namespace) -> Any:
 
 
 def _reference(text: str, window: Any) -> Any:
-    """The reference window (``baseline`` means ``previous`` here: application spans have no profile)."""
+    """The reference as ``analyze`` takes it: a name, or a fixed :class:`Window` (checked here)."""
     from modelspan.analyzer._references import REFERENCES, resolve
     from modelspan.store import Window
 
     if text in REFERENCES:
-        return resolve(text, window).window
+        return text
     start, _, end = text.partition("/")
-    return resolve(Window.parse(start, end), window).window
+    fixed = Window.parse(start, end)
+    resolve(fixed, window)  # raises on an empty window
+    return fixed
 
 
 def _open(target: str | None) -> Store:
@@ -110,6 +116,8 @@ def _open(target: str | None) -> Store:
 def _incidents(store: Store, window: Any, reference: Any, *, analyze_first: bool,
                write: bool) -> list[dict[str, Any]]:
     """Application findings and incidents for ``window`` (written back when ``write``)."""
+    from modelspan.analyzer._documents import reference_tag
+    from modelspan.analyzer._references import resolve
     from modelspan.analyzer.incidents import find_incidents
     from modelspan.analyzer.incidents._correlate import MODEL_TYPES, overlaps
     from modelspan.store import Window
@@ -120,29 +128,32 @@ def _incidents(store: Store, window: Any, reference: Any, *, analyze_first: bool
         analysis = analyze(store, window, reference=reference, write=write)
         kinds = (F.TYPE_INCIDENT, F.TYPE_APP_ERRORS, F.TYPE_APP_LATENCY)
         return [d for d in analysis.findings if d.get(F.TYPE) in kinds]
+    ref = resolve(reference, window)
+    tag = reference_tag(ref.kind, ref.window.iso()[0])
     around = Window(window.start - _LOOK_AROUND, window.end + _LOOK_AROUND)
     stored = store.read_findings(window=around, types=sorted(MODEL_TYPES))
-    model_findings = [d for d in stored if overlaps(d, window.start, window.end)]
-    documents: list[dict[str, Any]] = find_incidents(store, window, model_findings, reference=reference)
+    model_findings = [d for d in stored if overlaps(d, window.start, window.end) and (
+        F.REFERENCE_KIND not in d or reference_tag(d[F.REFERENCE_KIND], d.get(F.REFERENCE_START)) == tag)]
+    documents: list[dict[str, Any]] = find_incidents(store, window, model_findings, reference=ref.window,
+                                                     reference_tag=tag)
     if write and documents:
         store.write_findings(documents)
     return documents
 
 
 def table(documents: Sequence[dict[str, Any]], window: Any) -> str:
-    """Incidents first (correlated, then application-only, then model-only), each with its summary."""
+    """Incidents, most severe first, then the most recent (``findings.ordered``), each with its summary."""
     start, end = window.iso()
-    incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
+    incidents = F.ordered(d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT)
     if not incidents:
         return f"no incidents between {start} and {end}"
-    order = {F.INCIDENT_CORRELATED: 0, F.INCIDENT_APPLICATION_ONLY: 1, F.INCIDENT_MODEL_ONLY: 2}
-    incidents.sort(key=lambda d: (order.get(str(d.get(F.INCIDENT_KIND)), 3), str(d.get(F.WINDOW_START))))
-    rows = [("KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
+    rows = [("SEVERITY", "KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM")]
     for incident in incidents:
         share = incident.get(F.INCIDENT_EVIDENCE_SHARE)
         model = " v".join(str(incident[k]) for k in (F.MODEL_NAME, F.MODEL_VERSION) if incident.get(k))
         where = " ".join(str(incident[k]) for k in (F.SERVICE_NAME, F.ROUTE) if incident.get(k))
-        rows.append((str(incident[F.INCIDENT_KIND]), "-" if share is None else f"{share:.0%}", where or "-",
+        rows.append((str(incident.get(F.SEVERITY, "-")), str(incident[F.INCIDENT_KIND]),
+                     "-" if share is None else f"{share:.0%}", where or "-",
                      model or "-", str(incident.get(F.MODULE_NAME, "-")), str(incident.get(F.WINDOW_START, ""))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"{len(incidents)} incidents between {start} and {end}"]

@@ -2,7 +2,7 @@
 
 Every chart sits in ``<section class="chart" data-chart="<name>">`` so the tests (and anyone
 scraping the report) can find it; the sections are, per model: overview, latency, qps, modules,
-drift, distributions, data_quality, paths, model_quality; then incidents for the whole window.
+drift, distributions, data_quality, paths, model_performance; then incidents for the whole window.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from modelspan import findings as F
 from modelspan.report import _svg
 from modelspan.report._data import ModelReport, ReportData
 
-QUALITY_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
+PERFORMANCE_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
 """Quality metrics charted over time (the findings table lists the rest)."""
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;background:#f6f7f9}
@@ -54,7 +54,7 @@ def _chart(name: str, title: str, content: str) -> str:
 
 
 def model_section(report: ModelReport) -> str:
-    """Overview, traffic, drift, data quality, paths and quality of one model version."""
+    """Overview, traffic, drift, data quality, paths and model performance of one model version."""
     ops = report.stats.operations
     cards = [("calls", f"{ops.calls:,}"), ("errors", f"{ops.errors / ops.calls:.1%}" if ops.calls else "-")]
     cards += [(f"p{pct:g} latency", _ms(ops.latency_ms.get(pct))) for pct in (50.0, 95.0, 99.0)]
@@ -65,7 +65,7 @@ def model_section(report: ModelReport) -> str:
              _chart("overview", "Overview: flagged findings", overview),
              '<div class="grid">', latency_chart(report), qps_chart(report), modules_chart(report), "</div>",
              drift_chart(report), distributions(report),
-             '<div class="grid">', data_quality(report), paths_chart(report), quality_chart(report), "</div>"]
+             '<div class="grid">', data_quality(report), paths_chart(report), performance_chart(report), "</div>"]
     return "".join(parts)
 
 
@@ -160,23 +160,24 @@ def paths_chart(report: ModelReport) -> str:
     return _chart("paths", "Module path mix", _svg.stacked_bars("module paths", rows))
 
 
-def quality_chart(report: ModelReport) -> str:
+def performance_chart(report: ModelReport) -> str:
     """Accuracy per analysed window and per prediction-time bucket (labels joined late)."""
     lines: dict[str, list[tuple[_dt.datetime, float]]] = {}
     for doc in report.findings:
         name = str(doc.get(F.METRIC_NAME) or "")
-        if doc.get(F.TYPE) != F.TYPE_QUALITY or doc.get(F.METRIC_VALUE) is None or name not in QUALITY_METRICS:
+        if doc.get(F.TYPE) != F.TYPE_PERFORMANCE or doc.get(F.METRIC_VALUE) is None or name not in PERFORMANCE_METRICS:
             continue
         moment = _time.parse(doc.get(F.TIMESTAMP) or doc[F.WINDOW_END])
         lines.setdefault(name, []).append((moment, float(doc[F.METRIC_VALUE])))
         if doc.get(F.METRIC_REFERENCE_VALUE) is not None and name == "accuracy":
             lines.setdefault(f"{name} (reference)", []).append((moment, float(doc[F.METRIC_REFERENCE_VALUE])))
     series = [_svg.Series(name, points, dashed=name.endswith("(reference)")) for name, points in sorted(lines.items())]
-    return _chart("model_quality", "Model quality over time", _svg.line_chart("model quality", series, "metric"))
+    return _chart("model_performance", "Model performance over time (labelled predictions)",
+                  _svg.line_chart("model performance", series, "metric"))
 
 
 def incidents_section(documents: Sequence[dict[str, Any]]) -> str:
-    incidents = [d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT]
+    incidents = F.ordered(d for d in documents if d.get(F.TYPE) == F.TYPE_INCIDENT)
     app = [d for d in documents if d.get(F.TYPE) in (F.TYPE_APP_ERRORS, F.TYPE_APP_LATENCY) and d.get(F.FLAGGED)]
     rows = "".join(
         f"<tr><td>{escape(str(d.get(F.INCIDENT_KIND, '')))}</td><td>{escape(_short(d.get(F.WINDOW_START)))}</td>"
@@ -193,9 +194,12 @@ def findings_table(documents: Sequence[dict[str, Any]]) -> str:
     if not documents:
         return '<p class="empty">None.</p>'
     rows = "".join(
-        f"<tr><td>{escape(_short(d.get(F.WINDOW_START)))}</td><td class=\"flag\">{escape(str(d.get(F.TYPE)))}</td>"
-        f"<td>{escape(_subject(d))}</td><td>{escape(str(d.get(F.SUMMARY, '')))}</td></tr>" for d in documents)
-    return "<table><tr><th>window</th><th>type</th><th>subject</th><th>summary</th></tr>" + rows + "</table>"
+        f"<tr><td>{escape(str(d.get(F.SEVERITY, '')))}</td><td>{escape(_short(d.get(F.WINDOW_START)))}</td>"
+        f"<td class=\"flag\">{escape(str(d.get(F.TYPE)))}</td>"
+        f"<td>{escape(_subject(d))}</td><td>{escape(str(d.get(F.SUMMARY, '')))}</td></tr>"
+        for d in F.ordered(documents))
+    return ("<table><tr><th>severity</th><th>window</th><th>type</th><th>subject</th><th>summary</th></tr>" + rows
+            + "</table>")
 
 
 def _subject(doc: dict[str, Any]) -> str:

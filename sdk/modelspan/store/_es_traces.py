@@ -124,7 +124,7 @@ def affected_body(episode: Requests) -> Body:
 
 
 def evidence_body(trace_ids: Sequence[str]) -> Body:
-    """Per trace: model versions called, failed model/module spans, out-of-range inputs, module times."""
+    """Per trace: model versions called, failed model/module spans, failed data-quality checks, module times."""
     kind_is = {k: {"term": {attr(semconv.SPAN_KIND): k}} for k in (semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE)}
     failed: Body = {"term": {STATUS_CODE: STATUS_ERROR}}
     versions = {"terms": {"field": attr(semconv.MODEL_VERSION), "size": MAX_MODELS, "missing": ""}}
@@ -133,10 +133,9 @@ def evidence_body(trace_ids: Sequence[str]) -> Body:
             "terms": {"field": attr(semconv.MODEL_NAME), "size": MAX_MODELS, "missing": ""},
             "aggs": {"versions": versions}}}},
         "model_errors": {"filter": {"bool": {"filter": [kind_is[semconv.SPAN_KIND_MODEL], failed]}}},
-        "out_of_range": {"filter": {"range": {attr(semconv.quality_count(semconv.CHECK_OUT_OF_RANGE)): {"gt": 0}}},
-                         "aggs": {"features": {"terms": {
-                             "field": attr(semconv.quality_features(semconv.CHECK_OUT_OF_RANGE)),
-                             "size": MAX_FEATURES}}}},
+        **{check: {"filter": {"range": {attr(semconv.quality_count(check)): {"gt": 0}}},
+                   "aggs": {"features": {"terms": {"field": attr(semconv.quality_features(check)),
+                                                   "size": MAX_FEATURES}}}} for check in semconv.CHECKS},
         "error_modules": {"filter": {"bool": {"filter": [kind_is[semconv.SPAN_KIND_MODULE], failed]}},
                           "aggs": {"names": {"terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
                                              "aggs": {"fastest": {"min": {"field": DURATION}}}}}},
@@ -266,8 +265,11 @@ def parse_evidence(aggregations: dict[str, Any]) -> dict[str, TraceEvidence]:
         for name in trace["models"]["names"]["buckets"]:
             evidence.models.update((str(name["key"]), str(v["key"])) for v in name["versions"]["buckets"])
         evidence.model_errors = int(trace["model_errors"]["doc_count"])
-        evidence.out_of_range = int(trace["out_of_range"]["doc_count"])
-        evidence.out_of_range_features.update(str(b["key"]) for b in trace["out_of_range"]["features"]["buckets"])
+        for check in semconv.CHECKS:
+            failed = trace.get(check, {})
+            if int(failed.get("doc_count", 0)):
+                evidence.add_check(check, [str(b["key"]) for b in failed.get("features", {}).get("buckets", [])],
+                                   spans=int(failed["doc_count"]))
         for module in trace["error_modules"]["names"]["buckets"]:
             evidence.error_modules[str(module["key"])] = float(module["fastest"]["value"]) / 1e6
         for module in trace["modules"]["names"]["buckets"]:

@@ -157,8 +157,8 @@ def _add(evidence: TraceEvidence, kind: str, model: str | None, version: str | N
         evidence.modules[module] = max(evidence.modules.get(module, 0.0), duration_ms)
         if failed:
             evidence.error_modules[module] = min(evidence.error_modules.get(module, math.inf), duration_ms)
-    count = attributes.get(semconv.quality_count(semconv.CHECK_OUT_OF_RANGE))
-    if isinstance(count, (int, float)) and count > 0:
-        evidence.out_of_range += 1
-        features = attributes.get(semconv.quality_features(semconv.CHECK_OUT_OF_RANGE)) or []
-        evidence.out_of_range_features.update(str(f) for f in (features if isinstance(features, list) else [features]))
+    for check in semconv.CHECKS:  # every data-quality check the span failed, with its features
+        count = attributes.get(semconv.quality_count(check))
+        if isinstance(count, (int, float)) and count > 0:
+            features = attributes.get(semconv.quality_features(check)) or []
+            evidence.add_check(check, [str(f) for f in (features if isinstance(features, list) else [features])])

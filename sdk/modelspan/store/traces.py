@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from modelspan import semconv
 from modelspan.store.types import Window
 
 ROUTE_PERCENTS = (50.0, 75.0, 90.0, 95.0)
@@ -106,6 +107,26 @@ class TraceEvidence:
     """Module name -> longest span of it (ms)."""
     out_of_range: int = 0
     out_of_range_features: set[str] = field(default_factory=set)
+    checks: dict[str, set[str]] = field(default_factory=dict)
+    """Data-quality check -> the features named as failing it (empty when only counted)."""
+
+    def add_check(self, check: str, features: Iterable[str], spans: int = 1) -> None:
+        """Record that ``spans`` model spans of the trace failed ``check`` (on ``features``)."""
+        named = self.checks.setdefault(check, set())
+        named.update(features)
+        if check == semconv.CHECK_OUT_OF_RANGE:
+            self.out_of_range += spans
+            self.out_of_range_features.update(named)
+
+    def signals(self) -> set[str]:
+        """What the trace's model spans failed: ``check`` and ``check:feature`` keys."""
+        checks = dict(self.checks)
+        if self.out_of_range and semconv.CHECK_OUT_OF_RANGE not in checks:  # built from counts alone
+            checks[semconv.CHECK_OUT_OF_RANGE] = set(self.out_of_range_features)
+        found = set(checks)
+        for check, features in checks.items():
+            found.update(f"{check}:{feature}" for feature in features)
+        return found
 
     def innermost_error(self) -> str | None:
         if not self.error_modules:

@@ -17,7 +17,7 @@ import pytest
 from modelspan import findings, semconv
 from modelspan.analyzer import Analysis, _scheduler, analyze
 from modelspan.analyzer._documents import Context
-from modelspan.analyzer._quality_findings import quality_findings
+from modelspan.analyzer._performance_findings import performance_findings
 from modelspan.analyzer._references import resolve
 from modelspan.store import LabelledPrediction, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -151,17 +151,17 @@ def _labelled(minute: int, hit: bool, number: int) -> LabelledPrediction:
     return LabelledPrediction(f"p{number}", moment.isoformat(), "yes" if hit else "no", "yes", None, None, None)
 
 
-def test_quality_falls_back_to_earlier_buckets_without_reference_labels() -> None:
+def test_performance_falls_back_to_earlier_buckets_without_reference_labels() -> None:
     rows = [_labelled(5, i % 10 != 0, i) for i in range(100)]  # 90% in the first bucket
     rows += [_labelled(45, i % 2 == 0, 100 + i) for i in range(100)]  # 50% in the last
     context = Context(WINDOW, "baseline", REFERENCE, "now")
-    docs = quality_findings(context, "m", "1", rows, [], 600.0)
+    docs = performance_findings(context, "m", "1", rows, [], 600.0)
     drop = [d for d in docs if d[findings.ID].startswith("quality:m:1:accuracy_drop")]
     assert drop[0][findings.FLAGGED] and "earlier buckets" in drop[0][findings.SUMMARY]
     assert drop[0][findings.METRIC_VALUE] == 0.5 and drop[0][findings.METRIC_REFERENCE_VALUE] == 0.9
     buckets = [d for d in docs if d[findings.METRIC_NAME] == "bucket_accuracy"]
     assert [d[findings.METRIC_VALUE] for d in buckets] == [0.9, 0.5]
-    steady = quality_findings(context, "m", "1", rows[:100], rows[:100], 600.0)
+    steady = performance_findings(context, "m", "1", rows[:100], rows[:100], 600.0)
     assert not any(d[findings.FLAGGED] for d in steady)
 
 

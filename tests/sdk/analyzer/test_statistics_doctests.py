@@ -20,7 +20,9 @@ MODULES = [
     "modelspan.analyzer.drift.oov",
     "modelspan.analyzer.multiple_testing",
     "modelspan.analyzer.thresholds",
-    "modelspan.analyzer.quality",
+    "modelspan.analyzer.performance",
+    "modelspan.analyzer.rates",
+    "modelspan.analyzer.severity",
     "modelspan.analyzer.latency",
 ]
 

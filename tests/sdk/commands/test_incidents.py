@@ -59,14 +59,17 @@ def test_table_and_no_write(ran: scenario.Scenario, fake: FakeElasticsearch,
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0].endswith(f"incidents between {ran.window.iso()[0]} and {ran.window.iso()[1]}")
-    assert lines[1].split() == ["KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM"]
-    (checkout,) = [i for i, line in enumerate(lines) if line.split()[2:5] == ["shop", "POST", "/checkout"]
+    assert lines[1].split() == ["SEVERITY", "KIND", "SHARE", "WHERE", "MODEL", "MODULE", "FROM"]
+    (checkout,) = [i for i, line in enumerate(lines) if line.split()[3:6] == ["shop", "POST", "/checkout"]
                    and lines[i + 1].lstrip().startswith("errors on")]  # (a busy machine may add a latency one)
-    assert lines[checkout].split()[:8] == ["correlated", "100%", "shop", "POST", "/checkout", "risk", "v1", "scorer"]
+    assert lines[checkout].split()[:9] == ["critical", "correlated", "100%", "shop", "POST", "/checkout", "risk",
+                                           "v1", "scorer"]
     assert "sub-module 'scorer'" in lines[checkout + 1] and lines[checkout + 2].startswith("    traces: ")
-    assert lines[2].startswith("correlated")  # correlated incidents first
-    assert any(line.startswith("application_only") for line in lines)
-    assert any(line.startswith("model_only") and "recommender v2" in line for line in lines)
+    severities = [line.split()[0] for line in lines[2:] if line.split() and line.split()[0] in F.SEVERITIES]
+    assert severities == sorted(severities, key=F.SEVERITY_RANK.__getitem__, reverse=True)  # most severe first
+    assert lines[2].split()[:2] == ["critical", "correlated"]
+    assert any(line.split()[1:2] == ["application_only"] for line in lines[2:])
+    assert any(line.split()[1:2] == ["model_only"] and "recommender v2" in line for line in lines[2:])
     assert len(fake.indices[F.FINDINGS_INDEX]) == len(ran.model_findings)  # nothing written
 
 

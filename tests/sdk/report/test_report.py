@@ -20,7 +20,7 @@ from modelspan.report import collect, render
 from tests.sdk.report import png
 
 SECTIONS = ("overview", "latency", "qps", "modules", "drift", "distributions", "data_quality", "paths",
-            "model_quality")
+            "model_performance")
 """Every per-model chart section; each must hold drawn data after the demo."""
 
 

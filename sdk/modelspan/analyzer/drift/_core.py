@@ -82,9 +82,15 @@ class Binned:
 
 @dataclass(frozen=True)
 class Categories:
-    """Counts per category; the key ``"__other__"`` holds every value outside the named ones."""
+    """Counts per category; the key ``"__other__"`` holds every value outside the named ones.
+
+    ``expected_new``: the share of a fresh sample of the same distribution expected to fall in
+    categories this sample never saw (Good-Turing, see ``analyzer.rates``); 0 when unknown.
+    ``new_category_rate`` measures the excess over it.
+    """
 
     counts: Mapping[str, float]
+    expected_new: float = 0.0
 
     @property
     def total(self) -> float:

@@ -17,6 +17,12 @@ for latency):
   baseline rate and ``ERROR_MARGIN`` above it, and the one-sided binomial tail
   ``P(X >= errors | calls, baseline rate)`` is below ``ALPHA`` divided by the number of intervals
   tested (Bonferroni: many routes times many intervals would otherwise fire by chance).
+* **High on its own (absolute floor).** Whatever the baseline (none, or one the failures themselves
+  raised: a whole window of failures has a failing median), an interval with at least
+  ``FLOOR_MIN_ERRORS`` failed requests, an error rate of at least ``FLOOR_RATE`` and a binomial tail
+  against ``ACCEPTABLE_ERROR_RATE`` below ``ALPHA`` / intervals is flagged too (``Episode.rule`` is
+  then ``"floor"`` when no interval of the episode passed the relative rule). So an outage is found
+  in any window that holds it, with or without history.
 * **Latency spike.** An interval with at least ``MIN_LATENCY_CALLS`` requests whose p95 is at
   least ``LATENCY_RATIO`` times the baseline p95 and ``LATENCY_MARGIN_MS`` above it, *and* where
   significantly more requests than the expected 5% are slower than the baseline p95: the interval's
@@ -42,6 +48,7 @@ from scipy import stats as _scipy_stats
 
 from modelspan import findings as F
 from modelspan._time import from_millis, iso
+from modelspan.analyzer import severity
 from modelspan.store import Window
 from modelspan.store.traces import Bucket, RouteSeries, millis
 
@@ -49,6 +56,10 @@ MIN_REFERENCE_CALLS = 20
 MIN_ERRORS = 3
 ERROR_RATIO = 2.0
 ERROR_MARGIN = 0.05
+FLOOR_RATE = 0.1
+FLOOR_MIN_ERRORS = 10
+ACCEPTABLE_ERROR_RATE = 0.02
+"""Share of failed requests a route may have without an incident (what the floor tests against)."""
 ALPHA = 0.01
 MIN_LATENCY_CALLS = 10
 LATENCY_RATIO = 1.5
@@ -80,6 +91,8 @@ class Episode:
     p_value: float | None
     slow_ms: float | None
     """Latency episodes: requests slower than this (the baseline p95) are the affected ones."""
+    rule: Literal["relative", "floor"] = "relative"
+    """Error episodes: found against the baseline, or only by the absolute floor."""
 
     @property
     def finding_type(self) -> str:
@@ -121,16 +134,23 @@ def _error_episodes(route: RouteSeries, window: Window, step_s: int) -> list[Epi
         rates = [b.errors / b.calls for b in route.buckets if b.calls]
         base, baseline_kind = (statistics.median(rates) if rates else 0.0), "window"
     tested = max(1, sum(1 for b in route.buckets if b.calls))
-    elevated = [b for b in route.buckets if b.errors and b.errors / b.calls >= ERROR_RATIO * base
+    relative = [b for b in route.buckets if b.errors and b.errors / b.calls >= ERROR_RATIO * base
                 and b.errors / b.calls - base >= ERROR_MARGIN]
-    significant = {b.start_ms for b in elevated
-                   if b.errors >= MIN_ERRORS and _binomial_tail(b.errors, b.calls, base) < ALPHA / tested}
+    high = [b for b in route.buckets if b.errors and b.errors / b.calls >= FLOOR_RATE]
+    elevated = list({b.start_ms: b for b in relative + high}.values())
+    worse = {b.start_ms for b in relative
+             if b.errors >= MIN_ERRORS and _binomial_tail(b.errors, b.calls, base) < ALPHA / tested}
+    floor = {b.start_ms for b in high if b.errors >= FLOOR_MIN_ERRORS
+             and _binomial_tail(b.errors, b.calls, ACCEPTABLE_ERROR_RATE) < ALPHA / tested}
     episodes = []
-    for group in _runs(elevated, significant, step_s, route.buckets):
+    for group in _runs(elevated, worse | floor, step_s, route.buckets):
         calls, errors = sum(b.calls for b in group), sum(b.errors for b in group)
         start, end = _clip(group, window, step_s)
+        by_floor = not any(b.start_ms in worse for b in group)
+        p_value = _binomial_tail(errors, calls, ACCEPTABLE_ERROR_RATE if by_floor else base)
         episodes.append(Episode("errors", route.service, route.route, route.routed, start, end, calls, errors,
-                                errors / calls, base, baseline_kind, _binomial_tail(errors, calls, base), None))
+                                errors / calls, base, baseline_kind, p_value, None,
+                                "floor" if by_floor else "relative"))
     return episodes
 
 
@@ -195,13 +215,17 @@ def _clip(group: list[Bucket], window: Window, step_s: int) -> tuple[_dt.datetim
 def finding(episode: Episode, window: Window, reference: Window, trace_ids: Sequence[str]) -> dict[str, Any]:
     """The findings document of one episode (``window.*`` is the episode's own time range)."""
     is_errors = episode.kind == "errors"
-    severe = episode.value >= 0.5 if is_errors else episode.value >= 3 * episode.baseline
+    if is_errors:
+        usual = ACCEPTABLE_ERROR_RATE if episode.rule == "floor" else episode.baseline
+        level = severity.excess_rate(True, episode.value - usual)
+    else:
+        level = severity.ratio(True, episode.value, episode.baseline)
     document: dict[str, Any] = {
         F.TIMESTAMP: iso(window.end),
         F.ID: episode.finding_id,
         F.TYPE: episode.finding_type,
         F.FLAGGED: True,
-        F.SEVERITY: "critical" if severe else "warning",
+        F.SEVERITY: level,
         F.SUMMARY: application_summary(episode),
         F.SERVICE_NAME: episode.service,
         F.ROUTE: episode.route,
@@ -242,7 +266,9 @@ def application_summary(episode: Episode) -> str:
     'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'
     """
     if episode.kind == "errors":
+        usually = (f"high on its own: {percent(episode.baseline)} in the {episode.baseline_kind} baseline"
+                   if episode.rule == "floor" else f"usually {percent(episode.baseline)}")
         return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
-                f"({percent(episode.value)}, usually {percent(episode.baseline)})")
+                f"({percent(episode.value)}, {usually})")
     return (f"slow requests on {_where(episode)}: p95 {episode.value:.0f} ms over {episode.calls} requests "
             f"(usually {episode.baseline:.0f} ms)")

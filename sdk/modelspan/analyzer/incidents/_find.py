@@ -1,9 +1,10 @@
 """Orchestration: detect application episodes, weigh their traces, write incident documents.
 
-Whatever the number of spans, a run asks the store at most five questions (``route_series``,
+Whatever the number of spans, a run asks the store a fixed number of questions (``route_series``,
 ``affected_traces`` for every episode at once, ``trace_evidence`` for every sampled trace at once,
-and for model-only incidents ``callers``: sampled traces of each model version, then the routes they
-came in by); against Elasticsearch that is one search and up to four multi-searches.
+a control sample of the implicated model versions' calls (``callers`` and its ``trace_evidence``),
+and for model-only incidents ``callers`` again: sampled traces of each model version, then the routes
+they came in by); against Elasticsearch that is one search and up to six multi-searches.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import modelspan.analyzer.incidents._application as app
 import modelspan.analyzer.incidents._summary as _summary
 from modelspan import findings as F
 from modelspan._time import iso
+from modelspan.analyzer import severity
 from modelspan.analyzer.incidents._correlate import MIN_SHARE, Verdict, flagged_model_findings, weigh
 from modelspan.store import Store, Window
-from modelspan.store.traces import TraceQueries
+from modelspan.store.traces import TraceEvidence, TraceQueries
 
 
 def episodes_and_traces(backend: TraceQueries, window: Window,
@@ -47,29 +49,51 @@ def detect_application_incidents(store: Store, window: Window, *,
 
 
 def find_incidents(store: Store, window: Window, model_findings: Iterable[dict[str, Any]], *,
-                   reference: Window | None = None) -> list[dict[str, Any]]:
+                   reference: Window | None = None, reference_tag: str = "") -> list[dict[str, Any]]:
     """Application findings plus incident findings (correlated, application_only, model_only).
 
     ``model_findings`` are the analyzer's findings for ``window`` (drift, quality, latency, ...);
     only flagged ones take part. Returns the ``application_*`` findings followed by the incidents,
-    all with deterministic ``finding.id`` so a re-run replaces them.
+    all with deterministic ``finding.id`` so a re-run replaces them; ``reference_tag`` (the model
+    findings' reference, ``_documents.reference_tag``) ends the incidents' ids, so incidents built
+    from another reference's findings do not overwrite these.
     """
     backend = store.traces()
     flagged = flagged_model_findings(model_findings)
     episodes, traces, reference = episodes_and_traces(backend, window, reference)
     evidence = backend.trace_evidence(traces) if episodes else []
+    failing = [seen for episode, seen in zip(episodes, evidence, strict=True) if episode.kind == "errors"]
+    control = _control(backend, window, failing)
     documents: list[dict[str, Any]] = []
     incidents: list[dict[str, Any]] = []
     claimed: set[str] = set()
     for episode, sample, seen in zip(episodes, traces, evidence, strict=True):
         documents.append(app.finding(episode, window, reference, sample))
-        verdict = weigh(episode.kind, episode.start, episode.end, sample, seen, flagged)
+        verdict = weigh(episode.kind, episode.start, episode.end, sample, seen, flagged, control=control)
         incident = _application_incident(episode, verdict, sample, window)
+        blamed = verdict.model_findings if incident[F.INCIDENT_KIND] == F.INCIDENT_CORRELATED else []
+        incident[F.SEVERITY] = severity.highest([documents[-1][F.SEVERITY], *(str(d.get(F.SEVERITY)) for d in blamed)])
         if incident[F.INCIDENT_KIND] == F.INCIDENT_CORRELATED:
             claimed.update(str(d[F.ID]) for d in verdict.model_findings)
         incidents.append(incident)
     incidents.extend(_model_only(backend, flagged, claimed, window))
+    if reference_tag:
+        for incident in incidents:
+            incident[F.ID] = f"{incident[F.ID]}@{reference_tag}"
     return documents + incidents
+
+
+def _control(backend: TraceQueries, window: Window, evidence: Sequence[dict[str, TraceEvidence]]
+             ) -> dict[str, TraceEvidence]:
+    """What the calls of the model versions in failing traces usually look like: the evidence of a
+    sample of their traces in the window (failing or not), so a check only explains failures it is
+    more common in (``_correlate.MIN_LIFT``). Two more questions, only when an error episode has
+    model spans."""
+    versions = sorted({model for seen in evidence for trace in seen.values() for model in trace.models})
+    if not versions:
+        return {}
+    sampled = sorted({trace for called in backend.callers(window, versions) for trace in called.traces})
+    return backend.trace_evidence([sampled])[0] if sampled else {}
 
 
 def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequence[str],
@@ -129,7 +153,7 @@ def _model_only(backend: TraceQueries, flagged: Sequence[dict[str, Any]], claime
             F.ID: f"incident:model:{model}:{version}:{iso(window.start)}",
             F.TYPE: F.TYPE_INCIDENT,
             F.FLAGGED: True,
-            F.SEVERITY: "warning",
+            F.SEVERITY: severity.highest(str(d.get(F.SEVERITY)) for d in documents),
             F.SUMMARY: _summary.model_only_summary(model, version, documents, called.routes),
             F.INCIDENT_KIND: F.INCIDENT_MODEL_ONLY,
             F.INCIDENT_MODEL_FINDINGS: [str(d[F.ID]) for d in documents],

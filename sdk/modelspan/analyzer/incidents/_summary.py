@@ -18,6 +18,10 @@ __all__ = ["application_summary", "incident_summary", "model_only_summary"]
 _REASONS = {
     "error": "the model raised",
     "out_of_range": "an input was outside the baseline's range",
+    "null": "an input was missing",
+    "nan": "an input was NaN or infinite",
+    "type_change": "an input had the wrong type",
+    "unseen_category": "an input had a category the baseline never saw",
     "drift": "they called a model version whose inputs drifted",
     "latency": "a sub-module whose latency regressed ran",
 }

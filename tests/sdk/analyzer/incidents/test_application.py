@@ -44,7 +44,7 @@ def test_burst_against_a_clean_reference_is_one_episode_clipped_to_the_window() 
 
 
 def test_steady_error_rate_like_the_reference_is_not_an_incident() -> None:
-    series = _series([(200, 20)] * 30, ref_calls=6000, ref_errors=600)
+    series = _series([(200, 12)] * 30, ref_calls=6000, ref_errors=360)  # 6%: below the absolute floor
     assert app.detect([series], WINDOW, STEP) == []
 
 
@@ -62,15 +62,16 @@ def test_too_few_errors_are_never_a_spike() -> None:
 
 
 def test_bonferroni_over_the_intervals_tested() -> None:
-    base = 50 / 1002
-    # 12 errors in 100 calls at a 5% baseline: p ~ 0.004, enough alone, not among 30 intervals
-    assert 0.01 / 30 < stats.binom.sf(11, 100, base) < 0.01
-    alone = _series([(100, 12)], ref_calls=1000, ref_errors=49)
-    assert [e.errors for e in app.detect([alone], WINDOW, STEP)] == [12]
-    among = _series([(100, 12)] + [(100, 5)] * 29, ref_calls=1000, ref_errors=49)
+    base = 30 / 1002
+    # 9 errors in 100 calls at a 3% baseline: p ~ 0.003, enough alone, not among 30 intervals
+    # (all below the absolute floor of 10%, so only the relative rule can flag them)
+    assert 0.01 / 30 < stats.binom.sf(8, 100, base) < 0.01
+    alone = _series([(100, 9)], ref_calls=1000, ref_errors=29)
+    assert [e.errors for e in app.detect([alone], WINDOW, STEP)] == [9]
+    among = _series([(100, 9)] + [(100, 3)] * 29, ref_calls=1000, ref_errors=29)
     assert app.detect([among], WINDOW, STEP) == []
-    louder = _series([(100, 16)] + [(100, 5)] * 29, ref_calls=1000, ref_errors=49)
-    assert [e.errors for e in app.detect([louder], WINDOW, STEP)] == [16]
+    louder = _series([(100, 11)] + [(100, 3)] * 29, ref_calls=1000, ref_errors=29)
+    assert [e.errors for e in app.detect([louder], WINDOW, STEP)] == [11]
 
 
 def test_latency_spike_needs_ratio_margin_and_calls() -> None:
@@ -107,3 +108,22 @@ def test_a_burst_straddling_an_interval_boundary_is_one_episode_with_all_its_req
     # elevated neighbours alone, without a significant interval, are nothing
     assert app.detect([_series([(100, 0)] * 10 + [(3, 2), (100, 0)], ref_calls=1000, ref_errors=3)],
                       WINDOW, STEP) == []
+
+
+def test_a_window_full_of_failures_is_an_incident_without_history() -> None:
+    """Issue 12: a whole run with 120 x 500 and 186 x 503 (failures in most intervals, no reference)
+    found nothing, because the failing median was its own baseline; the absolute floor finds it."""
+    run = _series([(50, 0)] * 8 + [(50, 15)] * 8 + [(50, 23)] * 8 + [(50, 0)] * 6)
+    (episode,) = app.detect([run], WINDOW, STEP)
+    assert episode.rule == "floor" and episode.baseline_kind == "window"
+    assert (episode.calls, episode.errors) == (800, 8 * 15 + 8 * 23)
+    assert episode.p_value == pytest.approx(stats.binom.sf(8 * 38 - 1, 800, app.ACCEPTABLE_ERROR_RATE))
+    document = app.finding(episode, WINDOW, app.previous(WINDOW), [])
+    assert document[F.SEVERITY] == "critical"  # 38% failing: 36 points above what a route may have
+    assert "high on its own" in document[F.SUMMARY]
+
+
+def test_the_floor_needs_a_high_rate_and_enough_errors() -> None:
+    assert app.detect([_series([(200, 16)] * 30)], WINDOW, STEP) == []  # 8%: the route's steady normal
+    assert app.detect([_series([(20, 9)] * 30)], WINDOW, STEP) == []  # 45% but 9 errors an interval
+    assert len(app.detect([_series([(200, 30)] * 30)], WINDOW, STEP)) == 1  # 15% steady is an incident

@@ -37,14 +37,50 @@ def test_out_of_range_inputs_explain_a_failure_and_name_the_features() -> None:
     assert verdict.reasons == {"out_of_range": 1}
 
 
-def test_calling_a_drifted_model_counts_only_while_the_drift_overlaps() -> None:
-    calls = {"a": TraceEvidence(models={("risk", "1")}), "b": TraceEvidence(models={("risk", "2")})}
+def test_calling_a_drifted_model_does_not_explain_failed_requests() -> None:
+    """Issue 12: every call to a drifting version carries the drift, failing or not, so an outage of
+    the application's own (a 503 from a tariff service) was put down to the model 100%."""
+    calls = {"a": TraceEvidence(models={("risk", "1")}), "b": TraceEvidence(models={("risk", "1")})}
     during = _finding(F.TYPE_DRIFT, **{F.FEATURE_NAME: "amount"})
     verdict = weigh("errors", START, END, ["a", "b"], calls, [during])
-    assert verdict.explained == ["a"] and verdict.reasons == {"drift": 1}
-    assert verdict.model_findings == [during] and verdict.features == ["amount"]
+    assert verdict.explained == [] and verdict.share == 0.0
+
+
+def test_drift_findings_of_an_implicated_version_are_linked_while_they_overlap() -> None:
+    raised = {"a": TraceEvidence(models={("risk", "1")}, model_errors=1)}
+    during = _finding(F.TYPE_DRIFT, **{F.FEATURE_NAME: "amount"})
+    verdict = weigh("errors", START, END, ["a"], raised, [during])
+    assert verdict.explained == ["a"] and verdict.model_findings == [during] and verdict.features == ["amount"]
     earlier = _finding(F.TYPE_DRIFT, minutes=(-60, 0))
-    assert weigh("errors", START, END, ["a", "b"], calls, [earlier]).explained == []
+    assert weigh("errors", START, END, ["a"], raised, [earlier]).model_findings == []
+
+
+def _seen(error: bool = False, **checks: list[str]) -> TraceEvidence:
+    evidence = TraceEvidence(models={("risk", "1")}, model_errors=int(error))
+    for check, features in checks.items():
+        evidence.add_check(check, features)
+    return evidence
+
+
+def test_checks_at_their_usual_rate_explain_nothing() -> None:
+    """Out-of-range noise in 30% of the failing requests and in 30% of all calls: not the cause."""
+    failing = {f"f{i}": _seen(out_of_range=["noise"]) if i % 10 < 3 else _seen() for i in range(20)}
+    control = {f"c{i}": _seen(out_of_range=["noise"]) if i % 10 < 3 else _seen() for i in range(50)}
+    verdict = weigh("errors", START, END, list(failing), failing, [], control=control)
+    assert verdict.explained == [] and verdict.share == 0.0
+    without_control = weigh("errors", START, END, list(failing), failing, [])
+    assert without_control.share == 0.3 and without_control.reasons == {"out_of_range": 6}
+
+
+def test_the_missing_values_that_crashed_the_model_are_cited_not_the_noise() -> None:
+    """Issue 12: the summary of a NaN-caused crash cited out-of-range noise features."""
+    failing = {f"f{i}": _seen(True, nan=["temperature"], **({"out_of_range": ["x7"]} if i % 4 == 0 else {}))
+               for i in range(20)}
+    control = {f"c{i}": _seen(**({"out_of_range": ["x7"]} if i % 4 == 0 else {})) for i in range(40)}
+    control.update({f"f{i}": failing[f"f{i}"] for i in range(20)})  # the sample holds failing calls too
+    verdict = weigh("errors", START, END, list(failing), failing, [], control=control)
+    assert verdict.share == 1.0 and verdict.features == ["temperature"]
+    assert verdict.reasons == {"error": 20, "nan": 20}
 
 
 def test_latency_spike_names_the_regressed_sub_module() -> None:

@@ -56,13 +56,14 @@ def test_same_incidents_from_elasticsearch_as_from_sqlite(ran: scenario.Scenario
     assert Counter(d[F.INCIDENT_KIND] for d in of_errors) == {"correlated": 3, "application_only": 1, "model_only": 1}
 
 
-def test_five_requests_whatever_the_number_of_spans(ran: scenario.Scenario) -> None:
+def test_eight_requests_whatever_the_number_of_spans(ran: scenario.Scenario) -> None:
     few, requests = _on_fake(ran)
     many, more_requests = _on_fake(ran, weight=1000)  # every span stands for 1,000
     shape = [(method, path) for method, path, _ in requests]
     assert shape == [(method, path) for method, path, _ in more_requests]
-    # route series; affected traces per episode; their evidence; the drifted model's callers (traces, routes)
-    assert shape == [("POST", f"/{TRACES_INDEX}/_search")] + [("POST", "/_msearch")] * 4
+    # route series; affected traces per episode; their evidence; a control sample of the failing traces'
+    # model versions (traces, routes, evidence); the drifted model's callers (traces, routes)
+    assert shape == [("POST", f"/{TRACES_INDEX}/_search")] + [("POST", "/_msearch")] * 7
     # ...and the counts really came from 1,000x the spans, with the same verdicts
     scaled = {d[F.ID]: d for d in many}
     for document in few:

@@ -9,6 +9,7 @@ times and given chosen durations (Python runs in microseconds; a served model do
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def pricer(row: dict[str, Any]) -> float:
     with modelspan.module("lookup"):
         price = float(row["price"])
     with modelspan.module("pipeline"), modelspan.module("solver"):
-        if row.get("break"):
+        if row.get("break") or math.isnan(price):
             raise Broken("solver diverged")
         return price * 1.1
 
@@ -78,6 +79,7 @@ def _traffic() -> list[tuple[list[Any], _dt.datetime, int, int]]:
             plan.append(("/quote", {"price": 50.0}, False, at, 400 if slow else 20, 380 if slow else 5))
             plan.append(("/price", {"price": 50.0, "break": bad and i % 2 == 1}, False, at, 20, 5))
             plan.append(("/convert", {"price": 500.0 if bad and i % 2 else 50.0}, True, at, 20, 5))
+            plan.append(("/score", {"price": math.nan if bad and i % 2 else 50.0}, False, at, 20, 5))
     requests = []
     try:
         for route, row, fail_after, at, server_ms, solver_ms in plan:
@@ -154,6 +156,16 @@ def test_out_of_range_inputs_behind_application_failures(on_sqlite: list[dict[st
     assert incident[F.INCIDENT_KIND] == "correlated" and F.MODULE_NAME not in incident
     assert incident[F.FEATURE_NAME] == "price"
     assert "outside the baseline's range" in incident[F.SUMMARY]
+
+
+def test_a_nan_crash_is_put_down_to_the_nan_values(on_sqlite: list[dict[str, Any]]) -> None:
+    """Issue 12: the summary of a NaN-caused crash cited out-of-range features, not the NaN values.
+    Here out-of-range prices are common in the window (the /convert requests), NaN ones only in
+    the failing /score requests: the summary names the NaN values of 'price'."""
+    incident = _incident(on_sqlite, "/score")
+    assert incident[F.INCIDENT_KIND] == "correlated" and incident[F.FEATURE_NAME] == "price"
+    assert set(incident[F.INCIDENT_EVIDENCE_REASONS]) == {"error", "nan"}
+    assert "NaN or infinite" in incident[F.SUMMARY] and "outside the baseline's range" not in incident[F.SUMMARY]
 
 
 def test_elasticsearch_gives_the_same_incidents(documents: list[dict[str, Any]],

@@ -1,10 +1,13 @@
-"""Model quality from late labels: metrics per version, per prediction-time bucket, and drops.
+"""Model performance from late labels: metrics per version, per prediction-time bucket, and drops.
+
+The findings keep the type ``quality`` (``findings.TYPE_PERFORMANCE``), the name stored findings,
+dashboards and alert rules already use.
 
 Labels (``record_outcome``) are joined to predictions by id in the store; the predictions of the
 window are bucketed by *prediction* time, so labels that arrive days later still land in the
 window they judge (the scheduler re-analyses recent windows for that; see ``_scheduler``).
 
-Rule for a quality drop (a baseline profile carries no accuracy): the window's labelled accuracy
+Rule for a performance drop (a baseline profile carries no accuracy): the window's labelled accuracy
 is compared with the labelled accuracy of the reference window (``previous`` when the reference
 is the baseline). When that window has fewer than ``MIN_LABELS`` labels, the window's last bucket
 is compared with its earlier buckets instead. Flagged when the accuracy fell by at least
@@ -23,7 +26,7 @@ from scipy import stats as scipy_stats
 
 from modelspan import _time, findings, semconv
 from modelspan._time import iso
-from modelspan.analyzer import quality
+from modelspan.analyzer import performance, severity
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.store import LabelledPrediction
 
@@ -40,15 +43,15 @@ def is_classification(rows: Sequence[LabelledPrediction]) -> bool:
 
 
 def metrics(rows: Sequence[LabelledPrediction]) -> Any:
-    """``quality.classification`` (labels) or ``quality.regression`` (values) of joined rows."""
+    """``performance.classification`` (labels) or ``performance.regression`` (values) of joined rows."""
     if is_classification(rows):
         kept = [row for row in rows if row.label is not None and row.actual is not None]
         scores = [row.score for row in kept]
         usable = bool(kept) and all(score is not None for score in scores) and len({r.label for r in kept}) <= 2
-        return quality.classification([_label(r.actual) for r in kept], [_label(r.label) for r in kept],
+        return performance.classification([_label(r.actual) for r in kept], [_label(r.label) for r in kept],
                                       scores=np.asarray(scores, dtype=float) if usable else None)
     pairs = [(float(r.actual), float(r.value)) for r in rows if r.value is not None and _numeric(r.actual)]
-    return quality.regression(np.asarray([a for a, _ in pairs]), np.asarray([p for _, p in pairs]))
+    return performance.regression(np.asarray([a for a, _ in pairs]), np.asarray([p for _, p in pairs]))
 
 
 def _label(value: Any) -> str:
@@ -91,7 +94,7 @@ def buckets(rows: Sequence[LabelledPrediction], start: _dt.datetime, seconds: fl
     return [(start + _dt.timedelta(seconds=index * seconds), grouped[index]) for index in sorted(grouped)]
 
 
-def quality_findings(context: Context, model: str, version: str, rows: Sequence[LabelledPrediction],
+def performance_findings(context: Context, model: str, version: str, rows: Sequence[LabelledPrediction],
                      reference_rows: Sequence[LabelledPrediction], bucket_seconds: float) -> list[dict[str, Any]]:
     """Metric measurements for the window and its buckets, plus a flagged finding on a drop."""
     if not rows:
@@ -104,7 +107,7 @@ def quality_findings(context: Context, model: str, version: str, rows: Sequence[
         value = getattr(result, name, None)
         if value is not None:
             docs.append(document(
-                context, findings.TYPE_QUALITY, model, version, name, flagged=False,
+                context, findings.TYPE_PERFORMANCE, model, version, name, flagged=False,
                 summary=f"{where}: {name} {number(value)} on {result.count} labelled predictions",
                 fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: float(value),
                    findings.SAMPLE_COUNT: result.count}))
@@ -112,7 +115,7 @@ def quality_findings(context: Context, model: str, version: str, rows: Sequence[
     for start, part in buckets(rows, context.window.start, bucket_seconds):
         value = getattr(metrics(part), main, None)
         docs.append(document(
-            context, findings.TYPE_QUALITY, model, version, f"{main}@{iso(start)}", flagged=False,
+            context, findings.TYPE_PERFORMANCE, model, version, f"{main}@{iso(start)}", flagged=False,
             timestamp=start, summary=f"{where}: {main} {number(value)} on {len(part)} predictions made from "
                                      f"{iso(start)}",
             fields={findings.METRIC_NAME: f"bucket_{main}", findings.METRIC_VALUE: value,
@@ -140,7 +143,7 @@ def _drop(context: Context, model: str, version: str, rows: Sequence[LabelledPre
         ref_hits, ref_n = _hits(before)
         hits, n = _hits(after)
         value, ref_value = (hits / n if n else None), (ref_hits / ref_n if ref_n else None)
-        p_value = quality.proportion_drop(ref_hits, ref_n, hits, n)[1] if ref_n and n else None
+        p_value = performance.proportion_drop(ref_hits, ref_n, hits, n)[1] if ref_n and n else None
         worse = value is not None and ref_value is not None and ref_value - value >= MIN_DROP
         name = "accuracy"
     else:
@@ -156,9 +159,20 @@ def _drop(context: Context, model: str, version: str, rows: Sequence[LabelledPre
     summary = (f"{where}: labelled {name} {number(value)} (n={n}) vs {number(ref_value)} (n={ref_n}) in {against}, "
                f"p={number(p_value)}")
     if flagged:
-        summary = f"model quality dropped: {summary}"
+        summary = f"model performance dropped: {summary}"
     return document(
-        context, findings.TYPE_QUALITY, model, version, f"{name}_drop", flagged=flagged, summary=summary,
+        context, findings.TYPE_PERFORMANCE, model, version, f"{name}_drop", flagged=flagged, summary=summary,
+        severity=_severity(flagged, name, value, ref_value),
         fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: value, findings.METRIC_REFERENCE_VALUE: ref_value,
            findings.TEST_NAME: "proportion_drop" if name == "accuracy" else "mannwhitneyu",
            findings.TEST_P_VALUE: p_value, findings.SAMPLE_COUNT: n, findings.REFERENCE_COUNT: ref_n})
+
+
+def _severity(flagged: bool, name: str, value: float | None, ref_value: float | None) -> str:
+    """``critical`` from an accuracy drop of ``severity.CRITICAL_DROP`` (or an MAE ``CRITICAL_MAE_RATIO`` x)."""
+    if name != "accuracy":
+        return severity.ratio(flagged, value, ref_value, severity.CRITICAL_MAE_RATIO)
+    if not flagged:
+        return severity.INFO
+    drop = None if value is None or ref_value is None else ref_value - value
+    return severity.CRITICAL if drop is not None and drop >= severity.CRITICAL_DROP else severity.WARNING

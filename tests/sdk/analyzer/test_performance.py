@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics
 
-from modelspan.analyzer.quality import classification, proportion_drop, regression
+from modelspan.analyzer.performance import classification, proportion_drop, regression
 
 with warnings.catch_warnings():  # evidently's import chain emits third-party deprecation warnings
     warnings.simplefilter("ignore")

@@ -1,6 +1,9 @@
-"""Model quality from labelled predictions, and a test for a drop in a proportion.
+"""Model performance from labelled predictions, and a test for a drop in a proportion.
 
-Conventions (all checked against scikit-learn in tests/sdk/analyzer/test_quality.py):
+This is how good the *predictions* are (accuracy, MAE, ...); how good the *inputs* are (nulls,
+out-of-range values, ...) is data quality, in ``_data_quality``.
+
+Conventions (all checked against scikit-learn in tests/sdk/analyzer/test_performance.py):
 
 - Labels are compared as strings, in a fixed order: sorted, unless ``labels`` is given. The confusion
   matrix has actual labels as rows and predicted labels as columns (scikit-learn's layout).
