@@ -20,6 +20,10 @@ from modelspan.exporters._transport import Response, Transport, TransportError
 
 # 401/403 are a configuration problem, not the documents': keep them (spool) until it is fixed.
 _UNAVAILABLE_STATUS = RETRYABLE_STATUS | {401, 403}
+# After a 413 the request size is halved; each accepted request doubles it again, up to the
+# configured size but below the smallest size refused. That refused size is forgotten after this
+# many accepted requests, so a limit that was lifted (a proxy reconfigured) stops costing.
+_FORGET_REFUSED_AFTER = 16
 
 
 @dataclass
@@ -40,6 +44,9 @@ class Delivery:
         self.counters = counters
         self.request_timeout = request_timeout
         self.max_bulk_bytes = max_bulk_bytes
+        self.configured_bulk_bytes = max_bulk_bytes
+        self.refused_bytes: int | None = None  # smallest body answered 413 lately
+        self._accepted_since_refused = 0
         self.backoff = backoff
 
     def send(self, items: Sequence[Item], deadline: Deadline) -> Result:
@@ -86,9 +93,10 @@ class Delivery:
                                "(spooling if it persists): %s", status, response.text[:300])
             return chunk, retry_after(response.headers)
         if status == 413 and len(chunk) > 1:
-            half = len(chunk) // 2
-            self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)
+            self._shrink(chunk)
             return chunk, 0.0
+        if 200 <= status < 300:
+            self._grow()
         if status != 200 or response.data is None:
             self.counters.add("request_errors")
             reason = f"bulk request rejected with HTTP {status}: {response.text[:500]}"
@@ -111,6 +119,25 @@ class Delivery:
         self.dead_letter([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
         again = [outcome.item for outcome in answers if outcome.verdict == _bulk.RETRY]
         return again, (retry_after(response.headers) if again else None)
+
+    def _shrink(self, chunk: list[Item]) -> None:
+        """A 413: remember the refused size and halve the requests."""
+        refused = len(_bulk.body(chunk))
+        self.refused_bytes = refused if self.refused_bytes is None else min(self.refused_bytes, refused)
+        self._accepted_since_refused = 0
+        self.max_bulk_bytes = max(len(_bulk.body(chunk[: len(chunk) // 2])), 1)
+
+    def _grow(self) -> None:
+        """An accepted request: grow back towards the configured size (one 413 is not forever)."""
+        if self.max_bulk_bytes >= self.configured_bulk_bytes:
+            return
+        self._accepted_since_refused += 1
+        if self._accepted_since_refused >= _FORGET_REFUSED_AFTER:
+            self.refused_bytes = None
+        ceiling = self.configured_bulk_bytes
+        if self.refused_bytes is not None:
+            ceiling = min(ceiling, self.refused_bytes - 1)
+        self.max_bulk_bytes = max(self.max_bulk_bytes, min(2 * self.max_bulk_bytes, ceiling))
 
     def dead_letter(self, outcomes: list[Outcome]) -> bool:
         """Write ``outcomes`` to the dead-letter file and count them; False when some were dropped (file full)."""
