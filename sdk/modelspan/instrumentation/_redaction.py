@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 from collections.abc import Mapping
 from typing import Any, Literal
+
+import numpy as np
 
 from modelspan import semconv
 from modelspan.instrumentation import _inputs
@@ -29,6 +32,7 @@ Action = Literal["drop", "hash"]
 ACTIONS: tuple[str, ...] = ("drop", "hash")
 REDACTED_TEXT = "[redacted]"
 MIN_KEY_BYTES = 16
+MAX_DEPTH = 8  # nested feature values deeper than this are emptied, not walked
 
 _KEY: list[bytes | None] = [None]  # the configured hash key (a list: replaced, never rebound)
 
@@ -160,7 +164,7 @@ def redact_shaped(
             name = key if type(key) is str else safe_name(key)
             action = policy.get(name)
             if action is None:
-                values[name] = value
+                values[name] = _nested(value, policy, secrets, 0)
                 continue
             secrets.add(name, value, "hash" if action == "hash" else "drop")
             if action == "hash":
@@ -171,7 +175,7 @@ def redact_shaped(
     for name, column in shaped.columns.items():
         action = policy.get(name)
         if action is None:
-            columns[name] = column
+            columns[name] = _nested_column(column, policy, secrets)
             continue
         items = column.tolist() if hasattr(column, "tolist") else list(column)
         for item in items:
@@ -179,6 +183,40 @@ def redact_shaped(
         if action == "hash":
             columns[name] = [None if is_null(item) else hash_value(item) for item in items]
     return _inputs.Batch(shaped.size, columns, shaped.bad_rows)
+
+
+def _nested(value: Any, policy: Mapping[str, str], secrets: Secrets, depth: int) -> Any:
+    """A feature value that is itself a mapping or list: the policy applies to its keys too."""
+    if isinstance(value, Mapping):
+        if depth >= MAX_DEPTH:
+            return {}
+        out: dict[str, Any] = {}
+        for key, item in itertools.islice(value.items(), semconv.MAX_FEATURES):
+            name = safe_name(key)
+            action = policy.get(name)
+            if action is None:
+                out[name] = _nested(item, policy, secrets, depth + 1)
+                continue
+            secrets.add(name, item, "hash" if action == "hash" else "drop")
+            if action == "hash":
+                out[name] = hash_value(item)
+        return out
+    if isinstance(value, (list, tuple)) and depth < MAX_DEPTH and _has_containers(value):
+        return [_nested(item, policy, secrets, depth + 1)
+                for item in itertools.islice(value, semconv.MAX_ROW_OUTPUTS)]
+    return value
+
+
+def _has_containers(items: Any) -> bool:
+    return any(isinstance(item, (Mapping, list, tuple)) for item in itertools.islice(items, semconv.MAX_ROW_OUTPUTS))
+
+
+def _nested_column(column: Any, policy: Mapping[str, str], secrets: Secrets) -> Any:
+    if isinstance(column, np.ndarray) and column.dtype != object:
+        return column  # numbers or strings: nothing nested
+    if not any(isinstance(item, (Mapping, list, tuple)) for item in column):
+        return column
+    return [_nested(item, policy, secrets, 1) for item in column]
 
 
 def scrub_output(attributes: dict[str, Any], policy: Mapping[str, str], secrets: Secrets) -> None:
