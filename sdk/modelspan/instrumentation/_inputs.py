@@ -38,6 +38,8 @@ class Batch:
     size: int
     columns: dict[str, Any] = field(default_factory=dict)
     bad_rows: int = 0
+    redacted: bool = False
+    """Redaction went over the columns (when it dropped them all, the rows are still rows)."""
 
 
 def default_names(count: int, names: Sequence[str] | None, limit: int | None = None) -> list[str]:
@@ -127,7 +129,8 @@ def _from_dicts(rows: Sequence[Any]) -> Batch:
             if column is None:
                 if len(columns) >= semconv.MAX_FEATURES:
                     continue
-                column = columns.setdefault(name[: semconv.MAX_STRING_LENGTH], [])
+                # Long names are cut with a hash suffix: distinct names stay distinct columns.
+                column = columns.setdefault(semconv.bounded_name(name), [])
             # Rows missing a feature are nulls, padded in as they are found.
             column.extend([None] * (index - len(column)))
             column.append(item)

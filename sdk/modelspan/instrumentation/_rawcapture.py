@@ -75,7 +75,9 @@ class _Writer:
             self.put(_text(str.__str__(value)))
         elif depth >= MAX_DEPTH:
             self.put('"<...>"')
-        elif isinstance(value, Mapping):
+        elif kind is list or kind is tuple:
+            self.sequence(value, depth)
+        elif kind is dict or isinstance(value, Mapping):
             self.mapping(value.items(), depth)
         elif isinstance(value, (list, tuple)):
             self.sequence(value, depth)
@@ -148,7 +150,7 @@ def raw_input(
     try:
         if type(shaped) is _inputs.Row:
             writer.mapping(shaped.values.items(), 0)
-        elif type(shaped) is _inputs.Batch and shaped.columns:
+        elif type(shaped) is _inputs.Batch and (shaped.columns or shaped.redacted):
             writer.rows(shaped)
         else:
             writer.value(value, 0)

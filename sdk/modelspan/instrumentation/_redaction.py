@@ -33,6 +33,7 @@ ACTIONS: tuple[str, ...] = ("drop", "hash")
 REDACTED_TEXT = "[redacted]"
 MIN_KEY_BYTES = 16
 MAX_DEPTH = 8  # nested feature values deeper than this are emptied, not walked
+MAX_NESTED_NODES = 512  # containers copied per call: bounds the walk of a fan-out object
 
 _KEY: list[bytes | None] = [None]  # the configured hash key (a list: replaced, never rebound)
 
@@ -160,11 +161,12 @@ def redact_shaped(
         return shaped
     if type(shaped) is _inputs.Row:
         values: dict[Any, Any] = {}
+        budget = [MAX_NESTED_NODES]
         for key, value in shaped.values.items():
             name = key if type(key) is str else safe_name(key)
             action = policy.get(name)
             if action is None:
-                values[name] = _nested(value, policy, secrets, 0)
+                values[name] = _nested(value, policy, secrets, 0, budget)
                 continue
             secrets.add(name, value, "hash" if action == "hash" else "drop")
             if action == "hash":
@@ -172,51 +174,70 @@ def redact_shaped(
         return _inputs.Row(values)
     assert type(shaped) is _inputs.Batch
     columns: dict[str, Any] = {}
+    budget = [MAX_NESTED_NODES]
     for name, column in shaped.columns.items():
         action = policy.get(name)
         if action is None:
-            columns[name] = _nested_column(column, policy, secrets)
+            columns[name] = _nested_column(column, policy, secrets, budget)
             continue
         items = column.tolist() if hasattr(column, "tolist") else list(column)
         for item in items:
             secrets.add(name, item, "hash" if action == "hash" else "drop")
         if action == "hash":
             columns[name] = [None if is_null(item) else hash_value(item) for item in items]
-    return _inputs.Batch(shaped.size, columns, shaped.bad_rows)
+    return _inputs.Batch(shaped.size, columns, shaped.bad_rows, redacted=bool(shaped.columns))
 
 
-def _nested(value: Any, policy: Mapping[str, str], secrets: Secrets, depth: int) -> Any:
-    """A feature value that is itself a mapping or list: the policy applies to its keys too."""
-    if isinstance(value, Mapping):
-        if depth >= MAX_DEPTH:
+def _nested(value: Any, policy: Mapping[str, str], secrets: Secrets, depth: int,
+            budget: list[int] | None = None) -> Any:
+    """A feature value that is itself a mapping or list: the policy applies to its keys too.
+
+    At most ``MAX_NESTED_NODES`` values are visited per call (a fan-out object of shared
+    references is not walked whole); past that, containers are left empty.
+    """
+    budget = [MAX_NESTED_NODES] if budget is None else budget
+    budget[0] -= 1
+    kind = type(value)
+    if kind is dict or (kind not in _LEAVES and isinstance(value, Mapping)):
+        if depth >= MAX_DEPTH or budget[0] < 0:
             return {}
         out: dict[str, Any] = {}
         for key, item in itertools.islice(value.items(), semconv.MAX_FEATURES):
             name = safe_name(key)
             action = policy.get(name)
             if action is None:
-                out[name] = _nested(item, policy, secrets, depth + 1)
+                out[name] = _nested(item, policy, secrets, depth + 1, budget)
                 continue
             secrets.add(name, item, "hash" if action == "hash" else "drop")
             if action == "hash":
                 out[name] = hash_value(item)
         return out
-    if isinstance(value, (list, tuple)) and depth < MAX_DEPTH and _has_containers(value):
-        return [_nested(item, policy, secrets, depth + 1)
+    if (kind is list or kind is tuple) and _has_containers(value):
+        if depth >= MAX_DEPTH or budget[0] < 0:
+            return []
+        return [_nested(item, policy, secrets, depth + 1, budget)
                 for item in itertools.islice(value, semconv.MAX_ROW_OUTPUTS)]
     return value
 
 
+_LEAVES = (str, int, float, bool, type(None), list, tuple)
+
+
+def _is_container(item: Any) -> bool:
+    kind = type(item)
+    return kind is dict or kind is list or kind is tuple or (kind not in _LEAVES and isinstance(item, Mapping))
+
+
 def _has_containers(items: Any) -> bool:
-    return any(isinstance(item, (Mapping, list, tuple)) for item in itertools.islice(items, semconv.MAX_ROW_OUTPUTS))
+    return any(_is_container(item) for item in itertools.islice(items, semconv.MAX_ROW_OUTPUTS))
 
 
-def _nested_column(column: Any, policy: Mapping[str, str], secrets: Secrets) -> Any:
+def _nested_column(column: Any, policy: Mapping[str, str], secrets: Secrets, budget: list[int]) -> Any:
     if isinstance(column, np.ndarray) and column.dtype != object:
         return column  # numbers or strings: nothing nested
-    if not any(isinstance(item, (Mapping, list, tuple)) for item in column):
+    if not any(_is_container(item) for item in column):
         return column
-    return [_nested(item, policy, secrets, 1) for item in column]
+    return [_nested(item, policy, secrets, 1, budget) for item in column]
 
 
 def scrub_output(attributes: dict[str, Any], policy: Mapping[str, str], secrets: Secrets) -> None:
