@@ -76,7 +76,7 @@ def _raise_with(spans: Spans, **options: Any) -> Any:
         local_secret = row["email"] + "-local"  # a local value: never in the stack trace
         raise ValueError(f"no score for {row['email']} ({len(local_secret)})")
 
-    with pytest.raises(ValueError, match="alice@example.com"):  # the caller's exception is intact
+    with pytest.raises(ValueError, match=r"alice@example\.com"):  # the caller's exception is intact
         predict({"email": "alice@example.com", "x": 1.0})
     (span,) = spans.models()
     (event,) = [event for event in span.events if event.name == "exception"]
