@@ -200,3 +200,35 @@ def test_an_output_that_is_a_redacted_field(spans: Spans) -> None:
     labels = list(attributes[semconv.OUTPUT_LABELS])
     assert labels == [_redaction.hash_value("alice"), _redaction.hash_value("bob")]
     assert "alice" not in json.dumps(attributes)
+
+
+UNCONFIGURED_APP = """
+import modelspan
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)  # the application's own provider; modelspan.configure() never called
+try:
+    predict = modelspan.monitor(model="m")(lambda row: 1.0)
+except ValueError as exc:
+    print("refused:", exc)
+    raise SystemExit(0)
+predict({"email": "alice@example.com", "ssn": "123-45-6789"})
+(span,) = exporter.get_finished_spans()
+print(sorted(span.attributes.items()))
+"""
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_the_environment_policy_holds_before_configure(key: str | None) -> None:
+    env = {"PATH": "", "MODELSPAN_REDACT": "email:drop,ssn:hash"} | ({"MODELSPAN_HASH_KEY": key} if key else {})
+    out = subprocess.run([sys.executable, "-c", UNCONFIGURED_APP], capture_output=True, text=True, check=True,
+                         env=env).stdout
+    if key is None:
+        assert out.startswith("refused:") and "MODELSPAN_HASH_KEY" in out
+    else:
+        assert "alice" not in out and "123-45" not in out and semconv.REDACTED_HMAC_PREFIX in out

@@ -64,6 +64,8 @@ class State:
     redaction: dict[str, _redaction.Action] = field(default_factory=dict)
     exception_messages: bool = True
     """Scrubbed exception messages on spans (``False``: the exception type only)."""
+    privacy_configured: bool = False
+    """Redaction settings were read (by ``configure()`` or, before it, by the first ``monitor()``)."""
     namespace: str | None = None
     baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
     decorator_baselines: dict[str, Baseline] = field(default_factory=dict)
@@ -128,6 +130,28 @@ def _hash_key(argument: str | bytes | None) -> bytes | None:
         return argument.encode("utf-8") if isinstance(argument, str) else bytes(argument)
     value = os.environ.get("MODELSPAN_HASH_KEY")
     return value.encode("utf-8") if value else None
+
+
+def privacy_from_env() -> None:
+    """Before any ``configure()``: the environment's redaction settings apply to decorated models.
+
+    Called by ``monitor()``, so a bad ``MODELSPAN_REDACT`` or a ``hash`` policy without a key is a
+    ``ValueError`` at decoration time, and spans sent through an application's own provider
+    (``opentelemetry-instrument``) are redacted although modelspan was never configured.
+    """
+    if STATE.privacy_configured:
+        return
+    policy = _redaction_policy(None)
+    key = _hash_key(None)
+    _redaction.check_key(policy, key, _env_bool("MODELSPAN_ALLOW_UNKEYED_HASH", False))
+    with _lock:
+        if STATE.privacy_configured:
+            return
+        STATE.redaction = policy
+        STATE.privacy_configured = True
+        _redaction.set_key(key)
+        STATE.exception_messages = _env_bool("MODELSPAN_EXCEPTION_MESSAGES", True)
+        STATE.privacy_configured = True
 
 
 def _environment(argument: str | None) -> str | None:
@@ -200,6 +224,7 @@ def configure(
             else bool(capture_inputs)
         )
         STATE.redaction = policy
+        STATE.privacy_configured = True
         _redaction.set_key(key)
         STATE.exception_messages = (
             _env_bool("MODELSPAN_EXCEPTION_MESSAGES", True)
