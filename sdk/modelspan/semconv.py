@@ -266,7 +266,7 @@ def bounded_name(name: str) -> str:
     positions and have the same length.
 
     >>> bounded_name("x" * 1000)[-20:]
-    'xxxx~4a6c5b0e3cb0d5f'
+    'xxxx~e174cdffd61b559'
     >>> bounded_name("a" * 200 + "1") != bounded_name("a" * 200 + "2")
     True
     """

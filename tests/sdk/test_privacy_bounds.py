@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 import modelspan
 from modelspan import semconv
-from modelspan.instrumentation import _rawcapture, _redaction
+from modelspan.instrumentation import _exceptions, _inputs, _rawcapture, _redaction
 from tests.sdk.conftest import Spans
 
 KEY = "bounds-test-key-0123456789"
@@ -232,3 +233,9 @@ def test_the_environment_policy_holds_before_configure(key: str | None) -> None:
         assert out.startswith("refused:") and "MODELSPAN_HASH_KEY" in out
     else:
         assert "alice" not in out and "123-45" not in out and semconv.REDACTED_HMAC_PREFIX in out
+
+
+@pytest.mark.parametrize("module", [_redaction, _rawcapture, _exceptions, _inputs, semconv])
+def test_the_examples_in_the_docstrings_hold(module: Any) -> None:
+    failures, tried = doctest.testmod(module)
+    assert failures == 0 and tried > 0
