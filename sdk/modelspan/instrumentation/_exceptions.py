@@ -18,6 +18,13 @@ from opentelemetry.trace import Status, StatusCode
 from modelspan import semconv
 from modelspan.instrumentation._redaction import Secrets
 
+# OpenTelemetry's exception event and attribute names (the API package does not define them).
+EXCEPTION_EVENT = "exception"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_ESCAPED = "exception.escaped"
+
 MAX_FRAMES = 64  # the innermost frames: a deep recursion does not make a megabyte trace
 MAX_CHAIN = 5  # causes and contexts followed, as the interpreter prints them
 _MAX_MESSAGE = semconv.MAX_RAW_INPUT_BYTES
@@ -83,12 +90,12 @@ def record(span: Any, error: BaseException, secrets: Secrets | None, keep_messag
     kind = exception_type(error)
     text = message(error, secrets, keep_messages)
     attributes: dict[str, Any] = {
-        "exception.type": kind,
-        "exception.stacktrace": stacktrace(error, secrets, keep_messages),
-        "exception.escaped": "False",
+        EXCEPTION_TYPE: kind,
+        EXCEPTION_STACKTRACE: stacktrace(error, secrets, keep_messages),
+        EXCEPTION_ESCAPED: "False",
     }
     if text is not None:
-        attributes["exception.message"] = text
-    span.add_event("exception", attributes)
+        attributes[EXCEPTION_MESSAGE] = text
+    span.add_event(EXCEPTION_EVENT, attributes)
     status = f"{type(error).__name__}: {text}" if text else type(error).__name__
     span.set_status(Status(StatusCode.ERROR, status[: semconv.MAX_STRING_LENGTH]))
