@@ -31,9 +31,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 import modelspan
 from modelspan import semconv
-from modelspan.instrumentation import _inputs
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._summaries import batch_attributes
+from modelspan.profiling import _inputs
 
 
 class Discard(SpanExporter):

@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelspan.elasticsearch.layout import TIMESTAMP
+
 Json = dict[str, Any]
 PANEL_VERSION = "8.8.0"
 """Embeddable version the panels are written in; Kibana migrates from there on import."""
@@ -50,10 +52,10 @@ def stat(operation: str, source: str, label: str, *, kql: str | None = None, per
 def last_value(source: str, label: str, data_type: str = "string") -> Json:
     """The most recent value of a field (keyword or number), by ``@timestamp``."""
     return _metric("last_value", label, source, data_type,
-                   params={"sortField": "@timestamp", "showArrayValues": True}, filter=_filter(f"{source} : *"))
+                   params={"sortField": TIMESTAMP, "showArrayValues": True}, filter=_filter(f"{source} : *"))
 
 
-def date_histogram(source: str = "@timestamp") -> Json:
+def date_histogram(source: str = TIMESTAMP) -> Json:
     return {"label": source, "dataType": "date", "operationType": "date_histogram", "sourceField": source,
             "isBucketed": True, "scale": "interval",
             "params": {"interval": "auto", "includeEmptyRows": True, "dropPartials": False}}
@@ -250,7 +252,7 @@ def dashboard(object_id: str, title: str, description: str, grid: Grid,
 def data_view(object_id: str, pattern: str, name: str, *, runtime: Json | None = None,
               formats: Json | None = None) -> Json:
     """An ``index-pattern`` saved object; ``allowNoIndex`` so it imports before any data arrives."""
-    attributes: Json = {"title": pattern, "name": name, "timeFieldName": "@timestamp", "allowNoIndex": True,
+    attributes: Json = {"title": pattern, "name": name, "timeFieldName": TIMESTAMP, "allowNoIndex": True,
                         "runtimeFieldMap": json.dumps(runtime or {}), "fieldFormatMap": json.dumps(formats or {})}
     return stamped({"type": "index-pattern", "id": object_id, "attributes": attributes, "references": [],
                     "managed": False})
@@ -262,7 +264,7 @@ def saved_search(object_id: str, title: str, data_view_id: str, columns: list[st
               "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index"}
     return stamped({"type": "search", "id": object_id, "managed": False,
                     "attributes": {"title": title, "description": "", "columns": columns,
-                                   "sort": [["@timestamp", "desc"]], "grid": {}, "hideChart": False,
+                                   "sort": [[TIMESTAMP, "desc"]], "grid": {}, "hideChart": False,
                                    "isTextBasedQuery": False,
                                    "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source)}},
                     "references": [{"type": "index-pattern", "id": data_view_id,

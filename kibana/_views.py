@@ -1,8 +1,9 @@
 """Data views and the field names the dashboards and alerts read, all derived from the constant modules.
 
 Span fields are ``attributes.<semconv name>`` (the collector's ``otel`` mapping mode, which our
-exporter reproduces); findings fields come from ``modelspan.findings``. Nothing here spells an
-``ml.*`` name or a findings field as a literal.
+exporter reproduces); data streams and core span fields come from ``modelspan.elasticsearch.layout``,
+findings fields from ``modelspan.findings``. Nothing here spells an ``ml.*`` name, a data stream or
+a findings field as a literal.
 """
 
 from __future__ import annotations
@@ -11,35 +12,28 @@ from typing import Any
 
 from kibana import _lens
 from modelspan import findings, semconv
+from modelspan.elasticsearch import layout
+
+attr = layout.attr
 
 SPANS_VIEW = "modelspan-spans"
-SPANS_PATTERN = f"traces-{semconv.MODELSPAN_DATASET}.otel-*"
+SPANS_PATTERN = layout.SPANS_PATTERN
 ALL_SPANS_VIEW = "modelspan-all-spans"
-ALL_SPANS_PATTERN = "traces-*.otel-*"
+ALL_SPANS_PATTERN = layout.ALL_SPANS
 FINDINGS_VIEW = "modelspan-findings"
-FINDINGS_PATTERN = findings.FINDINGS_INDEX + "*"
-
-
-def attr(name: str) -> str:
-    """Document field of span attribute ``name``.
-
-    >>> attr(semconv.MODEL_NAME)
-    'attributes.ml.model.name'
-    """
-    return "attributes." + name
-
+FINDINGS_PATTERN = layout.FINDINGS_INDEX + "*"
 
 # OpenTelemetry core fields (collector ``otel`` mode, see traces-otel@mappings).
-TIMESTAMP = "@timestamp"
-DURATION = "duration"
-STATUS_CODE = "status.code"
-STATUS_ERROR = "Error"
-SPAN_KIND = "kind"
-SPAN_KIND_SERVER = "Server"
-TRACE_ID = "trace_id"
-SPAN_NAME = "name"
-SERVICE = "resource.attributes.service.name"
-ROUTE = attr("http.route")
+TIMESTAMP = layout.TIMESTAMP
+DURATION = layout.DURATION
+STATUS_CODE = layout.STATUS_CODE
+STATUS_ERROR = layout.STATUS_ERROR
+SPAN_KIND = layout.KIND
+SPAN_KIND_SERVER = layout.KIND_SERVER
+TRACE_ID = layout.TRACE_ID
+SPAN_NAME = layout.NAME
+SERVICE = layout.SERVICE_NAME
+ROUTE = layout.HTTP_ROUTE
 
 MODEL = attr(semconv.MODEL_NAME)
 VERSION = attr(semconv.MODEL_VERSION)

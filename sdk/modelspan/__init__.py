@@ -21,11 +21,10 @@ import importlib
 from pkgutil import extend_path
 from typing import Any
 
-# ``modelspan.exporters`` lives in ``exporters/modelspan``; merge it in (design.md, decision 8).
+# ``modelspan.exporters`` lives in ``exporters/modelspan``; merge it in (docs/architecture.md, decision 8).
 __path__ = extend_path(__path__, __name__)
 
-__version__ = "0.1.0"
-
+from modelspan._version import __version__
 from modelspan.baseline import Baseline, FeatureProfile
 from modelspan.instrumentation._config import configure, force_flush, shutdown
 from modelspan.instrumentation._decorate import monitor

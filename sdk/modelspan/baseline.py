@@ -1,7 +1,7 @@
 """Baselines: what a model's inputs, outputs and module paths looked like when it was good.
 
-A :class:`Baseline` is a profile, not a copy of the data (design.md, decision 4): per feature the
-quantile bin edges and counts, category frequencies, vocabulary and a bounded sample; the output
+A :class:`Baseline` is a profile, not a copy of the data (docs/architecture.md, decision 4): per
+feature the quantile bin edges and counts, category frequencies, vocabulary and a bounded sample; the output
 distribution; the module-path frequencies per output; the latency distribution. The SDK
 summarises batches over the baseline's bin edges (so the summaries merge into histograms) and
 checks calls against its ranges and categories; the analyzer compares windows against it.
@@ -27,16 +27,14 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from functools import cached_property, partial
+from typing import Any, Literal
 
 import numpy as np
 
-from modelspan import semconv
-from modelspan.instrumentation import _inputs, _profile
-
-if TYPE_CHECKING:
-    from modelspan.instrumentation._capture import BaselineCapture
+from modelspan import _time, semconv
+from modelspan.profiling import _inputs, _profile
+from modelspan.profiling._capture import BaselineCapture, Captured
 
 Kind = Literal["numeric", "categorical", "text"]
 SAMPLE_SIZE = 1000
@@ -187,7 +185,7 @@ class Baseline:
 
     def __post_init__(self) -> None:
         if not self.created_at:
-            self.created_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self.created_at = _time.iso(_dt.datetime.now(_dt.timezone.utc))
         if not self.id:
             self.id = self.content_id()
 
@@ -257,7 +255,7 @@ class Baseline:
         version: str | None = None,
         baseline: Baseline | None = None,
         bins: int = 10,
-    ) -> BaselineCapture:
+    ) -> BaselineCapture[Baseline]:
         """Record calls of the decorated ``model`` while a validation set runs through it.
 
         Inside the ``with`` block every monitored call of ``model`` (of ``version`` if given)
@@ -265,9 +263,8 @@ class Baseline:
         for numeric outputs) to the capture; on exit ``cap.baseline`` holds the result. Given
         ``baseline=``, the captured module paths and latencies are added to a copy of it.
         """
-        from modelspan.instrumentation._capture import BaselineCapture
-
-        return BaselineCapture(model=model, version=version, base=baseline, bins=bins)
+        build = partial(_from_captured, model=model, version=version, base=baseline, bins=bins)
+        return BaselineCapture(model=model, version=version, build=build)
 
     def with_module_paths(
         self, module_paths: Mapping[str, Mapping[str, int]], latency_ms: FeatureProfile | None
@@ -309,6 +306,24 @@ class Baseline:
         """Read a baseline written by :meth:`save`."""
         with open(path, encoding="utf-8") as handle:
             return cls.from_dict(json.load(handle))
+
+
+def _from_captured(
+    captured: Captured, *, model: str, version: str | None, base: Baseline | None, bins: int
+) -> Baseline:
+    """The baseline a capture recorded: ``base`` with the captured module paths and latencies,
+    or, without ``base``, profiles of the captured inputs and outputs too."""
+    latency = (
+        FeatureProfile.from_values("latency_ms", captured.latency_ms, "numeric", bins)
+        if captured.latency_ms
+        else None
+    )
+    if base is not None:
+        return base.with_module_paths(captured.module_paths, latency)
+    baseline = Baseline.from_data(
+        captured.columns, model=model, version=version or "*", outputs=captured.outputs, bins=bins
+    )
+    return baseline.with_module_paths(captured.module_paths, latency)
 
 
 def _output_kind(values: Any) -> Kind:

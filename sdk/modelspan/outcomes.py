@@ -23,8 +23,8 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from modelspan import _time
 from modelspan.store import open_store
-from modelspan.store._es_queries import Window
 from modelspan.store._sqlite_rows import timestamp_ns
 
 Row = tuple[str, Any, str]
@@ -85,11 +85,9 @@ def _timestamp(value: Any, number: int) -> str:
     if value is None:
         value = _dt.datetime.now(_dt.timezone.utc)
     if isinstance(value, _dt.datetime):
-        return Window(value, value).iso()[0]
+        return _time.iso(value)
     try:
         nanos = timestamp_ns(value)
     except (TypeError, ValueError):
         raise ValueError(f"outcome {number}: timestamp {value!r} is not a datetime or ISO 8601 string") from None
-    moment = _dt.datetime.fromtimestamp(nanos // 10**9, _dt.timezone.utc) + _dt.timedelta(
-        microseconds=nanos % 10**9 // 1000)
-    return Window(moment, moment).iso()[0]
+    return _time.iso(_time.from_ns(nanos))

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from modelspan.exporters import _transport
+from modelspan.elasticsearch import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "collector_config"
@@ -49,11 +49,11 @@ def test_collector_receives_otlp_and_exports_in_otel_mode() -> None:
 
 def test_collector_reads_the_direct_exporters_environment_variables() -> None:
     exporter = _load(FOLDER / "otel-collector.yaml")["exporters"]["elasticsearch"]
-    assert _env_names(exporter["endpoints"]) == {_transport.ENV_URL}
-    assert _env_names(exporter["user"]) == {_transport.ENV_USERNAME}
-    assert _env_names(exporter["password"]) == {_transport.ENV_PASSWORD}
-    assert _env_names(exporter["api_key"]) == {_transport.ENV_API_KEY}
-    assert _env_names(exporter["tls"]["ca_file"]) == {_transport.ENV_CA_CERTS}
+    assert _env_names(exporter["endpoints"]) == {connection.ENV_URL}
+    assert _env_names(exporter["user"]) == {connection.ENV_USERNAME}
+    assert _env_names(exporter["password"]) == {connection.ENV_PASSWORD}
+    assert _env_names(exporter["api_key"]) == {connection.ENV_API_KEY}
+    assert _env_names(exporter["tls"]["ca_file"]) == {connection.ENV_CA_CERTS}
     # Optional credentials default to empty so an unset variable is not an error.
     for key in ("user", "password", "api_key"):
         assert ":-}" in exporter[key]
@@ -93,8 +93,8 @@ def test_compose_brings_up_secured_elasticsearch_kibana_and_the_collector() -> N
     published = {port.split(":")[-1] for port in collector["ports"]}
     assert {"4317", "4318"} <= published
     env = dict(item.split("=", 1) for item in collector["environment"])
-    assert {_transport.ENV_URL, _transport.ENV_USERNAME, _transport.ENV_PASSWORD} <= set(env)
-    assert env[_transport.ENV_URL] == "http://elasticsearch:9200"
+    assert {connection.ENV_URL, connection.ENV_USERNAME, connection.ENV_PASSWORD} <= set(env)
+    assert env[connection.ENV_URL] == "http://elasticsearch:9200"
     mount = next(volume for volume in collector["volumes"] if volume.endswith(":ro"))
     source, target = mount.split(":")[:2]
     assert (FOLDER / source).resolve() == FOLDER / "otel-collector.yaml"

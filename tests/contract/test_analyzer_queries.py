@@ -1,5 +1,5 @@
 """Every search body the Elasticsearch analyzer backend sends, and every response its parsers are
-tested with, type-checks against the official Elasticsearch types (design.md, decision 7).
+tested with, type-checks against the official Elasticsearch types (docs/architecture.md, decision 7).
 
 The bodies are the ones the backend really sent to the loopback fake during a whole analysis run
 (recorded at the HTTP layer), plus the builders' outputs for every column kind.

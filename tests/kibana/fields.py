@@ -1,7 +1,7 @@
 """Which fields exist, and with which type, in the indices our dashboards, watches and rules read.
 
 Span fields come from the index templates ``modelspan elastic setup`` installs
-(``modelspan.exporters.templates``: our pinned ``attributes.ml.*`` properties and the specific dynamic
+(``modelspan.elasticsearch.templates``: our pinned ``attributes.ml.*`` properties and the specific dynamic
 templates) plus the OpenTelemetry core fields of Elastic's ``otel@mappings``/``traces-otel@mappings``
 that our template composes (read from the reference YAML files). The catch-all ``attributes.ml.*``
 dynamic templates are deliberately not enough: a field only they would map is a misspelling.
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from modelspan import findings
-from modelspan.exporters import templates
+from modelspan.elasticsearch import templates
 
 REFERENCE = Path("/work/shared/reference/elastic")
 DYNAMIC = "dynamic"

@@ -22,6 +22,7 @@ import pytest
 
 from modelspan import findings as F
 from modelspan import semconv
+from modelspan._time import iso
 from tests.store.elasticsearch import traffic
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
@@ -38,12 +39,8 @@ WATCHES = _load("watches")
 RULES = _load("rules")
 
 
-def _iso(moment: _dt.datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _ago(amount: int, unit: str) -> str:
-    return _iso(NOW - _dt.timedelta(**{_UNITS[unit]: amount}))
+    return iso(NOW - _dt.timedelta(**{_UNITS[unit]: amount}))
 
 
 def _millis(iso: str) -> float:
@@ -151,7 +148,7 @@ def spans_es() -> Iterator[FakeElasticsearch]:
     for doc in roots[::3]:  # a third of this hour's calls, one week earlier
         moved = copy.deepcopy(doc)
         stamp = _dt.datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00")) - _dt.timedelta(days=7)
-        moved["@timestamp"] = _iso(stamp)
+        moved["@timestamp"] = iso(stamp)
         week_ago.append(moved)
     with FakeElasticsearch() as fake:
         fake.add(traffic.INDEX, documents + week_ago)

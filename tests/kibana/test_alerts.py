@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from modelspan import findings
-from modelspan.exporters import templates
+from modelspan.elasticsearch import layout
 from tests.contract.tsc import Case, typecheck
 from tests.kibana import fields
 from tests.kibana.test_saved_objects import VIEWS
@@ -39,7 +39,7 @@ def _field_type(indices: list[str], field: str) -> str | None:
     (index,) = indices
     if index == findings.FINDINGS_INDEX:
         return fields.findings_field_type(field)
-    assert index == templates.SPANS_PATTERN, index
+    assert index == layout.SPANS_PATTERN, index
     return fields.span_field_type(field)
 
 

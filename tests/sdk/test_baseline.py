@@ -13,7 +13,7 @@ import pytest
 
 import modelspan
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.instrumentation import _profile
+from modelspan.profiling import _profile
 from tests.sdk.conftest import Spans
 
 

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ("opentelemetry.sdk", "scipy", "pandas", "elasticsearch", "pyarrow")
+BLOCKED = ("opentelemetry.sdk", "scipy", "pandas", "elasticsearch", "pyarrow", "urllib3")
+# What `import modelspan` may load: the instrumentation and the layers below it
+# (docs/architecture.md, the layers); never an exporter, the store or the analyzer.
+LIGHT = ("instrumentation", "profiling", "baseline", "elasticsearch", "sqlite",
+         "semconv", "findings", "_time", "_version")
 
 SCRIPT = textwrap.dedent(
     """
@@ -26,6 +30,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import modelspan
     from modelspan import semconv
+    at_import = sorted(m for m in sys.modules if m.startswith("modelspan."))
 
     @modelspan.monitor(model="m", version="1")
     def predict(row):
@@ -53,6 +58,7 @@ SCRIPT = textwrap.dedent(
         "last": last,
         "errors": modelspan.monitoring_errors(),
         "needs_sdk": needs_sdk,
+        "at_import": at_import,
     }))
     """
 )
@@ -68,6 +74,8 @@ def test_instrumentation_needs_only_api_and_numpy() -> None:
     assert result["paths"] == {"*": {"step": 1}}
     assert result["last"] is True and result["errors"] == 0
     assert "opentelemetry-sdk" in result["needs_sdk"] and "modelspan[sdk]" in result["needs_sdk"]
+    assert "modelspan.instrumentation._monitor" in result["at_import"]
+    assert [m for m in result["at_import"] if m.split(".")[1] not in LIGHT] == []
 
 
 def test_blocker_really_blocks() -> None:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from modelspan import semconv
-from modelspan.instrumentation import _inputs, _outputs, _rawcapture, _redaction
+from modelspan.instrumentation import _outputs, _rawcapture, _redaction
+from modelspan.profiling import _inputs
 
 
 def test_input_shapes() -> None:

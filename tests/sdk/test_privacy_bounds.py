@@ -13,7 +13,8 @@ import pytest
 
 import modelspan
 from modelspan import semconv
-from modelspan.instrumentation import _exceptions, _inputs, _rawcapture, _redaction
+from modelspan.instrumentation import _exceptions, _rawcapture, _redaction
+from modelspan.profiling import _inputs
 from tests.sdk.conftest import Spans
 
 KEY = "bounds-test-key-0123456789"

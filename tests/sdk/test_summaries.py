@@ -11,9 +11,9 @@ import pytest
 import modelspan
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _inputs, _profile
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._summaries import batch_attributes
+from modelspan.profiling import _inputs, _profile
 from tests.sdk.conftest import Spans
 
 

@@ -1,6 +1,6 @@
 """What the exporter did with every span: counted, logged, and exposed as OpenTelemetry metrics.
 
-Nothing is lost silently (design.md, decision 6): a span is *stored*, *spooled* (on disk, to be
+Nothing is lost silently (docs/architecture.md, decision 6): a span is *stored*, *spooled* (on disk, to be
 replayed), *dead-lettered* (can never succeed, kept in a file with the reason) or *dropped*
 (counted and logged when even the spool is full). The counts are plain integers behind a lock so
 ``stats()`` is exact, and are also read by asynchronous instruments of the global

@@ -9,13 +9,14 @@ bounded; past the bound, dead letters are counted as drops.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from modelspan import _time
 from modelspan.exporters._bulk import Outcome
 
 
@@ -60,7 +61,7 @@ class DeadLetters:
         except ValueError:
             document = source.decode(errors="replace")
         record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time": _time.iso(_dt.datetime.now(_time.UTC)),
             "id": outcome.item.id,
             "index": outcome.item.index,
             "status": outcome.status,

@@ -41,18 +41,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind, StatusCode
 
+from modelspan.elasticsearch.layout import DATASET_KEY, DEFAULT_DATASET, DEFAULT_NAMESPACE, NAMESPACE_KEY, OTEL_SUFFIX
 from modelspan.exporters._attributes import ROUTING_ATTRIBUTES, attributes_part
 
 __all__ = ["ROUTING_ATTRIBUTES", "Routed", "index_for", "route_span", "route_span_events",
            "span_event_documents", "span_to_document"]
 
-DATASET_KEY: Final = "data_stream.dataset"
-NAMESPACE_KEY: Final = "data_stream.namespace"
 INDEX_KEY: Final = "elasticsearch.index"
 DOCUMENT_ID_KEY: Final = "elasticsearch.document_id"
-DEFAULT_DATASET: Final = "generic"
-DEFAULT_NAMESPACE: Final = "default"
-OTEL_SUFFIX: Final = ".otel"
 
 _KIND: Final = {
     SpanKind.INTERNAL: "Internal",

@@ -27,13 +27,14 @@ import logging
 import os
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.exporters import _bulk
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
@@ -41,7 +42,7 @@ from modelspan.exporters._delivery import Delivery
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters._sender import Sender
 from modelspan.exporters._spool import Spool
-from modelspan.exporters._transport import Transport, resolve_settings
+from modelspan.exporters._transport import Transport
 
 __all__ = ["ElasticsearchSpanExporter"]
 
@@ -63,22 +64,25 @@ _DEFAULT_MAX_BULK_BYTES: Final = 5 * 1024 * 1024
 class ElasticsearchSpanExporter(SpanExporter):
     """Bulk-create span documents in Elasticsearch; spool while it is down; never raise.
 
-    Every argument falls back to the environment (``ELASTICSEARCH_URL``, ``ELASTICSEARCH_CLOUD_ID``,
-    ``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``/``_PASSWORD``, ``ELASTICSEARCH_CA_CERTS``,
-    ``MODELSPAN_SPOOL_DIR``, ``MODELSPAN_SPOOL_MAX_BYTES``, ``MODELSPAN_DEAD_LETTER_PATH``,
-    ``MODELSPAN_EXPORT_TIMEOUT``, ``MODELSPAN_TRACES_DYNAMIC_ID``), then to a default, so the no-argument form used by
-    ``OTEL_TRACES_EXPORTER=elasticsearch`` works. A bad argument raises ``ValueError``.
+    Every argument falls back to the environment, then to a default, so the no-argument form used by
+    ``OTEL_TRACES_EXPORTER=elasticsearch`` works: the connection ones (``url``, ``cloud_id``,
+    ``api_key``, ``username``/``password``, ``ca_certs``, ``verify_certs``, ``headers``) as
+    :mod:`modelspan.elasticsearch.connection` reads them for every part of modelspan, the others
+    from ``MODELSPAN_SPOOL_DIR``, ``MODELSPAN_SPOOL_MAX_BYTES``, ``MODELSPAN_DEAD_LETTER_PATH`` and
+    ``MODELSPAN_EXPORT_TIMEOUT`` and ``MODELSPAN_TRACES_DYNAMIC_ID``. A bad argument raises ``ValueError``.
     """
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        api_key: str | None = None,
+        api_key: str | tuple[str, str] | None = None,
         username: str | None = None,
         password: str | None = None,
         cloud_id: str | None = None,
         ca_certs: str | None = None,
+        verify_certs: bool | None = None,
+        headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int | None = None,
@@ -92,7 +96,8 @@ class ElasticsearchSpanExporter(SpanExporter):
         start: bool = True,
     ) -> None:
         settings = resolve_settings(url, api_key=api_key, username=username, password=password,
-                                    cloud_id=cloud_id, ca_certs=ca_certs)
+                                    cloud_id=cloud_id, ca_certs=ca_certs, verify_certs=verify_certs,
+                                    headers=headers)
         self.timeout = _positive(timeout, ENV_TIMEOUT, _DEFAULT_TIMEOUT_S)
         spool_path = Path(spool_dir or os.environ.get(ENV_SPOOL_DIR) or _default_spool_dir(settings.urls))
         try:

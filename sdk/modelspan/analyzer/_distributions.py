@@ -31,7 +31,7 @@ from modelspan.store._stats import ModelStats
 
 MAX_BINS = 60
 """Documents per drifting column at most (a dashboard table row each)."""
-OTHER = "__other__"
+OTHER = drift.OTHER
 
 Histogram = Any  # drift.Binned | drift.Categories
 Shares = list[tuple[str, float, float]]  # (label, reference count, current count)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelspan import findings
+from modelspan._time import iso
 from modelspan.store._es_queries import Window
 
 
@@ -74,11 +75,6 @@ def document(
     if unknown:
         raise ValueError(f"not findings fields: {sorted(unknown)}")
     return body
-
-
-def iso(moment: _dt.datetime) -> str:
-    """UTC ISO 8601 with milliseconds, as windows are written (ids compare as strings)."""
-    return Window(moment, moment).iso()[0]
 
 
 def number(value: float | None, digits: int = 3) -> str:

@@ -33,7 +33,7 @@ from modelspan.store._stats import ColumnStats, ModelStats
 
 ALPHA = 0.05
 """False discovery rate across the columns of one model version."""
-OTHER = "__other__"
+OTHER = drift.OTHER
 UNSEEN = "__unseen__"
 """Current values outside the baseline's categories beyond the named examples."""
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelspan import findings
+from modelspan import _time, findings
 from modelspan.analyzer._data_quality import quality_findings as data_quality_findings
 from modelspan.analyzer._documents import Context
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
@@ -163,4 +163,4 @@ def _incidents(store: Any, window: Window, model_findings: list[dict[str, Any]],
 
 
 def _now() -> str:
-    return Window(_dt.datetime.now(_dt.timezone.utc), _dt.datetime.now(_dt.timezone.utc)).iso()[0]
+    return _time.iso(_dt.datetime.now(_dt.timezone.utc))

@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from modelspan import findings
+from modelspan._time import iso
 from modelspan.analyzer import latency, quality
-from modelspan.analyzer._documents import Context, document, iso, number
+from modelspan.analyzer._documents import Context, document, number
 from modelspan.store._stats import ModelStats, Operations
 
 ALPHA = 0.01

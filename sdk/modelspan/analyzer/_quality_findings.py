@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from modelspan import findings, semconv
+from modelspan import _time, findings, semconv
+from modelspan._time import iso
 from modelspan.analyzer import quality
-from modelspan.analyzer._documents import Context, document, iso, number
+from modelspan.analyzer._documents import Context, document, number
 from modelspan.store._stats import LabelledPrediction
 
 MIN_LABELS = 30
@@ -76,9 +77,9 @@ def _errors(rows: Sequence[LabelledPrediction]) -> np.ndarray:
 def moment(row: LabelledPrediction) -> _dt.datetime:
     text = row.timestamp
     try:
-        return _dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(_dt.timezone.utc)
+        return _time.parse(text)
     except ValueError:  # epoch milliseconds, as a collector may store them
-        return _dt.datetime.fromtimestamp(float(text) / 1000, _dt.timezone.utc)
+        return _time.from_millis(float(text))
 
 
 def buckets(rows: Sequence[LabelledPrediction], start: _dt.datetime, seconds: float

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from modelspan import _time
 from modelspan.analyzer._engine import Analysis, analyze
 from modelspan.store._es_queries import Window
 
@@ -42,8 +43,7 @@ def checkpoint_name(model: str | None) -> str:
 
 def floor(moment: _dt.datetime, every: _dt.timedelta) -> _dt.datetime:
     """The last multiple of ``every`` since the epoch at or before ``moment``."""
-    epoch = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-    return epoch + (moment - epoch) // every * every
+    return _time.EPOCH + (moment - _time.EPOCH) // every * every
 
 
 def due(now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, checkpoint: _dt.datetime | None,

@@ -1,8 +1,9 @@
 """``modelspan elastic setup|teardown|roles``: prepare (or clean up) Elasticsearch and Kibana.
 
-Connection settings come from the options, else the environment the exporter reads
-(``ELASTICSEARCH_URL``, ``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``/``_PASSWORD``,
-``ELASTICSEARCH_CLOUD_ID``, ``ELASTICSEARCH_CA_CERTS``) and ``KIBANA_URL``::
+Connection settings come from the options, else the environment, read exactly as the exporter
+reads it (``modelspan.elasticsearch.connection``: ``ELASTICSEARCH_URL`` or ``ELASTICSEARCH_CLOUD_ID``,
+``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``/``_PASSWORD``, ``ELASTICSEARCH_CA_CERTS``,
+``ELASTICSEARCH_VERIFY_CERTS``, ``ELASTICSEARCH_HEADERS``) and ``KIBANA_URL``::
 
     modelspan elastic setup --kibana-url http://localhost:5601 --webhook-url https://hooks.slack.com/...
     modelspan elastic setup --dry-run requests/     # write every request as JSON, send nothing
@@ -17,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from modelspan.exporters import templates
+from modelspan.elasticsearch import templates
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2

@@ -13,6 +13,7 @@ import re
 import sys
 from typing import Any
 
+from modelspan import _time
 from modelspan.store._es_queries import Window
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -42,21 +43,15 @@ def window_from(args: argparse.Namespace, now: _dt.datetime | None = None) -> Wi
     >>> window_from(ns).iso()
     ('2026-11-22T10:00:00.000Z', '2026-11-22T12:00:00.000Z')
     """
-    end = _parse_time(args.until) if args.until else (now or _dt.datetime.now(_dt.timezone.utc))
+    end = _time.parse(args.until) if args.until else (now or _dt.datetime.now(_dt.timezone.utc))
     if args.since:
-        return Window(_parse_time(args.since), end)
+        return Window(_time.parse(args.since), end)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(args.window))
     if match is None:
         raise ValueError(f"--window must look like 30m, 6h or 7d, got {args.window!r}")
     return Window(end - _dt.timedelta(seconds=float(match[1]) * _UNITS[match[2]]), end)
 
 
-def _parse_time(text: str) -> _dt.datetime:
-    try:
-        moment = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"not an ISO 8601 time: {text!r}") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
 
 
 def run(args: argparse.Namespace) -> int:

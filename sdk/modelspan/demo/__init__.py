@@ -26,6 +26,8 @@ import modelspan
 from modelspan import findings
 from modelspan.demo import _model, _scenario, _service, _traffic
 from modelspan.demo._scenario import EXPECTED, Expected
+from modelspan.elasticsearch import layout
+from modelspan.elasticsearch.connection import is_configured, resolve_settings
 from modelspan.store._es_queries import Window
 
 SERVICE_NAME = "grid-demand-api"
@@ -72,7 +74,7 @@ class DemoResult:
 
 def elasticsearch_configured() -> bool:
     """True when ``configure()`` will export to Elasticsearch (and the analysis must read it)."""
-    return bool(os.environ.get("ELASTICSEARCH_URL") or os.environ.get("ELASTICSEARCH_CLOUD_ID"))
+    return is_configured()
 
 
 def run_demo(
@@ -114,7 +116,7 @@ def run_demo(
         labels = _late_labels(traffic, store)
         _refresh_statistics(store)
         phases = _windows(traffic)
-        where = os.path.abspath(path) if path else os.environ.get("ELASTICSEARCH_URL", "Elasticsearch (cloud id)")
+        where = os.path.abspath(path) if path else resolve_settings().url  # never the credentials
         run = Window(phases["baseline"].start, max(window.end for window in phases.values()))
         result = DemoResult(where, None, run, phases, traffic, labels, timings=timings)
         mark = time.monotonic()
@@ -179,7 +181,7 @@ def _refresh_statistics(store: Any) -> None:
         return
     client = getattr(store, "client", None)
     if client is not None:
-        client.indices.refresh(index="traces-*", ignore_unavailable=True, allow_no_indices=True)
+        client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
 
 
 def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:

@@ -2,23 +2,22 @@
 
 Every call setup makes is a :class:`Request` value first (target, method, path, headers, body and
 the privilege it needs), so a dry run can write exactly what a real run would send, and errors can
-name the privilege a 403 is missing. Only the standard library is used: setup must work in a
-minimal environment next to the cluster, and a multipart upload is a few lines.
+name the privilege a 403 is missing. Requests go over ``urllib3`` with the pool and headers of
+:mod:`modelspan.elasticsearch.connection` (the exporter's stack; a multipart upload is a few lines),
+so setup authenticates and verifies TLS exactly as the exporter does; a dry run needs no HTTP library.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from modelspan.elasticsearch.connection import Settings
 
 Target = Literal["elasticsearch", "kibana"]
 JSON_TYPE = "application/json"
@@ -87,83 +86,41 @@ def multipart(field_name: str, filename: str, content: bytes, content_type: str 
     return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-@dataclass(frozen=True)
-class Credentials:
-    """API key or user/password, sent to both Elasticsearch and Kibana."""
-
-    api_key: str | None = None
-    username: str | None = None
-    password: str | None = None
-
-    def header(self) -> dict[str, str]:
-        if self.api_key:
-            return {"Authorization": f"ApiKey {self.api_key}"}
-        if self.username is not None and self.password is not None:
-            token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        return {}
-
-
-def cloud_urls(cloud_id: str) -> tuple[str, str]:
-    """Elasticsearch and Kibana URLs of an Elastic Cloud deployment from its Cloud ID.
-
-    >>> cloud_urls("demo:" + base64.b64encode(b"eu-west-1.aws.found.io:443$es123$kb456").decode())
-    ('https://es123.eu-west-1.aws.found.io:443', 'https://kb456.eu-west-1.aws.found.io:443')
-    """
-    try:
-        decoded = base64.b64decode(cloud_id.split(":", 1)[-1]).decode()
-        host, es_id, kibana_id = [*decoded.split("$"), "", ""][:3]
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SetupError(f"not a valid Cloud ID: {cloud_id!r}") from exc
-    if not host or not es_id:
-        raise SetupError(f"not a valid Cloud ID: {cloud_id!r}")
-    port = "" if ":" in host else ":443"
-    kibana = f"https://{kibana_id}.{host}{port}" if kibana_id else ""
-    return f"https://{es_id}.{host}{port}", kibana
-
-
-def split_userinfo(url: str) -> tuple[str, str | None, str | None]:
-    """``https://user:pw@host:9200`` -> ``("https://host:9200", "user", "pw")`` (urllib cannot send userinfo).
-
-    >>> split_userinfo("http://elastic:s3cret@localhost:9200")
-    ('http://localhost:9200', 'elastic', 's3cret')
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return url, None, None
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    plain = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return plain, urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
-
-
 class HttpTransport:
-    """Sends requests with ``urllib`` to Elasticsearch and Kibana."""
+    """Sends requests to Elasticsearch (``settings.url``) and Kibana (``settings.kibana_url``).
 
-    def __init__(self, urls: dict[Target, str], credentials: Credentials, *, ca_certs: str | None = None,
-                 timeout: float = 30.0) -> None:
-        self.urls = {target: url.rstrip("/") for target, url in urls.items() if url}
-        self.credentials = credentials
-        self.timeout = timeout
-        self.context = ssl.create_default_context(cafile=ca_certs) if ca_certs else None
+    Both get ``settings.headers`` (the ``Authorization`` the exporter sends, and any extra headers).
+    """
+
+    def __init__(self, settings: Settings, *, timeout: float = 30.0) -> None:
+        try:
+            import urllib3
+        except ImportError as exc:  # pragma: no cover - urllib3 comes with modelspan[sdk]
+            raise SetupError(f"modelspan elastic setup needs urllib3 ({exc}): install 'modelspan[sdk]'") from exc
+        self.settings = settings
+        self.urls: dict[Target, str] = {"elasticsearch": settings.url}
+        if settings.kibana_url:
+            self.urls["kibana"] = settings.kibana_url
+        self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        self._pool = settings.pool_manager(maxsize=2)
+        self._errors = urllib3.exceptions.HTTPError
 
     def send(self, request: Request) -> Response:
         base = self.urls.get(request.target)
         if base is None:
             raise SetupError(f"no {request.target} URL configured")
-        headers = {**request.all_headers(), **self.credentials.header()}
-        http = urllib.request.Request(base + request.path, data=request.payload(), headers=headers,
-                                      method=request.method)
+        headers = {**request.all_headers(), **self.settings.headers}
         try:
-            with urllib.request.urlopen(http, timeout=self.timeout, context=self.context) as answer:
-                return Response(answer.status, _decode(answer.read()))
-        except urllib.error.HTTPError as exc:
-            return Response(exc.code, _decode(exc.read()))
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            answer = self._pool.request(request.method, base + request.path, body=request.payload(), headers=headers,
+                                        timeout=self.timeout, retries=False, redirect=False)
+        except self._errors as exc:
+            reason = getattr(exc, "reason", None) or exc
             raise SetupError(f"cannot reach {request.target} at {base}: {reason}. Check the URL "
                              f"(scheme, host, port) and that the service is running.") from exc
+        return Response(answer.status, _decode(answer.data))
+
+    def close(self) -> None:
+        self._pool.clear()
 
 
 def _decode(data: bytes) -> Any:

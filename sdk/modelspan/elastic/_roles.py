@@ -17,17 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelspan import findings
-from modelspan.exporters import templates
+from modelspan.elasticsearch import layout, templates
 
 EXPORTER = "modelspan_exporter"
 ANALYZER = "modelspan_analyzer"
 OUTCOMES_WRITER = "modelspan_outcomes_writer"
 INSTALLER = "modelspan_installer"
-APPLICATION_SPANS = "traces-generic.otel-*"
-SPAN_EVENTS = ("logs-modelspan.otel-*", "logs-generic.otel-*")
-"""Span events are separate log documents, routed like their span (as the collector does)."""
-ALL_SPANS = "traces-*.otel-*"
 KIBANA_FEATURES = ("dashboard", "discover", "indexPatterns", "savedObjectsManagement", "stackAlerts", "actions")
 
 
@@ -38,19 +33,19 @@ def roles() -> dict[str, dict[str, Any]]:
     ['create_doc', 'auto_configure']
     """
     meta = {"managed_by": templates.MANAGED_BY}
-    findings_indices = [findings.FINDINGS_INDEX, f"{findings.FINDINGS_INDEX}-*"]
+    findings_indices = [layout.FINDINGS_INDEX, f"{layout.FINDINGS_INDEX}-*"]
     return {
         EXPORTER: {
             "cluster": [],
-            "indices": [{"names": [templates.SPANS_PATTERN, APPLICATION_SPANS, *SPAN_EVENTS],
+            "indices": [{"names": [layout.SPANS_PATTERN, layout.APPLICATION_SPANS, *layout.SPAN_EVENTS],
                          "privileges": ["create_doc", "auto_configure"]}],
             "metadata": {**meta, "purpose": "ElasticsearchSpanExporter and the OTel Collector: append spans"},
         },
         ANALYZER: {
             "cluster": [],
             "indices": [
-                {"names": [ALL_SPANS, findings.OUTCOMES_INDEX], "privileges": ["read"]},
-                {"names": [templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX], "privileges": ["read", "index"]},
+                {"names": [layout.ALL_SPANS, layout.OUTCOMES_INDEX], "privileges": ["read"]},
+                {"names": [layout.BASELINES_INDEX, layout.CHECKPOINTS_INDEX], "privileges": ["read", "index"]},
                 # re-analysing a window deletes that window's old findings (_delete_by_query) first
                 {"names": findings_indices, "privileges": ["read", "index", "delete"]},
             ],
@@ -58,15 +53,15 @@ def roles() -> dict[str, dict[str, Any]]:
         },
         OUTCOMES_WRITER: {
             "cluster": [],
-            "indices": [{"names": [findings.OUTCOMES_INDEX], "privileges": ["index"]}],
+            "indices": [{"names": [layout.OUTCOMES_INDEX], "privileges": ["index"]}],
             "metadata": {**meta, "purpose": "modelspan.record_outcome: ground-truth labels"},
         },
         INSTALLER: {
             "cluster": ["monitor", "manage_index_templates", "manage_ilm", "manage_watcher"],
             "indices": [
-                {"names": ["modelspan-*"], "privileges": ["create_index", "manage", "view_index_metadata",
+                {"names": [layout.OWN_INDICES], "privileges": ["create_index", "manage", "view_index_metadata",
                                                           "delete_index"]},
-                {"names": [templates.SPANS_PATTERN], "privileges": ["view_index_metadata", "delete_index"]},
+                {"names": [layout.SPANS_PATTERN], "privileges": ["view_index_metadata", "delete_index"]},
             ],
             "applications": [{"application": "kibana-.kibana",
                               "privileges": [f"feature_{name}.all" for name in KIBANA_FEATURES],

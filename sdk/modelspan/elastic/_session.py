@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelspan.elastic._http import Request, Response, SetupError, Target, Transport
-from modelspan.exporters.templates import PASSTHROUGH_PRIORITY
+from modelspan.elasticsearch.templates import PASSTHROUGH_PRIORITY
 
 Outcome = Literal["created", "updated", "unchanged", "deleted", "absent", "kept", "skipped"]
 

@@ -30,27 +30,17 @@ Example::
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from modelspan import findings
 from modelspan.elastic import _kibana
-from modelspan.elastic._http import (
-    Credentials,
-    DryRunTransport,
-    HttpTransport,
-    SetupError,
-    Target,
-    Transport,
-    cloud_urls,
-    quote,
-    split_userinfo,
-)
+from modelspan.elastic._http import DryRunTransport, HttpTransport, SetupError, Transport, quote
 from modelspan.elastic._roles import roles
 from modelspan.elastic._session import Session, SetupReport, check_version
-from modelspan.exporters import templates
+from modelspan.elasticsearch import layout, templates
+from modelspan.elasticsearch.connection import ENV_CLOUD_ID, ENV_URL, resolve_settings
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -68,9 +58,9 @@ MONITOR = "cluster privilege monitor"
 ILM = "cluster privilege manage_ilm"
 TEMPLATES = "cluster privilege manage_index_templates"
 WATCHER = "cluster privilege manage_watcher"
-CREATE_INDEX = "index privilege create_index on modelspan-*"
-MANAGE_INDEX = "index privilege manage on modelspan-*"
-DELETE_INDEX = "index privilege delete_index on traces-modelspan.otel-* and modelspan-*"
+CREATE_INDEX = f"index privilege create_index on {layout.OWN_INDICES}"
+MANAGE_INDEX = f"index privilege manage on {layout.OWN_INDICES}"
+DELETE_INDEX = f"index privilege delete_index on {layout.SPANS_PATTERN} and {layout.OWN_INDICES}"
 
 
 class Assets(Protocol):
@@ -82,26 +72,25 @@ class Assets(Protocol):
 
 
 def _connect(es_url: str | None, kibana_url: str | None, options: Mapping[str, Any]) -> tuple[Session, bool]:
-    """A session over HTTP (or to dry-run files), from arguments, else ``ELASTICSEARCH_*``/``KIBANA_URL``."""
-    env = os.environ.get
-    cloud_id = options.get("cloud_id") or env("ELASTICSEARCH_CLOUD_ID")
-    cloud_es, cloud_kibana = cloud_urls(cloud_id) if cloud_id else ("", "")
-    es_url, url_user, url_password = split_userinfo(es_url or env("ELASTICSEARCH_URL") or cloud_es)
-    kibana_url = split_userinfo(kibana_url or env("KIBANA_URL") or cloud_kibana)[0]
-    credentials = Credentials(options.get("api_key") or env("ELASTICSEARCH_API_KEY"),
-                              options.get("username") or env("ELASTICSEARCH_USERNAME") or url_user,
-                              options.get("password") or env("ELASTICSEARCH_PASSWORD") or url_password)
+    """A session over HTTP (or to dry-run files) with the settings every part of modelspan reads
+    (``modelspan.elasticsearch.connection``: arguments, else ``ELASTICSEARCH_*``/``KIBANA_URL``)."""
+    try:
+        settings = resolve_settings(es_url, api_key=options.get("api_key"), username=options.get("username"),
+                                    password=options.get("password"), cloud_id=options.get("cloud_id"),
+                                    ca_certs=options.get("ca_certs"), verify_certs=options.get("verify_certs"),
+                                    headers=options.get("headers"), kibana_url=kibana_url)
+    except ValueError as exc:
+        raise SetupError(str(exc).removeprefix("modelspan: ")) from exc
     transport: Transport | None = options.get("transport")
     if transport is None and options.get("dry_run_dir") is not None:
         transport = DryRunTransport(options["dry_run_dir"], license=options.get("dry_run_license", "basic"),
-                                    authorized=bool(credentials.header()))
+                                    authorized=settings.authorization is not None)
     if transport is None:
-        if not es_url:
-            raise SetupError("no Elasticsearch: pass --es-url or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
-        urls: dict[Target, str] = {"elasticsearch": es_url, "kibana": kibana_url or ""}
-        transport = HttpTransport(urls, credentials, ca_certs=options.get("ca_certs") or env("ELASTICSEARCH_CA_CERTS"))
+        if not settings.configured:
+            raise SetupError(f"no Elasticsearch: pass --es-url or set {ENV_URL} (or {ENV_CLOUD_ID})")
+        transport = HttpTransport(settings)
     # Without a Kibana URL a real run skips Kibana, so a dry run plans no Kibana requests either.
-    return Session(transport, kibana_space=options.get("kibana_space")), bool(kibana_url)
+    return Session(transport, kibana_space=options.get("kibana_space")), bool(settings.kibana_url)
 
 
 def _check_cluster(session: Session) -> dict[str, Any] | None:
@@ -178,7 +167,7 @@ def _install_indices(session: Session) -> None:
             session.es("PUT", f"/{quote(index)}", CREATE_INDEX, body)
             session.record("created", "index", index, f"alias {name}" if name != index else "")
             continue
-        mapping = body.get("mappings") or (findings.mapping() if name == findings.FINDINGS_INDEX else {})
+        mapping = body.get("mappings") or (findings.mapping() if name == layout.FINDINGS_INDEX else {})
         _add_missing_fields(session, name, mapping)
 
 
@@ -193,7 +182,7 @@ def _add_missing_fields(session: Session, name: str, mapping: Mapping[str, Any])
         session.record("unchanged", "index", name)
         return
     update = {"properties": {field: mapping["properties"][field] for field in missing}}
-    suffix = "?write_index_only=true" if name == findings.FINDINGS_INDEX else ""
+    suffix = "?write_index_only=true" if name == layout.FINDINGS_INDEX else ""
     session.es("PUT", f"/{quote(name)}/_mapping{suffix}", MANAGE_INDEX, update)
     session.record("updated", "index", name, "added " + ", ".join(missing))
 
@@ -268,12 +257,14 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
           retention_days: int = templates.DEFAULT_RETENTION_DAYS,
           findings_retention_days: int = templates.DEFAULT_FINDINGS_RETENTION_DAYS,
           baselines: Iterable[Baseline] = (), alerting: Alerting = "auto", transport: Transport | None = None,
-          assets: Assets | None = None) -> SetupReport:
+          assets: Assets | None = None, verify_certs: bool | None = None,
+          headers: Mapping[str, str] | None = None) -> SetupReport:
     """Install everything modelspan needs in Elasticsearch and Kibana; returns what it did.
 
     Raises :class:`SetupError` with the reason (unreachable URL, 401, 403 naming the privilege,
     version below 8.17, missing licence for ``alerting="watcher"``). Running it twice is safe: the
-    second run only reads.
+    second run only reads. Connection arguments fall back to the environment exactly as the
+    exporter's do (``modelspan.elasticsearch.connection``).
     """
     baselines = list(baselines)
     templates.merged_feature_mappings(baselines)  # a type clash fails before anything is sent
@@ -281,7 +272,7 @@ def setup(es_url: str | None = None, kibana_url: str | None = None, *, api_key: 
     session, has_kibana = _connect(es_url, kibana_url, {
         "api_key": api_key, "username": username, "password": password, "cloud_id": cloud_id, "ca_certs": ca_certs,
         "kibana_space": kibana_space, "dry_run_dir": dry_run_dir, "dry_run_license": dry_run_license,
-        "transport": transport})
+        "transport": transport, "verify_certs": verify_certs, "headers": headers})
     builtin = _check_cluster(session)
     _choose_alerting(session, alerting, has_kibana)
     _check_alert_targets(session, webhook_url)
@@ -308,12 +299,13 @@ def teardown(es_url: str | None = None, kibana_url: str | None = None, *, delete
              api_key: str | None = None, username: str | None = None, password: str | None = None,
              cloud_id: str | None = None, ca_certs: str | None = None, kibana_space: str | None = None,
              dry_run_dir: str | Path | None = None, dry_run_license: str = "basic",
-             transport: Transport | None = None, assets: Assets | None = None) -> SetupReport:
+             transport: Transport | None = None, assets: Assets | None = None, verify_certs: bool | None = None,
+             headers: Mapping[str, str] | None = None) -> SetupReport:
     """Remove what :func:`setup` installs; the data and its ILM policies only with ``delete_data``."""
     session, has_kibana = _connect(es_url, kibana_url, {
         "api_key": api_key, "username": username, "password": password, "cloud_id": cloud_id, "ca_certs": ca_certs,
         "kibana_space": kibana_space, "dry_run_dir": dry_run_dir, "dry_run_license": dry_run_license,
-        "transport": transport})
+        "transport": transport, "verify_certs": verify_certs, "headers": headers})
     session.report.version = check_version("elasticsearch", session.es("GET", "/", MONITOR).body, MIN_VERSION)
     licence = (session.es("GET", "/_license", MONITOR).body or {}).get("license", {})
     session.report.license = licence.get("type", "unknown")
@@ -348,11 +340,11 @@ def _delete(session: Session, kind: str, path: str, privilege: str) -> None:
 
 def _delete_data(session: Session) -> None:
     """Delete the span data streams and modelspan's indices by name (wildcard deletes are refused)."""
-    streams = session.es("GET", f"/_data_stream/{quote(templates.SPANS_PATTERN)}", DELETE_INDEX, expect=(200, 404))
+    streams = session.es("GET", f"/_data_stream/{quote(layout.SPANS_PATTERN)}", DELETE_INDEX, expect=(200, 404))
     for stream in (streams.body or {}).get("data_streams", []) if streams.status == 200 else []:
         _delete(session, "data stream", f"/_data_stream/{quote(stream['name'])}", DELETE_INDEX)
-    aliased = session.es("GET", f"/_alias/{quote(findings.FINDINGS_INDEX)}", DELETE_INDEX, expect=(200, 404))
+    aliased = session.es("GET", f"/_alias/{quote(layout.FINDINGS_INDEX)}", DELETE_INDEX, expect=(200, 404))
     for index in sorted(aliased.body or {}) if aliased.status == 200 else []:
         _delete(session, "index", f"/{quote(index)}", DELETE_INDEX)
-    for index in (findings.OUTCOMES_INDEX, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX):
+    for index in (layout.OUTCOMES_INDEX, layout.BASELINES_INDEX, layout.CHECKPOINTS_INDEX):
         _delete(session, "index", f"/{quote(index)}", DELETE_INDEX)

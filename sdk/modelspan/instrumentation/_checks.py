@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelspan import semconv
-from modelspan.instrumentation import _profile, _redaction
+from modelspan.instrumentation import _redaction
+from modelspan.profiling import _profile
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile

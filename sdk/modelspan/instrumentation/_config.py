@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 
+from modelspan._version import __version__
 from modelspan.instrumentation import _exporters, _redaction
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def _attach(
     if sdk_provider is None or not isinstance(existing, sdk_provider):
         if sdk_provider is None and choice.names == ("none",):
             # Nothing to export and no SDK: follow whatever provider the application sets.
-            STATE.tracer = existing.get_tracer(TRACER_NAME, _version())
+            STATE.tracer = existing.get_tracer(TRACER_NAME, __version__)
             return
         if _is_proxy(existing) and provider is None:
             if sdk_provider is None:
@@ -281,14 +282,14 @@ def _attach(
                 "spans go wherever it sends them",
                 type(existing).__name__,
             )
-            STATE.tracer = existing.get_tracer(TRACER_NAME, _version())
+            STATE.tracer = existing.get_tracer(TRACER_NAME, __version__)
             return
     STATE.owns_provider = any(existing is created for created in _created)
     if existing is not STATE.provider:
         _detach()
         STATE.processor = _processor_for(existing)
         STATE.provider = existing
-    STATE.tracer = existing.get_tracer(TRACER_NAME, _version())
+    STATE.tracer = existing.get_tracer(TRACER_NAME, __version__)
     STATE.attribute_limit = _attribute_limit(existing)
     if STATE.processor.exporter_key == choice.key:
         return  # idempotent: same exporters already in place
@@ -356,12 +357,6 @@ def _new_provider(service_name: str | None, environment: str | None) -> Any:
     return TracerProvider(
         resource=Resource.create(attributes), span_limits=SpanLimits(max_span_attributes=limit)
     )
-
-
-def _version() -> str:
-    from modelspan import __version__
-
-    return __version__
 
 
 def force_flush(timeout_millis: int = 30000) -> bool:

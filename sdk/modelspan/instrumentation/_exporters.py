@@ -4,7 +4,8 @@ Order (argument, then environment, then default, as in opentelemetry-python):
 
 1. ``configure(exporter=...)``: a name, a comma-separated list of names, or a ``SpanExporter``.
 2. ``MODELSPAN_EXPORTER``, then ``OTEL_TRACES_EXPORTER`` (comma-separated names).
-3. ``"elasticsearch"`` when ``ELASTICSEARCH_URL`` or ``ELASTICSEARCH_CLOUD_ID`` is set.
+3. ``"elasticsearch"`` when ``ELASTICSEARCH_URL`` or ``ELASTICSEARCH_CLOUD_ID`` is set
+   (``modelspan.elasticsearch.connection.is_configured``, the test every part of modelspan uses).
 4. ``"sqlite"``: the embedded store (``MODELSPAN_STORE`` or ``./modelspan.db``).
 
 Exporter modules are imported here, at configure time only, so that the instrumentation itself
@@ -18,6 +19,8 @@ import os
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
+
+from modelspan.elasticsearch.connection import is_configured
 
 ENV_EXPORTER = "MODELSPAN_EXPORTER"
 ENV_OTEL_EXPORTER = "OTEL_TRACES_EXPORTER"
@@ -109,7 +112,7 @@ def _resolve(argument: object) -> ExporterChoice:
         value = os.environ.get(env, "")
         if _split(value):
             return ExporterChoice(_split(value), source=env)
-    if os.environ.get("ELASTICSEARCH_URL") or os.environ.get("ELASTICSEARCH_CLOUD_ID"):
+    if is_configured():
         return ExporterChoice(("elasticsearch",), source="ELASTICSEARCH_URL")
     return ExporterChoice(("sqlite",), source="default")
 

@@ -1,6 +1,6 @@
 """Monitoring's own health: every failure inside modelspan is caught here, counted and logged once.
 
-Telemetry never breaks inference (design.md, decision 6). Code paths that observe a user's call
+Telemetry never breaks inference (docs/architecture.md, decision 6). Code paths that observe a user's call
 wrap their work in ``try/except Exception`` and hand the exception to :func:`record_error`; the
 user's call carries on untouched. The process-wide count is exposed as
 ``modelspan.monitoring_errors()`` and each affected span carries ``ml.monitoring.errors``.

@@ -1,7 +1,7 @@
 """``@modelspan.monitor``: one span per model call, with inputs, outputs, path and checks.
 
-The decorated function's return value, exceptions and timing belong to the user (design.md,
-decision 6): monitoring runs before and after the call inside ``try/except``, failures are
+The decorated function's return value, exceptions and timing belong to the user
+(docs/architecture.md, decision 6): monitoring runs before and after the call inside ``try/except``, failures are
 counted (``modelspan.monitoring_errors()``, ``ml.monitoring.errors``) and logged once, and the
 user's own exception is re-raised as the very same object. When monitoring is disabled the
 wrapper is one flag test and a direct call.
@@ -21,20 +21,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import (
-    _capture,
-    _config,
-    _exceptions,
-    _inputs,
-    _outputs,
-    _rawcapture,
-    _redaction,
-)
+from modelspan.instrumentation import _config, _exceptions, _outputs, _rawcapture, _redaction
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import Prediction, set_last, set_last_fields
 from modelspan.instrumentation._summaries import batch_attributes
+from modelspan.profiling import _capture, _inputs
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -327,9 +320,11 @@ def _classes(call: Call) -> Sequence[str] | None:
 
 def _feed_captures(call: Call, outputs: _outputs.Outputs | None, end_ns: int) -> None:
     latency_ms = (end_ns - call.start_ns) / 1e6
+    keys = outputs.keys() if outputs is not None else ["*"]
+    per_row = outputs.per_row() if outputs is not None else None
     for capture in list(_capture.ACTIVE):
         if capture.wants(call.spec.model, call.spec.version):
-            capture.record(call.shaped, outputs, call.record.path, latency_ms)
+            capture.record(call.shaped, keys, per_row, call.record.path, latency_ms)
 
 
 def _bounded(attributes: dict[str, Any], room: int) -> dict[str, Any]:

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation import _profile
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._summaries import categorical_summary, numeric_summary
+from modelspan.profiling import _profile
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -71,6 +71,12 @@ class Outputs:
             return self.labels
         size = self.values.size if self.values is not None else 1
         return ["*"] * size
+
+    def per_row(self) -> list[Any] | None:
+        """The per-row outputs a baseline profiles: the labels, else the values."""
+        if self.labels is not None:
+            return self.labels
+        return self.values.tolist() if self.values is not None else None
 
 
 def describe(value: Any) -> str:

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation import _inputs
-from modelspan.instrumentation._profile import safe_name
 from modelspan.instrumentation._redaction import hash_value
+from modelspan.profiling import _inputs
+from modelspan.profiling._profile import safe_name
 
 MAX_DEPTH = 8
 _AS_TEXT = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID)

@@ -25,8 +25,8 @@ from typing import Any, Literal
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation import _inputs
-from modelspan.instrumentation._profile import is_null, safe_name
+from modelspan.profiling import _inputs
+from modelspan.profiling._profile import is_null, safe_name
 
 Action = Literal["drop", "hash"]
 ACTIONS: tuple[str, ...] = ("drop", "hash")

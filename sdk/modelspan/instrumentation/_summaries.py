@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation import _profile, _redaction
+from modelspan.instrumentation import _redaction
 from modelspan.instrumentation._checks import Quality
-from modelspan.instrumentation._inputs import Batch
+from modelspan.profiling import _profile
+from modelspan.profiling._inputs import Batch
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile

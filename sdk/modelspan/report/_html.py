@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from modelspan import _time
 from modelspan import findings as F
 from modelspan.report import _svg
 from modelspan.report._data import ModelReport, ReportData
@@ -166,7 +167,7 @@ def quality_chart(report: ModelReport) -> str:
         name = str(doc.get(F.METRIC_NAME) or "")
         if doc.get(F.TYPE) != F.TYPE_QUALITY or doc.get(F.METRIC_VALUE) is None or name not in QUALITY_METRICS:
             continue
-        moment = _time(doc.get(F.TIMESTAMP) or doc[F.WINDOW_END])
+        moment = _time.parse(doc.get(F.TIMESTAMP) or doc[F.WINDOW_END])
         lines.setdefault(name, []).append((moment, float(doc[F.METRIC_VALUE])))
         if doc.get(F.METRIC_REFERENCE_VALUE) is not None and name == "accuracy":
             lines.setdefault(f"{name} (reference)", []).append((moment, float(doc[F.METRIC_REFERENCE_VALUE])))
@@ -216,10 +217,6 @@ def _share(value: Any) -> str:
 def _short(value: Any) -> str:
     text = str(value or "")
     return text[11:19] if len(text) >= 19 else text
-
-
-def _time(value: Any) -> _dt.datetime:
-    return _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _num(value: float | None) -> float:

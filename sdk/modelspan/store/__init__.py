@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from modelspan.elasticsearch.connection import is_configured
+
 
 def open_store(target: str | os.PathLike[str] | None = None) -> Any:
     """The store at ``target``: ``ElasticsearchStore`` for a URL, else ``SQLiteStore``.
@@ -26,7 +28,7 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Any:
         from modelspan.store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore(text)
-    if text is None and (os.environ.get("ELASTICSEARCH_URL") or os.environ.get("ELASTICSEARCH_CLOUD_ID")):
+    if text is None and is_configured():
         from modelspan.store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore()

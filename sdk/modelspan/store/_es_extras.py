@@ -19,14 +19,13 @@ from typing import Any
 
 from modelspan import findings
 from modelspan.baseline import Baseline
+from modelspan.elasticsearch.layout import BASELINES_INDEX, CHECKPOINTS_INDEX, TIMESTAMP
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, Window
 
-BASELINES_INDEX = "modelspan-baselines"
-CHECKPOINTS_INDEX = "modelspan-checkpoints"
 FINDINGS_PAGE = 5000
 Body = dict[str, Any]
 
-# Field layout as in ``modelspan.exporters.templates`` (baselines_mapping, checkpoints_mapping):
+# Field layout as in ``modelspan.elasticsearch.templates`` (baselines_mapping, checkpoints_mapping):
 # the profile lives under ``body``, an object Elasticsearch keeps but does not index.
 
 
@@ -47,7 +46,7 @@ def baseline_operations(baseline: Baseline, index: str = BASELINES_INDEX) -> lis
     """Bulk lines that store ``baseline`` (replacing the version's previous one)."""
     created = baseline.created_at or _now()
     document = {
-        "@timestamp": created,
+        TIMESTAMP: created,
         "model": {"name": baseline.model, "version": baseline.version},
         "baseline": {"id": baseline.id, "created_at": created},
         "body": baseline.to_dict(),
@@ -64,7 +63,7 @@ def parse_baseline(response: Body) -> Baseline | None:
 
 def checkpoint_operations(name: str, value: str, index: str = CHECKPOINTS_INDEX) -> list[Body]:
     return [{"index": {"_index": index, "_id": name}},
-            {"@timestamp": _now(), "name": name, "value": value}]
+            {TIMESTAMP: _now(), "name": name, "value": value}]
 
 
 def parse_checkpoint(response: Body) -> str | None:
@@ -81,7 +80,7 @@ def outcome_operations(rows: Iterable[Sequence[Any]], index: str) -> list[Body]:
         if isinstance(stamp, _dt.datetime):
             stamp = Window(stamp, stamp).iso()[0]
         operations.append({"index": {"_index": index, "_id": prediction_id}})
-        operations.append({"@timestamp": stamp, OUTCOME_PREDICTION_ID: prediction_id, OUTCOME_ACTUAL: actual})
+        operations.append({TIMESTAMP: stamp, OUTCOME_PREDICTION_ID: prediction_id, OUTCOME_ACTUAL: actual})
     return operations
 
 

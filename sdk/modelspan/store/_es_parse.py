@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelspan import semconv
+from modelspan.elasticsearch.layout import TIMESTAMP, TRACE_ID
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, PERCENTS, Column, Question, Window
 
 # The data classes live in ``_stats`` (shared with the SQLite store); re-exported under their old home.
@@ -122,7 +123,7 @@ def _interval(bucket: Agg, seconds: float, window: Window | None = None) -> Inte
 def _path(bucket: Agg) -> PathStats:
     labels = {str(b["key"]): int(b["doc_count"]) for b in bucket.get("labels", {}).get("buckets", [])}
     hits = bucket.get("examples", {}).get("hits", {}).get("hits", [])
-    trace_ids = [str(hit["_source"]["trace_id"]) for hit in hits if "trace_id" in hit.get("_source", {})]
+    trace_ids = [str(hit["_source"][TRACE_ID]) for hit in hits if TRACE_ID in hit.get("_source", {})]
     return PathStats(count=int(bucket["doc_count"]), labels=labels, trace_ids=trace_ids)
 
 
@@ -302,10 +303,10 @@ def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> 
     score = pick(semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES)
     return LabelledPrediction(
         prediction_id=prediction_id,
-        timestamp=str(source.get("@timestamp", "")),
+        timestamp=str(source.get(TIMESTAMP, "")),
         actual=actual,
         label=None if label is None else str(label),
         value=None if value is None else float(value),
         score=None if score is None else float(score),
-        trace_id=source.get("trace_id"),
+        trace_id=source.get(TRACE_ID),
     )

@@ -1,6 +1,6 @@
 """Search bodies the analyzer sends to Elasticsearch: pure functions from a question to a body.
 
-Every statistic is pushed down as an aggregation (design.md, decision 5): one ``_search`` lists the
+Every statistic is pushed down as an aggregation (docs/architecture.md, decision 5): one ``_search`` lists the
 models of a window, then one search per (model, version, window) answers every question about it
 at once (bins per feature, categories, batch summaries, output distribution, module paths per
 output, data-quality counts, latency percentiles, QPS and errors per interval, per sub-module), so
@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from modelspan import semconv
+from modelspan import _time, semconv
+from modelspan.elasticsearch.layout import DURATION, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, TRACE_ID, attr
 
-SPANS_INDEX = "traces-modelspan.otel-*"
+SPANS_INDEX = SPANS_PATTERN
 """Data streams holding model and module spans (both export paths route them there)."""
 PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
@@ -48,15 +49,6 @@ Kind = Literal["numeric", "categorical", "text"]
 Body = dict[str, Any]
 
 
-def attr(name: str) -> str:
-    """Elasticsearch field of span attribute ``name`` (``attributes.`` + the semconv name).
-
-    >>> attr(semconv.MODEL_NAME)
-    'attributes.ml.model.name'
-    """
-    return "attributes." + name
-
-
 @dataclass(frozen=True)
 class Window:
     """A half-open time range ``[start, end)`` in UTC."""
@@ -69,25 +61,14 @@ class Window:
         """>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
         3600.0
         """
-        return cls(_utc(_dt.datetime.fromisoformat(start.replace("Z", "+00:00"))),
-                   _utc(_dt.datetime.fromisoformat(end.replace("Z", "+00:00"))))
+        return cls(_time.parse(start), _time.parse(end))
 
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()
 
     def iso(self) -> tuple[str, str]:
-        return _iso(self.start), _iso(self.end)
-
-
-def _utc(moment: _dt.datetime) -> _dt.datetime:
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=_dt.timezone.utc)
-    return moment.astimezone(_dt.timezone.utc)
-
-
-def _iso(moment: _dt.datetime) -> str:
-    return _utc(moment).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return _time.iso(self.start), _time.iso(self.end)
 
 
 @dataclass(frozen=True)
@@ -143,7 +124,7 @@ class Question:
 def window_query(window: Window, *filters: Body) -> Body:
     """``bool`` filter: ``@timestamp`` in the window plus ``filters``."""
     start, end = window.iso()
-    in_window = {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
+    in_window = {"range": {TIMESTAMP: {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
     return {"bool": {"filter": [in_window, *filters]}}
 
 
@@ -245,8 +226,8 @@ def plan(question: Question) -> tuple[Question, bool]:
 def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
     """Latency percentiles, errors and, per interval, calls (by sample rate), errors, latency."""
     per_interval: Body = {
-        "errors": {"filter": {"term": {"status.code": "Error"}}},
-        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}},
+        "errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}},
+        "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS)}},
     }
     if with_rates:
         # QPS is scaled by 1/sample_rate: the few distinct rates are bucketed and scaled in the
@@ -256,16 +237,16 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
             "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}},
         }
     # extended_bounds.max is inclusive while the window's end is not: stop one millisecond short.
-    start = _iso(question.window.start)
-    last = _iso(question.window.end - _dt.timedelta(milliseconds=1))
+    start = _time.iso(question.window.start)
+    last = _time.iso(question.window.end - _dt.timedelta(milliseconds=1))
     return {
-        "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
-        "duration": {"stats": {"field": "duration"}},
-        "errors": {"filter": {"term": {"status.code": "Error"}}},
+        "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS), "tdigest": HIGH_ACCURACY}},
+        "duration": {"stats": {"field": DURATION}},
+        "errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}},
         "rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}},
         "intervals": {
             "date_histogram": {
-                "field": "@timestamp",
+                "field": TIMESTAMP,
                 "fixed_interval": f"{question.interval_seconds}s",
                 "min_doc_count": 0,
                 "extended_bounds": {"min": start, "max": last},
@@ -277,8 +258,8 @@ def operations_aggs(question: Question, *, with_rates: bool = True) -> Body:
 
 def paths_aggs() -> Body:
     """Calls per module path and output label, with a few example trace ids per path."""
-    examples = {"top_hits": {"size": EXAMPLE_TRACES, "_source": {"includes": ["trace_id"]},
-                             "sort": [{"@timestamp": {"order": "desc"}}]}}
+    examples = {"top_hits": {"size": EXAMPLE_TRACES, "_source": {"includes": [TRACE_ID]},
+                             "sort": [{TIMESTAMP: {"order": "desc"}}]}}
     labels = {"terms": {"field": attr(semconv.OUTPUT_LABEL), "size": MAX_LABELS, "missing": EMPTY_KEY}}
     return {
         "paths": {
@@ -406,9 +387,9 @@ def outcomes_body(window: Window, after: Sequence[str] | None = None, size: int 
     body: Body = {
         "size": size,
         "track_total_hits": False,
-        "query": {"bool": {"filter": [{"range": {"@timestamp": {"gte": start}}}]}},
+        "query": {"bool": {"filter": [{"range": {TIMESTAMP: {"gte": start}}}]}},
         "sort": [{OUTCOME_PREDICTION_ID: {"order": "asc"}}],
-        "_source": {"includes": [OUTCOME_PREDICTION_ID, OUTCOME_ACTUAL, "@timestamp"]},
+        "_source": {"includes": [OUTCOME_PREDICTION_ID, OUTCOME_ACTUAL, TIMESTAMP]},
     }
     if after:
         body["search_after"] = list(after)
@@ -430,5 +411,5 @@ def predictions_body(window: Window, model: str, version: str, prediction_ids: S
         "size": len(prediction_ids),
         "track_total_hits": False,
         "query": query,
-        "_source": {"includes": ["@timestamp", "trace_id", *(attr(name) for name in PREDICTION_FIELDS)]},
+        "_source": {"includes": [TIMESTAMP, TRACE_ID, *(attr(name) for name in PREDICTION_FIELDS)]},
     }

@@ -1,7 +1,7 @@
 """Schema of the embedded SQLite store (``./modelspan.db`` or ``MODELSPAN_STORE``).
 
 ``spans.document`` holds each span exactly as the OTel Collector's Elasticsearch exporter writes it
-in ``otel`` mapping mode (design.md, decision 1); the other columns are copies of fields of that
+in ``otel`` mapping mode (docs/architecture.md, decision 1); the other columns are copies of fields of that
 document, extracted once at write time so the analyzer can filter and group without parsing JSON.
 Later versions may add tables and columns but never change the meaning of an existing one; the
 version is kept in ``PRAGMA user_version`` and migrations run on open (``_sqlite_db.migrate``).

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelspan import findings, semconv
+from modelspan import _time, findings, semconv
 from modelspan.store import _es_extras
 from modelspan.store._es_queries import Window
 from modelspan.store._sqlite_db import transaction
@@ -23,12 +23,9 @@ from modelspan.store._stats import LabelledPrediction
 
 def window_ns(window: Window) -> tuple[int, int]:
     """``[start, end)`` of ``window`` in ns since the epoch (exact: datetimes hold microseconds)."""
-    return _ns(window.start), _ns(window.end)
+    return _time.to_ns(window.start), _time.to_ns(window.end)
 
 
-def _ns(moment: _dt.datetime) -> int:
-    delta = moment - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
 
 
 def outcome_rows(rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:

@@ -7,7 +7,6 @@ tables), so that no question ever parses a JSON document.
 from __future__ import annotations
 
 import bisect
-import datetime as _dt
 import json
 import math
 import re
@@ -15,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.store._es_queries import EMPTY_KEY
 
 Edges = Mapping[str, Sequence[float]]
@@ -71,7 +70,7 @@ def timestamp_ns(value: Any) -> int:
     >>> timestamp_ns("1705314600000.5")
     1705314600000000005
     >>> timestamp_ns("2026-11-22T10:00:00.25Z")
-    1763805600250000000
+    1795341600250000000
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return round(float(value) * 1_000_000)
@@ -79,12 +78,7 @@ def timestamp_ns(value: Any) -> int:
     match = _COLLECTOR_MILLIS.match(text)
     if match:
         return int(match[1]) * 1_000_000 + int(match[2] or 0)
-    moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.timezone.utc)
-    fraction = re.search(r"\.(\d+)", text.split("T", 1)[-1])
-    nanos = int((fraction[1] + "000000000")[:9]) if fraction else 0
-    return int(moment.replace(microsecond=0).timestamp()) * 10**9 + nanos
+    return _time.parse_ns(text)
 
 
 def span_row(document: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -1,7 +1,7 @@
 """Sufficient statistics every store backend returns: plain data classes shared by the backends.
 
 Elasticsearch (``_es_parse``) and SQLite (``sqlite``) fill the same classes with the same meaning,
-so the analyzer above them is backend-agnostic (design.md, decision 5).
+so the analyzer above them is backend-agnostic (docs/architecture.md, decision 5).
 """
 
 from __future__ import annotations

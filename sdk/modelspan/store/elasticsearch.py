@@ -1,6 +1,6 @@
 """The analyzer's Elasticsearch store: sufficient statistics by aggregation, findings by bulk index.
 
-Questions are pushed down as aggregations (design.md, decision 5). Per analysis run:
+Questions are pushed down as aggregations (docs/architecture.md, decision 5). Per analysis run:
 
 - one ``_search`` lists the model versions with spans in the window;
 - one ``_msearch`` asks, for every model version and window at once, everything the analyzer needs
@@ -10,9 +10,10 @@ Questions are pushed down as aggregations (design.md, decision 5). Per analysis 
 - findings are written with one ``_bulk`` of ``index`` actions whose ``_id`` is ``finding.id``, so
   re-analysing a window replaces its findings.
 
-Configured like the exporter: arguments first, then ``ELASTICSEARCH_URL``, ``ELASTICSEARCH_API_KEY``,
-``ELASTICSEARCH_USERNAME``/``ELASTICSEARCH_PASSWORD``, ``ELASTICSEARCH_CLOUD_ID``,
-``ELASTICSEARCH_CA_CERTS``::
+Configured exactly like the exporter (``modelspan.elasticsearch.connection``): arguments first,
+then ``ELASTICSEARCH_URL`` or ``ELASTICSEARCH_CLOUD_ID``, ``ELASTICSEARCH_API_KEY``,
+``ELASTICSEARCH_USERNAME``/``ELASTICSEARCH_PASSWORD``, ``ELASTICSEARCH_CA_CERTS``, ... ; unlike the
+exporter, it needs a URL or Cloud ID to be given::
 
     store = ElasticsearchStore("https://es.example:9200", api_key="...")
     for model, version, calls in store.models(window):
@@ -21,11 +22,12 @@ Configured like the exporter: arguments first, then ``ELASTICSEARCH_URL``, ``ELA
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelspan import findings
+from modelspan.elasticsearch import layout
+from modelspan.elasticsearch.connection import ENV_CLOUD_ID, ENV_URL, resolve_settings
 from modelspan.store import _es_extras as extras
 from modelspan.store import _es_parse as parse
 from modelspan.store import _es_queries as queries
@@ -46,37 +48,29 @@ class StoreError(RuntimeError):
 def client_from_env(
     url: str | None = None,
     *,
-    api_key: str | None = None,
+    api_key: str | tuple[str, str] | None = None,
     username: str | None = None,
     password: str | None = None,
     cloud_id: str | None = None,
     ca_certs: str | None = None,
+    verify_certs: bool | None = None,
+    headers: Mapping[str, str] | None = None,
     request_timeout: float = 30.0,
     **extra: Any,
 ) -> Any:
     """An ``elasticsearch.Elasticsearch`` client from arguments, else the ``ELASTICSEARCH_*`` variables.
 
-    ``extra`` goes to the client as is (``max_retries``, ``verify_certs``, ...).
+    The settings are the exporter's (``modelspan.elasticsearch.connection``), so both send the same
+    ``Authorization``. ``extra`` goes to the client as is (``max_retries``, ...).
 
     >>> client_from_env("http://127.0.0.1:9200").transport.node_pool.get().base_url
     'http://127.0.0.1:9200'
     """
-    from elasticsearch import Elasticsearch  # the extra is needed only when this store is used
-
-    # One reading of the ELASTICSEARCH_* settings for exporter and analyzer (URL credentials, Cloud ID,
-    # API key forms, CA file): the exporter's.
-    from modelspan.exporters._transport import ENV_CLOUD_ID, ENV_URL, resolve_settings
-
-    if not (url or cloud_id or os.environ.get(ENV_URL) or os.environ.get(ENV_CLOUD_ID)):
-        raise ValueError("no Elasticsearch: pass a URL or set ELASTICSEARCH_URL (or ELASTICSEARCH_CLOUD_ID)")
     settings = resolve_settings(url, api_key=api_key, username=username, password=password, cloud_id=cloud_id,
-                                ca_certs=ca_certs)
-    options: dict[str, Any] = {"request_timeout": request_timeout, **extra}
-    if "Authorization" in settings.headers:
-        options["headers"] = {"Authorization": settings.headers["Authorization"]}
-    if settings.ca_certs:
-        options["ca_certs"] = settings.ca_certs
-    return Elasticsearch(list(settings.urls), **options)
+                                ca_certs=ca_certs, verify_certs=verify_certs, headers=headers)
+    if not settings.configured:
+        raise ValueError(f"no Elasticsearch: pass a URL or set {ENV_URL} (or {ENV_CLOUD_ID})")
+    return settings.client(request_timeout=request_timeout, **extra)
 
 
 def columns_for(baseline: Baseline) -> tuple[Column, ...]:
@@ -103,13 +97,13 @@ class ElasticsearchStore:
         url: str | None = None,
         *,
         client: Any = None,
-        spans_index: str = queries.SPANS_INDEX,
-        findings_index: str = findings.FINDINGS_INDEX,
-        outcomes_index: str = findings.OUTCOMES_INDEX,
+        spans_index: str = layout.SPANS_PATTERN,
+        findings_index: str = layout.FINDINGS_INDEX,
+        outcomes_index: str = layout.OUTCOMES_INDEX,
         interval_seconds: int = DEFAULT_INTERVAL_SECONDS,
         label_page: int = queries.LABEL_PAGE,
-        baselines_index: str = extras.BASELINES_INDEX,
-        checkpoints_index: str = extras.CHECKPOINTS_INDEX,
+        baselines_index: str = layout.BASELINES_INDEX,
+        checkpoints_index: str = layout.CHECKPOINTS_INDEX,
         **client_options: Any,
     ) -> None:
         if interval_seconds <= 0:

@@ -1,7 +1,7 @@
 """The embedded store: spans, outcomes, findings, baselines and checkpoints in one SQLite file.
 
 It answers the analyzer's questions with the same interface and the same data classes as
-``ElasticsearchStore`` (design.md, decision 5), computed in SQL over slim tables derived from the
+``ElasticsearchStore`` (docs/architecture.md, decision 5), computed in SQL over slim tables derived from the
 span documents at write time (see ``_schema``): per-minute rollups of feature values, one row per
 call for latency, errors, QPS and paths. The file is ``MODELSPAN_STORE`` or ``./modelspan.db``::
 

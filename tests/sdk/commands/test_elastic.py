@@ -10,7 +10,7 @@ import pytest
 
 from modelspan import cli
 from modelspan.baseline import Baseline
-from modelspan.exporters import templates
+from modelspan.elasticsearch import templates
 from tests.sdk.elastic.fake_stack import PASSWORD, USER, FakeStack
 
 

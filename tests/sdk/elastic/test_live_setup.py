@@ -15,9 +15,10 @@ import pytest
 
 from modelspan import semconv
 from modelspan.elastic import setup, teardown
-from modelspan.elastic._http import Credentials, HttpTransport, split_userinfo
+from modelspan.elastic._http import HttpTransport
 from modelspan.elastic._session import Session
-from modelspan.store import _es_queries as queries
+from modelspan.elasticsearch import layout
+from modelspan.elasticsearch.connection import resolve_settings
 from tests.sdk.elastic.assets_fixture import FixtureAssets
 
 URL = os.environ.get("MODELSPAN_TEST_ES_URL")
@@ -31,11 +32,9 @@ def test_setup_is_idempotent_and_pins_feature_types_on_a_live_cluster() -> None:
     assert URL is not None
     first = setup(URL, None, alerting="none", assets=FixtureAssets())
     assert setup(URL, None, alerting="none", assets=FixtureAssets()).changed == [], first.summary()
-    plain, user, password = split_userinfo(URL)
-    session = Session(HttpTransport({"elasticsearch": plain}, Credentials(os.environ.get("ELASTICSEARCH_API_KEY"),
-                                                                           user, password)))
+    session = Session(HttpTransport(resolve_settings(URL)))
     stream = f"traces-{semconv.MODELSPAN_DATASET}.otel-t{uuid.uuid4().hex[:8]}"
-    field = queries.attr(semconv.feature_value("live_temp"))
+    field = layout.attr(semconv.feature_value("live_temp"))
     try:
         document = {"@timestamp": "2026-11-23T10:00:00Z", "name": "predict", "duration": 1000,
                     "attributes": {semconv.feature_value("live_temp"): 3, semconv.SPAN_KIND: semconv.SPAN_KIND_MODEL}}

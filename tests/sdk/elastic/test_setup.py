@@ -13,9 +13,8 @@ import pytest
 from modelspan import findings
 from modelspan.baseline import Baseline
 from modelspan.elastic import SetupError, roles, setup, teardown
-from modelspan.elastic._http import cloud_urls
 from modelspan.elastic._kibana import LOG_CONNECTOR_ID, WEBHOOK_CONNECTOR_ID
-from modelspan.exporters import templates
+from modelspan.elasticsearch import layout, templates
 from tests.contract.tsc import Case, typecheck
 from tests.sdk.elastic.assets_fixture import FixtureAssets
 from tests.sdk.elastic.fake_stack import PASSWORD, USER, FakeStack, Recorded
@@ -58,7 +57,7 @@ def test_first_run_on_platinum_installs_templates_indices_dashboards_and_watches
     assert stack.state.templates[templates.TRACES_TEMPLATE] == templates.index_templates(builtin)[
         templates.TRACES_TEMPLATE]
     assert findings.FINDINGS_INDEX in stack.state.indices[templates.FINDINGS_FIRST_INDEX]["aliases"]
-    assert {findings.OUTCOMES_INDEX, templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX} <= set(stack.state.indices)
+    assert {findings.OUTCOMES_INDEX, layout.BASELINES_INDEX, layout.CHECKPOINTS_INDEX} <= set(stack.state.indices)
     assert set(stack.state.saved) == {("index-pattern", "modelspan-spans"), ("dashboard", "modelspan-overview")}
     watch = stack.state.watches["modelspan-drift"]
     assert watch["actions"]["notify"]["webhook"]["url"] == HOOK and watch["metadata"]["modelspan_hash"]
@@ -303,11 +302,9 @@ def test_feature_type_clash_fails_before_sending(stack: FakeStack) -> None:
     assert stack.take() == []
 
 
-def test_cloud_id_gives_both_urls() -> None:
-    cloud = "prod:" + base64.b64encode(b"us-central1.gcp.cloud.es.io$abc$def").decode()
-    assert cloud_urls(cloud) == ("https://abc.us-central1.gcp.cloud.es.io:443", "https://def.us-central1.gcp.cloud.es.io:443")
+def test_a_bad_cloud_id_is_a_setup_error(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="Cloud ID"):
-        cloud_urls("nonsense")
+        setup(cloud_id="nonsense", dry_run_dir=tmp_path)
 
 
 def test_roles_type_check_and_stay_least_privilege() -> None:

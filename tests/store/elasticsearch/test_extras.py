@@ -9,6 +9,7 @@ import pytest
 
 from modelspan import findings
 from modelspan.baseline import Baseline
+from modelspan.elasticsearch import layout
 from modelspan.store import _es_extras as extras
 from modelspan.store._es_queries import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -47,7 +48,7 @@ def test_baselines_round_trip_and_are_replaced_per_version(fake: FakeElasticsear
         assert store.load_baseline("churn", "3") == second
         assert store.load_baseline("churn", "4") == other
         assert store.load_baseline("other", "3") is None
-    assert len(fake.indices[extras.BASELINES_INDEX]) == 2
+    assert len(fake.indices[layout.BASELINES_INDEX]) == 2
 
 
 def test_checkpoints_are_replaced_by_name(fake: FakeElasticsearch) -> None:

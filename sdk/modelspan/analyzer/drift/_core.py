@@ -20,7 +20,8 @@ from scipy import stats
 Kind = Literal["numeric", "categorical", "text"]
 KINDS: frozenset[str] = frozenset({"numeric", "categorical", "text"})
 OTHER = "__other__"
-"""Key of :class:`Categories` holding the values outside the baseline's categories."""
+"""Key of :class:`Categories` holding the values outside the baseline's categories (the one
+definition: the drift findings and the distribution documents use it too)."""
 
 MIN_SAMPLES = 100
 """Fewer values than this in the reference or the current window: no verdict (``enough_data=False``).

@@ -41,6 +41,7 @@ from typing import Any, Literal
 from scipy import stats as _scipy_stats
 
 from modelspan import findings as F
+from modelspan._time import from_millis, iso
 from modelspan.store._es_queries import Window
 
 MIN_REFERENCE_CALLS = 20
@@ -223,18 +224,14 @@ def _runs(elevated: list[Bucket], significant: set[int], step_s: int,
 
 
 def _clip(group: list[Bucket], window: Window, step_s: int) -> tuple[_dt.datetime, _dt.datetime]:
-    start = _dt.datetime.fromtimestamp(group[0].start_ms / 1000, _dt.timezone.utc)
-    end = _dt.datetime.fromtimestamp((group[-1].start_ms + step_s * 1000) / 1000, _dt.timezone.utc)
+    start = from_millis(group[0].start_ms)
+    end = from_millis(group[-1].start_ms + step_s * 1000)
     return max(start, millis(window.start)), min(end, millis(window.end))
 
 
 def millis(moment: _dt.datetime) -> _dt.datetime:
     """``moment`` truncated to the millisecond, as Elasticsearch range bounds see it."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def iso(moment: _dt.datetime) -> str:
-    return millis(moment.astimezone(_dt.timezone.utc)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def finding(episode: Episode, window: Window, reference: Window, trace_ids: Sequence[str]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from modelspan import _time
 from modelspan import findings as F
 from modelspan.store._es_queries import Window
 
@@ -102,16 +103,11 @@ class Verdict:
 def overlaps(document: dict[str, Any], start: _dt.datetime, end: _dt.datetime) -> bool:
     """Whether a finding's window and ``[start, end)`` overlap (a finding without one always does)."""
     try:
-        found_start = _parse(document[F.WINDOW_START])
-        found_end = _parse(document[F.WINDOW_END])
+        found_start = _time.parse(document[F.WINDOW_START])
+        found_end = _time.parse(document[F.WINDOW_END])
     except (KeyError, TypeError, ValueError):
         return True
     return found_start < end and start < found_end
-
-
-def _parse(text: Any) -> _dt.datetime:
-    moment = _dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
 
 
 def flagged_model_findings(model_findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,9 +18,26 @@ from typing import Any
 from modelspan import semconv
 from modelspan.analyzer.incidents._application import PERCENTS, Bucket, Episode, RouteSeries
 from modelspan.analyzer.incidents._correlate import MAX_TRACES, Callers, TraceEvidence, rank_routes
-from modelspan.store._es_queries import Window, attr
+from modelspan.elasticsearch.layout import (
+    ALL_SPANS,
+    DURATION,
+    HTTP_RESPONSE_STATUS,
+    HTTP_ROUTE,
+    HTTP_STATUS_OLD,
+    KIND,
+    KIND_SERVER,
+    NAME,
+    PARENT_SPAN_ID,
+    SERVICE_NAME,
+    STATUS_CODE,
+    STATUS_ERROR,
+    TIMESTAMP,
+    TRACE_ID,
+    attr,
+)
+from modelspan.store._es_queries import Window
 
-TRACES_INDEX = "traces-*.otel-*"
+TRACES_INDEX = ALL_SPANS
 MAX_SERVICES = 10
 MAX_ROUTES = 50
 """Services x routes x intervals x 2 stays far below ``search.max_buckets`` (65,536)."""
@@ -31,11 +48,11 @@ MAX_FEATURES = 20
 """Per trace; with ``MAX_TRACES`` traces the evidence search stays near 20,000 buckets at worst."""
 Body = dict[str, Any]
 
-SERVICE = "resource.attributes.service.name"
-ROUTE = attr("http.route")
-FAILED: Body = {"bool": {"should": [{"term": {"status.code": "Error"}},
-                                    {"range": {attr("http.response.status_code"): {"gte": 500}}},
-                                    {"range": {attr("http.status_code"): {"gte": 500}}}],
+SERVICE = SERVICE_NAME
+ROUTE = HTTP_ROUTE
+FAILED: Body = {"bool": {"should": [{"term": {STATUS_CODE: STATUS_ERROR}},
+                                    {"range": {HTTP_RESPONSE_STATUS: {"gte": 500}}},
+                                    {"range": {HTTP_STATUS_OLD: {"gte": 500}}}],
                          "minimum_should_match": 1}}
 NOT_MODEL: Body = {"exists": {"field": attr(semconv.SPAN_KIND)}}
 P95 = 95.0
@@ -43,7 +60,7 @@ P95 = 95.0
 
 def time_range(window: Window) -> Body:
     start, end = window.iso()
-    return {"range": {"@timestamp": {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
+    return {"range": {TIMESTAMP: {"gte": start, "lt": end, "format": "strict_date_optional_time"}}}
 
 
 def _by_route(per_route: Body | None = None) -> Body:
@@ -57,21 +74,21 @@ def _by_route(per_route: Body | None = None) -> Body:
         return {"terms": {"field": SERVICE, "size": MAX_SERVICES, "missing": ""}, "aggs": {"routes": routes}}
 
     return {"routed": {"filter": has_route, "aggs": {"services": services(ROUTE)}},
-            "unrouted": {"filter": {"bool": {"must_not": [has_route]}}, "aggs": {"services": services("name")}}}
+            "unrouted": {"filter": {"bool": {"must_not": [has_route]}}, "aggs": {"services": services(NAME)}}}
 
 
 def _server(*filters: Body, must_not: Sequence[Body] = ()) -> Body:
-    return {"bool": {"filter": [{"term": {"kind": "Server"}}, *filters], "must_not": [NOT_MODEL, *must_not]}}
+    return {"bool": {"filter": [{"term": {KIND: KIND_SERVER}}, *filters], "must_not": [NOT_MODEL, *must_not]}}
 
 
 def series_body(window: Window, reference: Window, step_s: int) -> Body:
     """Per service and route: errors and p95 per interval of ``window``, and over ``reference``."""
     per_interval: Body = {"errors": {"filter": FAILED},
-                          "latency": {"percentiles": {"field": "duration", "percents": list(PERCENTS)}}}
+                          "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS)}}}
     per_route: Body = {
         "reference": {"filter": time_range(reference), "aggs": per_interval},
         "window": {"filter": time_range(window), "aggs": {"intervals": {
-            "date_histogram": {"field": "@timestamp", "fixed_interval": f"{step_s}s", "min_doc_count": 1},
+            "date_histogram": {"field": TIMESTAMP, "fixed_interval": f"{step_s}s", "min_doc_count": 1},
             "aggs": per_interval}}},
     }
 
@@ -83,15 +100,15 @@ def affected_body(episode: Episode) -> Body:
     """Trace ids of the episode's failed (or slow) requests, most affected first, then by id."""
     span = Window(episode.start, episode.end)
     selector = FAILED if episode.kind == "errors" else {
-        "range": {"duration": {"gt": int((episode.slow_ms or 0.0) * 1e6)}}}
+        "range": {DURATION: {"gt": int((episode.slow_ms or 0.0) * 1e6)}}}
     service: list[Body] = [{"term": {SERVICE: episode.service}}] if episode.service else []
     no_service: list[Body] = [] if episode.service else [{"exists": {"field": SERVICE}}]
-    route = {"term": {ROUTE if episode.routed else "name": episode.route}}
+    route = {"term": {ROUTE if episode.routed else NAME: episode.route}}
     return {
         "size": 0,
         "track_total_hits": False,
         "query": _server(time_range(span), route, selector, *service, must_not=no_service),
-        "aggs": {"traces": {"terms": {"field": "trace_id", "size": MAX_TRACES,
+        "aggs": {"traces": {"terms": {"field": TRACE_ID, "size": MAX_TRACES,
                                       "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
     }
 
@@ -99,7 +116,7 @@ def affected_body(episode: Episode) -> Body:
 def evidence_body(trace_ids: Sequence[str]) -> Body:
     """Per trace: model versions called, failed model/module spans, out-of-range inputs, module times."""
     kind_is = {k: {"term": {attr(semconv.SPAN_KIND): k}} for k in (semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE)}
-    failed: Body = {"term": {"status.code": "Error"}}
+    failed: Body = {"term": {STATUS_CODE: STATUS_ERROR}}
     versions = {"terms": {"field": attr(semconv.MODEL_VERSION), "size": MAX_MODELS, "missing": ""}}
     per_trace: Body = {
         "models": {"filter": kind_is[semconv.SPAN_KIND_MODEL], "aggs": {"names": {
@@ -112,17 +129,17 @@ def evidence_body(trace_ids: Sequence[str]) -> Body:
                              "size": MAX_FEATURES}}}},
         "error_modules": {"filter": {"bool": {"filter": [kind_is[semconv.SPAN_KIND_MODULE], failed]}},
                           "aggs": {"names": {"terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
-                                             "aggs": {"fastest": {"min": {"field": "duration"}}}}}},
+                                             "aggs": {"fastest": {"min": {"field": DURATION}}}}}},
         "modules": {"filter": kind_is[semconv.SPAN_KIND_MODULE],
                     "aggs": {"names": {"terms": {"field": attr(semconv.MODULE_NAME), "size": MAX_MODULES},
-                                       "aggs": {"slowest": {"max": {"field": "duration"}}}}}},
+                                       "aggs": {"slowest": {"max": {"field": DURATION}}}}}},
     }
     return {
         "size": 0,
         "track_total_hits": False,
-        "query": {"bool": {"filter": [{"terms": {"trace_id": list(trace_ids)}},
+        "query": {"bool": {"filter": [{"terms": {TRACE_ID: list(trace_ids)}},
                                       {"exists": {"field": attr(semconv.SPAN_KIND)}}]}},
-        "aggs": {"traces": {"terms": {"field": "trace_id", "size": max(1, len(trace_ids))}, "aggs": per_trace}},
+        "aggs": {"traces": {"terms": {"field": TRACE_ID, "size": max(1, len(trace_ids))}, "aggs": per_trace}},
     }
 
 
@@ -134,16 +151,16 @@ def model_traces_body(window: Window, model: str, version: str) -> Body:
         "query": {"bool": {"filter": [time_range(window), {"term": {attr(semconv.SPAN_KIND): semconv.SPAN_KIND_MODEL}},
                                       {"term": {attr(semconv.MODEL_NAME): model}},
                                       {"term": {attr(semconv.MODEL_VERSION): version}}]}},
-        "aggs": {"traces": {"terms": {"field": "trace_id", "size": MAX_TRACES,
+        "aggs": {"traces": {"terms": {"field": TRACE_ID, "size": MAX_TRACES,
                                       "order": [{"_count": "desc"}, {"_key": "asc"}]}}},
     }
 
 
 def entry_routes_body(trace_ids: Sequence[str]) -> Body:
     """The routes by which the traces entered: their root server spans, by service and route."""
-    root: Body = {"exists": {"field": "parent_span_id"}}
+    root: Body = {"exists": {"field": PARENT_SPAN_ID}}
     return {"size": 0, "track_total_hits": False,
-            "query": _server({"terms": {"trace_id": list(trace_ids)}}, must_not=[root]), "aggs": _by_route()}
+            "query": _server({"terms": {TRACE_ID: list(trace_ids)}}, must_not=[root]), "aggs": _by_route()}
 
 
 class ElasticsearchIncidents:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelspan import findings as F
+from modelspan._time import iso
 from modelspan.analyzer.incidents import _application as app
 from modelspan.analyzer.incidents import _summary
 from modelspan.analyzer.incidents._correlate import MIN_SHARE, Backend, Verdict, flagged_model_findings, weigh
@@ -89,8 +90,8 @@ def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequen
     kind = F.INCIDENT_CORRELATED if correlated else F.INCIDENT_APPLICATION_ONLY
     examples = verdict.explained if correlated else list(sample)
     document: dict[str, Any] = {
-        F.TIMESTAMP: app.iso(window.end),
-        F.ID: f"incident:{episode.finding_type}:{episode.service}:{episode.route}:{app.iso(episode.start)}",
+        F.TIMESTAMP: iso(window.end),
+        F.ID: f"incident:{episode.finding_type}:{episode.service}:{episode.route}:{iso(episode.start)}",
         F.TYPE: F.TYPE_INCIDENT,
         F.FLAGGED: True,
         F.SEVERITY: "critical" if correlated else "warning",
@@ -103,8 +104,8 @@ def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequen
         F.INCIDENT_MODEL_FINDINGS: sorted(str(d[F.ID]) for d in verdict.model_findings) if correlated else [],
         F.SERVICE_NAME: episode.service,
         F.ROUTE: episode.route,
-        F.WINDOW_START: app.iso(episode.start),
-        F.WINDOW_END: app.iso(episode.end),
+        F.WINDOW_START: iso(episode.start),
+        F.WINDOW_END: iso(episode.end),
         F.SAMPLE_COUNT: len(sample),
         F.TRACE_IDS: list(examples[: F.MAX_EXAMPLE_TRACES]),
     }
@@ -136,8 +137,8 @@ def _model_only(backend: Backend, flagged: Sequence[dict[str, Any]], claimed: se
         documents = sorted(groups[(model, version)], key=lambda d: (str(d[F.TYPE]), str(d.get(F.ID))))
         traces = list(dict.fromkeys([t for d in documents for t in d.get(F.TRACE_IDS) or []] + called.traces))
         incident: dict[str, Any] = {
-            F.TIMESTAMP: app.iso(window.end),
-            F.ID: f"incident:model:{model}:{version}:{app.iso(window.start)}",
+            F.TIMESTAMP: iso(window.end),
+            F.ID: f"incident:model:{model}:{version}:{iso(window.start)}",
             F.TYPE: F.TYPE_INCIDENT,
             F.FLAGGED: True,
             F.SEVERITY: "warning",
@@ -147,8 +148,8 @@ def _model_only(backend: Backend, flagged: Sequence[dict[str, Any]], claimed: se
             F.INCIDENT_APP_FINDINGS: [],
             F.MODEL_NAME: model,
             F.MODEL_VERSION: version,
-            F.WINDOW_START: app.iso(window.start),
-            F.WINDOW_END: app.iso(window.end),
+            F.WINDOW_START: iso(window.start),
+            F.WINDOW_END: iso(window.end),
             F.TRACE_IDS: traces[: F.MAX_EXAMPLE_TRACES],
         }
         if called.routes:

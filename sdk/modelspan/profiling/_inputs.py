@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelspan import semconv
-from modelspan.instrumentation._profile import safe_name
+from modelspan.profiling._profile import safe_name
 
 _SCALARS = (str, int, float, bool, np.generic)
 

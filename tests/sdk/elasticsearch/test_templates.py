@@ -19,7 +19,7 @@ import yaml
 
 from modelspan import findings, semconv
 from modelspan.baseline import Baseline
-from modelspan.exporters import templates
+from modelspan.elasticsearch import layout, templates
 from modelspan.store import _es_queries as queries
 from modelspan.store.elasticsearch import columns_for
 from tests.contract.tsc import Case, typecheck
@@ -207,7 +207,7 @@ def test_every_field_the_analyzer_queries_is_aggregatable(pinned: bool) -> None:
 
 def test_numbers_are_pinned_whatever_the_first_value() -> None:
     mapping = EffectiveMapping(templates.component_templates([_baseline()]))
-    attr = queries.attr
+    attr = layout.attr
     for field in (semconv.feature_value("unknown_feature"), semconv.batch_stat("temp", semconv.STAT_SUM),
                   semconv.batch_stat("a.bin", semconv.STAT_SUM), semconv.OUTPUT_VALUE, semconv.SAMPLE_RATE,
                   semconv.batch_stat(semconv.OUTPUT_SCORE_FEATURE, semconv.STAT_SUM)):
@@ -264,7 +264,7 @@ def test_findings_and_outcomes_indices() -> None:
     assert outcomes["@timestamp"]["type"] == "date"
     assert outcomes["actual"]["type"] == "keyword" and outcomes["actual"]["fields"]["value"]["type"] == "double"
     assert queries.OUTCOME_PREDICTION_ID == "prediction.id" and queries.OUTCOME_ACTUAL == "actual"
-    for index in (templates.BASELINES_INDEX, templates.CHECKPOINTS_INDEX):
+    for index in (layout.BASELINES_INDEX, layout.CHECKPOINTS_INDEX):
         assert boot[index]["mappings"]["properties"]["body"] == {"type": "object", "enabled": False}
 
 

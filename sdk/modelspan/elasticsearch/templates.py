@@ -26,7 +26,8 @@ dropped from the index (and listed in ``_ignored``) instead of the whole span be
 Every body carries ``_meta.modelspan_hash`` (a digest of the body) so ``modelspan elastic setup``
 can tell an installed object that is already current from one to replace, whatever normalisation
 Elasticsearch applies to stored settings. Bodies are type-checked against the official
-Elasticsearch types in ``tests/exporters/test_templates.py``.
+Elasticsearch types in ``tests/sdk/elasticsearch/test_templates.py``. Index and data-stream names
+come from :mod:`modelspan.elasticsearch.layout`.
 
 >>> sorted(index_templates())
 ['modelspan-findings', 'modelspan-traces']
@@ -40,13 +41,13 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from modelspan import findings, semconv
+from modelspan.elasticsearch import layout
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
 
 Body = dict[str, Any]
 
-SPANS_PATTERN: Final = f"traces-{semconv.MODELSPAN_DATASET}.otel-*"
 TRACES_TEMPLATE: Final = "modelspan-traces"
 TRACES_PRIORITY: Final = 150
 """Above Elastic's built-in ``traces-otel@template`` (120), which matches ``traces-*.otel-*``."""
@@ -57,9 +58,7 @@ TRACES_CUSTOM: Final = "modelspan-traces@custom"
 """Optional component a user may create to change our template without editing it."""
 FINDINGS_TEMPLATE: Final = "modelspan-findings"
 FINDINGS_PRIORITY: Final = 200
-FINDINGS_FIRST_INDEX: Final = f"{findings.FINDINGS_INDEX}-000001"
-BASELINES_INDEX: Final = "modelspan-baselines"
-CHECKPOINTS_INDEX: Final = "modelspan-checkpoints"
+FINDINGS_FIRST_INDEX: Final = f"{layout.FINDINGS_INDEX}-000001"
 TRACES_POLICY: Final = "modelspan-traces"
 FINDINGS_POLICY: Final = "modelspan-findings"
 DEFAULT_RETENTION_DAYS: Final = 30
@@ -75,7 +74,7 @@ ECS_COMPONENT: Final = "ecs@mappings"
 BUILTIN_TRACES_TEMPLATE: Final = "traces-otel@template"
 """Elastic's template for ``traces-*.otel-*`` (priority 120) that ours outranks and mirrors."""
 
-ATTRIBUTES: Final = "attributes"
+ATTRIBUTES: Final = layout.ATTRIBUTES
 PASSTHROUGH_PRIORITY: Final = 20
 """Priority of ``attributes`` in Elastic's ``otel@mappings`` as of 8.17-9.1, used when the cluster's
 own component cannot be read (a dry run): ours must equal the cluster's, because Elasticsearch
@@ -123,10 +122,6 @@ def body_hash(body: Mapping[str, Any], meta_key: str = "_meta") -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _attr(name: str) -> str:
-    return f"{ATTRIBUTES}.{name}"
-
-
 def _passthrough(properties: Mapping[str, Body], priority: int) -> Body:
     return {ATTRIBUTES: {"type": "passthrough", "priority": priority, "dynamic": True,
                          "properties": dict(sorted(properties.items()))}}
@@ -170,7 +165,7 @@ def span_attribute_properties() -> dict[str, Body]:
 
 
 def _batch_pattern(suffix: str) -> str:
-    return _attr(semconv.batch_stat("*", suffix))
+    return layout.attr(semconv.batch_stat("*", suffix))
 
 
 def dynamic_templates() -> list[dict[str, Body]]:
@@ -181,15 +176,15 @@ def dynamic_templates() -> list[dict[str, Body]]:
     stat suffixes are tried before the ``bin.*``/``cat.*`` patterns.
     """
     any_number = ["long", "double"]
-    bins = _attr(semconv.batch_bin("*", 0)[:-1] + "*")  # ml.batch.*.bin.*
-    categories = _attr(semconv.batch_category("*", 0)[:-1] + "*")
+    bins = layout.attr(semconv.batch_bin("*", 0)[:-1] + "*")  # ml.batch.*.bin.*
+    categories = layout.attr(semconv.batch_category("*", 0)[:-1] + "*")
     return [
         {"modelspan_batch_doubles": {"path_match": [_batch_pattern(s) for s in DOUBLE_STATS], "mapping": dict(DOUBLE)}},
         {"modelspan_batch_counts": {"path_match": [_batch_pattern(s) for s in LONG_STATS], "mapping": dict(LONG)}},
         {"modelspan_batch_keywords": {"path_match": [_batch_pattern(s) for s in KEYWORD_STATS],
                                       "mapping": dict(KEYWORD)}},
         {"modelspan_batch_bins": {"path_match": [bins, categories], "mapping": dict(LONG)}},
-        {"modelspan_quality_counts": {"path_match": _attr(semconv.quality_count("*")), "mapping": dict(LONG)}},
+        {"modelspan_quality_counts": {"path_match": layout.attr(semconv.quality_count("*")), "mapping": dict(LONG)}},
         {"modelspan_ml_numbers": {"path_match": ML_ALL, "match_mapping_type": any_number,
                                   "mapping": dict(DOUBLE)}},
         {"modelspan_ml_booleans": {"path_match": ML_ALL, "match_mapping_type": "boolean",
@@ -268,7 +263,7 @@ def component_templates(baselines: Iterable[Baseline] = (), *,
     mappings = {"properties": _passthrough(span_attribute_properties(), passthrough),
                 "dynamic_templates": dynamic_templates()}
     features = {"properties": _passthrough(merged_feature_mappings(baselines), passthrough)}
-    description = "modelspan: {} for traces-modelspan.otel-* (installed by modelspan elastic setup)"
+    description = "modelspan: {} for " + layout.SPANS_PATTERN + " (installed by modelspan elastic setup)"
     return {
         TRACES_SETTINGS: stamp({"template": {"settings": settings}, "_meta": {"description": description.format(
             "ILM policy and field limits")}}),
@@ -310,7 +305,7 @@ def index_templates(builtin: Mapping[str, Any] | None = None) -> dict[str, Body]
     """
     composed, missing_ok = traces_composition(builtin)
     traces = {
-        "index_patterns": [SPANS_PATTERN],
+        "index_patterns": [layout.SPANS_PATTERN],
         "priority": TRACES_PRIORITY,
         "data_stream": {},
         "allow_auto_create": True,
@@ -318,9 +313,9 @@ def index_templates(builtin: Mapping[str, Any] | None = None) -> dict[str, Body]
         "ignore_missing_component_templates": missing_ok,
         "_meta": {"description": "modelspan model spans: Elastic's OTel traces template plus pinned ml.* types"},
     }
-    findings_settings = {"index": {"lifecycle": {"name": FINDINGS_POLICY, "rollover_alias": findings.FINDINGS_INDEX}}}
+    findings_settings = {"index": {"lifecycle": {"name": FINDINGS_POLICY, "rollover_alias": layout.FINDINGS_INDEX}}}
     findings_template = {
-        "index_patterns": [f"{findings.FINDINGS_INDEX}-*"],
+        "index_patterns": [f"{layout.FINDINGS_INDEX}-*"],
         "priority": FINDINGS_PRIORITY,
         "template": {"settings": findings_settings, "mappings": findings.mapping()},
         "_meta": {"description": "modelspan analyzer findings (rolled over behind the modelspan-findings alias)"},
@@ -351,7 +346,7 @@ def _policy(max_age: str, max_size: str, delete_days: int, description: str) -> 
 
 
 def outcomes_mapping() -> Body:
-    """Mapping of ``OUTCOMES_INDEX``: one document per prediction id (``_id``), re-recording replaces.
+    """Mapping of ``layout.OUTCOMES_INDEX``: one document per prediction id (``_id``), re-recording replaces.
 
     ``actual`` is a ``keyword`` so class labels (``"churned"``, ``"1"``) compare exactly with
     ``ml.output.label``; a regression target is stored as given and also indexed as the number
@@ -364,34 +359,34 @@ def outcomes_mapping() -> Body:
             "prediction": {"properties": {"id": {"type": "keyword"}}},
             "actual": {"type": "keyword", "ignore_above": KEYWORD_LIMIT,
                        "fields": {"value": {"type": "double", "ignore_malformed": True}}},
-            "@timestamp": {"type": "date"},
+            layout.TIMESTAMP: {"type": "date"},
             "model": {"properties": {"name": {"type": "keyword"}, "version": {"type": "keyword"}}},
         },
     }
 
 
 def baselines_mapping() -> Body:
-    """Mapping of ``BASELINES_INDEX``: searchable identity, the profile itself kept but not indexed."""
+    """Mapping of ``layout.BASELINES_INDEX``: searchable identity, the profile itself kept but not indexed."""
     return {
         "dynamic": False,
         "properties": {
             "baseline": {"properties": {"id": {"type": "keyword"}, "created_at": {"type": "date"}},
                          "type": "object"},
             "model": {"properties": {"name": {"type": "keyword"}, "version": {"type": "keyword"}}},
-            "@timestamp": {"type": "date"},
+            layout.TIMESTAMP: {"type": "date"},
             "body": {"type": "object", "enabled": False},
         },
     }
 
 
 def checkpoints_mapping() -> Body:
-    """Mapping of ``CHECKPOINTS_INDEX``: one document per checkpoint name (``_id``) with its value."""
+    """Mapping of ``layout.CHECKPOINTS_INDEX``: one document per checkpoint name (``_id``) with its value."""
     return {
         "dynamic": False,
         "properties": {
             "name": {"type": "keyword"},
             "value": {"type": "keyword", "ignore_above": KEYWORD_LIMIT},
-            "@timestamp": {"type": "date"},
+            layout.TIMESTAMP: {"type": "date"},
             "body": {"type": "object", "enabled": False},
         },
     }
@@ -406,10 +401,10 @@ def findings_bootstrap() -> dict[str, Body]:
     would break, and they stay small.
     """
     return {
-        FINDINGS_FIRST_INDEX: {"aliases": {findings.FINDINGS_INDEX: {"is_write_index": True}}},
-        findings.OUTCOMES_INDEX: {"mappings": outcomes_mapping()},
-        BASELINES_INDEX: {"mappings": baselines_mapping()},
-        CHECKPOINTS_INDEX: {"mappings": checkpoints_mapping()},
+        FINDINGS_FIRST_INDEX: {"aliases": {layout.FINDINGS_INDEX: {"is_write_index": True}}},
+        layout.OUTCOMES_INDEX: {"mappings": outcomes_mapping()},
+        layout.BASELINES_INDEX: {"mappings": baselines_mapping()},
+        layout.CHECKPOINTS_INDEX: {"mappings": checkpoints_mapping()},
     }
 
 
