@@ -166,7 +166,7 @@ def build_store(path: Path, rows: int, chunk: int = 20_000) -> tuple[float, floa
 def run_ours(path: str) -> dict[str, Any]:
     from modelspan import findings
     from modelspan.analyzer import analyze
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
     from modelspan.store.sqlite import SQLiteStore
 
     ready = _peak_mb()
@@ -194,7 +194,7 @@ def drift_report(path: str) -> float:
     """
     from modelspan.analyzer._documents import Context
     from modelspan.analyzer._drift_findings import drift_findings
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
     from modelspan.store.sqlite import SQLiteStore
 
     window = Window(START, START + HOUR)

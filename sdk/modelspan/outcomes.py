@@ -24,14 +24,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelspan import _time
-from modelspan.store import open_store
-from modelspan.store._sqlite_rows import timestamp_ns
+from modelspan.sqlite import timestamp_ns
+from modelspan.store import Store, open_store
 
 Row = tuple[str, Any, str]
 """A checked outcome: prediction id, actual (JSON-ready), ISO timestamp."""
 
 
-def record_outcome(prediction_id: str, actual: Any, *, timestamp: Any = None, store: Any = None) -> int:
+def record_outcome(prediction_id: str, actual: Any, *, timestamp: Any = None,
+                   store: Store | str | os.PathLike[str] | None = None) -> int:
     """Record the ground truth of one prediction; returns 1.
 
     >>> import tempfile, pathlib
@@ -41,12 +42,12 @@ def record_outcome(prediction_id: str, actual: Any, *, timestamp: Any = None, st
     return record_outcomes([(prediction_id, actual, timestamp)], store=store)
 
 
-def record_outcomes(pairs: Iterable[Sequence[Any]], store: Any = None) -> int:
+def record_outcomes(pairs: Iterable[Sequence[Any]], store: Store | str | os.PathLike[str] | None = None) -> int:
     """Record many ``(prediction_id, actual[, timestamp])``; returns how many were stored."""
     rows = [check(pair, number) for number, pair in enumerate(pairs)]
     if not rows:
         return 0
-    if callable(getattr(store, "record_outcomes", None)):
+    if isinstance(store, Store):
         return int(store.record_outcomes(rows))
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise ValueError(f"store must be a store object, a path or a URL, got {type(store).__name__}")

@@ -352,6 +352,20 @@ def batch_field(name: str) -> str:
     return BATCH_PREFIX + feature_token(name)
 
 
+def single_row_attribute(name: str, kind: str, *, output: bool = False) -> str:
+    """Attribute a single-row call's value of feature ``name`` (or the ``output``) is summarised from.
+
+    Numbers and categories are the value itself; text is summarised by its length; the output is
+    its value for regression, its label otherwise.
+
+    >>> single_row_attribute("review", "text"), single_row_attribute(OUTPUT_FEATURE, "categorical", output=True)
+    ('ml.feature.review.length', 'ml.output.label')
+    """
+    if output:
+        return OUTPUT_VALUE if kind == "numeric" else OUTPUT_LABEL
+    return text_length(name) if kind == "text" else feature_value(name)
+
+
 def batch_stat(name: str, stat: str) -> str:
     """Attribute holding statistic ``stat`` of feature ``name`` in a batch call.
 

@@ -31,7 +31,7 @@ from modelspan import findings
 from modelspan.analyzer import analyze
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 from modelspan.store.sqlite import SQLiteStore
 
 pd = pytest.importorskip("pandas")

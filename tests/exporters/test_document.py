@@ -173,7 +173,7 @@ def test_dataset_is_sanitised_like_the_collector(value: Any, expected: str) -> N
                                               (Status(StatusCode.ERROR, "boom"), "Error")])
 def test_sqlite_rows_still_count_unset_ok_and_error(status: Status | None, code: str) -> None:
     """``status: {}`` for an unset span still reads as ``Unset`` in the SQLite ``spans`` row."""
-    from modelspan.store._sqlite_rows import span_row
+    from modelspan.sqlite._rows import span_row
 
     def make(tracer: Any) -> None:
         with tracer.start_as_current_span("s") as span:

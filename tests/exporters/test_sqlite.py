@@ -22,7 +22,7 @@ from modelspan import semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.exporters.sqlite import SQLiteSpanExporter
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 from modelspan.store.sqlite import SQLiteStore
 
 

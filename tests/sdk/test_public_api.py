@@ -59,3 +59,50 @@ def test_baseline_methods_are_pinned() -> None:
 def test_public_functions_have_docstrings() -> None:
     for name in EXPECTED:
         assert (getattr(modelspan, name).__doc__ or "").strip(), name
+
+
+STORE_NAMES = ["Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats",
+               "Question", "Store", "StoreError", "Window", "open_store"]
+STORE_OPERATIONS = {
+    "models": "(self, window: 'Window') -> 'list[tuple[str, str, int]]'",
+    "question": "(self, model: 'str', version: 'str', window: 'Window', baseline: 'Baseline | None' = None) "
+    "-> 'Question'",
+    "model_stats": "(self, questions: 'Sequence[Question]') -> 'list[ModelStats]'",
+    "labelled_predictions": "(self, window: 'Window', model: 'str', version: 'str') -> 'list[LabelledPrediction]'",
+    "traces": "(self) -> 'TraceQueries'",
+    "refresh": "(self) -> 'None'",
+    "write_findings": "(self, documents: 'Iterable[dict[str, Any]]') -> 'int'",
+    "delete_findings": "(self, window: 'Window', types: 'Sequence[str]', model: 'str | None' = None) -> 'int'",
+    "read_findings": "(self, window: 'Window | None' = None, types: 'Sequence[str] | None' = None, "
+    "model: 'str | None' = None) -> 'list[dict[str, Any]]'",
+    "record_outcomes": "(self, rows: 'Iterable[Sequence[Any]]') -> 'int'",
+    "save_baseline": "(self, baseline: 'Baseline') -> 'None'",
+    "load_baseline": "(self, model: 'str', version: 'str') -> 'Baseline | None'",
+    "get_checkpoint": "(self, name: 'str') -> 'str | None'",
+    "set_checkpoint": "(self, name: 'str', value: 'str') -> 'None'",
+    "close": "(self) -> 'None'",
+}
+
+
+def test_the_store_face_is_pinned() -> None:
+    import modelspan.store
+    from modelspan.store import Store, Window, open_store
+
+    assert sorted(modelspan.store.__all__) == sorted(STORE_NAMES)
+    assert str(inspect.signature(open_store)) == "(target: 'str | os.PathLike[str] | None' = None) -> 'Store'"
+    for name, signature in STORE_OPERATIONS.items():
+        assert str(inspect.signature(getattr(Store, name))) == signature, name
+    assert Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").iso() == (
+        "2026-11-22T10:00:00.000Z", "2026-11-22T11:00:00.000Z")
+
+
+def test_both_backends_implement_the_store_face() -> None:
+    from modelspan.store import Store
+    from modelspan.store.elasticsearch import ElasticsearchStore
+    from modelspan.store.sqlite import SQLiteStore
+
+    for backend in (SQLiteStore, ElasticsearchStore):
+        for name in STORE_OPERATIONS:
+            implemented = inspect.signature(getattr(backend, name))
+            pinned = inspect.signature(getattr(Store, name))
+            assert list(implemented.parameters) == list(pinned.parameters), (backend.__name__, name)

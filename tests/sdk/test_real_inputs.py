@@ -25,8 +25,8 @@ from modelspan.analyzer import analyze
 from modelspan.baseline import Baseline
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _exporters
-from modelspan.store import _schema
-from modelspan.store._es_queries import Window
+from modelspan.sqlite import _schema
+from modelspan.store import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.sdk.conftest import Spans

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import urllib3
 
+from modelspan.elasticsearch import clients
 from modelspan.elasticsearch.connection import Settings
 
 # Keep the answers small: items pair with the request by position, so status and error suffice.
@@ -50,7 +51,7 @@ class Transport:
     def __init__(self, settings: Settings, *, compress_level: int = 1) -> None:
         self.settings = settings
         self._compress_level = compress_level
-        self._pool = settings.pool_manager(maxsize=4)
+        self._pool = clients.pool_manager(settings, maxsize=4)
         self._headers = {**settings.headers, **_BULK_HEADERS}
         self._current = 0
 

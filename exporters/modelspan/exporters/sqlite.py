@@ -1,8 +1,10 @@
 """``SQLiteSpanExporter``: every span into the embedded store, the default when nothing is configured.
 
 The store file is ``path``, else ``MODELSPAN_STORE``, else ``./modelspan.db`` (contract 2). Each
-span is written as the document the OTel Collector would write (``_document.span_to_document``)
-plus the slim rows the analyzer reads (``modelspan.store._schema``). Safe with several processes
+span is written as the document the OTel Collector would write (``_document``, kept as JSON for the
+label join and the incident correlator) plus the slim rows the analyzer reads
+(``modelspan.sqlite._schema``), taken from the span itself: the document is encoded once, for the
+column that stores it, and never parsed back (``span_record``). Safe with several processes
 writing at once (gunicorn workers) and the analyzer reading: WAL, ``busy_timeout``, one
 ``BEGIN IMMEDIATE`` transaction per batch; the connection is reopened in a forked child. Span ids
 are the primary key, so a replayed batch adds nothing.
@@ -28,15 +30,15 @@ from typing import Final
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from modelspan.exporters._document import span_to_document
-from modelspan.store._sqlite_db import store_path
-from modelspan.store.sqlite import SQLiteStore
+from modelspan.exporters._document import build_document
+from modelspan.sqlite import SpanRecord, SpanWriter, store_path
+from modelspan.sqlite._rows import document_json, span_row
 
 _log = logging.getLogger(__name__)
 ENV_RETENTION_DAYS: Final = "MODELSPAN_RETENTION_DAYS"
 RETENTION_EVERY_S: Final = 300.0
 RETENTION_CHUNKS: Final = 20
-"""Chunks (of ``_sqlite_retention.CHUNK`` rows) deleted per export at most: bounds the pause."""
+"""Chunks (of ``modelspan.sqlite._retention.CHUNK`` rows) deleted per export at most: bounds the pause."""
 _LOG_EVERY_S: Final = 30.0
 
 
@@ -52,6 +54,22 @@ def _retention_from_env() -> float | None:
     return days if days > 0 else None
 
 
+def span_record(span: ReadableSpan) -> SpanRecord:
+    """The ``spans`` row and attributes of ``span``: what ``SpanWriter`` stores, without a parse.
+
+    The document is built without the normalisation pass (tuples stay tuples, which JSON writes as
+    arrays); only when JSON refuses a value (NaN or infinite, bytes, ...) is it rebuilt normalised,
+    as the collector writes it. Either way the stored text and rows are those of ``span_to_document``.
+    """
+    document = build_document(span, normalise=False)
+    try:
+        text = document_json(document, strict=True)
+    except (ValueError, TypeError):
+        document = build_document(span, normalise=True)
+        text = document_json(document)
+    return span_row(document, start_ns=span.start_time or 0, text=text), document.get("attributes") or {}
+
+
 class SQLiteSpanExporter(SpanExporter):
     """Write every finished span (model, module and application spans) to the SQLite store."""
 
@@ -61,7 +79,7 @@ class SQLiteSpanExporter(SpanExporter):
         self.path: Path = store_path(path)
         self.retention_days = retention_days if retention_days is not None else _retention_from_env()
         self._lock = threading.Lock()
-        self._store: SQLiteStore | None = None
+        self._store: SpanWriter | None = None
         self._pid = os.getpid()
         self._shutdown = False
         self._next_purge = 0.0
@@ -75,20 +93,16 @@ class SQLiteSpanExporter(SpanExporter):
         with self._lock:
             self._counts["exported"] += len(spans)
             try:
-                documents = []
+                records = []
                 for span in spans:
                     try:
-                        documents.append(span_to_document(span))
-                    except Exception:  # one unreadable span must not cost the batch
+                        records.append(span_record(span))
+                    except Exception:  # one unreadable span (no span id, ...) must not cost the batch
                         self._counts["dropped"] += 1
-                        self._warn("a span could not be turned into a document", exc_info=True)
-                store = self._open()
-                rejected = store.rejected_documents
-                stored = store.load_documents(documents)
-                rejected = store.rejected_documents - rejected
+                        self._warn("a span could not be turned into a row", exc_info=True)
+                stored = self._open().write_records(records)
                 self._counts["stored"] += stored
-                self._counts["dropped"] += rejected
-                self._counts["duplicates"] += len(documents) - stored - rejected
+                self._counts["duplicates"] += len(records) - stored
                 self._retention()
             except Exception:
                 self._counts["failures"] += 1
@@ -114,11 +128,11 @@ class SQLiteSpanExporter(SpanExporter):
         """Nothing is buffered here: every ``export()`` commits before returning."""
         return True
 
-    def _open(self) -> SQLiteStore:
+    def _open(self) -> SpanWriter:
         if self._store is not None and self._pid != os.getpid():
             self._store = None  # a forked child must never use its parent's connection
         if self._store is None:
-            self._store = SQLiteStore(self.path)
+            self._store = SpanWriter(self.path)
             self._pid = os.getpid()
         return self._store
 

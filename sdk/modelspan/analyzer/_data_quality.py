@@ -19,7 +19,7 @@ from modelspan.analyzer import quality
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.analyzer._drift_findings import profiles
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.store._stats import ColumnStats, ModelStats
+from modelspan.store import ColumnStats, ModelStats
 
 MIN_FAILURES = 5
 MARGIN = 0.01

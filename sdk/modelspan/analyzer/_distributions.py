@@ -27,7 +27,7 @@ import numpy as np
 from modelspan import findings
 from modelspan.analyzer import drift
 from modelspan.analyzer._documents import Context, document, number
-from modelspan.store._stats import ModelStats
+from modelspan.store import ModelStats
 
 MAX_BINS = 60
 """Documents per drifting column at most (a dashboard table row each)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from modelspan import findings
 from modelspan._time import iso
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Context:
 
 
 def finding_id(kind: str, model: str, version: str, subject: str, window: Window) -> str:
-    """>>> from modelspan.store._es_queries import Window
+    """>>> from modelspan.store import Window
     >>> finding_id("drift", "churn", "3", "temp", Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z"))
     'drift:churn:3:temp:2026-11-22T10:00:00.000Z'
     """

@@ -29,7 +29,7 @@ from modelspan.analyzer import drift, multiple_testing
 from modelspan.analyzer._distributions import distribution_findings
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.store._stats import ColumnStats, ModelStats
+from modelspan.store import ColumnStats, ModelStats
 
 ALPHA = 0.05
 """False discovery rate across the columns of one model version."""

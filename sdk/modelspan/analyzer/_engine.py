@@ -21,7 +21,6 @@ The run asks the store as little as possible and computes everything here, in sh
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,12 +35,11 @@ from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
 from modelspan.analyzer._quality_findings import quality_findings
 from modelspan.analyzer._references import Reference, resolve
+from modelspan.analyzer.incidents import find_incidents
 from modelspan.baseline import Baseline
-from modelspan.store._es_queries import Window
-from modelspan.store._stats import ModelStats
+from modelspan.store import ModelStats, Store, Window
 
 logger = logging.getLogger(__name__)
-DEFAULT_BUCKET_SECONDS = 300
 Progress = Callable[[str], None]
 
 
@@ -66,7 +64,7 @@ class Analysis:
 
 
 def analyze(
-    store: Any,
+    store: Store,
     window: Window,
     *,
     model: str | None = None,
@@ -127,7 +125,7 @@ WINDOW_TYPES = (
 """Finding types the engine writes per analysed window (incidents are keyed by their episodes instead)."""
 
 
-def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelStats, reference_stats: ModelStats,
+def _model_findings(store: Store, context: Context, ref: Reference, stats: ModelStats, reference_stats: ModelStats,
                     baseline: Baseline | None, thresholds: Thresholds | None = None) -> list[dict[str, Any]]:
     """Every finding about one model version (drift and paths against the profile or the window)."""
     profile_side = None if ref.profile else reference_stats
@@ -138,28 +136,21 @@ def _model_findings(store: Any, context: Context, ref: Reference, stats: ModelSt
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
-        seconds = float(getattr(store, "interval_seconds", DEFAULT_BUCKET_SECONDS))
-        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled, seconds)
+        docs += quality_findings(context, stats.model, stats.version, labelled, reference_labelled,
+                                 float(store.interval_seconds))
     return docs
 
 
-def _baseline(store: Any, key: tuple[str, str], given: Mapping[tuple[str, str], Baseline] | None) -> Baseline | None:
+def _baseline(store: Store, key: tuple[str, str], given: Mapping[tuple[str, str], Baseline] | None) -> Baseline | None:
     if given is not None and key in given:
         return given[key]
-    load = getattr(store, "load_baseline", None)
-    return load(*key) if load is not None else None
+    return store.load_baseline(*key)
 
 
-def _incidents(store: Any, window: Window, model_findings: list[dict[str, Any]],
+def _incidents(store: Store, window: Window, model_findings: list[dict[str, Any]],
                reference: Window) -> tuple[list[dict[str, Any]], bool]:
-    """The incident correlator's findings, when it is installed (imported lazily: it is optional)."""
-    try:
-        module = importlib.import_module("modelspan.analyzer.incidents")
-    except ImportError:
-        logger.debug("modelspan.analyzer.incidents is not available: no incident findings")
-        return [], False
-    found: list[dict[str, Any]] = module.find_incidents(store, window, model_findings, reference=reference)
-    return found, True
+    """The incident correlator's findings (application episodes and incidents) for ``window``."""
+    return find_incidents(store, window, model_findings, reference=reference), True
 
 
 def _now() -> str:

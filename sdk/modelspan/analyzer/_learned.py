@@ -24,8 +24,7 @@ from modelspan.analyzer import drift, thresholds
 from modelspan.analyzer._drift_findings import Thresholds, tested_columns
 from modelspan.analyzer._references import Reference
 from modelspan.baseline import Baseline
-from modelspan.store._es_queries import Window
-from modelspan.store._stats import ModelStats
+from modelspan.store import ModelStats, Window
 
 logger = logging.getLogger(__name__)
 QUANTILE = 0.99

@@ -19,7 +19,7 @@ from modelspan import findings
 from modelspan._time import iso
 from modelspan.analyzer import latency, quality
 from modelspan.analyzer._documents import Context, document, number
-from modelspan.store._stats import ModelStats, Operations
+from modelspan.store import ModelStats, Operations
 
 ALPHA = 0.01
 MIN_ERRORS = 5

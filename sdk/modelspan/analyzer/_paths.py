@@ -20,8 +20,8 @@ from modelspan import findings
 from modelspan.analyzer import drift
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.baseline import Baseline
-from modelspan.store._es_queries import EMPTY_KEY
-from modelspan.store._stats import ModelStats
+from modelspan.store import ModelStats
+from modelspan.store._answers import EMPTY_KEY
 
 TEST = "jensen_shannon"
 ANY_LABEL = "*"

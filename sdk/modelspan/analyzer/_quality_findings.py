@@ -25,7 +25,7 @@ from modelspan import _time, findings, semconv
 from modelspan._time import iso
 from modelspan.analyzer import quality
 from modelspan.analyzer._documents import Context, document, number
-from modelspan.store._stats import LabelledPrediction
+from modelspan.store import LabelledPrediction
 
 MIN_LABELS = 30
 MIN_DROP = 0.05

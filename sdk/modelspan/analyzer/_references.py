@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 
 REFERENCES = ("baseline", "previous", "yesterday", "last_week")
 _SHIFTS = {"yesterday": _dt.timedelta(days=1), "last_week": _dt.timedelta(days=7)}

@@ -23,7 +23,7 @@ from typing import Any
 
 from modelspan import _time
 from modelspan.analyzer._engine import Analysis, analyze
-from modelspan.store._es_queries import Window
+from modelspan.store import Store, Window
 
 logger = logging.getLogger(__name__)
 CHECKPOINT = "analyze"
@@ -70,7 +70,7 @@ def due(now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, checkp
     return windows[:MAX_BACKLOG]
 
 
-def tick(store: Any, now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, *,
+def tick(store: Store, now: _dt.datetime, every: _dt.timedelta, lateness: _dt.timedelta, *,
          stop: threading.Event | None = None, on_window: Callable[[Analysis], None] | None = None,
          since: _dt.datetime | None = None, **options: Any) -> list[Analysis]:
     """Analyse every due window in order, checkpointing after each; stops early when ``stop`` is set."""
@@ -91,7 +91,7 @@ def tick(store: Any, now: _dt.datetime, every: _dt.timedelta, lateness: _dt.time
     return done
 
 
-def run_every(store: Any, every: _dt.timedelta, lateness: _dt.timedelta, stop: threading.Event, *,
+def run_every(store: Store, every: _dt.timedelta, lateness: _dt.timedelta, stop: threading.Event, *,
               clock: Clock | None = None, on_window: Callable[[Analysis], None] | None = None,
               since: _dt.datetime | None = None, **options: Any) -> int:
     """Tick at each window boundary until ``stop`` is set; returns how many windows were analysed."""

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from modelspan.store._es_parse import Operations
+from modelspan.store import Operations
 
 PERCENTS: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import importlib
 import json
 import re
 import signal
@@ -23,9 +22,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelspan import findings
+
+if TYPE_CHECKING:
+    from modelspan.store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _COLUMNS = (("type", findings.TYPE), ("model", findings.MODEL_NAME), ("version", findings.MODEL_VERSION),
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from modelspan.analyzer._learned import MAX_WINDOWS
     from modelspan.analyzer._references import REFERENCES
     from modelspan.baseline import Baseline
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     try:
         reference: str | Window = args.reference
@@ -104,16 +106,17 @@ def run(args: argparse.Namespace) -> int:
         return _once(store, args, options)
 
 
-def _open(target: str | None) -> Any:
+def _open(target: str | None) -> Store:
     """The store of contract 2: Elasticsearch for a URL (or ELASTICSEARCH_URL), else the SQLite file."""
-    store_package = importlib.import_module("modelspan.store")
-    return store_package.open_store(target)
+    from modelspan.store import open_store
+
+    return open_store(target)
 
 
-def _once(store: Any, args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _once(store: Store, args: argparse.Namespace, options: dict[str, Any]) -> int:
     from modelspan.analyzer import analyze
     from modelspan.analyzer._scheduler import floor
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     now = _dt.datetime.now(_dt.timezone.utc)
     try:
@@ -133,9 +136,9 @@ def _once(store: Any, args: argparse.Namespace, options: dict[str, Any]) -> int:
     return 0
 
 
-def _scheduled(store: Any, args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _scheduled(store: Store, args: argparse.Namespace, options: dict[str, Any]) -> int:
     from modelspan.analyzer import _scheduler
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     every = args.every or args.window
     since = Window.parse(args.since, args.since).start if args.since else None

@@ -24,10 +24,13 @@ import datetime as _dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelspan import findings as F
 from modelspan.commands.analyze import duration
+
+if TYPE_CHECKING:
+    from modelspan.store import Store
 
 _LOOK_AROUND = _dt.timedelta(days=1)
 """Stored findings are read from windows this far around the asked one, then kept if they overlap."""
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _window(args: argparse.Namespace) -> Any:
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     now = _dt.datetime.now(_dt.timezone.utc)
     end = Window.parse(args.until, args.until).end if args.until else now
@@ -89,7 +92,7 @@ def _window(args: argparse.Namespace) -> Any:
 def _reference(text: str, window: Any) -> Any:
     """The reference window (``baseline`` means ``previous`` here: application spans have no profile)."""
     from modelspan.analyzer._references import REFERENCES, resolve
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     if text in REFERENCES:
         return resolve(text, window).window
@@ -97,27 +100,19 @@ def _reference(text: str, window: Any) -> Any:
     return resolve(Window.parse(start, end), window).window
 
 
-def _open(target: str | None) -> Any:
-    """The store named by ``target`` (``modelspan.store.open_store``; direct classes as a fallback)."""
-    try:
-        from modelspan.store import open_store  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        if target is not None and target.startswith(("http://", "https://")):
-            from modelspan.store.elasticsearch import ElasticsearchStore
+def _open(target: str | None) -> Store:
+    """The store named by ``target`` (``modelspan.store.open_store``)."""
+    from modelspan.store import open_store
 
-            return ElasticsearchStore(target)
-        from modelspan.store.sqlite import SQLiteStore  # type: ignore[import-not-found,unused-ignore]
-
-        return SQLiteStore(target)
     return open_store(target)
 
 
-def _incidents(store: Any, window: Any, reference: Any, *, analyze_first: bool,
+def _incidents(store: Store, window: Any, reference: Any, *, analyze_first: bool,
                write: bool) -> list[dict[str, Any]]:
     """Application findings and incidents for ``window`` (written back when ``write``)."""
     from modelspan.analyzer.incidents import find_incidents
     from modelspan.analyzer.incidents._correlate import MODEL_TYPES, overlaps
-    from modelspan.store._es_queries import Window
+    from modelspan.store import Window
 
     if analyze_first:
         from modelspan.analyzer import analyze  # type: ignore[attr-defined,unused-ignore]

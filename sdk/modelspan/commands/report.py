@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from modelspan import _time
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -26,9 +26,8 @@ import modelspan
 from modelspan import findings
 from modelspan.demo import _model, _scenario, _service, _traffic
 from modelspan.demo._scenario import EXPECTED, Expected
-from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import is_configured, resolve_settings
-from modelspan.store._es_queries import Window
+from modelspan.store import Store, Window
 
 SERVICE_NAME = "grid-demand-api"
 DEFAULT_DURATION = 120.0
@@ -159,14 +158,14 @@ def _drive(model: _model.DemandModel, timeline: list[_traffic.Phase], duration: 
                               progress=_traffic.Progress(duration, stream=out))
 
 
-def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
+def _late_labels(traffic: _traffic.Traffic, store: Store) -> int:
     """Ground truth arrives after the fact, for every prediction the app returned."""
     pairs = [(sent.prediction_id, sent.truth) for sent in traffic.sent if sent.prediction_id]
     modelspan.record_outcomes(pairs, store=store)
     return len(pairs)
 
 
-def _refresh_statistics(store: Any) -> None:
+def _refresh_statistics(store: Store) -> None:
     """Make the spans just exported visible to the analysis.
 
     SQLite: the store went from empty to thousands of spans in a minute; refresh the planner's
@@ -175,16 +174,10 @@ def _refresh_statistics(store: Any) -> None:
     rather than after the next refresh interval (outcomes and findings are written with
     ``refresh=wait_for`` by the store itself).
     """
-    connection = getattr(store, "connection", None)
-    if connection is not None:
-        connection.execute("ANALYZE")
-        return
-    client = getattr(store, "client", None)
-    if client is not None:
-        client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
+    store.refresh()
 
 
-def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
+def _analyze(analyze: Any, store: Store, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
     """Each phase is its own window: the reference window against the training profile, every
     later phase against the reference window (module docstring of ``_scenario``)."""
     reference = phases["baseline"]

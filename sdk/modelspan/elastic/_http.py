@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from modelspan.elasticsearch import clients
 from modelspan.elasticsearch.connection import Settings
 
 Target = Literal["elasticsearch", "kibana"]
@@ -102,7 +103,7 @@ class HttpTransport:
         if settings.kibana_url:
             self.urls["kibana"] = settings.kibana_url
         self.timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
-        self._pool = settings.pool_manager(maxsize=2)
+        self._pool = clients.pool_manager(settings, maxsize=2)
         self._errors = urllib3.exceptions.HTTPError
 
     def send(self, request: Request) -> Response:

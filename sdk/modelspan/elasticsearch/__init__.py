@@ -8,5 +8,5 @@
 
 The exporter, the analyzer's store, incident correlation, ``modelspan elastic`` and the Kibana
 generator build on these. Importing this package never imports the ``elasticsearch`` client
-library (an extra): ``Settings.client()`` does, when called.
+library (an extra): ``clients.client()`` does, when called.
 """

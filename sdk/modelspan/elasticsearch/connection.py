@@ -49,11 +49,8 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-if TYPE_CHECKING:
-    import urllib3
 
 ENV_URL: Final = "ELASTICSEARCH_URL"
 ENV_CLOUD_ID: Final = "ELASTICSEARCH_CLOUD_ID"
@@ -98,37 +95,6 @@ class Settings:
         if self.authorization:
             headers[AUTHORIZATION] = self.authorization
         return headers
-
-    def pool_manager(self, **options: Any) -> urllib3.PoolManager:
-        """A ``urllib3`` pool that verifies TLS as configured (the lean senders: exporter, setup).
-
-        ``options`` go to ``PoolManager`` (``maxsize``...); urllib3's own retries are off.
-        """
-        import urllib3
-
-        kwargs: dict[str, Any] = {"retries": False, **options}
-        if not self.verify_certs:
-            kwargs["cert_reqs"] = "CERT_NONE"
-        elif self.ca_certs:
-            kwargs.update(cert_reqs="CERT_REQUIRED", ca_certs=self.ca_certs)
-        return urllib3.PoolManager(**kwargs)
-
-    def client(self, **options: Any) -> Any:
-        """An ``elasticsearch.Elasticsearch`` client on these settings (needs ``modelspan[elasticsearch]``).
-
-        ``options`` go to the client as is (``request_timeout``, ``max_retries``, ...).
-        """
-        from elasticsearch import Elasticsearch  # the extra is needed only when a client is wanted
-
-        kwargs: dict[str, Any] = {}
-        if self.headers:
-            kwargs["headers"] = self.headers
-        if self.ca_certs:
-            kwargs["ca_certs"] = self.ca_certs
-        if not self.verify_certs:
-            kwargs["verify_certs"] = False
-        kwargs.update(options)
-        return Elasticsearch(list(self.urls), **kwargs)
 
 
 def is_configured(environ: Mapping[str, str] | None = None) -> bool:

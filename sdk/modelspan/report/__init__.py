@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from modelspan.report._data import ReportData, collect
 from modelspan.report._html import page
-from modelspan.store._es_queries import Window
+from modelspan.store import Store, Window
 
 __all__ = ["ReportData", "collect", "render"]
 
 
-def render(store: Any, window: Window, out_path: str | os.PathLike[str], *, source: str | None = None) -> Path:
+def render(store: Store, window: Window, out_path: str | os.PathLike[str], *, source: str | None = None) -> Path:
     """Write the report for ``window`` to ``out_path`` and return the path.
 
     ``source`` names the store in the page header (default: the store's class name).
@@ -37,7 +36,7 @@ def render(store: Any, window: Window, out_path: str | os.PathLike[str], *, sour
     return path
 
 
-def _describe(store: Any) -> str:
+def _describe(store: Store) -> str:
     for attribute in ("path", "url"):
         value = getattr(store, attribute, None)
         if value:

@@ -17,8 +17,7 @@ from typing import Any
 
 from modelspan import findings as F
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.store._es_queries import Question, Window
-from modelspan.store._stats import ColumnStats, ModelStats
+from modelspan.store import ColumnStats, ModelStats, Question, Store, Window
 
 POINTS = 40
 """About this many intervals on the time charts, whatever the window's length."""
@@ -64,7 +63,7 @@ class ReportData:
     """All findings in the window (model, application and incident findings)."""
 
 
-def collect(store: Any, window: Window) -> ReportData:
+def collect(store: Store, window: Window) -> ReportData:
     """Ask the store for the window's model versions, statistics and findings."""
     documents = sorted(_read_findings(store, window), key=lambda d: str(d.get(F.WINDOW_START, "")))
     versions = [(name, version) for name, version, _ in store.models(window)]
@@ -92,17 +91,12 @@ def collect(store: Any, window: Window) -> ReportData:
     return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents)
 
 
-def _read_findings(store: Any, window: Window) -> list[dict[str, Any]]:
-    read = getattr(store, "read_findings", None)
-    if read is None:
-        raise TypeError(f"{type(store).__name__} cannot read findings (no read_findings)")
-    result: list[dict[str, Any]] = read(window=window)
-    return result
+def _read_findings(store: Store, window: Window) -> list[dict[str, Any]]:
+    return store.read_findings(window=window)
 
 
-def _baseline(store: Any, model: str, version: str) -> Baseline | None:
-    load = getattr(store, "load_baseline", None)
-    return load(model, version) if load is not None else None
+def _baseline(store: Store, model: str, version: str) -> Baseline | None:
+    return store.load_baseline(model, version)
 
 
 def _drifting(documents: Sequence[dict[str, Any]], model: str, version: str) -> list[dict[str, Any]]:

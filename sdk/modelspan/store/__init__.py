@@ -1,26 +1,46 @@
 """Where spans, outcomes and findings are kept: the embedded SQLite store or Elasticsearch.
 
+Everything above the store talks to it through the ``Store`` protocol (``modelspan.store.protocol``)
+and the backend-neutral types of ``modelspan.store.types`` (``Window``, ``Question``, ``ModelStats``, ...) and
+``modelspan.store.traces``; ``open_store()`` is the one way to get a store (see ``docs/store.md``).
+
 ``open_store()`` picks the backend the way the exporter does (contract 2): an ``http(s)://`` URL,
 or no target while ``ELASTICSEARCH_URL``/``ELASTICSEARCH_CLOUD_ID`` is set, opens an
 ``ElasticsearchStore``; anything else is the path of a ``SQLiteStore`` (default ``MODELSPAN_STORE``
 or ``./modelspan.db``). Backends are imported on use, so this package stays light.
+
+>>> from modelspan.store import Store, Window, open_store
+>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
+3600.0
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from modelspan.elasticsearch.connection import is_configured
+from modelspan.store.protocol import Store
+from modelspan.store.types import (
+    Column,
+    ColumnStats,
+    Interval,
+    LabelledPrediction,
+    ModelStats,
+    Operations,
+    PathStats,
+    Question,
+    StoreError,
+    Window,
+)
 
 
-def open_store(target: str | os.PathLike[str] | None = None) -> Any:
-    """The store at ``target``: ``ElasticsearchStore`` for a URL, else ``SQLiteStore``.
+def open_store(target: str | os.PathLike[str] | None = None) -> Store:
+    """The store at ``target``: ``ElasticsearchStore`` for a URL, else ``SQLiteStore``; the caller closes it.
 
     >>> import tempfile, pathlib
     >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "m.db")
-    >>> type(store).__name__
-    'SQLiteStore'
+    >>> type(store).__name__, isinstance(store, Store)
+    ('SQLiteStore', True)
     >>> store.close()
     """
     text = os.fspath(target) if target is not None else None
@@ -37,4 +57,7 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Any:
     return SQLiteStore(text)
 
 
-__all__ = ["open_store"]
+__all__ = [
+    "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats", "Question",
+    "Store", "StoreError", "Window", "open_store",
+]

@@ -20,7 +20,8 @@ from typing import Any
 from modelspan import findings
 from modelspan.baseline import Baseline
 from modelspan.elasticsearch.layout import BASELINES_INDEX, CHECKPOINTS_INDEX, TIMESTAMP
-from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID, Window
+from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID
+from modelspan.store.types import Window
 
 FINDINGS_PAGE = 5000
 Body = dict[str, Any]
@@ -89,7 +90,7 @@ def findings_body(window: Window | None, types: Sequence[str] | None, model: str
     """One page of findings stamped inside ``window`` (closed: a window's findings carry its end as
     ``@timestamp``, interval findings their interval's start), of ``types``, of ``model``.
 
-    The previous window's findings stamped exactly at ``window.start`` match too: ``inside`` keeps
+    The previous window's findings stamped exactly at ``window.start`` match too: ``types.finding_inside`` keeps
     only the findings of windows within ``window``.
     """
     filters: list[Body] = []
@@ -117,15 +118,6 @@ def analysed_window_query(window: Window, types: Sequence[str], model: str | Non
     if model is not None:
         filters.append({"term": {findings.MODEL_NAME: model}})
     return {"bool": {"filter": filters}}
-
-
-def inside(document: Body, window: Window | None) -> bool:
-    """Whether a finding's analysed window lies within ``window`` (ISO strings of one format compare)."""
-    if window is None:
-        return True
-    start, end = window.iso()
-    return bool(str(document.get(findings.WINDOW_START, "")) >= start
-                and str(document.get(findings.WINDOW_END, "~")) <= end)
 
 
 def _now() -> str:

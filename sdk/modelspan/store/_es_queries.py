@@ -19,15 +19,25 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 from modelspan import _time, semconv
 from modelspan.elasticsearch.layout import DURATION, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, TRACE_ID, attr
+from modelspan.store._answers import (
+    BATCH_SUMS,
+    EMPTY_KEY,
+    EXAMPLE_TRACES,
+    MAX_LABELS,
+    MAX_MODULES,
+    MAX_PATHS,
+    MAX_UNSEEN_EXAMPLES,
+    PERCENTS,
+)
+from modelspan.store.types import Column, Question, Window
 
 SPANS_INDEX = SPANS_PATTERN
 """Data streams holding model and module spans (both export paths route them there)."""
-PERCENTS = (50.0, 90.0, 95.0, 99.0)
 MAX_MODELS = 1000
 MAX_VERSIONS = 100
 MAX_BUCKETS = 65_536
@@ -36,89 +46,11 @@ BUCKET_BUDGET = 60_000
 """What one search of ours may need at worst (``worst_case_buckets``), a margin under ``MAX_BUCKETS``."""
 HIGH_ACCURACY = {"execution_hint": "high_accuracy"}
 """t-digest tuned for accuracy: for the window's percentiles, which findings compare to thresholds."""
-MAX_PATHS = 500
-MAX_LABELS = 50
-MAX_MODULES = 200
 MAX_SAMPLE_RATES = 20
-MAX_UNSEEN_EXAMPLES = 10
-EXAMPLE_TRACES = 3
-EMPTY_KEY = ""
-"""Bucket key of spans without a module path (or without an output label)."""
 
-Kind = Literal["numeric", "categorical", "text"]
 Body = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Window:
-    """A half-open time range ``[start, end)`` in UTC."""
-
-    start: _dt.datetime
-    end: _dt.datetime
-
-    @classmethod
-    def parse(cls, start: str, end: str) -> Window:
-        """>>> Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").seconds
-        3600.0
-        """
-        return cls(_time.parse(start), _time.parse(end))
-
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
-    def iso(self) -> tuple[str, str]:
-        return _time.iso(self.start), _time.iso(self.end)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One feature (or the output) to summarise, as the baseline describes it.
-
-    ``name`` is the name inside ``ml.batch.<name>.*``; ``field`` the single-row attribute
-    (``ml.feature.<name>``, ``ml.output.label``, ``ml.feature.<name>.length`` for text).
-    """
-
-    name: str
-    kind: Kind
-    field: str
-    edges: tuple[float, ...] = ()
-    categories: tuple[str, ...] = ()
-    vocabulary: tuple[str, ...] = ()
-    complete: bool = True
-    """Whether ``vocabulary`` lists every category the baseline saw (else the rest is its tail, not new)."""
-
-    @classmethod
-    def feature(cls, name: str, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
-                vocabulary: Sequence[str] = (), complete: bool = True) -> Column:
-        """A model input.
-
-        >>> Column.feature("temp", "numeric", [0.0, 10.0]).field
-        'ml.feature.temp'
-        """
-        single = semconv.text_length(name) if kind == "text" else semconv.feature_value(name)
-        return cls(name, kind, single, tuple(float(e) for e in edges), tuple(categories), tuple(vocabulary),
-                   complete)
-
-    @classmethod
-    def output(cls, kind: Kind, edges: Sequence[float] = (), categories: Sequence[str] = (),
-               vocabulary: Sequence[str] = ()) -> Column:
-        """The model's output: labels for classification, values for regression."""
-        single = semconv.OUTPUT_VALUE if kind == "numeric" else semconv.OUTPUT_LABEL
-        return cls(semconv.OUTPUT_FEATURE, kind, single, tuple(float(e) for e in edges), tuple(categories),
-                   tuple(vocabulary))
-
-
-@dataclass(frozen=True)
-class Question:
-    """Everything one search asks about one model version in one window."""
-
-    model: str
-    version: str
-    window: Window
-    interval_seconds: int
-    baseline_id: str | None = None
-    columns: tuple[Column, ...] = field(default_factory=tuple)
 
 
 def window_query(window: Window, *filters: Body) -> Body:
@@ -276,13 +208,6 @@ def quality_aggs() -> Body:
         aggs[f"q{number}_values"] = {"sum": {"field": attr(semconv.quality_count(check))}}
         aggs[f"q{number}_calls"] = {"filter": {"exists": {"field": attr(semconv.quality_count(check))}}}
     return aggs
-
-
-# Batch statistics summed over spans (min/max aggregated with min/max).
-BATCH_SUMS = (
-    semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_COUNT, semconv.STAT_SUM,
-    semconv.STAT_SUM_SQ, semconv.STAT_TYPE_CHANGE_COUNT, semconv.STAT_OUT_OF_RANGE, semconv.STAT_UNSEEN_COUNT,
-)
 
 
 def column_aggs(index: int, column: Column, baseline_id: str | None) -> Body:

@@ -1,10 +1,10 @@
-"""Per-feature answers in SQL: bins, categories, batch sums and row checks, Elasticsearch-shaped.
+"""Per-feature answers in SQL: bins, categories, batch sums and row checks, in the shape ``_answers`` reads.
 
-Each column's aggregations come back under the names ``_es_queries.column_aggs`` gives them
-(``c3_bins``, ``c3_b_sum``, ...), so ``_es_parse.parse_column`` merges single rows and batch summaries
-exactly as it does for Elasticsearch. Single-row values are read from the per-minute rollups for the
-whole minutes of the window and from ``span_values`` for the rest (see ``_schema``); numbers are binned
-with Elasticsearch ``range`` semantics (``from <= x < to``) by a balanced ``CASE`` on the edges.
+Each column's aggregations come back under the names ``_answers.parse_column`` reads (``c3_bins``,
+``c3_b_sum``, ...), so single rows and batch summaries are merged exactly as for Elasticsearch.
+Single-row values are read from the per-minute rollups for the whole minutes of the window and
+from ``span_values`` for the rest (see ``modelspan.sqlite._schema``); numbers are binned with
+Elasticsearch ``range`` semantics (``from <= x < to``) by a balanced ``CASE`` on the edges.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelspan import semconv
-from modelspan.store._es_queries import BATCH_SUMS, MAX_UNSEEN_EXAMPLES, Column
-from modelspan.store._sqlite_db import BaselineEdges, Ids
-from modelspan.store._sqlite_rows import ragged_ends, whole_minutes
+from modelspan.sqlite._db import BaselineEdges, Ids
+from modelspan.sqlite._rows import case, ragged_ends, whole_minutes
+from modelspan.store._answers import BATCH_SUMS, MAX_UNSEEN_EXAMPLES
+from modelspan.store.types import Column
 
 Agg = dict[str, Any]
 _STAT_COLUMNS = {
@@ -184,17 +185,3 @@ class ColumnReader:
                     key = (str(feature), int(check))
                     self._failures[key] = self._failures.get(key, 0) + int(n)
         return self._failures
-
-
-def case(edges: Sequence[float], low: int = 0, high: int | None = None) -> str:
-    """SQL giving the bin of ``num``: a balanced search tree of comparisons, ``from <= x < to``.
-
-    >>> case([0.0, 10.0])
-    'CASE WHEN num < 0.0 THEN 0 ELSE CASE WHEN num < 10.0 THEN 1 ELSE 2 END END'
-    """
-    high = len(edges) if high is None else high
-    if low == high:
-        return str(low)
-    middle = (low + high) // 2  # bins low..middle are below edges[middle]
-    return f"CASE WHEN num < {float(edges[middle])!r} THEN {case(edges, low, middle)} " \
-           f"ELSE {case(edges, middle + 1, high)} END"

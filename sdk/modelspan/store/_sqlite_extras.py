@@ -14,11 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from modelspan import _time, findings, semconv
-from modelspan.store import _es_extras
-from modelspan.store._es_queries import Window
-from modelspan.store._sqlite_db import transaction
-from modelspan.store._sqlite_rows import timestamp_ns
-from modelspan.store._stats import LabelledPrediction
+from modelspan.sqlite import timestamp_ns, transaction
+from modelspan.store.types import LabelledPrediction, Window, finding_inside
 
 
 def window_ns(window: Window) -> tuple[int, int]:
@@ -143,7 +140,7 @@ def read_findings(connection: sqlite3.Connection, window: Window | None = None,
         args.append(model)
     rows = connection.execute(f"SELECT document FROM findings WHERE {' AND '.join(where)} ORDER BY id", args)
     documents = [json.loads(r[0]) for r in rows]
-    return [d for d in documents if _es_extras.inside(d, window)]
+    return [d for d in documents if finding_inside(d, window)]
 
 
 def get_checkpoint(connection: sqlite3.Connection, name: str) -> str | None:

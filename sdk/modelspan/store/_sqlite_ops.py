@@ -1,8 +1,8 @@
 """Operations (calls, errors, rows, latency percentiles, QPS per interval) and module paths in SQL.
 
-Answers come back in the shape of the Elasticsearch aggregations of ``_es_queries.model_body`` so
-the one parser (``_es_parse``) turns both backends' answers into the same ``ModelStats``: the merge
-rules (single rows plus batch summaries, sample-rate scaling, ...) then cannot drift apart.
+Answers come back in the aggregation shape ``_answers.parse_model`` reads (Elasticsearch's), so one
+parser turns both backends' answers into the same ``ModelStats``: the merge rules (single rows plus
+batch summaries, sample-rate scaling, ...) then cannot drift apart.
 
 Latency percentiles are exact, with numpy's default (``method="linear"``) definition: for ``n``
 sorted durations and percent ``p``, the value at virtual index ``(n - 1) * p / 100`` interpolated
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from modelspan.store._es_queries import EMPTY_KEY, EXAMPLE_TRACES, MAX_LABELS, MAX_MODULES, MAX_PATHS, PERCENTS
-from modelspan.store._schema import MINUTE_NS
-from modelspan.store._sqlite_rows import MODEL_MODULE, ragged_ends, whole_minutes
+from modelspan.sqlite._rows import EMPTY_LABEL, MODEL_MODULE, ragged_ends, whole_minutes
+from modelspan.sqlite._schema import MINUTE_NS
+from modelspan.store._answers import EXAMPLE_TRACES, MAX_LABELS, MAX_MODULES, MAX_PATHS, PERCENTS
 
 Agg = dict[str, Any]
 _PAIRS = np.dtype([("k", "<i8"), ("d", "<i8")])
@@ -85,7 +85,7 @@ def _groups(connection: sqlite3.Connection, series: int, start: int, end: int, s
            f"WHERE {MODEL_SCOPE} GROUP BY 1, 2, 3, 4")
     minutes = whole_minutes(start, end) if step % MINUTE_NS == 0 else None
     if minutes is None:
-        yield from connection.execute(raw, (EMPTY_KEY, series, start, end))
+        yield from connection.execute(raw, (EMPTY_LABEL, series, start, end))
         return
     rolled = "".join(f", total(q{n}), sum(k{n})" for n in range(checks))
     yield from connection.execute(
@@ -93,7 +93,7 @@ def _groups(connection: sqlite3.Connection, series: int, start: int, end: int, s
         f"total(duration){rolled} FROM call_minutes WHERE series_id = ? AND minute >= ? AND minute < ? "
         "GROUP BY 1, 2, 3, 4", (series, *minutes))
     for low, high in ragged_ends(start, end):
-        yield from connection.execute(raw, (EMPTY_KEY, series, low, high))
+        yield from connection.execute(raw, (EMPTY_LABEL, series, low, high))
 
 
 def calls_per_series(connection: sqlite3.Connection, start: int, end: int) -> list[tuple[str, str, int]]:

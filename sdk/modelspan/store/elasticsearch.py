@@ -25,24 +25,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import modelspan.store._es_extras as extras
+import modelspan.store._es_parse as parse
+import modelspan.store._es_queries as queries
 from modelspan import findings
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import clients, layout
 from modelspan.elasticsearch.connection import ENV_CLOUD_ID, ENV_URL, resolve_settings
-from modelspan.store import _es_extras as extras
-from modelspan.store import _es_parse as parse
-from modelspan.store import _es_queries as queries
-from modelspan.store._es_parse import LabelledPrediction, ModelStats
-from modelspan.store._es_queries import Column, Question, Window
+from modelspan.store._answers import parse_model
+from modelspan.store._es_traces import ElasticsearchTraces
+from modelspan.store.types import (
+    DEFAULT_INTERVAL_SECONDS,
+    LabelledPrediction,
+    ModelStats,
+    Question,
+    StoreError,
+    Window,
+    finding_inside,
+)
 
 if TYPE_CHECKING:
-    from modelspan.baseline import Baseline, FeatureProfile
+    from modelspan.baseline import Baseline
 
-DEFAULT_INTERVAL_SECONDS = 300
 BULK_CHUNK = 1000
-
-
-class StoreError(RuntimeError):
-    """Elasticsearch answered a search with an error (the reason is in the message)."""
 
 
 def client_from_env(
@@ -70,23 +74,7 @@ def client_from_env(
                                 ca_certs=ca_certs, verify_certs=verify_certs, headers=headers)
     if not settings.configured:
         raise ValueError(f"no Elasticsearch: pass a URL or set {ENV_URL} (or {ENV_CLOUD_ID})")
-    return settings.client(request_timeout=request_timeout, **extra)
-
-
-def columns_for(baseline: Baseline) -> tuple[Column, ...]:
-    """The columns a baseline describes: each feature, then the output (named ``_output``)."""
-    columns = [_column(name, profile, output=False) for name, profile in sorted(baseline.features.items())]
-    if baseline.output is not None:
-        columns.append(_column(baseline.output.name, baseline.output, output=True))
-    return tuple(columns)
-
-
-def _column(name: str, profile: FeatureProfile, *, output: bool) -> Column:
-    kind = profile.kind
-    if output:
-        return Column.output(kind, profile.edges, profile.categories, profile.vocabulary)
-    return Column.feature(name, kind, profile.edges, profile.categories, profile.vocabulary,
-                          profile.complete_vocabulary)
+    return clients.client(settings, request_timeout=request_timeout, **extra)
 
 
 class ElasticsearchStore:
@@ -133,9 +121,7 @@ class ElasticsearchStore:
 
     def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
         """What to ask about a model version: its baseline's columns, bins and categories."""
-        columns = columns_for(baseline) if baseline is not None else ()
-        return Question(model, version, window, self.interval_seconds,
-                        baseline.id if baseline is not None else None, columns)
+        return Question.about(model, version, window, self.interval_seconds, baseline)
 
     def model_stats(self, questions: Sequence[Question]) -> list[ModelStats]:
         """Answers to every question in one ``_msearch`` (however many models, windows, features)."""
@@ -155,7 +141,7 @@ class ElasticsearchStore:
                 if "error" in response:
                     raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
             merged = {**parts[0], "aggregations": {k: v for r in parts for k, v in r.get("aggregations", {}).items()}}
-            results.append(parse.parse_model(question, merged))
+            results.append(parse_model(question, merged))
         return results
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
@@ -180,6 +166,17 @@ class ElasticsearchStore:
                     joined.extend(parse.join_predictions(actuals, spans))
             if after is None or len(page.get("hits", {}).get("hits", [])) < self.label_page:
                 return joined
+
+    def traces(self) -> ElasticsearchTraces:
+        """The incident correlator's questions, as aggregations over every trace data stream."""
+        return ElasticsearchTraces(self.client)
+
+    def refresh(self) -> None:
+        """Refresh the span data streams, so the last second of traffic is searchable now.
+
+        (Outcomes and findings are written with ``refresh=wait_for`` already.)
+        """
+        self.client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
 
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
         """Index findings by ``finding.id`` (re-running a window replaces them); returns how many."""
@@ -246,7 +243,10 @@ class ElasticsearchStore:
             page = self._search(self.findings_index, extras.findings_body(window, types, model, after))
             hits = page.get("hits", {}).get("hits", [])
             found.extend({k: v for k, v in hit["_source"].items() if k != "_id"} for hit in hits
-                         if extras.inside(hit["_source"], window))
+                         if finding_inside(hit["_source"], window))
             if len(hits) < extras.FINDINGS_PAGE:
                 return found
             after = list(hits[-1].get("sort", []))
+
+
+__all__ = ["ElasticsearchStore", "StoreError", "client_from_env"]

@@ -1,8 +1,8 @@
 """The embedded store: spans, outcomes, findings, baselines and checkpoints in one SQLite file.
 
-It answers the analyzer's questions with the same interface and the same data classes as
-``ElasticsearchStore`` (docs/architecture.md, decision 5), computed in SQL over slim tables derived from the
-span documents at write time (see ``_schema``): per-minute rollups of feature values, one row per
+It answers the analyzer's questions with the same interface (``Store``) and the same data classes as
+``ElasticsearchStore`` (docs/architecture.md, decision 5), computed in SQL over slim tables derived
+from the spans at write time (see ``modelspan.sqlite._schema``): per-minute rollups of feature values, one row per
 call for latency, errors, QPS and paths. The file is ``MODELSPAN_STORE`` or ``./modelspan.db``::
 
     with SQLiteStore() as store:
@@ -10,48 +10,30 @@ call for latency, errors, QPS and paths. The file is ``MODELSPAN_STORE`` or ``./
             question = store.question(model, version, window, store.load_baseline(model, version))
             stats, = store.model_stats([question])
 
-``connection`` is open for reading with plain SQL (the incident correlator joins application spans
-with model spans through ``spans``).
+``connection`` is open for reading with plain SQL; spans are written by ``modelspan.sqlite.SpanWriter``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import modelspan.store._sqlite_extras as extras
+import modelspan.store._sqlite_ops as ops
 from modelspan import semconv
-from modelspan.store import _sqlite_extras as extras
-from modelspan.store import _sqlite_ops as ops
-from modelspan.store._es_parse import parse_model
-from modelspan.store._es_queries import Question, Window
+from modelspan.sqlite import SpanWriter, transaction
+from modelspan.sqlite._db import load_baseline_by_id
+from modelspan.sqlite._db import save_baseline as _save_baseline
+from modelspan.store._answers import parse_model
 from modelspan.store._sqlite_columns import ColumnReader
-from modelspan.store._sqlite_db import (
-    BaselineEdges,
-    Ids,
-    connect,
-    load_baseline_by_id,
-    store_path,
-    transaction,
-    write_documents,
-)
-from modelspan.store._sqlite_db import save_baseline as _save_baseline
-from modelspan.store._sqlite_retention import purge
-from modelspan.store._sqlite_rows import Extractor
-from modelspan.store._stats import LabelledPrediction, ModelStats
-from modelspan.store.elasticsearch import DEFAULT_INTERVAL_SECONDS, columns_for
+from modelspan.store._sqlite_traces import SQLiteTraces
+from modelspan.store.types import DEFAULT_INTERVAL_SECONDS, LabelledPrediction, ModelStats, Question, Window
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
-
-LOAD_CHUNK = 5000
-OPTIMIZE_WAIT_MS = 200
-logger = logging.getLogger(__name__)
 
 
 class SQLiteStore:
@@ -61,29 +43,22 @@ class SQLiteStore:
                  interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> None:
         if interval_seconds <= 0:
             raise ValueError(f"interval_seconds must be positive, got {interval_seconds}")
-        self.path: Path = store_path(path)
-        self.connection: sqlite3.Connection = connect(self.path)
+        self._writer = SpanWriter(path)
+        self.path: Path = self._writer.path
+        self.connection: sqlite3.Connection = self._writer.connection
         self.interval_seconds = interval_seconds
-        self._lock = threading.RLock()
-        self._ids = Ids(self.connection)
-        self._edges = BaselineEdges(self.connection)
-        self._extractor = Extractor(self._ids, self._edges)
-        self.rejected_documents = 0
+        self._lock = self._writer.lock
+        self._ids = self._writer.ids
+        self._edges = self._writer.edges
+
+    @property
+    def rejected_documents(self) -> int:
         """Documents ``load_documents`` could not read (no span id, bad timestamp): logged and counted."""
+        return self._writer.rejected_documents
 
     def close(self) -> None:
-        """Close, refreshing the planner's statistics first where they are stale (``PRAGMA optimize``).
-
-        Best effort: when another process holds the write lock, the store is closed without it after
-        a short wait (a worker's shutdown must not wait ``busy_timeout`` for its siblings).
-        """
-        with self._lock:
-            try:
-                self.connection.execute(f"PRAGMA busy_timeout = {OPTIMIZE_WAIT_MS}")
-                self.connection.execute("PRAGMA optimize")
-            except sqlite3.Error as exc:
-                logger.debug("PRAGMA optimize skipped: %s", exc)
-            self.connection.close()
+        """Close, refreshing the planner's statistics first where they are stale (``PRAGMA optimize``)."""
+        self._writer.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -95,31 +70,25 @@ class SQLiteStore:
     def load_documents(self, documents: Iterable[Mapping[str, Any]]) -> int:
         """Store span documents (``span_to_document`` shape) not stored yet; returns how many were new.
 
-        Bulk loading for tests and benchmarks; the exporter writes through the same path.
+        Bulk loading for tests, benchmarks and imports; the exporter writes ``ReadableSpan`` s directly.
         """
-        written = 0
-        chunk: list[Mapping[str, Any]] = []
-        for document in documents:
-            chunk.append(document)
-            if len(chunk) >= LOAD_CHUNK:
-                written += self._write(chunk)
-                chunk = []
-        return written + (self._write(chunk) if chunk else 0)
-
-    def _write(self, documents: Sequence[Mapping[str, Any]]) -> int:
-        with self._lock:
-            written, rejected = write_documents(self.connection, documents, self._extractor)
-            self.rejected_documents += rejected
-            return written
+        return self._writer.write_documents(documents)
 
     def purge(self, older_than_days: float, *, max_chunks: int | None = None) -> tuple[int, bool]:
         """Delete spans older than ``older_than_days`` in bounded chunks (at most ``max_chunks``).
 
         Returns ``(spans deleted, finished)``; ``finished`` is False when the chunk budget ran out.
         """
-        cutoff = time.time_ns() - int(older_than_days * 86_400 * 1e9)
+        return self._writer.purge(older_than_days, max_chunks=max_chunks)
+
+    def refresh(self) -> None:
+        """Refresh the planner's statistics (``ANALYZE``): after a bulk load, the label join needs them."""
         with self._lock:
-            return purge(self.connection, cutoff, max_chunks=max_chunks)
+            self.connection.execute("ANALYZE")
+
+    def traces(self) -> SQLiteTraces:
+        """The incident correlator's questions, in SQL over ``spans``."""
+        return SQLiteTraces(self.connection)
 
     # --- the analyzer's questions -----------------------------------------------------------
     def models(self, window: Window) -> list[tuple[str, str, int]]:
@@ -135,9 +104,7 @@ class SQLiteStore:
 
     def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
         """What to ask about a model version: its baseline's columns, bins and categories."""
-        columns = columns_for(baseline) if baseline is not None else ()
-        return Question(model, version, window, self.interval_seconds,
-                        baseline.id if baseline is not None else None, columns)
+        return Question.about(model, version, window, self.interval_seconds, baseline)
 
     def model_stats(self, questions: Sequence[Question]) -> list[ModelStats]:
         """Answers to every question (latency, QPS, errors, paths, quality, every column)."""

@@ -25,7 +25,7 @@ import modelspan
 from modelspan import semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 
 MODEL = "fraud"
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")

@@ -18,7 +18,7 @@ from modelspan import findings
 from modelspan.analyzer import analyze, drift
 from modelspan.analyzer._distributions import MAX_BINS, distribution_findings
 from modelspan.analyzer._documents import Context
-from modelspan.store._stats import ModelStats, Operations
+from modelspan.store import ModelStats, Operations
 from tests.sdk.analyzer.planted import CLEAN, REFERENCE, WINDOW, Plan, Traffic, generate
 from tests.sdk.analyzer.test_planted import BACKENDS, _elasticsearch
 

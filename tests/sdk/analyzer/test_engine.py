@@ -19,8 +19,7 @@ from modelspan.analyzer import Analysis, _scheduler, analyze
 from modelspan.analyzer._documents import Context
 from modelspan.analyzer._quality_findings import quality_findings
 from modelspan.analyzer._references import resolve
-from modelspan.store._es_queries import Window
-from modelspan.store._stats import LabelledPrediction
+from modelspan.store import LabelledPrediction, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.contract.tsc import recorded_cases, typecheck
 from tests.sdk.analyzer.planted import CLEAN, REFERENCE, WINDOW, Plan, Traffic, generate

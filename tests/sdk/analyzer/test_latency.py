@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from modelspan.analyzer.latency import PERCENTS, percentiles, regressed
-from modelspan.store._es_parse import Operations
-from modelspan.store._es_queries import PERCENTS as STORE_PERCENTS
+from modelspan.store import Operations
+from modelspan.store._answers import PERCENTS as STORE_PERCENTS
 
 
 def ops(p95: float | None, calls: int = 100) -> Operations:

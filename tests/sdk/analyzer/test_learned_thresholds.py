@@ -27,7 +27,7 @@ from modelspan.analyzer import analyze, drift
 from modelspan.analyzer._learned import history_windows
 from modelspan.analyzer._references import resolve
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.sdk.analyzer.planted import _documents
 from tests.store.elasticsearch.fake_es import FakeElasticsearch

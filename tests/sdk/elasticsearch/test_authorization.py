@@ -27,8 +27,7 @@ from modelspan.elastic import SetupError, setup, teardown
 from modelspan.elasticsearch import connection
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.instrumentation import _exporters
-from modelspan.store import open_store
-from modelspan.store._es_queries import Window
+from modelspan.store import Window, open_store
 from tests.sdk.elastic.assets_fixture import FixtureAssets
 from tests.sdk.elasticsearch.loopback import self_signed, serve
 

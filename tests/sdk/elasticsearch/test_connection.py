@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from modelspan.elasticsearch import clients
 from modelspan.elasticsearch.connection import (
     api_key_authorization,
     cloud_urls,
@@ -166,11 +167,11 @@ def test_client_and_pool_carry_the_same_settings(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     settings = resolve_settings("https://es:9200", api_key="id:key", ca_certs=str(ca), environ={})
-    pool = settings.pool_manager(maxsize=2)
+    pool = clients.pool_manager(settings, maxsize=2)
     assert pool.connection_pool_kw["ca_certs"] == str(ca) and pool.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
-    unverified = resolve_settings("https://es:9200", verify_certs=False, environ={}).pool_manager()
+    unverified = clients.pool_manager(resolve_settings("https://es:9200", verify_certs=False, environ={}))
     assert unverified.connection_pool_kw["cert_reqs"] == "CERT_NONE"
-    client = resolve_settings("http://127.0.0.1:9200", api_key="id:key", environ={}).client()
+    client = clients.client(resolve_settings("http://127.0.0.1:9200", api_key="id:key", environ={}))
     assert client.transport.node_pool.get().base_url == "http://127.0.0.1:9200"
     assert client._headers["Authorization"] == api_key_authorization("id:key")
     client.close()

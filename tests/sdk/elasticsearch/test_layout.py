@@ -20,7 +20,6 @@ USERS = [
     *sorted((ROOT / "sdk/modelspan/elastic").glob("*.py")),
     *sorted((ROOT / "sdk/modelspan/store").glob("_es_*.py")),
     ROOT / "sdk/modelspan/store/elasticsearch.py",
-    ROOT / "sdk/modelspan/analyzer/incidents/_es.py",
     ROOT / "sdk/modelspan/demo/__init__.py",
     ROOT / "sdk/modelspan/elasticsearch/templates.py",
     *sorted((ROOT / "kibana").glob("*.py")),

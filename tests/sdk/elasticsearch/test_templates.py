@@ -21,7 +21,7 @@ from modelspan import findings, semconv
 from modelspan.baseline import Baseline
 from modelspan.elasticsearch import layout, templates
 from modelspan.store import _es_queries as queries
-from modelspan.store.elasticsearch import columns_for
+from modelspan.store.types import columns_for
 from tests.contract.tsc import Case, typecheck
 
 REFERENCE = Path("/work/shared/reference/elastic")

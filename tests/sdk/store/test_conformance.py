@@ -29,8 +29,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import modelspan
 from modelspan import findings, semconv
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import PERCENTS, Window
-from modelspan.store._stats import ModelStats, Operations
+from modelspan.store import ModelStats, Operations, Window
+from modelspan.store._answers import PERCENTS
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.store.elasticsearch.fake_es import FakeElasticsearch

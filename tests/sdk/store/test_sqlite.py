@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from modelspan import findings, semconv
-from modelspan.store import _schema
-from modelspan.store._es_queries import Window
-from modelspan.store._sqlite_retention import purge
-from modelspan.store._sqlite_rows import span_row
+from modelspan.sqlite import _schema
+from modelspan.sqlite._retention import purge
+from modelspan.sqlite._rows import span_row
+from modelspan.store import Window
 from modelspan.store.sqlite import SQLiteStore
 from tests.store.elasticsearch.scenario import questions_for
 from tests.store.elasticsearch.traffic import WINDOW, generate
@@ -275,3 +275,13 @@ def test_closing_refreshes_planner_statistics_and_never_fails_on_a_busy_file(tmp
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_refresh_gives_the_query_planner_its_statistics(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "refresh.db") as store:
+        store.load_documents(generate(singles=60, batches=6).documents)
+        before = store.connection.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").fetchone()
+        store.refresh()
+        analysed = {row[0] for row in store.connection.execute("SELECT tbl FROM sqlite_stat1")}
+    assert before == (0,)
+    assert {"spans", "calls"} <= analysed

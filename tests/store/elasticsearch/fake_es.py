@@ -467,6 +467,8 @@ def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
                 return {"took": 1, "responses": [_item(h["index"], b) for h, b in pairs]}
             if path.endswith("/_bulk"):
                 return fake.bulk(body)
+            if path.endswith("/_refresh"):
+                return {"_shards": {"total": 1, "successful": 1, "failed": 0}}
             if path.endswith("/_delete_by_query"):
                 return fake.delete_by_query(path.strip("/").split("/")[0], body or {})
             raise ValueError(f"fake Elasticsearch has no endpoint {path}")

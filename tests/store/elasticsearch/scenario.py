@@ -6,7 +6,7 @@ import datetime as _dt
 from typing import Any
 
 from modelspan import findings, semconv
-from modelspan.store._es_queries import Question, Window
+from modelspan.store import Question, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.traffic import WINDOW, Traffic
 

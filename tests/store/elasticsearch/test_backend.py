@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from modelspan import findings, semconv
-from modelspan.store._es_parse import ModelStats
+from modelspan.elasticsearch import layout
+from modelspan.store import ModelStats
 from modelspan.store.elasticsearch import ElasticsearchStore, StoreError, client_from_env
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for
@@ -182,3 +183,16 @@ def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ValueError, match="interval"):
         ElasticsearchStore("http://127.0.0.1:9", interval_seconds=0)
     assert StoreError.__mro__[1] is RuntimeError
+
+
+def test_refresh_and_trace_questions_go_through_the_store() -> None:
+    from modelspan.store import Store
+    from modelspan.store._es_traces import ElasticsearchTraces
+
+    with FakeElasticsearch() as fake, ElasticsearchStore(fake.url) as store:
+        assert isinstance(store, Store)
+        store.refresh()
+        traces = store.traces()
+        assert isinstance(traces, ElasticsearchTraces) and traces.client is store.client
+    refreshes = [(method, path) for method, path, _ in fake.requests if path.endswith("/_refresh")]
+    assert refreshes == [("POST", f"/{layout.ALL_SPANS}/_refresh")]

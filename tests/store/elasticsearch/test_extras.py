@@ -10,8 +10,8 @@ import pytest
 from modelspan import findings
 from modelspan.baseline import Baseline
 from modelspan.elasticsearch import layout
+from modelspan.store import Window
 from modelspan.store import _es_extras as extras
-from modelspan.store._es_queries import Window
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.contract.tsc import Case, recorded_cases, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch

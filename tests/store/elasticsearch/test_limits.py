@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from modelspan import semconv
+from modelspan.store import Question, Window
 from modelspan.store import _es_queries as queries
-from modelspan.store._es_parse import parse_operations
-from modelspan.store._es_queries import Question, Window
+from modelspan.store._answers import parse_operations
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.fake_es import MAX_BUCKETS, ElasticError, FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from modelspan.store._es_parse import ModelStats
+from modelspan.store import ModelStats
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for

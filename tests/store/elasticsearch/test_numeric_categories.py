@@ -13,8 +13,8 @@ import pytest
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.store._es_queries import Column, Question
-from modelspan.store.elasticsearch import ElasticsearchStore, columns_for
+from modelspan.store.elasticsearch import ElasticsearchStore
+from modelspan.store.types import Column, Question, columns_for
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.traffic import INDEX, WINDOW
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from modelspan.findings import OUTCOMES_INDEX
-from modelspan.store._es_queries import Column
+from modelspan.store import Column
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for, run_analysis

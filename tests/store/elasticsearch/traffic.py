@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import modelspan
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")
 INDEX = "traces-modelspan.otel-default"

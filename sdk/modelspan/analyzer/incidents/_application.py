@@ -42,7 +42,8 @@ from scipy import stats as _scipy_stats
 
 from modelspan import findings as F
 from modelspan._time import from_millis, iso
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
+from modelspan.store.traces import Bucket, RouteSeries, millis
 
 MIN_REFERENCE_CALLS = 20
 MIN_ERRORS = 3
@@ -54,50 +55,10 @@ LATENCY_RATIO = 1.5
 LATENCY_MARGIN_MS = 50.0
 SLOW_SHARE = 0.05
 """Share of requests slower than the baseline p95 when nothing changed."""
-PERCENTS = (50.0, 75.0, 90.0, 95.0)
 TARGET_INTERVALS = 30
 """The window is cut into about this many intervals (whole seconds, at least one)."""
 
 Kind = Literal["errors", "latency"]
-
-
-@dataclass(frozen=True)
-class Bucket:
-    """One interval of one route: ``start_ms`` is aligned to the interval, as a date_histogram key."""
-
-    start_ms: int
-    calls: int
-    errors: int
-    latency_ms: tuple[tuple[float, float], ...] = ()
-    """(percent, ms) for ``PERCENTS`` (nearest rank in SQLite, t-digest in Elasticsearch)."""
-
-    @property
-    def p95_ms(self) -> float | None:
-        return dict(self.latency_ms).get(95.0)
-
-    def slower_than(self, threshold_ms: float) -> int:
-        """At least this many requests took longer than ``threshold_ms`` (from the percentiles)."""
-        for percent, value in sorted(self.latency_ms):
-            if value > threshold_ms:
-                return self.calls - math.ceil(percent / 100.0 * self.calls - 1e-9) + 1
-        return 0
-
-
-@dataclass(frozen=True)
-class RouteSeries:
-    """What a backend reports about one (service, route) in the window and its reference.
-
-    ``routed`` tells whether ``route`` is the ``http.route`` attribute (a template) or, for
-    instrumentations that do not set it, the span name (``"GET /checkout"``).
-    """
-
-    service: str
-    route: str
-    routed: bool
-    reference_calls: int
-    reference_errors: int
-    reference_p95_ms: float | None
-    buckets: tuple[Bucket, ...]
 
 
 @dataclass(frozen=True)
@@ -229,15 +190,10 @@ def _clip(group: list[Bucket], window: Window, step_s: int) -> tuple[_dt.datetim
     return max(start, millis(window.start)), min(end, millis(window.end))
 
 
-def millis(moment: _dt.datetime) -> _dt.datetime:
-    """``moment`` truncated to the millisecond, as Elasticsearch range bounds see it."""
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def finding(episode: Episode, window: Window, reference: Window, trace_ids: Sequence[str]) -> dict[str, Any]:
     """The findings document of one episode (``window.*`` is the episode's own time range)."""
-    from modelspan.analyzer.incidents._summary import application_summary
-
     is_errors = episode.kind == "errors"
     severe = episode.value >= 0.5 if is_errors else episode.value >= 3 * episode.baseline
     document: dict[str, Any] = {
@@ -265,3 +221,28 @@ def finding(episode: Episode, window: Window, reference: Window, trace_ids: Sequ
         document[F.TEST_P_VALUE] = episode.p_value
         document[F.TEST_THRESHOLD] = ALPHA
     return document
+
+
+def percent(value: float) -> str:
+    """``0.75`` as ``75%``."""
+    return f"{value * 100:.0f}%"
+
+
+def _where(episode: Episode) -> str:
+    return f"{episode.route} on {episode.service}" if episode.service else episode.route
+
+
+def application_summary(episode: Episode) -> str:
+    """One line about the episode alone.
+
+    >>> import datetime as dt
+    >>> t = dt.datetime(2026, 11, 22, 10, tzinfo=dt.timezone.utc)
+    >>> application_summary(Episode("errors", "shop", "POST /checkout", False, t, t, 40, 30, 0.75, 0.02,
+    ...                             "reference", 1e-20, None))
+    'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'
+    """
+    if episode.kind == "errors":
+        return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
+                f"({percent(episode.value)}, usually {percent(episode.baseline)})")
+    return (f"slow requests on {_where(episode)}: p95 {episode.value:.0f} ms over {episode.calls} requests "
+            f"(usually {episode.baseline:.0f} ms)")

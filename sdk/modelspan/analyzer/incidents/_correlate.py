@@ -26,64 +26,18 @@ from __future__ import annotations
 import datetime as _dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from modelspan import _time
 from modelspan import findings as F
-from modelspan.store._es_queries import Window
+from modelspan.store.traces import MAX_TRACES as MAX_TRACES
+from modelspan.store.traces import TraceEvidence
 
-MAX_TRACES = 200
-"""Affected requests sampled per application episode (keeps the queries bounded)."""
 MIN_SHARE = 0.5
 DRIFT_TYPES = frozenset({F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT})
 MODEL_TYPES = frozenset({F.TYPE_DRIFT, F.TYPE_PREDICTION_DRIFT, F.TYPE_DATA_QUALITY, F.TYPE_NOVEL_PATH,
                          F.TYPE_PATH_DRIFT, F.TYPE_LATENCY, F.TYPE_THROUGHPUT, F.TYPE_ERROR_RATE, F.TYPE_QUALITY})
-
-
-@dataclass
-class TraceEvidence:
-    """What one trace's model and module spans say."""
-
-    models: set[tuple[str, str]] = field(default_factory=set)
-    model_errors: int = 0
-    error_modules: dict[str, float] = field(default_factory=dict)
-    """Module name -> shortest failing span of it (ms)."""
-    modules: dict[str, float] = field(default_factory=dict)
-    """Module name -> longest span of it (ms)."""
-    out_of_range: int = 0
-    out_of_range_features: set[str] = field(default_factory=set)
-
-    def innermost_error(self) -> str | None:
-        if not self.error_modules:
-            return None
-        return min(self.error_modules.items(), key=lambda item: (item[1], item[0]))[0]
-
-
-@dataclass(frozen=True)
-class Callers:
-    """Who called one model version in a window: sampled trace ids and the routes they entered by."""
-
-    traces: list[str]
-    routes: list[tuple[str, str, int]]
-    """(service, route, sampled requests) of the traces' root server spans, most first."""
-
-
-def rank_routes(counts: dict[tuple[str, str], int]) -> list[tuple[str, str, int]]:
-    return sorted(((service, route, n) for (service, route), n in counts.items()),
-                  key=lambda c: (-c[2], c[0], c[1]))
-
-
-class Backend(Protocol):
-    """The store-specific half (``_sqlite.SQLiteIncidents``, ``_es.ElasticsearchIncidents``)."""
-
-    def route_series(self, window: Window, reference: Window, step_s: int) -> list[Any]: ...
-
-    def affected_traces(self, episodes: Sequence[Any]) -> list[list[str]]: ...
-
-    def trace_evidence(self, trace_sets: Sequence[Sequence[str]]) -> list[dict[str, TraceEvidence]]: ...
-
-    def callers(self, window: Window, models: Sequence[tuple[str, str]]) -> list[Callers]: ...
 
 
 @dataclass(frozen=True)

@@ -12,28 +12,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import modelspan.analyzer.incidents._application as app
+import modelspan.analyzer.incidents._summary as _summary
 from modelspan import findings as F
 from modelspan._time import iso
-from modelspan.analyzer.incidents import _application as app
-from modelspan.analyzer.incidents import _summary
-from modelspan.analyzer.incidents._correlate import MIN_SHARE, Backend, Verdict, flagged_model_findings, weigh
-from modelspan.store._es_queries import Window
+from modelspan.analyzer.incidents._correlate import MIN_SHARE, Verdict, flagged_model_findings, weigh
+from modelspan.store import Store, Window
+from modelspan.store.traces import TraceQueries
 
 
-def backend_for(store: Any) -> Backend:
-    """The incident queries for ``store``: SQL when it has a ``connection``, else Elasticsearch."""
-    if hasattr(store, "connection"):
-        from modelspan.analyzer.incidents._sqlite import SQLiteIncidents
-
-        return SQLiteIncidents(store.connection)
-    if hasattr(store, "client"):
-        from modelspan.analyzer.incidents._es import ElasticsearchIncidents
-
-        return ElasticsearchIncidents(store.client)
-    raise TypeError(f"cannot look for incidents in {type(store).__name__}: it has neither connection nor client")
-
-
-def episodes_and_traces(backend: Backend, window: Window,
+def episodes_and_traces(backend: TraceQueries, window: Window,
                         reference: Window | None) -> tuple[list[app.Episode], list[list[str]], Window]:
     reference = reference or app.previous(window)
     step = app.interval_seconds(window)
@@ -42,7 +30,7 @@ def episodes_and_traces(backend: Backend, window: Window,
     return episodes, traces, reference
 
 
-def detect_application_incidents(store: Any, window: Window, *,
+def detect_application_incidents(store: Store, window: Window, *,
                                  reference: Window | None = None) -> list[dict[str, Any]]:
     """Findings of type ``application_errors`` / ``application_latency`` for ``window``.
 
@@ -53,12 +41,12 @@ def detect_application_incidents(store: Any, window: Window, *,
     >>> detect_application_incidents(store, hour)  # doctest: +SKIP
     [{'finding.type': 'application_errors', 'http.route': '/checkout', ...}]
     """
-    backend = backend_for(store)
+    backend = store.traces()
     episodes, traces, reference = episodes_and_traces(backend, window, reference)
     return [app.finding(e, window, reference, t) for e, t in zip(episodes, traces, strict=True)]
 
 
-def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str, Any]], *,
+def find_incidents(store: Store, window: Window, model_findings: Iterable[dict[str, Any]], *,
                    reference: Window | None = None) -> list[dict[str, Any]]:
     """Application findings plus incident findings (correlated, application_only, model_only).
 
@@ -66,7 +54,7 @@ def find_incidents(store: Any, window: Window, model_findings: Iterable[dict[str
     only flagged ones take part. Returns the ``application_*`` findings followed by the incidents,
     all with deterministic ``finding.id`` so a re-run replaces them.
     """
-    backend = backend_for(store)
+    backend = store.traces()
     flagged = flagged_model_findings(model_findings)
     episodes, traces, reference = episodes_and_traces(backend, window, reference)
     evidence = backend.trace_evidence(traces) if episodes else []
@@ -119,7 +107,7 @@ def _application_incident(episode: app.Episode, verdict: Verdict, sample: Sequen
     return document
 
 
-def _model_only(backend: Backend, flagged: Sequence[dict[str, Any]], claimed: set[str],
+def _model_only(backend: TraceQueries, flagged: Sequence[dict[str, Any]], claimed: set[str],
                 window: Window) -> list[dict[str, Any]]:
     """One ``model_only`` incident per model version with flagged findings no correlation claimed.
 

@@ -7,13 +7,13 @@ and say why the model is (or is not) blamed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelspan import findings as F
+from modelspan.analyzer.incidents._application import Episode, application_summary, percent
+from modelspan.analyzer.incidents._correlate import MIN_SHARE, Verdict
 
-if TYPE_CHECKING:
-    from modelspan.analyzer.incidents._application import Episode
-    from modelspan.analyzer.incidents._correlate import Verdict
+__all__ = ["application_summary", "incident_summary", "model_only_summary"]
 
 _REASONS = {
     "error": "the model raised",
@@ -21,31 +21,6 @@ _REASONS = {
     "drift": "they called a model version whose inputs drifted",
     "latency": "a sub-module whose latency regressed ran",
 }
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:.0f}%"
-
-
-def _where(episode: Episode) -> str:
-    return f"{episode.route} on {episode.service}" if episode.service else episode.route
-
-
-def application_summary(episode: Episode) -> str:
-    """One line about the episode alone.
-
-    >>> import datetime as dt
-    >>> from modelspan.analyzer.incidents._application import Episode
-    >>> t = dt.datetime(2026, 11, 22, 10, tzinfo=dt.timezone.utc)
-    >>> application_summary(Episode("errors", "shop", "POST /checkout", False, t, t, 40, 30, 0.75, 0.02,
-    ...                             "reference", 1e-20, None))
-    'errors on POST /checkout on shop: 30 of 40 requests failed (75%, usually 2%)'
-    """
-    if episode.kind == "errors":
-        return (f"errors on {_where(episode)}: {episode.errors} of {episode.calls} requests failed "
-                f"({_percent(episode.value)}, usually {_percent(episode.baseline)})")
-    return (f"slow requests on {_where(episode)}: p95 {episode.value:.0f} ms over {episode.calls} requests "
-            f"(usually {episode.baseline:.0f} ms)")
 
 
 def _model(models: Sequence[tuple[str, str]]) -> str:
@@ -65,8 +40,8 @@ def incident_summary(episode: Episode, verdict: Verdict, sampled: int) -> str:
     reasons = ", ".join(_REASONS[r] for r, _ in verdict.reasons.most_common())
     module = f" in sub-module '{verdict.module}'" if verdict.module else ""
     features = f" (features: {', '.join(verdict.features[:3])})" if verdict.features else ""
-    verdict_text = "Likely the model" if verdict.share >= _min_share() else "Probably not the model"
-    return (f"{head}. {verdict_text}: in {explained} of {sampled} {what} requests ({_percent(verdict.share)}) "
+    verdict_text = "Likely the model" if verdict.share >= MIN_SHARE else "Probably not the model"
+    return (f"{head}. {verdict_text}: in {explained} of {sampled} {what} requests ({percent(verdict.share)}) "
             f"{_model(verdict.models)}{module} was implicated: {reasons}{features}.")
 
 
@@ -84,9 +59,3 @@ def model_only_summary(model: str, version: str, documents: Sequence[dict[str, A
     listed = ", ".join(f"{route} on {service}" if service else route for service, route, _ in routes[:2])
     return (f"model {model} v{version}: {', '.join(parts)}{more}; no application error or latency spike "
             f"in the same time shows it hurting requests yet. It serves {listed}.")
-
-
-def _min_share() -> float:
-    from modelspan.analyzer.incidents._correlate import MIN_SHARE
-
-    return MIN_SHARE

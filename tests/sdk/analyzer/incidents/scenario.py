@@ -26,7 +26,7 @@ import httpx
 import modelspan
 from modelspan import findings as F
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 from tests.sdk.analyzer.incidents import apps, spans_table
 
 ROUNDS = 24

@@ -1,7 +1,7 @@
 """Spans into the embedded store's ``spans`` table, for the incident tests.
 
 Uses the store helper's ``SQLiteSpanExporter`` when it exists; until then a small exporter that
-writes ``span_to_document`` output and the extracted columns of ``store/_schema.py``.
+writes ``span_to_document`` output and the extracted columns of ``modelspan/sqlite/_schema.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan import semconv
 from modelspan.exporters._document import span_to_document
-from modelspan.store import _schema
+from modelspan.sqlite import _schema
 
 
 class StoreView:

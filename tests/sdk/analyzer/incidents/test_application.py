@@ -9,7 +9,8 @@ from scipy import stats
 
 from modelspan import findings as F
 from modelspan.analyzer.incidents import _application as app
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
+from modelspan.store.traces import ROUTE_PERCENTS
 
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T10:30:00Z")
 STEP = app.interval_seconds(WINDOW)  # 60 s
@@ -19,7 +20,7 @@ START_MS = int(WINDOW.start.timestamp() * 1000)
 def _series(buckets: list[tuple[int, int] | tuple[int, int, float]], ref_calls: int = 0, ref_errors: int = 0,
             ref_p95: float | None = None) -> app.RouteSeries:
     built = tuple(app.Bucket(START_MS + i * STEP * 1000, b[0], b[1],
-                             tuple((p, b[2] if len(b) > 2 else 10.0) for p in app.PERCENTS))  # type: ignore[misc]
+                             tuple((p, b[2] if len(b) > 2 else 10.0) for p in ROUTE_PERCENTS))  # type: ignore[misc]
                   for i, b in enumerate(buckets) if b[0])
     return app.RouteSeries("shop", "/checkout", True, ref_calls, ref_errors, ref_p95, built)
 

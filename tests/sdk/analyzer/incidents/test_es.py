@@ -14,9 +14,9 @@ import pytest
 from modelspan import findings as F
 from modelspan.analyzer.incidents import find_incidents
 from modelspan.analyzer.incidents._application import Episode
-from modelspan.analyzer.incidents._es import TRACES_INDEX, affected_body, evidence_body, series_body
 from modelspan.exporters._document import index_for
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
+from modelspan.store._es_traces import TRACES_INDEX, affected_body, evidence_body, series_body
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.contract.tsc import Case, typecheck
 from tests.sdk.analyzer.incidents import scenario, spans_table

@@ -22,10 +22,10 @@ import modelspan
 from modelspan import findings as F
 from modelspan import semconv
 from modelspan.analyzer.incidents import find_incidents
-from modelspan.analyzer.incidents._sqlite import percentile
 from modelspan.exporters._document import index_for, span_to_document
 from modelspan.instrumentation import _config
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
+from modelspan.store._sqlite_traces import percentile
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.sdk.analyzer.incidents import spans_table
 from tests.store.elasticsearch.fake_es import FakeElasticsearch

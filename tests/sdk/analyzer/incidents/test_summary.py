@@ -50,9 +50,11 @@ def test_model_only_summary_lists_findings_and_callers() -> None:
                     "POST /recommend on shop, GET /batch.")
 
 
-@pytest.mark.parametrize("name", ["_application", "_correlate", "_es", "_find", "_sqlite", "_summary"])
+@pytest.mark.parametrize("name", ["analyzer.incidents._application", "analyzer.incidents._correlate",
+                                  "store._es_traces", "analyzer.incidents._find", "store._sqlite_traces",
+                                  "analyzer.incidents._summary", "store.traces"])
 def test_docstring_examples(name: str) -> None:
-    module = importlib.import_module(f"modelspan.analyzer.incidents.{name}")
+    module = importlib.import_module(f"modelspan.{name}")
     failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert failures == 0
 

@@ -1,7 +1,9 @@
-"""From an ``otel``-mode span document to the rows of the SQLite store: pure functions, no I/O.
+"""From a span to the rows of the SQLite store: pure functions, no I/O.
 
-Everything the analyzer needs is extracted here once, at write time (``_schema`` explains the
-tables), so that no question ever parses a JSON document.
+A span arrives as its ``spans`` row (``span_row`` reads one from an ``otel``-mode document; the
+exporter builds it straight from the ``ReadableSpan``) and its attributes. Everything the analyzer
+needs is extracted here once, at write time (``_schema`` explains the tables), so that no question
+ever parses a JSON document.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import _time, semconv
-from modelspan.store._es_queries import EMPTY_KEY
+from modelspan.sqlite._schema import MINUTE_NS
 
 Edges = Mapping[str, Sequence[float]]
 """Single-row field name -> bin edges of one baseline."""
@@ -34,11 +36,11 @@ BATCH_COLUMNS = tuple(_BATCH_COLUMNS.values())
 MODEL_MODULE = ""
 """``calls.module`` of model spans (module spans hold their sub-module's name)."""
 EMPTY_PATH = ""
-"""Stored for calls without a module path (Elasticsearch's ``missing`` bucket key)."""
+"""Stored for calls without a module path (the store answers it as the empty bucket key)."""
 SINGLE_OUTPUTS = (semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE)
-EMPTY_LABEL = EMPTY_KEY
-"""``call_minutes.output_label`` of calls without a label (Elasticsearch's ``missing`` bucket key)."""
-_MINUTE_NS = 60_000_000_000
+EMPTY_LABEL = ""
+"""``call_minutes.output_label`` of calls without a label (the store answers it as the empty bucket key)."""
+_MINUTE_NS = MINUTE_NS
 _CHECK_ATTRIBUTES = tuple(semconv.quality_features(check) for check in semconv.CHECKS)
 
 
@@ -81,26 +83,51 @@ def timestamp_ns(value: Any) -> int:
     return _time.parse_ns(text)
 
 
-def span_row(document: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The ``spans`` row of a document (columns in ``_schema.SPANS_TABLE`` order)."""
+SpanRow = tuple[Any, ...]
+"""A ``spans`` row, columns in ``_schema.SPANS_TABLE`` order (``SPAN_ID`` ... ``DOCUMENT``)."""
+SPAN_ID, TRACE_ID, START_NS, DURATION_NS, STATUS_CODE, DOCUMENT = 0, 1, 5, 6, 7, 17
+
+
+def span_row(document: Mapping[str, Any], *, start_ns: int | None = None, text: str | None = None) -> SpanRow:
+    """The ``spans`` row of a document (columns in ``_schema.SPANS_TABLE`` order).
+
+    The exporter, which has them already, passes the span's ``start_ns`` (else ``@timestamp`` is read)
+    and the document's JSON ``text`` (else it is written here).
+    """
     attributes = document.get("attributes") or {}
     resource = (document.get("resource") or {}).get("attributes") or {}
     status = document.get("status") or {}
     http_status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
     return (
         str(document["span_id"]), str(document.get("trace_id") or ""), document.get("parent_span_id") or None,
-        str(document.get("name") or ""), str(document.get("kind") or ""), timestamp_ns(document["@timestamp"]),
+        str(document.get("name") or ""), str(document.get("kind") or ""),
+        timestamp_ns(document["@timestamp"]) if start_ns is None else start_ns,
         int(document.get("duration") or 0), str(status.get("code") or "Unset"), resource.get("service.name"),
         (document.get("data_stream") or {}).get("dataset"), _text(attributes.get(semconv.SPAN_KIND)),
         _text(attributes.get(semconv.MODEL_NAME)), _text(attributes.get(semconv.MODEL_VERSION)),
         _text(attributes.get(semconv.MODULE_NAME)), _text(attributes.get(semconv.PREDICTION_ID)),
         _text(attributes.get("http.route")), int(http_status) if isinstance(http_status, (int, float)) else None,
-        json.dumps(document, separators=(",", ":"), allow_nan=False, default=str),
+        document_json(document) if text is None else text,
     )
 
 
+def document_json(document: Mapping[str, Any], *, strict: bool = False) -> str:
+    """The JSON stored in ``spans.document`` (compact; NaN must have been written as ``null`` already).
+
+    ``strict`` refuses (``TypeError``) a value JSON has no type for instead of writing its ``str``:
+    the exporter then stores the normalised document, as ``span_to_document`` would have it.
+    """
+    return json.dumps(document, separators=(",", ":"), allow_nan=False, default=None if strict else str)
+
+
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return None if value is None else _str(value)
+
+
+def _str(value: Any) -> str:
+    # Sequences read as lists (as a JSON document holds them) whether they come as tuples (from a
+    # span's attributes) or lists (from a document), so both write paths store the same text.
+    return str(list(value)) if type(value) is tuple else str(value)
 
 
 @dataclass
@@ -130,23 +157,22 @@ class Extractor:
         self._fields: dict[str, int | None] = {}
         self._batch_null_names: dict[str, str] = {}
 
-    def add(self, document: Mapping[str, Any], start_ns: int, out: Derived) -> None:
-        attributes = document.get("attributes") or {}
+    def add(self, row: SpanRow, attributes: Mapping[str, Any], out: Derived) -> None:
+        """Add the derived rows of one span (its ``spans`` row and its attributes) to ``out``."""
         kind = attributes.get(semconv.SPAN_KIND)
         model, version = attributes.get(semconv.MODEL_NAME), attributes.get(semconv.MODEL_VERSION)
         if kind not in (semconv.SPAN_KIND_MODEL, semconv.SPAN_KIND_MODULE) or model is None or version is None:
             return
-        series = self.ids.series(str(model), str(version))
-        span_id = str(document["span_id"])
-        error = 1 if (document.get("status") or {}).get("code") == "Error" else 0
-        duration = int(document.get("duration") or 0)
-        trace_id = str(document.get("trace_id") or "")
+        series = self.ids.series(_str(model), _str(version))
+        span_id, trace_id, start_ns = row[SPAN_ID], row[TRACE_ID], row[START_NS]
+        error = 1 if row[STATUS_CODE] == "Error" else 0
+        duration = row[DURATION_NS]
         if kind == semconv.SPAN_KIND_MODULE:
             module = attributes.get(semconv.MODULE_NAME)
-            if module is not None and str(module) != MODEL_MODULE:
-                out.calls.append((series, str(module), start_ns, span_id, duration, error, None, None, None, None,
+            if module is not None and _str(module) != MODEL_MODULE:
+                out.calls.append((series, _str(module), start_ns, span_id, duration, error, None, None, None, None,
                                   trace_id, None, None, None, None, None, None))
-                out.modules.add((series, str(module)))
+                out.modules.add((series, _str(module)))
             return
         baseline = attributes.get(semconv.BASELINE_ID)
         label = attributes.get(semconv.OUTPUT_LABEL)
@@ -157,8 +183,8 @@ class Extractor:
             None if label is None else _keyword(label), trace_id, _text(baseline), *quality,
         ))
         self._call_minute(out.call_minutes, out.calls[-1], start_ns // _MINUTE_NS)
-        self._values(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
-        self._batches(series, span_id, start_ns, attributes, None if baseline is None else str(baseline), out)
+        self._values(series, span_id, start_ns, attributes, _text(baseline), out)
+        self._batches(series, span_id, start_ns, attributes, _text(baseline), out)
         self._checks(series, span_id, start_ns, attributes, out)
 
     def _values(self, series: int, span_id: str, start_ns: int, attributes: Mapping[str, Any],
@@ -166,9 +192,9 @@ class Extractor:
         # The hot loop of every write (features x spans): names are classified once and cached.
         edges = self.binner(baseline) if baseline is not None else None
         # Values of a span naming a baseline carry its binning even when its edges are not known yet:
-        # saving that baseline later bins them (``_sqlite_db.rebin``).
+        # saving that baseline later bins them (``_db.rebin``).
         binning = self.ids.binning(baseline) if baseline is not None else 0
-        minute = start_ns // 60_000_000_000
+        minute = start_ns // _MINUTE_NS
         fields, values, bins, categories = self._fields, out.values, out.bins, out.categories
         for name, value in attributes.items():
             field_id = fields.get(name)
@@ -272,4 +298,20 @@ def _keyword(value: Any) -> str:
     """How a keyword field holds a value (booleans as Elasticsearch writes them)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _str(value)
+
+
+def case(edges: Sequence[float], low: int = 0, high: int | None = None) -> str:
+    """SQL giving the bin of ``num``: a balanced search tree of comparisons, ``from <= x < to``.
+
+    The same bins as the writer's ``bisect_right`` on the edges (and Elasticsearch's ``range``).
+
+    >>> case([0.0, 10.0])
+    'CASE WHEN num < 0.0 THEN 0 ELSE CASE WHEN num < 10.0 THEN 1 ELSE 2 END END'
+    """
+    high = len(edges) if high is None else high
+    if low == high:
+        return str(low)
+    middle = (low + high) // 2  # bins low..middle are below edges[middle]
+    return f"CASE WHEN num < {float(edges[middle])!r} THEN {case(edges, low, middle)} " \
+           f"ELSE {case(edges, middle + 1, high)} END"

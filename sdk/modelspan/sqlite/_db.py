@@ -20,8 +20,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelspan.store import _schema
-from modelspan.store._sqlite_rows import Derived, Edges, Extractor, span_row
+import modelspan.sqlite._schema as _schema
+from modelspan import semconv
+from modelspan.sqlite._rows import DOCUMENT, SPAN_ID, Derived, Edges, Extractor, SpanRow, case, span_row
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -125,15 +126,15 @@ def _backfill(connection: sqlite3.Connection) -> None:
     last = ""
     while True:
         page = connection.execute(
-            "SELECT span_id, start_ns, document FROM spans WHERE span_id > ? AND ml_kind IS NOT NULL "
-            "ORDER BY span_id LIMIT 5000", (last,)).fetchall()
+            "SELECT * FROM spans WHERE span_id > ? AND ml_kind IS NOT NULL ORDER BY span_id LIMIT 5000",
+            (last,)).fetchall()
         if not page:
             return
         derived = Derived()
-        for _, start_ns, document in page:
-            extractor.add(json.loads(document), start_ns, derived)
+        for row in page:
+            extractor.add(row, json.loads(row[DOCUMENT]).get("attributes") or {}, derived)
         insert_derived(connection, derived)
-        last = page[-1][0]
+        last = page[-1][SPAN_ID]
 
 
 class Ids:
@@ -223,10 +224,11 @@ class BaselineEdges:
 
 def baseline_edges(baseline: Baseline) -> Edges:
     """Bin edges per single-row field (``ml.feature.x``, ``ml.output.value``) of a baseline."""
-    from modelspan.store.elasticsearch import columns_for
-
-    return {column.field: column.edges for column in columns_for(baseline)
-            if column.kind != "categorical" and column.edges}
+    profiles = [(name, profile, False) for name, profile in baseline.features.items()]
+    if baseline.output is not None:
+        profiles.append((semconv.OUTPUT_FEATURE, baseline.output, True))
+    return {semconv.single_row_attribute(name, profile.kind, output=output): tuple(float(e) for e in profile.edges)
+            for name, profile, output in profiles if profile.kind != "categorical" and profile.edges}
 
 
 def save_baseline(connection: sqlite3.Connection, baseline: Baseline) -> None:
@@ -245,8 +247,6 @@ def rebin(connection: sqlite3.Connection, baseline: Baseline) -> int:
 
     Happens once, when a baseline is saved after spans that name it; returns the fields rebinned.
     """
-    from modelspan.store._sqlite_columns import case
-
     row = connection.execute("SELECT id FROM binnings WHERE baseline_id = ?", (baseline.id,)).fetchone()
     if row is None:
         return 0
@@ -278,23 +278,31 @@ def load_baseline_by_id(connection: sqlite3.Connection, baseline_id: str) -> Bas
     return Baseline.from_dict(json.loads(row[0]))
 
 
-def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[str, Any]],
-                    extractor: Extractor) -> tuple[int, int]:
-    """Store documents not stored yet, with their derived rows, in one transaction.
+SpanRecord = tuple[SpanRow, Mapping[str, Any]]
+"""A span ready to store: its ``spans`` row and its attributes (what the derived rows come from)."""
 
-    Returns ``(written, rejected)``; a document that cannot be read (no span id, bad timestamp) is
-    rejected and logged, the rest are written. Replays of stored span ids are skipped.
-    """
-    rows: dict[str, tuple[tuple[Any, ...], Mapping[str, Any]]] = {}
+
+def document_records(documents: Iterable[Mapping[str, Any]]) -> tuple[list[SpanRecord], int]:
+    """The records of ``otel``-mode span documents, and how many could not be read (logged)."""
+    records: list[SpanRecord] = []
     rejected = 0
     for document in documents:
         try:
-            row = span_row(document)
+            records.append((span_row(document), document.get("attributes") or {}))
         except (KeyError, TypeError, ValueError) as exc:
             rejected += 1
             logger.warning("span document rejected (%s): %.200r", exc, document)
-            continue
-        rows.setdefault(row[0], (row, document))
+    return records, rejected
+
+
+def write_records(connection: sqlite3.Connection, records: Iterable[SpanRecord], extractor: Extractor) -> int:
+    """Store spans not stored yet, with their derived rows, in one transaction; returns how many.
+
+    Replays of stored span ids (and repeats within ``records``) are skipped.
+    """
+    rows: dict[str, SpanRecord] = {}
+    for record in records:
+        rows.setdefault(record[0][SPAN_ID], record)
     with transaction(connection):
         forget = getattr(extractor.binner, "forget_unknown", None)
         if callable(forget):
@@ -303,10 +311,10 @@ def write_documents(connection: sqlite3.Connection, documents: Iterable[Mapping[
             del rows[existing]
         connection.executemany(f"INSERT OR IGNORE INTO spans VALUES ({_marks(18)})", [r for r, _ in rows.values()])
         derived = Derived()
-        for row, document in rows.values():
-            extractor.add(document, row[5], derived)
+        for row, attributes in rows.values():
+            extractor.add(row, attributes, derived)
         insert_derived(connection, derived)
-    return len(rows), rejected
+    return len(rows)
 
 
 def _existing(connection: sqlite3.Connection, span_ids: Sequence[str]) -> list[str]:

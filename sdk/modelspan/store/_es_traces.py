@@ -1,4 +1,6 @@
-"""Incident queries as Elasticsearch aggregations over every trace data stream (``traces-*.otel-*``).
+"""The incident correlator's questions (``traces.TraceQueries``) as Elasticsearch aggregations.
+
+They run over every trace data stream (``traces-*.otel-*``).
 
 Application server spans have no ``data_stream.dataset`` of ours (they land in
 ``traces-generic.otel-<ns>``), model spans land in ``traces-modelspan.otel-<ns>``; the pattern reads
@@ -16,8 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelspan import semconv
-from modelspan.analyzer.incidents._application import PERCENTS, Bucket, Episode, RouteSeries
-from modelspan.analyzer.incidents._correlate import MAX_TRACES, Callers, TraceEvidence, rank_routes
 from modelspan.elasticsearch.layout import (
     ALL_SPANS,
     DURATION,
@@ -35,7 +35,17 @@ from modelspan.elasticsearch.layout import (
     TRACE_ID,
     attr,
 )
-from modelspan.store._es_queries import Window
+from modelspan.store.traces import (
+    MAX_TRACES,
+    ROUTE_PERCENTS,
+    Bucket,
+    Callers,
+    Requests,
+    RouteSeries,
+    TraceEvidence,
+    rank_routes,
+)
+from modelspan.store.types import StoreError, Window
 
 TRACES_INDEX = ALL_SPANS
 MAX_SERVICES = 10
@@ -84,7 +94,7 @@ def _server(*filters: Body, must_not: Sequence[Body] = ()) -> Body:
 def series_body(window: Window, reference: Window, step_s: int) -> Body:
     """Per service and route: errors and p95 per interval of ``window``, and over ``reference``."""
     per_interval: Body = {"errors": {"filter": FAILED},
-                          "latency": {"percentiles": {"field": DURATION, "percents": list(PERCENTS)}}}
+                          "latency": {"percentiles": {"field": DURATION, "percents": list(ROUTE_PERCENTS)}}}
     per_route: Body = {
         "reference": {"filter": time_range(reference), "aggs": per_interval},
         "window": {"filter": time_range(window), "aggs": {"intervals": {
@@ -96,7 +106,7 @@ def series_body(window: Window, reference: Window, step_s: int) -> Body:
     return {"size": 0, "track_total_hits": False, "query": _server(in_either), "aggs": _by_route(per_route)}
 
 
-def affected_body(episode: Episode) -> Body:
+def affected_body(episode: Requests) -> Body:
     """Trace ids of the episode's failed (or slow) requests, most affected first, then by id."""
     span = Window(episode.start, episode.end)
     selector = FAILED if episode.kind == "errors" else {
@@ -163,7 +173,7 @@ def entry_routes_body(trace_ids: Sequence[str]) -> Body:
             "query": _server({"terms": {TRACE_ID: list(trace_ids)}}, must_not=[root]), "aggs": _by_route()}
 
 
-class ElasticsearchIncidents:
+class ElasticsearchTraces:
     """The incident questions asked of an ``elasticsearch.Elasticsearch`` client."""
 
     def __init__(self, client: Any, index: str = TRACES_INDEX) -> None:
@@ -175,7 +185,7 @@ class ElasticsearchIncidents:
         response = self.client.search(index=self.index, body=body, ignore_unavailable=True).body
         return parse_series(response.get("aggregations", {}))
 
-    def affected_traces(self, episodes: Sequence[Episode]) -> list[list[str]]:
+    def affected_traces(self, episodes: Sequence[Requests]) -> list[list[str]]:
         responses = self._msearch([affected_body(e) for e in episodes])
         return [[str(b["key"]) for b in r.get("aggregations", {}).get("traces", {}).get("buckets", [])]
                 for r in responses]
@@ -208,8 +218,6 @@ class ElasticsearchIncidents:
         responses: list[dict[str, Any]] = self.client.msearch(searches=searches).body["responses"]
         for response in responses:
             if "error" in response:
-                from modelspan.store.elasticsearch import StoreError
-
                 raise StoreError(f"incident search failed: {response['error']}")
         return responses
 
@@ -243,7 +251,7 @@ def parse_series(aggregations: dict[str, Any]) -> list[RouteSeries]:
 
 def _latency_ms(bucket: dict[str, Any]) -> tuple[tuple[float, float], ...]:
     values = bucket["latency"]["values"]
-    found = ((p, values.get(repr(p), values.get(str(p)))) for p in PERCENTS)
+    found = ((p, values.get(repr(p), values.get(str(p)))) for p in ROUTE_PERCENTS)
     return tuple((p, float(v) / 1e6) for p, v in found if v is not None)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from modelspan.store._schema import MINUTE_NS
-from modelspan.store._sqlite_db import transaction
+from modelspan.sqlite._db import transaction
+from modelspan.sqlite._schema import MINUTE_NS
 
 CHUNK = 5000
 

@@ -4,7 +4,7 @@
 in ``otel`` mapping mode (docs/architecture.md, decision 1); the other columns are copies of fields of that
 document, extracted once at write time so the analyzer can filter and group without parsing JSON.
 Later versions may add tables and columns but never change the meaning of an existing one; the
-version is kept in ``PRAGMA user_version`` and migrations run on open (``_sqlite_db.migrate``).
+version is kept in ``PRAGMA user_version`` and migrations run on open (``_db.migrate``).
 
 Version 2 adds what makes the analyzer fast and the store complete:
 
@@ -178,7 +178,7 @@ V3_TABLES: Final = (
 )
 
 V3_INDEXES: Final = (
-    # The incident correlator's questions over ``spans`` (analyzer/incidents/_sqlite.py), answered from
+    # The incident correlator's questions over ``spans`` (``modelspan.store._sqlite_traces``), answered from
     # indexes instead of one lookup of a kilobyte-sized row per span of the window:
     # the traces that called a model version (covering: no row is read) ...
     "CREATE INDEX IF NOT EXISTS spans_model_traces ON spans (model_name, model_version, start_ns, ml_kind, trace_id)",

@@ -1,6 +1,6 @@
-"""Incident queries over the embedded store's ``spans`` table (``SQLiteStore.connection``).
+"""The incident correlator's questions (``traces.TraceQueries``) over the embedded store's ``spans`` table.
 
-Answers the same three questions as ``_es`` with the same sampling rules, so both stores give the
+Answers the same questions as ``_es_traces`` with the same sampling rules, so both stores give the
 same incidents for the same spans: per-route series, the trace ids of the affected requests of an
 episode (most affected spans first, then by trace id, at most ``MAX_TRACES``), and what the model
 spans of those traces say. Percentiles use the nearest-rank rule.
@@ -16,9 +16,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from modelspan import semconv
-from modelspan.analyzer.incidents._application import PERCENTS, Bucket, Episode, RouteSeries, millis
-from modelspan.analyzer.incidents._correlate import MAX_TRACES, Callers, TraceEvidence, rank_routes
-from modelspan.store._es_queries import Window
+from modelspan.store.traces import (
+    MAX_TRACES,
+    ROUTE_PERCENTS,
+    Bucket,
+    Callers,
+    Requests,
+    RouteSeries,
+    TraceEvidence,
+    millis,
+    rank_routes,
+)
+from modelspan.store.types import Window
 
 _SERVER = "kind = 'Server' AND ml_kind IS NULL"
 _FAILED = "(status_code = 'Error' OR http_status_code >= 500)"
@@ -43,10 +52,10 @@ def percentile(values: Sequence[float], percent: float) -> float | None:
 
 def _percentiles(samples: Sequence[tuple[float, bool]]) -> tuple[tuple[float, float], ...]:
     durations = [d for d, _ in samples]
-    return tuple((p, value) for p in PERCENTS if (value := percentile(durations, p)) is not None)
+    return tuple((p, value) for p in ROUTE_PERCENTS if (value := percentile(durations, p)) is not None)
 
 
-class SQLiteIncidents:
+class SQLiteTraces:
     """The incident questions asked of ``connection`` (read only)."""
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -85,7 +94,7 @@ class SQLiteIncidents:
             ))
         return series
 
-    def affected_traces(self, episodes: Sequence[Episode]) -> list[list[str]]:
+    def affected_traces(self, episodes: Sequence[Requests]) -> list[list[str]]:
         """Trace ids of each episode's failed (or slow) requests, most affected first."""
         answers = []
         for episode in episodes:
