@@ -20,9 +20,10 @@ from modelspan.exporters._transport import Response, Transport, TransportError
 
 # 401/403 are a configuration problem, not the documents': keep them (spool) until it is fixed.
 _UNAVAILABLE_STATUS = RETRYABLE_STATUS | {401, 403}
-# After a 413 the request size is halved; each accepted request doubles it again, up to the
-# configured size but below the smallest size refused. That refused size is forgotten after this
-# many accepted requests, so a limit that was lifted (a proxy reconfigured) stops costing.
+# After a 413 the request size is halved, and it will not grow past 3/4 of the refused size (3/4
+# of the previous ceiling on another 413: a lasting limit is found in a few steps, not probed on
+# every request). Each accepted request doubles the size up to that ceiling; after this many
+# accepted requests the ceiling is forgotten, so a one-off 413 (or a lifted limit) stops costing.
 _FORGET_REFUSED_AFTER = 16
 
 
@@ -45,7 +46,7 @@ class Delivery:
         self.request_timeout = request_timeout
         self.max_bulk_bytes = max_bulk_bytes
         self.configured_bulk_bytes = max_bulk_bytes
-        self.refused_bytes: int | None = None  # smallest body answered 413 lately
+        self.ceiling_bytes: int | None = None  # below the bodies answered 413 lately
         self._accepted_since_refused = 0
         self.backoff = backoff
 
@@ -76,6 +77,9 @@ class Delivery:
                     hint = max(hint or 0.0, chunk_hint)
                 if again and response.status in _UNAVAILABLE_STATUS and response.status != 429:
                     retry.extend(pending[end:])  # the cluster is unavailable: stop hammering it this round
+                    break
+                if again and response.status == 413:
+                    retry.extend(pending[end:])  # cut the rest again at the smaller size
                     break
             pending = retry
             if pending:
@@ -121,11 +125,13 @@ class Delivery:
         return again, (retry_after(response.headers) if again else None)
 
     def _shrink(self, chunk: list[Item]) -> None:
-        """A 413: remember the refused size and halve the requests."""
+        """A 413: lower the ceiling below the refused size and halve the requests."""
         refused = len(_bulk.body(chunk))
-        self.refused_bytes = refused if self.refused_bytes is None else min(self.refused_bytes, refused)
+        previous = refused if self.ceiling_bytes is None else min(refused, self.ceiling_bytes)
+        self.ceiling_bytes = max(previous * 3 // 4, 1)
         self._accepted_since_refused = 0
-        self.max_bulk_bytes = max(len(_bulk.body(chunk[: len(chunk) // 2])), 1)
+        half = len(_bulk.body(chunk[: len(chunk) // 2]))
+        self.max_bulk_bytes = max(min(half, self.ceiling_bytes), 1)
 
     def _grow(self) -> None:
         """An accepted request: grow back towards the configured size (one 413 is not forever)."""
@@ -133,11 +139,11 @@ class Delivery:
             return
         self._accepted_since_refused += 1
         if self._accepted_since_refused >= _FORGET_REFUSED_AFTER:
-            self.refused_bytes = None
-        ceiling = self.configured_bulk_bytes
-        if self.refused_bytes is not None:
-            ceiling = min(ceiling, self.refused_bytes - 1)
-        self.max_bulk_bytes = max(self.max_bulk_bytes, min(2 * self.max_bulk_bytes, ceiling))
+            self.ceiling_bytes = None
+        top = self.configured_bulk_bytes
+        if self.ceiling_bytes is not None:
+            top = min(top, self.ceiling_bytes)
+        self.max_bulk_bytes = max(self.max_bulk_bytes, min(2 * self.max_bulk_bytes, top))
 
     def dead_letter(self, outcomes: list[Outcome]) -> bool:
         """Write ``outcomes`` to the dead-letter file and count them; False when some were dropped (file full)."""
