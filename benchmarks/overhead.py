@@ -6,7 +6,10 @@ Prints three figures (issue 2):
    ``tracer.start_as_current_span`` carrying the same 10 attributes (goal: at most 1.15x);
 2. the summary of a 10,000 x 20 batch against one ``np.histogram`` pass per column over the same
    baseline edges (goal: at most 3x);
-3. the added cost per call when monitoring is disabled (goal: under 1 microsecond).
+3. the added cost per call when monitoring is disabled (goal: under 1 microsecond);
+4. worst cases with raw capture on and a redaction policy (issue 17): a 10 MB column name, a
+   100,000-wide row (list and numpy), a fan-out object of shared references (2**60 leaves) and a
+   feature holding one; per-call cost and span bytes (goal: <= 5 ms and <= 64 KiB per span each).
 
 Both sides of each ratio use the same TracerProvider (a BatchSpanProcessor feeding an exporter
 that discards), interleaved over several rounds; the best round of each is compared, which is the
@@ -136,6 +139,46 @@ def disabled(rounds: int) -> float:
     return times["disabled"] - times["bare"]
 
 
+def _fan_out(levels: int) -> Any:
+    shared: Any = [1.0]
+    for _ in range(levels):
+        shared = [shared, shared, {"k": shared, "email": "a@b.c"}]
+    return shared
+
+
+WORST_CASES: dict[str, Callable[[], Any]] = {
+    "10 MB column name": lambda: {"k" * 10_000_000: 1.0, "email": "a@b.c", "ssn": "123"},
+    "100,000-wide row (list)": lambda: [float(i) for i in range(100_000)],
+    "100,000-wide row (numpy)": lambda: np.arange(100_000, dtype=np.float64),
+    "fan-out object (2**60 leaves)": lambda: _fan_out(60),
+    "fan-out object as a feature": lambda: {"x": 1.0, "payload": _fan_out(60), "email": "a@b.c"},
+}
+
+
+def _worst_model(data: Any) -> Any:
+    # The fan-out object reads as a batch of three rows (lists): one output per row.
+    return [0.5] * 3 if isinstance(data, list) and len(data) == 3 else 0.5
+
+
+def _span_bytes(attributes: dict[str, Any]) -> int:
+    import json
+
+    return len(json.dumps(attributes, default=list).encode())
+
+
+def worst_cases(provider: TracerProvider, rounds: int) -> dict[str, tuple[float, int]]:
+    """Per-call seconds and span bytes of each hostile input, capture on, redaction set."""
+    modelspan.configure(tracer_provider=provider, exporter="none", capture_inputs=True,
+                        redact={"email": "drop", "ssn": "hash"}, hash_key="benchmark-key-0123456789")
+    monitored = modelspan.monitor(model="bench", version="1")(_worst_model)
+    figures = {}
+    for name, build in WORST_CASES.items():
+        value = build()
+        seconds = best_per_call(lambda: monitored(value), 5, rounds)  # noqa: B023 (called at once)
+        figures[name] = (seconds, _span_bytes(_last_span_attributes(provider, monitored, value)))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a few seconds)")
@@ -154,6 +197,9 @@ def main() -> None:
         print(f"batch 10,000 x 20 summary: {summary * 1e3:.2f} ms vs np.histogram per column over the baseline "
               f"edges {hist_edges * 1e3:.2f} ms -> {summary / hist_edges:.2f}x (goal <= 3x); "
               f"vs np.histogram(bins=10) {hist_10 * 1e3:.2f} ms -> {summary / hist_10:.2f}x")
+        for name, (seconds, size) in worst_cases(provider, rounds).items():
+            print(f"worst case, capture on + redaction, {name}: {seconds * 1e3:.2f} ms per call, "
+                  f"{size / 1024:.1f} KiB per span (goal <= 5 ms, <= 64 KiB)")
         modelspan.configure(tracer_provider=provider, exporter="none", enabled=False)
         added = disabled(rounds)
         print(f"disabled: {added * 1e9:.0f} ns added per call (goal < 1000 ns)")

@@ -29,6 +29,7 @@ are all ``"1"``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from typing import Any, Final
@@ -169,6 +170,10 @@ QUALITY_EVENT_FEATURE: Final = "ml.feature.name"
 INPUT_RAW: Final = "ml.input.raw"
 """Opt-in only: JSON of the (redacted) input, truncated to the configured bound."""
 REDACTED_HASH_PREFIX: Final = "sha256:"
+"""Prefix of an unkeyed redaction hash (only with ``allow_unkeyed_hash``; see docs/privacy.md)."""
+REDACTED_HMAC_PREFIX: Final = "hmac-sha256:"
+"""Prefix of a keyed redaction hash: HMAC-SHA-256 of the value's canonical text (64 hex digits)."""
+OUTPUT_PREFIX: Final = "ml.output."
 
 # --- Monitoring's own health ----------------------------------------------------------------
 MONITORING_ERRORS: Final = "ml.monitoring.errors"
@@ -185,6 +190,8 @@ MAX_BASELINE_CATEGORIES: Final = 50
 MAX_STRING_LENGTH: Final = 256
 MAX_FEATURES: Final = 200
 MAX_RAW_INPUT_BYTES: Final = 4096
+MAX_NAME_LENGTH: Final = 128
+"""Feature names longer than this are cut and given a hash suffix (``bounded_name``)."""
 
 
 MAX_EXACT_INTEGER: Final = 2**53
@@ -249,6 +256,32 @@ def _other_value(value: Any) -> str | None:
     return str(value)
 
 
+def bounded_name(name: str) -> str:
+    """A feature name of at most ``MAX_NAME_LENGTH`` characters: a longer one is cut and ends in
+    ``~`` and 15 hex digits of a SHA-256, so distinct long names stay distinct.
+
+    The digest covers the length, the first and last 4,096 characters and 4,096 characters taken
+    at an even stride through the rest: its cost does not grow with the name (a 10 MB name costs
+    what a 12 KB one does), and two names collide only if they are equal at every one of those
+    positions and have the same length.
+
+    >>> bounded_name("x" * 1000)[-20:]
+    'xxxx~e174cdffd61b559'
+    >>> bounded_name("a" * 200 + "1") != bounded_name("a" * 200 + "2")
+    True
+    """
+    if len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(str(len(name)).encode())
+    stride = max(len(name) // _NAME_SAMPLE, 1)
+    for part in (name[:_NAME_SAMPLE], name[-_NAME_SAMPLE:], name[::stride][:_NAME_SAMPLE]):
+        digest.update(b"\x00" + part.encode("utf-8", "surrogatepass"))
+    return name[: MAX_NAME_LENGTH - 16] + "~" + digest.hexdigest()[:15]
+
+
+_NAME_SAMPLE: Final = 4096
+
+
 def feature_token(name: str) -> str:
     """A feature name as it appears inside attribute names: ``%``, ``.`` and a leading ``_`` escaped.
 
@@ -262,6 +295,8 @@ def feature_token(name: str) -> str:
         return name
     if not name:
         return EMPTY_NAME_TOKEN
+    if len(name) > MAX_NAME_LENGTH:
+        name = bounded_name(name)
     if "." in name or "%" in name:
         name = name.replace("%", "%25").replace(".", "%2E")
     if name[0] == "_":

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan.instrumentation import _config
+from modelspan.instrumentation import _config, _redaction
 
 
 class Spans:
@@ -36,7 +36,8 @@ class Spans:
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
     for name in ("MODELSPAN_DISABLED", "OTEL_SDK_DISABLED", "MODELSPAN_SAMPLE_RATE", "MODELSPAN_REDACT",
-                 "MODELSPAN_CAPTURE_INPUTS", "MODELSPAN_BASELINES", "OTEL_TRACES_EXPORTER", "MODELSPAN_EXPORTER"):
+                 "MODELSPAN_CAPTURE_INPUTS", "MODELSPAN_BASELINES", "OTEL_TRACES_EXPORTER", "MODELSPAN_EXPORTER",
+                 "MODELSPAN_HASH_KEY", "MODELSPAN_ALLOW_UNKEYED_HASH", "MODELSPAN_EXCEPTION_MESSAGES"):
         monkeypatch.delenv(name, raising=False)
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
     exporter = InMemorySpanExporter()
@@ -49,6 +50,8 @@ def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spans]:
         _config.STATE.baselines.clear()
         _config.STATE.enabled = True
         _config.STATE.redaction = {}
+        _config.STATE.exception_messages = True
+        _redaction.set_key(None)
         _config.STATE.capture_inputs = False
         _config.STATE.sample_rate = 1.0
         _config.STATE.namespace = None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from modelspan import semconv
-from modelspan.instrumentation import _outputs, _redaction
+from modelspan.instrumentation import _outputs, _rawcapture, _redaction
 from modelspan.profiling import _inputs
 
 
@@ -109,11 +109,12 @@ def test_redaction_policy_and_raw_input() -> None:
         _redaction.parse_policy("email")
     with pytest.raises(ValueError):
         _redaction.check_policy({"email": "mask"})
-    raw = _redaction.raw_input({"email": "a@b", "ssn": "123", "x": [1.0, math.inf]}, {"email": "drop", "ssn": "hash"})
+    raw = _rawcapture.raw_input({"email": "a@b", "ssn": "123", "x": [1.0, math.inf]}, None,
+                                {"email": "drop", "ssn": "hash"})
     body = json.loads(raw)
     assert "email" not in body and body["ssn"].startswith("sha256:") and body["x"] == [1.0, "inf"]
     assert _redaction.hash_value("v") == _redaction.hash_value("v") != _redaction.hash_value("w")
-    huge = _redaction.raw_input({"t": "é" * 10_000}, {})
+    huge = _rawcapture.raw_input({"t": "é" * 10_000}, None, {})
     assert len(huge.encode()) <= semconv.MAX_RAW_INPUT_BYTES
 
 

@@ -140,7 +140,7 @@ def test_malformed_anything_with_capture_and_redaction(
     spans: Spans, otel_warnings: Any, value: Any, output: Any, raise_it: bool
 ) -> None:
     modelspan.configure(tracer_provider=spans.provider, exporter=spans.exporter, capture_inputs=True,
-                        redact={"city": "hash", "note": "drop"})
+                        redact={"city": "hash", "note": "drop"}, hash_key="test-key-0123456789")
     _check(spans, value, output, raise_it, baseline=BASELINE, task="classification")
 
 

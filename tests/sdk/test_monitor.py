@@ -309,6 +309,7 @@ def test_capture_inputs_with_redaction(spans: Spans) -> None:
         exporter=spans.exporter,
         capture_inputs=True,
         redact={"email": "drop", "user": "hash"},
+        hash_key="test-key-0123456789",
     )
 
     @modelspan.monitor(model="m")
@@ -320,7 +321,7 @@ def test_capture_inputs_with_redaction(spans: Spans) -> None:
     raw = attributes[semconv.INPUT_RAW]
     assert "a@b.c" not in raw and "alice" not in raw and '"x": 1.0' in raw
     assert semconv.feature_value("email") not in attributes
-    assert attributes[semconv.feature_value("user")].startswith(semconv.REDACTED_HASH_PREFIX)
+    assert attributes[semconv.feature_value("user")].startswith(semconv.REDACTED_HMAC_PREFIX)
 
 
 def test_raw_input_is_off_by_default(spans: Spans) -> None:

@@ -20,7 +20,9 @@ EXPECTED = {
     "configure": "(*, service_name: 'str | None' = None, environment: 'str | None' = None, exporter: 'object' = None, "
     "tracer_provider: 'Any' = None, enabled: 'bool | None' = None, sample_rate: 'float | None' = None, "
     "capture_inputs: 'bool | None' = None, redact: 'Mapping[str, str] | None' = None, "
-    "baselines: 'Iterable[Baseline | str | os.PathLike[str]] | None' = None, store: 'str | None' = None) -> 'None'",
+    "baselines: 'Iterable[Baseline | str | os.PathLike[str]] | None' = None, store: 'str | None' = None, "
+    "hash_key: 'str | bytes | None' = None, allow_unkeyed_hash: 'bool | None' = None, "
+    "exception_messages: 'bool | None' = None) -> 'None'",
     "current_prediction": "() -> 'Prediction | None'",
     "force_flush": "(timeout_millis: 'int' = 30000) -> 'bool'",
     "last_prediction": "() -> 'Prediction | None'",

@@ -20,6 +20,11 @@ from modelspan.exporters._transport import Response, Transport, TransportError
 
 # 401/403 are a configuration problem, not the documents': keep them (spool) until it is fixed.
 _UNAVAILABLE_STATUS = RETRYABLE_STATUS | {401, 403}
+# After a 413 the request size is halved, and it will not grow past 3/4 of the refused size (3/4
+# of the previous ceiling on another 413: a lasting limit is found in a few steps, not probed on
+# every request). Each accepted request doubles the size up to that ceiling; after this many
+# accepted requests the ceiling is forgotten, so a one-off 413 (or a lifted limit) stops costing.
+_FORGET_REFUSED_AFTER = 16
 
 
 @dataclass
@@ -40,6 +45,9 @@ class Delivery:
         self.counters = counters
         self.request_timeout = request_timeout
         self.max_bulk_bytes = max_bulk_bytes
+        self.configured_bulk_bytes = max_bulk_bytes
+        self.ceiling_bytes: int | None = None  # below the bodies answered 413 lately
+        self._accepted_since_refused = 0
         self.backoff = backoff
 
     def send(self, items: Sequence[Item], deadline: Deadline) -> Result:
@@ -70,6 +78,9 @@ class Delivery:
                 if again and response.status in _UNAVAILABLE_STATUS and response.status != 429:
                     retry.extend(pending[end:])  # the cluster is unavailable: stop hammering it this round
                     break
+                if again and response.status == 413:
+                    retry.extend(pending[end:])  # cut the rest again at the smaller size
+                    break
             pending = retry
             if pending:
                 self.counters.add("retries", len(pending))
@@ -86,9 +97,10 @@ class Delivery:
                                "(spooling if it persists): %s", status, response.text[:300])
             return chunk, retry_after(response.headers)
         if status == 413 and len(chunk) > 1:
-            half = len(chunk) // 2
-            self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)
+            self._shrink(chunk)
             return chunk, 0.0
+        if 200 <= status < 300:
+            self._grow()
         if status != 200 or response.data is None:
             self.counters.add("request_errors")
             reason = f"bulk request rejected with HTTP {status}: {response.text[:500]}"
@@ -111,6 +123,27 @@ class Delivery:
         self.dead_letter([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
         again = [outcome.item for outcome in answers if outcome.verdict == _bulk.RETRY]
         return again, (retry_after(response.headers) if again else None)
+
+    def _shrink(self, chunk: list[Item]) -> None:
+        """A 413: lower the ceiling below the refused size and halve the requests."""
+        refused = len(_bulk.body(chunk))
+        previous = refused if self.ceiling_bytes is None else min(refused, self.ceiling_bytes)
+        self.ceiling_bytes = max(previous * 3 // 4, 1)
+        self._accepted_since_refused = 0
+        half = len(_bulk.body(chunk[: len(chunk) // 2]))
+        self.max_bulk_bytes = max(min(half, self.ceiling_bytes), 1)
+
+    def _grow(self) -> None:
+        """An accepted request: grow back towards the configured size (one 413 is not forever)."""
+        if self.max_bulk_bytes >= self.configured_bulk_bytes:
+            return
+        self._accepted_since_refused += 1
+        if self._accepted_since_refused >= _FORGET_REFUSED_AFTER:
+            self.ceiling_bytes = None
+        top = self.configured_bulk_bytes
+        if self.ceiling_bytes is not None:
+            top = min(top, self.ceiling_bytes)
+        self.max_bulk_bytes = max(self.max_bulk_bytes, min(2 * self.max_bulk_bytes, top))
 
     def dead_letter(self, outcomes: list[Outcome]) -> bool:
         """Write ``outcomes`` to the dead-letter file and count them; False when some were dropped (file full)."""

@@ -42,6 +42,8 @@ class Quality:
     def add(self, check: str, feature: str, count: int = 1) -> None:
         if count <= 0:
             return
+        if len(feature) > semconv.MAX_NAME_LENGTH:
+            feature = semconv.bounded_name(feature)  # a value: bounded like the attribute keys
         self.counts[check] = self.counts.get(check, 0) + count
         names = self.features.setdefault(check, [])
         if len(names) < semconv.MAX_FEATURES and feature not in names:
@@ -84,20 +86,34 @@ def row_attributes(
             else:
                 quality.add(semconv.CHECK_NAN, name)
             continue
-        profile = profiles.get(name) if profiles else None
-        if policy and name in policy:
-            _redacted(name, value, policy[name], attributes, quality)
-        elif type(value) in _NUMBER_TYPES or _profile.is_number(value):
-            _number(name, value, profile, attributes, quality)
-        elif isinstance(value, str):
-            _string(name, value, profile, attributes, quality)
-        elif _profile.is_null(value):
-            quality.add(semconv.CHECK_NULL, name)
-        else:  # a list, a dict, an object: not a feature value any schema allows
+        try:
+            _feature(name, value, profiles.get(name) if profiles else None, policy, attributes,
+                     quality)
+        except Exception:  # a value whose __float__/__str__ raises: one type-change finding
             quality.add(semconv.CHECK_TYPE_CHANGE, name)
     if profiles:
         for name in profiles.keys() - values.keys():
             quality.add(semconv.CHECK_NULL, name)  # a feature the call left out
+
+
+def _feature(
+    name: str,
+    value: Any,
+    profile: FeatureProfile | None,
+    policy: Mapping[str, str],
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    if policy and name in policy:
+        _redacted(name, value, policy[name], attributes, quality)
+    elif type(value) in _NUMBER_TYPES or _profile.is_number(value):
+        _number(name, value, profile, attributes, quality)
+    elif isinstance(value, str):
+        _string(name, value, profile, attributes, quality)
+    elif _profile.is_null(value):
+        quality.add(semconv.CHECK_NULL, name)
+    else:  # a list, a dict, an object: not a feature value any schema allows
+        quality.add(semconv.CHECK_TYPE_CHANGE, name)
 
 
 def _number(
@@ -163,7 +179,8 @@ def _category(
 def _redacted(
     name: str, value: Any, action: str, attributes: dict[str, Any], quality: Quality
 ) -> None:
+    # The monitor hashed the value already (``_redaction.redact_shaped``); hashing is idempotent.
     if _profile.is_null(value):
         quality.add(semconv.CHECK_NULL, name)
     elif action == "hash":
-        attributes[semconv.feature_value(name)] = _redaction.hash_value(value)
+        attributes[semconv.feature_value(name)] = str(_redaction.hash_value(value))

@@ -16,6 +16,10 @@ environment variable           meaning
 ``MODELSPAN_SAMPLE_RATE``      probability of recording a call, ``0 < rate <= 1``
 ``MODELSPAN_CAPTURE_INPUTS``   ``true``: put the (redacted) raw input on the span
 ``MODELSPAN_REDACT``           ``feature:drop|hash`` pairs, comma-separated
+``MODELSPAN_HASH_KEY``         secret key of ``hash`` redaction (HMAC-SHA-256), >= 16 bytes
+``MODELSPAN_ALLOW_UNKEYED_HASH`` ``true``: ``hash`` without a key (plain SHA-256, reversible
+                               by brute force for small value spaces)
+``MODELSPAN_EXCEPTION_MESSAGES`` ``false``: record exception types and stack traces only
 ``MODELSPAN_BASELINES``        baseline JSON files, separated by ``os.pathsep``
 ``MODELSPAN_STORE``            SQLite store path (read by the SQLite exporter)
 =============================  ==========================================================
@@ -59,6 +63,10 @@ class State:
     sample_rate: float = 1.0
     capture_inputs: bool = False
     redaction: dict[str, _redaction.Action] = field(default_factory=dict)
+    exception_messages: bool = True
+    """Scrubbed exception messages on spans (``False``: the exception type only)."""
+    privacy_configured: bool = False
+    """Redaction settings were read (by ``configure()`` or, before it, by the first ``monitor()``)."""
     namespace: str | None = None
     baselines: dict[tuple[str, str], Baseline] = field(default_factory=dict)
     decorator_baselines: dict[str, Baseline] = field(default_factory=dict)
@@ -118,6 +126,35 @@ def _redaction_policy(argument: Mapping[str, str] | None) -> dict[str, _redactio
         raise ValueError(f"MODELSPAN_REDACT: {exc}") from exc
 
 
+def _hash_key(argument: str | bytes | None) -> bytes | None:
+    if argument is not None:
+        return argument.encode("utf-8") if isinstance(argument, str) else bytes(argument)
+    value = os.environ.get("MODELSPAN_HASH_KEY")
+    return value.encode("utf-8") if value else None
+
+
+def privacy_from_env() -> None:
+    """Before any ``configure()``: the environment's redaction settings apply to decorated models.
+
+    Called by ``monitor()``, so a bad ``MODELSPAN_REDACT`` or a ``hash`` policy without a key is a
+    ``ValueError`` at decoration time, and spans sent through an application's own provider
+    (``opentelemetry-instrument``) are redacted although modelspan was never configured.
+    """
+    if STATE.privacy_configured:
+        return
+    policy = _redaction_policy(None)
+    key = _hash_key(None)
+    _redaction.check_key(policy, key, _env_bool("MODELSPAN_ALLOW_UNKEYED_HASH", False))
+    with _lock:
+        if STATE.privacy_configured:
+            return
+        STATE.redaction = policy
+        STATE.privacy_configured = True
+        _redaction.set_key(key)
+        STATE.exception_messages = _env_bool("MODELSPAN_EXCEPTION_MESSAGES", True)
+        STATE.privacy_configured = True
+
+
 def _environment(argument: str | None) -> str | None:
     if argument:
         return argument
@@ -151,6 +188,9 @@ def configure(
     redact: Mapping[str, str] | None = None,
     baselines: Iterable[Baseline | str | os.PathLike[str]] | None = None,
     store: str | None = None,
+    hash_key: str | bytes | None = None,
+    allow_unkeyed_hash: bool | None = None,
+    exception_messages: bool | None = None,
 ) -> None:
     """Set up modelspan; safe to call again (it reconfigures, never stacks processors).
 
@@ -169,6 +209,10 @@ def configure(
     """
     rate = _sample_rate(sample_rate)
     policy = _redaction_policy(redact)
+    key = _hash_key(hash_key)
+    unkeyed = (_env_bool("MODELSPAN_ALLOW_UNKEYED_HASH", False) if allow_unkeyed_hash is None
+               else bool(allow_unkeyed_hash))
+    _redaction.check_key(policy, key, unkeyed)  # a ValueError here, never in an inference call
     loaded = [_load_baseline(item) for item in baselines or ()]
     loaded += [_load_baseline(path) for path in _env_paths("MODELSPAN_BASELINES")]
     env_name = _environment(environment)
@@ -181,6 +225,13 @@ def configure(
             else bool(capture_inputs)
         )
         STATE.redaction = policy
+        STATE.privacy_configured = True
+        _redaction.set_key(key)
+        STATE.exception_messages = (
+            _env_bool("MODELSPAN_EXCEPTION_MESSAGES", True)
+            if exception_messages is None
+            else bool(exception_messages)
+        )
         STATE.namespace = data_stream_namespace(env_name) if env_name else None
         for baseline in loaded:
             STATE.baselines[(baseline.model, baseline.version)] = baseline

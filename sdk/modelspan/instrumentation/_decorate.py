@@ -54,6 +54,7 @@ def monitor(
         raise ValueError(f"task must be one of {_TASKS}, got {task!r}")
     if sample_rate is not None and not 0.0 < sample_rate <= 1.0:
         raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate!r}")
+    _config.privacy_from_env()  # a bad redaction setting fails here, never in an inference call
     loaded = Baseline.load(baseline) if isinstance(baseline, str) else baseline
     if loaded is not None:
         _config.STATE.decorator_baselines[loaded.id] = loaded

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from modelspan import semconv
-from modelspan.instrumentation import _config
+from modelspan.instrumentation import _config, _exceptions
 from modelspan.instrumentation._health import record_error
+from modelspan.instrumentation._redaction import Secrets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,7 +29,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CallRecord:
     """What one decorated model call collects while it runs (its path, its error count)."""
 
-    __slots__ = ("errors", "model", "path", "prediction_id", "truncated", "version")
+    __slots__ = ("errors", "model", "path", "prediction_id", "secrets", "truncated", "version")
 
     def __init__(self, model: str, version: str, prediction_id: str) -> None:
         self.model = model
@@ -38,6 +38,7 @@ class CallRecord:
         self.path: list[str] = []
         self.truncated = False
         self.errors = 0
+        self.secrets: Secrets | None = None  # the call's redacted values, to scrub exceptions
 
     def enter(self, name: str) -> None:
         if len(self.path) < semconv.MAX_PATH_LENGTH:
@@ -124,8 +125,9 @@ class module:
         try:
             otel_context.detach(token)
             if exc is not None and span.is_recording():
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:256]))
+                call = current_call.get()
+                _exceptions.record(span, exc, call.secrets if call is not None else None,
+                                   _config.STATE.exception_messages)
             span.end()
         except Exception as error:
             _count_error("module.exit", error)

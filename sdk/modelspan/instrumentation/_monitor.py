@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _outputs, _redaction
+from modelspan.instrumentation import _config, _exceptions, _outputs, _rawcapture, _redaction
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
@@ -170,6 +169,9 @@ def _input_attributes(
     else:
         names = spec.features or (list(call.baseline.features) if call.baseline else None)
         shaped = _inputs.normalise(value, names, spec.input_name or "input")
+    if state.redaction:  # before anything is built from the input (docs/privacy.md)
+        call.record.secrets = secrets = _redaction.Secrets()
+        shaped = _redaction.redact_shaped(shaped, state.redaction, secrets)
     call.shaped = shaped
     features: dict[str, Any] = {}
     if type(shaped) is _inputs.Row:
@@ -187,7 +189,7 @@ def _input_attributes(
     if quality.counts:
         quality.write(attributes)
     if state.capture_inputs and value is not _MISSING:
-        attributes[semconv.INPUT_RAW] = _redaction.raw_input(value, state.redaction)
+        attributes[semconv.INPUT_RAW] = _rawcapture.raw_input(value, shaped, state.redaction)
     room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
     if not features:
         return
@@ -228,6 +230,7 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         if (
             type(result) is float and error is None and not record.path and not record.errors
             and not call.capture and call.room > 0 and call.spec.task is None and type(call.shaped) is _inputs.Row
+            and record.secrets is None
         ):  # the commonest call, kept short: one row in, one finite or non-finite value out
             if span.is_recording():
                 if math.isfinite(result):
@@ -245,13 +248,14 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         outputs = None
         if error is not None:
             if recording:
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:256]))
+                _exceptions.record(span, error, record.secrets, _config.STATE.exception_messages)
         elif call.capture:
             outputs = _record_outputs(call, result, attributes)
             _feed_captures(call, outputs, end_ns)
         elif recording and not _plain_output(call, result, attributes):
             _record_outputs(call, result, attributes)
+        if record.secrets is not None:  # an output that is (or repeats) a redacted field
+            _redaction.scrub_output(attributes, _config.STATE.redaction, record.secrets)
         if record.errors:
             attributes[semconv.MONITORING_ERRORS] = record.errors
         if recording:

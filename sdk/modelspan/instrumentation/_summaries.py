@@ -55,24 +55,38 @@ def _batch_attributes(
         action = policy.get(name) if policy else None
         if action == "drop":
             continue
-        profile = profiles.get(name)
-        if action == "hash":
-            strings, nulls, wrong = _profile.as_strings(column)
-            hashed = [_redaction.hash_value(value) for value in strings]
-            categorical_summary(name, hashed, None, attributes, quality, nulls, wrong)
-            continue
-        kind = profile.kind if profile is not None else _profile.infer_kind(column)
-        if kind == "numeric":
-            numeric_summary(name, column, profile, attributes, quality)
-        elif kind == "text":
-            text_summary(name, column, profile, attributes, quality)
-        else:
-            strings, nulls, wrong = _profile.as_strings(column)
-            categorical_summary(name, strings, profile, attributes, quality, nulls, wrong)
+        try:
+            _column(name, column, profiles.get(name), action, attributes, quality)
+        except Exception:  # a value whose __float__/__str__ raises: one type-change finding
+            quality.add(semconv.CHECK_TYPE_CHANGE, name)
     if profiles and batch.size:
         for name in profiles.keys() - batch.columns.keys():
             attributes[stat(name, semconv.STAT_NULL_COUNT)] = batch.size
             quality.add(semconv.CHECK_NULL, name, batch.size)
+
+
+def _column(
+    name: str,
+    column: Any,
+    profile: FeatureProfile | None,
+    action: str | None,
+    attributes: dict[str, Any],
+    quality: Quality,
+) -> None:
+    if action == "hash":
+        # Hashed by the monitor before anything else saw the input (hashing is idempotent).
+        hashed = [str(_redaction.hash_value(value)) for value in column if not _profile.is_null(value)]
+        nulls = len(column) - len(hashed)
+        categorical_summary(name, hashed, None, attributes, quality, nulls, 0)
+        return
+    kind = profile.kind if profile is not None else _profile.infer_kind(column)
+    if kind == "numeric":
+        numeric_summary(name, column, profile, attributes, quality)
+    elif kind == "text":
+        text_summary(name, column, profile, attributes, quality)
+    else:
+        strings, nulls, wrong = _profile.as_strings(column)
+        categorical_summary(name, strings, profile, attributes, quality, nulls, wrong)
 
 
 def numeric_summary(

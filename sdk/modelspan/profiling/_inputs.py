@@ -38,19 +38,25 @@ class Batch:
     size: int
     columns: dict[str, Any] = field(default_factory=dict)
     bad_rows: int = 0
+    redacted: bool = False
+    """Redaction went over the columns (when it dropped them all, the rows are still rows)."""
 
 
-def default_names(count: int, names: Sequence[str] | None) -> list[str]:
-    """Feature names for positional values.
+def default_names(count: int, names: Sequence[str] | None, limit: int | None = None) -> list[str]:
+    """Feature names for ``count`` positional values (only the first ``limit`` are built, so a
+    100,000-wide row costs ``MAX_FEATURES`` names, not 100,000).
 
     >>> default_names(3, None)
     ['f0', 'f1', 'f2']
     >>> default_names(2, ["age", "income"])
     ['age', 'income']
+    >>> default_names(100_000, None, 2)
+    ['f0', 'f1']
     """
+    wanted = count if limit is None else min(count, limit)
     if names is not None and len(names) == count:
-        return [str(name) for name in names]
-    return [f"f{i}" for i in range(count)]
+        return [str(names[i]) for i in range(wanted)]
+    return [f"f{i}" for i in range(wanted)]
 
 
 def normalise(value: Any, names: Sequence[str] | None, arg_name: str) -> Row | Batch | None:
@@ -90,10 +96,10 @@ def _from_array(array: np.ndarray, names: Sequence[str] | None, arg_name: str) -
         return Row({arg_name: array.item()})
     if array.ndim == 1:
         count = min(array.shape[0], semconv.MAX_FEATURES)
-        return Row(dict(zip(default_names(array.shape[0], names)[:count], array[:count].tolist(), strict=True)))
+        return Row(dict(zip(default_names(array.shape[0], names, count), array[:count].tolist(), strict=True)))
     if array.ndim == 2:
         width = min(array.shape[1], semconv.MAX_FEATURES)
-        labels = default_names(array.shape[1], names)
+        labels = default_names(array.shape[1], names, width)
         return Batch(array.shape[0], {labels[j]: array[:, j] for j in range(width)})
     return Batch(array.shape[0])  # images, sequences: only the batch size is meaningful
 
@@ -107,7 +113,7 @@ def _from_sequence(items: Sequence[Any], names: Sequence[str] | None) -> Row | B
     if isinstance(first, (list, tuple, np.ndarray)):
         return _from_lists(items, names)
     count = min(len(items), semconv.MAX_FEATURES)
-    return Row(dict(zip(default_names(len(items), names)[:count], items[:count], strict=True)))
+    return Row(dict(zip(default_names(len(items), names, count), items[:count], strict=True)))
 
 
 def _from_dicts(rows: Sequence[Any]) -> Batch:
@@ -123,7 +129,8 @@ def _from_dicts(rows: Sequence[Any]) -> Batch:
             if column is None:
                 if len(columns) >= semconv.MAX_FEATURES:
                     continue
-                column = columns.setdefault(name[: semconv.MAX_STRING_LENGTH], [])
+                # Long names are cut with a hash suffix: distinct names stay distinct columns.
+                column = columns.setdefault(semconv.bounded_name(name), [])
             # Rows missing a feature are nulls, padded in as they are found.
             column.extend([None] * (index - len(column)))
             column.append(item)
@@ -163,7 +170,7 @@ def _is_pandas(value: object) -> bool:
 def _from_pandas(value: Any, names: Sequence[str] | None) -> Row | Batch | None:
     kind = type(value).__name__
     if kind == "Series":
-        return Row(_bounded_row(value.to_dict()))
+        return Row(value.iloc[: semconv.MAX_FEATURES].to_dict())  # a 100,000-wide row: 200 cells
     if kind == "DataFrame":
         labels = [str(c) for c in value.columns[: semconv.MAX_FEATURES]]
         columns = {
