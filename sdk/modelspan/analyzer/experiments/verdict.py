@@ -17,7 +17,7 @@ An arm ``wins`` when at least one metric is significantly better and none signif
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from modelspan.analyzer.experiments.sequential import Design, Sequential, msprt
 from modelspan.analyzer.experiments.srm import SampleRatio, sample_ratio_mismatch
@@ -77,16 +77,17 @@ def _num(x: float) -> float | None:
 
 
 def _raw_effects(
-    metrics: Mapping[str, Mapping[str, Moments]], control: str, design: Design
+    metrics: Mapping[str, Mapping[str, Moments]], control: str, design: Design, taus: Mapping[str, float]
 ) -> list[tuple[str, str, Sequential]]:
     out: list[tuple[str, str, Sequential]] = []
     for metric, per_arm in sorted(metrics.items()):
+        metric_design = replace(design, tau=taus[metric]) if metric in taus else design
         base = per_arm.get(control)
         for arm, moments in sorted(per_arm.items()):
             if arm == control or base is None:
                 continue
             result = msprt((base.count, base.total, base.total_sq),
-                           (moments.count, moments.total, moments.total_sq), design)
+                           (moments.count, moments.total, moments.total_sq), metric_design)
             out.append((metric, arm, result))
     return out
 
@@ -98,10 +99,12 @@ def evaluate(
     control: str,
     design: Design,
     lower_is_better: Sequence[str] = (),
+    taus: Mapping[str, float] | None = None,
 ) -> Verdict:
     """The experiment's verdict from ``units`` per arm, the design's ``weights`` and per-arm
     ``metrics`` (``{metric: {arm: Moments}}``). Metrics named in ``lower_is_better`` (error rate,
-    latency) are better when they go down.
+    latency) are better when they go down; ``taus`` gives a metric its own mixture spread (in its own
+    units, e.g. milliseconds for latency) instead of ``design.tau``.
 
     >>> v = evaluate({"A": 10400, "B": 9600}, {"A": 0.5, "B": 0.5},
     ...              {"error": {"A": Moments(10400, 2080, 2080), "B": Moments(9600, 1500, 1500)}},
@@ -117,16 +120,17 @@ def evaluate(
     challengers = [a for a in arms if a != control]
     if srm.mismatch:
         return Verdict(SRM, srm, (), {a: SRM for a in challengers})
-    effects = _effects(metrics, control, design, lower_is_better)
+    effects = _effects(metrics, control, design, lower_is_better, taus or {})
     verdicts = {a: _arm_verdict([e for e in effects if e.arm == a]) for a in challengers}
     status = NOT_ENOUGH_DATA if all(v == NOT_ENOUGH_DATA for v in verdicts.values()) else "analysed"
     return Verdict(status, srm, tuple(effects), verdicts)
 
 
 def _effects(
-    metrics: Mapping[str, Mapping[str, Moments]], control: str, design: Design, lower_is_better: Sequence[str]
+    metrics: Mapping[str, Mapping[str, Moments]], control: str, design: Design, lower_is_better: Sequence[str],
+    taus: Mapping[str, float],
 ) -> list[Effect]:
-    raw = _raw_effects(metrics, control, design)
+    raw = _raw_effects(metrics, control, design, taus)
     p_values = [float(r.p_value) if bool(r.enough_data) else None for _, _, r in raw]
     q_values = benjamini_hochberg(p_values, design.fdr)[1].tolist() if raw else []
     effects = []
