@@ -107,7 +107,7 @@ def run_show(args: argparse.Namespace) -> int:
     """Analyse, write findings, print; the exit code is the promotion gate."""
     from modelspan.analyzer.experiments import analysis, definition
     from modelspan.store._es_queries import Window
-    from modelspan.store._sqlite_experiments import experiment_calls
+    from modelspan.store._sqlite_experiments import experiment_stats
 
     try:
         store = _open(args.store)
@@ -126,7 +126,7 @@ def run_show(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"modelspan experiment show: {exc}", file=sys.stderr)
             return EXIT_ERROR
-        report = analysis.analyse(experiment_calls(store.connection, args.id, window), found, window)
+        report = analysis.analyse(experiment_stats(store.connection, args.id, window), found, window)
         documents = analysis.findings(report, now)
         report["written"] = 0 if args.no_write else store.write_findings(documents)
     finally:
@@ -164,6 +164,8 @@ def table(report: dict[str, Any]) -> str:
                      f"q={e['q_value']:.3g} {e['direction']}")
     if report.get("shadow"):
         s = report["shadow"]
+        test = s["mcnemar"]
+        mcnemar = "no labels joined" if test is None else f"p={test['p_value']:.3g} ({test['method']})"
         lines.append(f"shadow: {s['calls']} calls, churn {s['churn']}, mean |diff| {s['mean_abs_difference']}, "
-                     f"McNemar p={s['mcnemar']['p_value']:.3g} ({s['mcnemar']['method']})")
+                     f"McNemar {mcnemar}")
     return "\n".join(lines)

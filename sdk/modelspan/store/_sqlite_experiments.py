@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from modelspan import semconv
 from modelspan.store._es_queries import Window
+from modelspan.store._experiment_stats import ArmOps, ExperimentStats, ShadowOps, UnitStats
 from modelspan.store._sqlite_extras import window_ns
+
+TOP_LABELS = 10
 
 
 @dataclass(frozen=True)
@@ -83,3 +89,76 @@ def _call(row: tuple[Any, ...]) -> ExperimentCall:
         champion_label=None if champion_label is None else str(champion_label),
         agreement=None if agreement is None else float(agreement),
         difference=None if difference is None else float(difference))
+
+
+PERCENTS = (50.0, 90.0, 95.0, 99.0)
+
+
+def _percentiles(durations: list[float]) -> dict[str, float | None]:
+    if not durations:
+        return {f"p{p:g}": None for p in PERCENTS}
+    values = np.percentile(np.asarray(durations, dtype=np.float64), PERCENTS, method="linear")
+    return {f"p{p:g}": float(v) for p, v in zip(PERCENTS, values, strict=True)}
+
+
+def _correct(actual: Any, label: str | None) -> bool | None:
+    if actual is None or label is None:
+        return None
+    return semconv.category_value(actual) == label
+
+
+def _units(served: list[ExperimentCall]) -> list[UnitStats]:
+    groups: dict[tuple[str, str | None], list[ExperimentCall]] = defaultdict(list)
+    for call in served:
+        groups[(call.arm, call.unit)].append(call)
+    units = []
+    for (arm, unit), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        marks = [m for m in (_correct(c.actual, c.label) for c in group) if m is not None]
+        durations = np.asarray([c.duration_ms for c in group])
+        units.append(UnitStats(arm, unit, len(group), sum(c.error for c in group), float(durations.sum()),
+                               float(np.square(durations).sum()), len(marks), sum(marks)))
+    return units
+
+
+def _arm(arm: str, calls: list[ExperimentCall]) -> ArmOps:
+    marks = [m for m in (_correct(c.actual, c.label) for c in calls) if m is not None]
+    values = [c.value for c in calls if c.value is not None]
+    return ArmOps(arm=arm, calls=len(calls), errors=sum(c.error for c in calls),
+                  latency_ms=_percentiles([c.duration_ms for c in calls]),
+                  labels=dict(Counter(c.label for c in calls if c.label is not None).most_common(TOP_LABELS)),
+                  value_mean=float(np.mean(values)) if values else None,
+                  versions=sorted({f"{c.model}:{c.version}" for c in calls}),
+                  labelled=len(marks), accuracy=sum(marks) / len(marks) if marks else None)
+
+
+def _shadow(calls: list[ExperimentCall]) -> ShadowOps | None:
+    if not calls:
+        return None
+    agreements = [c.agreement for c in calls if c.agreement is not None]
+    differences = [c.difference for c in calls if c.difference is not None]
+    b = c_ = 0
+    for call in calls:
+        champion, challenger = _correct(call.actual, call.champion_label), _correct(call.actual, call.label)
+        if champion is not None and challenger is not None:
+            b += champion and not challenger
+            c_ += challenger and not champion
+    return ShadowOps(calls=len(calls), failed=sum(c.error for c in calls), compared=len(agreements),
+                     churn=1.0 - float(np.mean(agreements)) if agreements else None,
+                     mean_abs_difference=float(np.mean(differences)) if differences else None,
+                     latency_ms=_percentiles([c.duration_ms for c in calls]),
+                     champion_only_right=b, challenger_only_right=c_)
+
+
+def experiment_stats(connection: sqlite3.Connection, experiment: str, window: Window) -> ExperimentStats:
+    """The experiment's unit sums, arm summaries and shadow summary over ``window``."""
+    return stats_from_calls(experiment_calls(connection, experiment, window))
+
+
+def stats_from_calls(calls: list[ExperimentCall]) -> ExperimentStats:
+    """``ExperimentStats`` of experiment calls (the SQLite store reads calls, then sums them here)."""
+    served = [c for c in calls if not c.shadow]
+    by_arm: dict[str, list[ExperimentCall]] = defaultdict(list)
+    for call in served:
+        by_arm[call.arm].append(call)
+    return ExperimentStats(units=_units(served), arms=[_arm(a, group) for a, group in sorted(by_arm.items())],
+                           shadow=_shadow([c for c in calls if c.shadow]), labels_joined=True)

@@ -9,7 +9,7 @@ from modelspan.analyzer.experiments import analysis
 from modelspan.analyzer.experiments.definition import Definition
 from modelspan.report import render
 from modelspan.store._es_queries import Window
-from modelspan.store._sqlite_experiments import ExperimentCall
+from modelspan.store._sqlite_experiments import ExperimentCall, stats_from_calls
 from modelspan.store.sqlite import SQLiteStore
 
 START, MIDDLE, END = "2026-12-01T00:00:00Z", "2026-12-01T12:00:00Z", "2026-12-02T00:00:00Z"
@@ -27,8 +27,9 @@ def _calls(units: int, challenger_errors: int) -> list[ExperimentCall]:
 
 def test_the_section_draws_the_latest_effects_with_their_intervals(tmp_path: Path) -> None:
     definition = Definition("ranker-v2", {"champion": 0.5, "challenger": 0.5}, "champion", created_at=START)
-    early = analysis.analyse(_calls(60, 0), definition, Window.parse(START, MIDDLE))  # not enough units yet
-    late = analysis.analyse(_calls(2000, 4), definition, Window.parse(START, END))
+    # The early analysis had too few units; the late one supersedes it.
+    early = analysis.analyse(stats_from_calls(_calls(60, 0)), definition, Window.parse(START, MIDDLE))
+    late = analysis.analyse(stats_from_calls(_calls(2000, 4)), definition, Window.parse(START, END))
     with SQLiteStore(tmp_path / "store.db") as store:
         store.write_findings(analysis.findings(early, MIDDLE) + analysis.findings(late, END))
         html = render(store, Window.parse(MIDDLE, END), tmp_path / "report.html").read_text(encoding="utf-8")

@@ -6,112 +6,83 @@ served no one) and make the churn section instead. The unit of analysis is the e
 latency, its accuracy on labelled calls), and the arms are compared over units, because requests of
 one user are not independent. Calls without a unit count as units of one call (said in the report).
 
-The report is a JSON-able dict (``docs/experiments.md``); :func:`findings` turns it into ``experiment``
-findings and :func:`exit_code` into the promotion gate.
+Input is the backend-neutral ``ExperimentStats`` either store returns. The report is a JSON-able
+dict (``docs/experiments.md``); :func:`findings` turns it into ``experiment`` findings and
+:func:`exit_code` into the promotion gate.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from modelspan import findings as F
-from modelspan import semconv
 from modelspan.analyzer.experiments import verdict as V
 from modelspan.analyzer.experiments.definition import ACCURACY, ERROR_RATE, LATENCY_MS, LOWER_IS_BETTER, Definition
 from modelspan.analyzer.experiments.paired import mcnemar
-from modelspan.analyzer.latency import percentiles
 from modelspan.store._es_queries import Window
-from modelspan.store._sqlite_experiments import ExperimentCall
+from modelspan.store._experiment_stats import ExperimentStats, ShadowOps, UnitStats
 
-TYPE_EXPERIMENT = "experiment"
-TOP_LABELS = 10
 EXIT_PROMOTE, EXIT_WAIT, EXIT_ERROR, EXIT_REJECT, EXIT_SRM = 0, 1, 2, 3, 4
 """Exit codes of ``modelspan experiment show`` (the promotion gate, ``docs/experiments.md``)."""
 
 
-def _correct(call: ExperimentCall, label: str | None) -> bool | None:
-    if call.actual is None or label is None:
-        return None
-    return semconv.category_value(call.actual) == label
+def _add(table: dict[str, V.Moments], arm: str, count: int, total: float, total_sq: float) -> None:
+    if count:
+        table[arm] = table.get(arm, V.Moments(0, 0.0, 0.0)).merge(V.Moments(count, total, total_sq))
 
 
-def _unit_metrics(calls: Sequence[ExperimentCall]) -> dict[str, dict[str, list[float]]]:
-    """``{metric: {arm: [per-unit value]}}`` over served calls."""
-    per_unit: dict[tuple[str, str], list[ExperimentCall]] = defaultdict(list)
-    for call in calls:
-        per_unit[(call.arm, call.unit or "call:" + call.prediction_id)].append(call)
-    values: dict[str, dict[str, list[float]]] = {m: defaultdict(list) for m in (ERROR_RATE, LATENCY_MS, ACCURACY)}
-    for (arm, _), group in per_unit.items():
-        values[ERROR_RATE][arm].append(sum(c.error for c in group) / len(group))
-        values[LATENCY_MS][arm].append(float(np.mean([c.duration_ms for c in group])))
-        marks = [m for m in (_correct(c, c.label) for c in group) if m is not None]
-        if marks:
-            values[ACCURACY][arm].append(sum(marks) / len(marks))
-    return values
-
-
-def _moments(values: list[float]) -> V.Moments:
-    array = np.asarray(values, dtype=np.float64)
-    return V.Moments(int(array.size), float(array.sum()), float(np.square(array).sum()))
-
-
-def _arm_summary(arm: str, calls: list[ExperimentCall], weight: float) -> dict[str, Any]:
-    units = {c.unit for c in calls if c.unit is not None}
-    labels = Counter(c.label for c in calls if c.label is not None)
-    marks = [m for m in (_correct(c, c.label) for c in calls) if m is not None]
-    values = [c.value for c in calls if c.value is not None]
-    return {
-        "arm": arm, "weight": weight, "calls": len(calls),
-        "units": len(units) + sum(1 for c in calls if c.unit is None),
-        "errors": sum(c.error for c in calls),
-        "error_rate": sum(c.error for c in calls) / len(calls) if calls else None,
-        "latency_ms": {f"p{p:g}": v for p, v in percentiles([c.duration_ms for c in calls]).items()},
-        "labels": dict(labels.most_common(TOP_LABELS)),
-        "value_mean": float(np.mean(values)) if values else None,
-        "labelled": len(marks), "accuracy": sum(marks) / len(marks) if marks else None,
-        "versions": sorted({f"{c.model}:{c.version}" for c in calls}),
-    }
-
-
-def _shadow_summary(calls: list[ExperimentCall]) -> dict[str, Any] | None:
-    if not calls:
-        return None
-    agreements = [c.agreement for c in calls if c.agreement is not None]
-    differences = [c.difference for c in calls if c.difference is not None]
-    b = c_ = 0
-    for call in calls:
-        champion_right, challenger_right = _correct(call, call.champion_label), _correct(call, call.label)
-        if champion_right is None or challenger_right is None:
+def unit_moments(units: Sequence[UnitStats]) -> tuple[dict[str, dict[str, V.Moments]], dict[str, int]]:
+    """``({metric: {arm: Moments over units}}, {arm: units})``; unit-less calls are units of one call."""
+    metrics: dict[str, dict[str, V.Moments]] = {ERROR_RATE: {}, LATENCY_MS: {}, ACCURACY: {}}
+    counts: dict[str, int] = defaultdict(int)
+    for u in units:
+        if u.unit is None:  # each call its own unit: its values are 0/1 errors and its own duration
+            counts[u.arm] += u.calls
+            _add(metrics[ERROR_RATE], u.arm, u.calls, u.errors, u.errors)
+            _add(metrics[LATENCY_MS], u.arm, u.calls, u.duration_ms_sum, u.duration_ms_sum_sq)
+            _add(metrics[ACCURACY], u.arm, u.labelled, u.correct, u.correct)
             continue
-        b += champion_right and not challenger_right
-        c_ += challenger_right and not champion_right
-    test = mcnemar(b, c_)
-    return {
-        "calls": len(calls), "failed": sum(c.error for c in calls), "compared": len(agreements),
-        "churn": 1.0 - float(np.mean(agreements)) if agreements else None,
-        "mean_abs_difference": float(np.mean(differences)) if differences else None,
-        "latency_ms": {f"p{p:g}": v for p, v in percentiles([c.duration_ms for c in calls]).items()},
-        "mcnemar": {"champion_only_right": b, "challenger_only_right": c_, "statistic": test.statistic,
-                    "p_value": test.p_value, "method": test.method},
-    }
+        counts[u.arm] += 1
+        error, latency = u.errors / u.calls, u.duration_ms_sum / u.calls
+        _add(metrics[ERROR_RATE], u.arm, 1, error, error * error)
+        _add(metrics[LATENCY_MS], u.arm, 1, latency, latency * latency)
+        if u.labelled:
+            accuracy = u.correct / u.labelled
+            _add(metrics[ACCURACY], u.arm, 1, accuracy, accuracy * accuracy)
+    return {m: arms for m, arms in metrics.items() if arms}, dict(counts)
 
 
-def analyse(calls: Sequence[ExperimentCall], definition: Definition, window: Window) -> dict[str, Any]:
-    """The report of ``definition``'s experiment over ``calls`` (module docstring)."""
-    served = [c for c in calls if not c.shadow and c.arm in definition.arms]
-    by_arm: dict[str, list[ExperimentCall]] = {arm: [] for arm in definition.arms}
-    for call in served:
-        by_arm[call.arm].append(call)
-    arms = [_arm_summary(arm, group, definition.arms[arm]) for arm, group in sorted(by_arm.items())]
-    values = _unit_metrics(served)
-    metrics = {m: {arm: _moments(v) for arm, v in per_arm.items()} for m, per_arm in values.items() if per_arm}
-    units = {a["arm"]: a["units"] for a in arms}
-    result = V.evaluate(units, definition.arms, metrics, definition.control, definition.design(),
-                        LOWER_IS_BETTER, definition.taus)
+def _shadow(shadow: ShadowOps | None) -> dict[str, Any] | None:
+    if shadow is None:
+        return None
+    body = asdict(shadow)
+    b, c = shadow.champion_only_right, shadow.challenger_only_right
+    if b is not None and c is not None:
+        test = mcnemar(b, c)
+        body["mcnemar"] = {"champion_only_right": b, "challenger_only_right": c, "statistic": test.statistic,
+                           "p_value": test.p_value, "method": test.method}
+    else:
+        body["mcnemar"] = None
+    return body
+
+
+def analyse(stats: ExperimentStats, definition: Definition, window: Window) -> dict[str, Any]:
+    """The report of ``definition``'s experiment from a store's ``stats`` (module docstring)."""
+    units = [u for u in stats.units if u.arm in definition.arms]
+    metrics, unit_counts = unit_moments(units)
+    by_arm = {a.arm: a for a in stats.arms}
+    arms = []
+    for arm in sorted(definition.arms):
+        ops = by_arm.get(arm)
+        summary = asdict(ops) if ops else {"arm": arm, "calls": 0, "errors": 0, "latency_ms": {}, "labels": {},
+                                           "value_mean": None, "versions": [], "labelled": 0, "accuracy": None}
+        summary["error_rate"] = summary["errors"] / summary["calls"] if summary["calls"] else None
+        arms.append(summary | {"weight": definition.arms[arm], "units": unit_counts.get(arm, 0)})
+    result = V.evaluate({a: unit_counts.get(a, 0) for a in definition.arms}, definition.arms, metrics,
+                        definition.control, definition.design(), LOWER_IS_BETTER, definition.taus)
     start, end = window.iso()
     return {
         "experiment": definition.id, "control": definition.control, "window": {"start": start, "end": end},
@@ -124,9 +95,10 @@ def analyse(calls: Sequence[ExperimentCall], definition: Definition, window: Win
                 "p_value": result.sample_ratio.p_value, "observed": list(result.sample_ratio.observed),
                 "expected": list(result.sample_ratio.expected)},
         "arms": arms, "effects": [vars(e) for e in result.effects],
-        "unknown_arm_calls": sum(1 for c in calls if not c.shadow and c.arm not in definition.arms),
-        "calls_without_unit": sum(1 for c in served if c.unit is None),
-        "shadow": _shadow_summary([c for c in calls if c.shadow]),
+        "unknown_arm_calls": sum(u.calls for u in stats.units if u.arm not in definition.arms),
+        "calls_without_unit": sum(u.calls for u in units if u.unit is None),
+        "labels_joined": stats.labels_joined,
+        "shadow": _shadow(stats.shadow),
     }
 
 
