@@ -6,8 +6,9 @@
 
 ``create`` fixes the arms, weights and statistics parameters (always-valid inference needs them
 chosen before the data) and refuses to change them later. ``show`` analyses the experiment from its
-creation (or ``--since``) to now (or ``--until``) on the SQLite store and writes ``experiment``
-findings unless ``--no-write``.
+creation (or ``--since``) to now (or ``--until``) -- with SQL on the SQLite store, with aggregations
+on Elasticsearch (where labels are not joined: no accuracy effect, no McNemar) -- and writes
+``experiment`` findings unless ``--no-write``.
 
 Exit codes of ``show`` (a CI/CD promotion gate, ``docs/experiments.md``): 0 promote (a challenger
 wins on some metric and loses on none), 1 keep waiting (inconclusive or not enough data), 3 reject
@@ -57,18 +58,32 @@ def register(subparsers: Any) -> None:
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", help="SQLite file (default: MODELSPAN_STORE or ./modelspan.db)")
+    parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
+                        "ELASTICSEARCH_URL, ./modelspan.db)")
 
 
 def _open(target: str | None) -> Any:
     from modelspan.store import open_store
+
+    return open_store(target)
+
+
+def _stats(store: Any, experiment: str, window: Any) -> Any:
+    """The experiment's statistics: SQL on the SQLite store, aggregations on Elasticsearch."""
     from modelspan.store.sqlite import SQLiteStore
 
-    store = open_store(target)
-    if not isinstance(store, SQLiteStore):
-        store.close()
-        raise ValueError("experiment analysis reads the SQLite store for now (Elasticsearch: not yet)")
-    return store
+    if isinstance(store, SQLiteStore):
+        from modelspan.store._sqlite_experiments import experiment_stats
+
+        return experiment_stats(store.connection, experiment, window)
+    from modelspan.store import _es_experiments
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = store.client.search(index=store.spans_index, body=body,
+                                                       ignore_unavailable=True).body
+        return response
+
+    return _es_experiments.experiment_stats(search, experiment, window)
 
 
 def _arms(items: list[str]) -> dict[str, float]:
@@ -107,7 +122,6 @@ def run_show(args: argparse.Namespace) -> int:
     """Analyse, write findings, print; the exit code is the promotion gate."""
     from modelspan.analyzer.experiments import analysis, definition
     from modelspan.store._es_queries import Window
-    from modelspan.store._sqlite_experiments import experiment_stats
 
     try:
         store = _open(args.store)
@@ -126,7 +140,7 @@ def run_show(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"modelspan experiment show: {exc}", file=sys.stderr)
             return EXIT_ERROR
-        report = analysis.analyse(experiment_stats(store.connection, args.id, window), found, window)
+        report = analysis.analyse(_stats(store, args.id, window), found, window)
         documents = analysis.findings(report, now)
         report["written"] = 0 if args.no_write else store.write_findings(documents)
     finally:
