@@ -161,3 +161,14 @@ def test_shadow_sample_share_and_numeric_difference(spans: Spans) -> None:
     assert shadow_span.attributes[semconv.EXPERIMENT_AGREEMENT] == 0.0  # type: ignore[index]
     with pytest.raises(ValueError):
         modelspan.shadow(v2, sample=2.0)
+
+
+def test_async_functions_are_refused_clearly() -> None:
+    async def challenger(row: dict[str, float]) -> float:
+        return 0.0
+
+    def champion(row: dict[str, float]) -> float:
+        return 0.0
+
+    with pytest.raises(TypeError, match="async"):
+        modelspan.shadow(challenger)(champion)

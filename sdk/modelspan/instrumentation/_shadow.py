@@ -15,6 +15,7 @@ to the call's arguments, so the caller must not mutate them after the call (copy
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import queue
@@ -167,6 +168,10 @@ def shadow(challenger: Callable[..., Any], sample: float = 1.0, *, experiment: s
     worker = Shadow(challenger, sample, str(name), str(arm), compare or compare_outputs, queue_size)
 
     def decorate(champion: F) -> F:
+        if inspect.iscoroutinefunction(champion) or inspect.iscoroutinefunction(challenger):
+            raise TypeError("modelspan.shadow runs plain functions; async champions and challengers are not "
+                            "supported yet")
+
         @functools.wraps(champion)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not _config.STATE.enabled or not (sample >= 1.0 or random.random() < sample):
