@@ -1,4 +1,4 @@
-"""The seven modelspan alerts, as Watcher watches (Standard licence and up) and Kibana `.es-query` rules (Basic).
+"""The eight modelspan alerts, as Watcher watches (Standard licence and up) and Kibana `.es-query` rules (Basic).
 
 Findings-based alerts (drift, quality drop, novel paths, correlated incidents) fire on new flagged
 findings the analyzer wrote (``finding.analyzed_at`` within the look-back), so they fire exactly when
@@ -137,6 +137,10 @@ def findings_alerts() -> dict[str, FindingsAlert]:
             "correlated incident", "An application incident whose failing traces hold the implicated model spans.",
             _flagged([findings.TYPE_INCIDENT], {"term": {findings.INCIDENT_KIND: CORRELATED}}),
             time_field=findings.TIMESTAMP, lookback=INCIDENT_LOOKBACK),
+        "modelspan-experiment": FindingsAlert(
+            "experiment verdict", "An experiment arm won or lost, or its sample ratio mismatched "
+            "(always-valid analysis, docs/experiments.md).",
+            _flagged([findings.TYPE_EXPERIMENT], {"exists": {"field": findings.EXPERIMENT_VERDICT}})),
     }
 
 

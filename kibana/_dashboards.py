@@ -1,4 +1,4 @@
-"""The six modelspan dashboards: what each panel shows, in terms of our span and findings fields.
+"""The seven modelspan dashboards: what each panel shows, in terms of our span and findings fields.
 
 Model-centric dashboards carry model/version controls on the spans data view; the findings data
 view defines runtime aliases of the same field names (``_views``), so one selection filters span
@@ -50,6 +50,7 @@ DASHBOARDS = {
     "quality": "modelspan-quality",
     "paths": "modelspan-paths",
     "incidents": "modelspan-incidents",
+    "experiments": "modelspan-experiments",
 }
 SEARCHES = {
     "correlated": "modelspan-search-correlated-incidents",
@@ -324,6 +325,45 @@ def incidents() -> Json:
                        "Model and application incidents side by side, correlated through their traces.", g)
 
 
+def experiments() -> Json:
+    """Arms side by side: each challenger's effect and always-valid interval, verdicts and the SRM check."""
+    g = L.Grid()
+    g.add_markdown("Experiments", "Written by `modelspan experiment show` (docs/experiments.md): each arm's "
+                   "difference from the control with its always-valid interval (mSPRT), which stays valid however "
+                   "often it is looked at; no effect is reported while the sample-ratio check fails.", height=3)
+    is_effect = f"{eq(findings.TYPE, findings.TYPE_EXPERIMENT)} and {eq(findings.TEST_NAME, 'msprt')}"
+    for metric in ("error_rate", "latency_ms", "accuracy"):
+        _add(g, f"{metric}: arm minus control, with its interval", FINDINGS_VIEW, {
+            "x": L.date_histogram(), "split": L.terms(findings.EXPERIMENT_ARM, "arm", None, 10),
+            "effect": L.stat("average", findings.METRIC_VALUE, "difference"),
+            "lower": L.stat("max", findings.EFFECT_LOWER, "interval lower"),
+            "upper": L.stat("min", findings.EFFECT_UPPER, "interval upper")}, "line",
+             kql=f"{is_effect} and {eq(findings.METRIC_NAME, metric)}", width=16)
+    _add(g, "Effects (latest analysis)", FINDINGS_VIEW, {
+        "experiment": L.terms(findings.EXPERIMENT_ID, "experiment", None, 50, other=False),
+        "arm": L.terms(findings.EXPERIMENT_ARM, "arm", None, 20, other=False),
+        "metric": L.terms(findings.METRIC_NAME, "metric", None, 10, other=False),
+        "effect": L.last_value(findings.METRIC_VALUE, "difference", "number"),
+        "lower": L.last_value(findings.EFFECT_LOWER, "lower", "number"),
+        "upper": L.last_value(findings.EFFECT_UPPER, "upper", "number"),
+        "q": L.last_value(findings.TEST_P_VALUE_ADJUSTED, "q-value", "number")}, "table", kql=is_effect, width=48)
+    _add(g, "Verdicts", FINDINGS_VIEW, {
+        "experiment": L.terms(findings.EXPERIMENT_ID, "experiment", None, 50, other=False),
+        "arm": L.terms(findings.EXPERIMENT_ARM, "arm", None, 20, other=False),
+        "verdict": L.last_value(findings.EXPERIMENT_VERDICT, "latest verdict"),
+        "units": L.last_value(findings.SAMPLE_COUNT, "units", "number"),
+        "control": L.last_value(findings.REFERENCE_COUNT, "control units", "number")}, "table",
+         kql=f"{eq(findings.TYPE, findings.TYPE_EXPERIMENT)} and {findings.EXPERIMENT_VERDICT} : *", width=24)
+    _add(g, "Sample-ratio check (p-value; below 0.001 withholds every effect)", FINDINGS_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(findings.EXPERIMENT_ID, "experiment", None, 10),
+        "p": L.stat("min", findings.TEST_P_VALUE, "SRM p-value")}, "line",
+         kql=f"{eq(findings.TYPE, findings.TYPE_EXPERIMENT)} and {eq(findings.TEST_NAME, 'srm_chi_square')}",
+         width=24)
+    return L.dashboard(DASHBOARDS["experiments"], "[modelspan] Experiments",
+                       "Champion/challenger and A/B experiments: effects with always-valid intervals, verdicts, "
+                       "sample-ratio checks.", g)
+
+
 def saved_objects() -> list[Json]:
     """Every dashboard and saved search (data views come from ``_views``)."""
-    return [*incident_searches(), overview(), model_page(), drift(), quality(), paths(), incidents()]
+    return [*incident_searches(), overview(), model_page(), drift(), quality(), paths(), incidents(), experiments()]

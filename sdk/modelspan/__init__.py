@@ -28,9 +28,11 @@ from modelspan._version import __version__
 from modelspan.baseline import Baseline, FeatureProfile
 from modelspan.instrumentation._config import configure, force_flush, shutdown
 from modelspan.instrumentation._decorate import monitor
+from modelspan.instrumentation._experiment import Assignment, assign
 from modelspan.instrumentation._health import monitoring_errors
 from modelspan.instrumentation._module import module
 from modelspan.instrumentation._prediction import Prediction, current_prediction, last_prediction
+from modelspan.instrumentation._shadow import shadow
 
 
 def record_outcome(
@@ -54,10 +56,12 @@ def record_outcomes(pairs: Any, store: Any = None) -> Any:
 
 
 __all__: list[str] = [
+    "Assignment",
     "Baseline",
     "FeatureProfile",
     "Prediction",
     "__version__",
+    "assign",
     "configure",
     "current_prediction",
     "force_flush",
@@ -67,5 +71,6 @@ __all__: list[str] = [
     "monitoring_errors",
     "record_outcome",
     "record_outcomes",
+    "shadow",
     "shutdown",
 ]

@@ -83,6 +83,16 @@ def latency_metric(percent: float) -> str:
 
 METRIC_LATENCY_P95: Final = latency_metric(95.0)
 
+EXPERIMENT_ID: Final = "experiment.id"
+"""The experiment of an ``experiment`` finding (``ml.experiment.id``)."""
+EXPERIMENT_ARM: Final = "experiment.arm"
+EXPERIMENT_CONTROL: Final = "experiment.control"
+EXPERIMENT_VERDICT: Final = "experiment.verdict"
+"""``win``, ``lose``, ``inconclusive``, ``not_enough_data`` or ``srm`` (docs/experiments.md)."""
+EFFECT_LOWER: Final = "effect.lower"
+"""Lower end of the always-valid interval of ``metric.value`` (an arm's difference from the control)."""
+EFFECT_UPPER: Final = "effect.upper"
+
 TRACE_IDS: Final = "trace_ids"
 """Up to ``MAX_EXAMPLE_TRACES`` example trace ids to inspect."""
 MAX_EXAMPLE_TRACES: Final = 10
@@ -119,6 +129,8 @@ TYPE_QUALITY: Final = TYPE_PERFORMANCE
 TYPE_APP_ERRORS: Final = "application_errors"
 TYPE_APP_LATENCY: Final = "application_latency"
 TYPE_INCIDENT: Final = "incident"
+TYPE_EXPERIMENT: Final = "experiment"
+"""An experiment's SRM check, effects and per-arm verdicts (``modelspan experiment show``)."""
 TYPE_DISTRIBUTION: Final = "distribution"
 """Not a problem but the evidence for one: one document per bin (or category) of a drifting column,
 ``metric.name`` the bin label, ``metric.value`` its current share, ``metric.reference_value`` its
@@ -149,11 +161,12 @@ _KEYWORDS = (
     ID, TYPE, SEVERITY, MODEL_NAME, MODEL_VERSION, MODULE_NAME, FEATURE_NAME, OUTPUT_LABEL,
     MODULE_PATH, SERVICE_NAME, ROUTE, REFERENCE_KIND, TEST_NAME, METRIC_NAME, TRACE_IDS,
     INCIDENT_KIND, INCIDENT_MODEL_FINDINGS, INCIDENT_APP_FINDINGS, INCIDENT_EVIDENCE_REASONS,
+    EXPERIMENT_ID, EXPERIMENT_ARM, EXPERIMENT_CONTROL, EXPERIMENT_VERDICT,
 )
 _DATES = (TIMESTAMP, ANALYZED_AT, WINDOW_START, WINDOW_END, REFERENCE_START, REFERENCE_END)
 _DOUBLES = (
     TEST_SCORE, TEST_THRESHOLD, TEST_P_VALUE, TEST_P_VALUE_ADJUSTED, METRIC_VALUE,
-    METRIC_REFERENCE_VALUE, INCIDENT_EVIDENCE_SHARE,
+    METRIC_REFERENCE_VALUE, INCIDENT_EVIDENCE_SHARE, EFFECT_LOWER, EFFECT_UPPER,
 )
 _LONGS = (SAMPLE_COUNT, REFERENCE_COUNT, INCIDENT_EVIDENCE_COUNT)
 

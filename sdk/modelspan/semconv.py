@@ -182,6 +182,27 @@ MONITORING_ERRORS: Final = "ml.monitoring.errors"
 ATTRIBUTES_DROPPED: Final = "ml.attributes.dropped"
 """Number of summary attributes left off this span to stay within the span attribute limit."""
 
+# --- Experiments (docs/experiments.md) ---------------------------------------------------------
+SPAN_KIND_SHADOW: Final = "shadow"
+"""``ml.span.kind`` of a challenger's model span run by ``modelspan.shadow``: a model call that served
+no one, so production QPS, latency, drift and quality (which read ``model`` spans) never count it."""
+EXPERIMENT_ID: Final = "ml.experiment.id"
+"""The experiment a root model call belongs to (``modelspan.assign`` / ``modelspan.shadow``)."""
+EXPERIMENT_ARM: Final = "ml.experiment.arm"
+"""The arm of the experiment that served (or, for a shadow call, shadowed) the call."""
+EXPERIMENT_UNIT: Final = "ml.experiment.unit"
+"""The experiment unit (user, session, ...) as a pseudonym: the first 16 hex digits of
+``sha256(experiment + "\x1f" + unit)``; analysis counts units, not requests."""
+EXPERIMENT_SHADOW: Final = "ml.experiment.shadow"
+"""``true`` on a shadow call: its output was computed for comparison and returned to no one."""
+EXPERIMENT_CHAMPION_PREDICTION_ID: Final = "ml.experiment.champion.prediction_id"
+"""On a shadow call: the prediction id of the champion call it shadows (the span also links to it)."""
+EXPERIMENT_AGREEMENT: Final = "ml.experiment.agreement"
+"""On a shadow call: share of output rows equal to the champion's (1.0 or 0.0 for one row)."""
+EXPERIMENT_DIFFERENCE: Final = "ml.experiment.difference"
+"""On a shadow call with numeric outputs: mean absolute difference from the champion's output."""
+
+
 # --- Bounds (documented in docs/semantic-conventions.md) ------------------------------------
 MAX_PATH_LENGTH: Final = 32
 MAX_ROW_OUTPUTS: Final = 256

@@ -92,6 +92,10 @@ def _findings() -> list[dict[str, Any]]:
         _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.1, F.SAMPLE_COUNT: 50}),
         _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.1, F.SAMPLE_COUNT: 5}),
         _finding(F.TYPE_ERROR_RATE, False, now, **{F.METRIC_NAME: errors, F.METRIC_VALUE: 0.01, F.SAMPLE_COUNT: 500}),
+        _finding(F.TYPE_EXPERIMENT, True, now, **{F.EXPERIMENT_VERDICT: "lose", F.SAMPLE_COUNT: 1}),
+        _finding(F.TYPE_EXPERIMENT, False, now, **{F.EXPERIMENT_VERDICT: "inconclusive", F.SAMPLE_COUNT: 2}),
+        _finding(F.TYPE_EXPERIMENT, True, old, **{F.EXPERIMENT_VERDICT: "win", F.SAMPLE_COUNT: 3}),
+        _finding(F.TYPE_EXPERIMENT, True, now, **{F.METRIC_NAME: errors, F.SAMPLE_COUNT: 4}),  # an effect, no verdict
     ]
 
 
@@ -106,6 +110,7 @@ EXPECTED = {  # alert id -> the findings it must return (by _key), nothing else
     "modelspan-quality-drop": {(F.TYPE_QUALITY, True, True, None, None, None, None)},
     "modelspan-novel-path": {(F.TYPE_NOVEL_PATH, True, True, None, None, None, None)},
     "modelspan-correlated-incident": {(F.TYPE_INCIDENT, True, False, "correlated", None, None, None)},
+    "modelspan-experiment": {(F.TYPE_EXPERIMENT, True, True, None, None, None, 1)},
     "modelspan-latency-p95": {(F.TYPE_LATENCY, False, True, None, "latency_p95_ms", 800.0, None)},
     "modelspan-error-rate": {(F.TYPE_ERROR_RATE, False, True, None, "error_rate", 0.1, 50)},
 }

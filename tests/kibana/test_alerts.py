@@ -1,4 +1,4 @@
-"""Watches and rules as committed: the seven alerts, their fields, their scripts, and the official types.
+"""Watches and rules as committed: the eight alerts, their fields, their scripts, and the official types.
 
 The contract check runs once for everything (tsc is ~2 s per call): each watch as ``WatchBody``
 with its inner search body cut to ``{query}`` (the official types know no more: a known gap), the
@@ -24,7 +24,7 @@ from tests.kibana.test_saved_objects import VIEWS
 
 KIBANA = Path(__file__).resolve().parents[2] / "kibana"
 ALERTS = {"modelspan-drift", "modelspan-latency-p95", "modelspan-qps-drop", "modelspan-error-rate",
-          "modelspan-quality-drop", "modelspan-novel-path", "modelspan-correlated-incident"}
+          "modelspan-quality-drop", "modelspan-novel-path", "modelspan-correlated-incident", "modelspan-experiment"}
 
 
 def _load(folder: str) -> dict[str, dict[str, Any]]:
@@ -43,7 +43,7 @@ def _field_type(indices: list[str], field: str) -> str | None:
     return fields.span_field_type(field)
 
 
-def test_the_seven_alerts_exist_as_watches_and_as_rules() -> None:
+def test_the_eight_alerts_exist_as_watches_and_as_rules() -> None:
     assert set(WATCHES) == ALERTS
     assert set(RULES) == ALERTS
 

@@ -58,7 +58,7 @@ def test_every_object_is_an_importable_saved_object() -> None:
                 json.loads(item["attributes"][name])
     assert {VIEWS[v]["attributes"]["title"] for v in VIEWS} == {
         "traces-modelspan.otel-*", "traces-*.otel-*", "modelspan-findings*"}
-    assert len(DASHBOARDS) == 6
+    assert len(DASHBOARDS) == 7
 
 
 def test_data_views_come_before_the_objects_using_them() -> None:

@@ -7,6 +7,11 @@ import inspect
 import modelspan
 
 EXPECTED = {
+    "Assignment": "(experiment: 'str', arm: 'str', bucket: 'float', unit: 'str') -> None",
+    "assign": "(experiment: 'str', unit: 'Any', arms: 'Sequence[str]', weights: 'Sequence[float] | None' = None, *, "
+    "seed: 'str | None' = None) -> 'Assignment'",
+    "shadow": "(challenger: 'Callable[..., Any]', sample: 'float' = 1.0, *, experiment: 'str | None' = None, "
+    "arm: 'str' = 'challenger', compare: 'Compare | None' = None, queue_size: 'int' = 1000) -> 'Callable[[F], F]'",
     "Baseline": "(model: 'str', version: 'str', id: 'str' = '', created_at: 'str' = '', row_count: 'int' = 0, "
     "features: 'dict[str, FeatureProfile]' = <factory>, output: 'FeatureProfile | None' = None, "
     "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None) -> None",

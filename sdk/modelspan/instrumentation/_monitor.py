@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _exceptions, _outputs, _rawcapture, _redaction
+from modelspan.instrumentation import _config, _exceptions, _experiment, _outputs, _rawcapture, _redaction
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
@@ -64,7 +64,7 @@ class Spec:
 class Call:
     """One monitored call in flight."""
 
-    __slots__ = ("baseline", "capture", "otel_token", "owner", "quality", "record", "record_token",
+    __slots__ = ("baseline", "capture", "experiment", "otel_token", "owner", "quality", "record", "record_token",
                  "room", "shaped", "span", "spec", "start_ns", "streamed")
 
     def __init__(self, spec: Spec, record: CallRecord) -> None:
@@ -81,6 +81,7 @@ class Call:
         self.start_ns = 0
         self.streamed = False  # a generator: the yielded items are the output rows
         self.owner: Any = None  # ``self`` of a decorated method
+        self.experiment: _experiment.Scope | None = None
 
     def attach(self) -> None:
         self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -126,8 +127,15 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         if baseline is not None:
             attributes[semconv.BASELINE_ID] = baseline.id
         _input_attributes(call, args, kwargs, attributes)
+        # Root calls only: a model nested in the call serves the same arm, not an arm of its own.
+        scope = call.experiment = _experiment.current.get() if current_call.get() is None else None
+        if scope is not None:
+            attributes.update(scope.attributes)
         call.start_ns = start_ns = time.time_ns()
-        call.span = state.tracer.start_span(spec.span_name, attributes=attributes, start_time=start_ns)
+        call.span = state.tracer.start_span(spec.span_name, attributes=attributes, start_time=start_ns,
+                                            links=scope.links if scope is not None else None)
+        if scope is not None and scope.on_start is not None:
+            scope.on_start(call.span, prediction_id)
         call.room = state.attribute_limit - len(attributes)
         call.attach()
         return call
@@ -227,6 +235,8 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
     try:
         call.detach()
         span = call.span
+        if call.experiment is not None and call.experiment.on_finish is not None:
+            call.room -= call.experiment.on_finish(span, result, error)
         if (
             type(result) is float and error is None and not record.path and not record.errors
             and not call.capture and call.room > 0 and call.spec.task is None and type(call.shaped) is _inputs.Row

@@ -61,6 +61,8 @@ class ReportData:
     models: list[ModelReport]
     findings: list[dict[str, Any]]
     """All findings in the window (model, application and incident findings)."""
+    experiments: list[dict[str, Any]] = field(default_factory=list)
+    """``experiment`` findings of analyses that ended in the window (experiments start before it)."""
 
 
 def collect(store: Store, window: Window) -> ReportData:
@@ -88,7 +90,13 @@ def collect(store: Store, window: Window) -> ReportData:
         mine = [d for d in documents if d.get(F.MODEL_NAME) == name and d.get(F.MODEL_VERSION) == version]
         reports.append(ModelReport(name, version, answers[index], baselines[(name, version)], mine))
     _distributions(reports, wanted, answers[len(versions):])
-    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents)
+    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window))
+
+
+def _experiments(store: Any, window: Window) -> list[dict[str, Any]]:
+    start, end = window.iso()
+    documents: list[dict[str, Any]] = store.read_findings(types=[F.TYPE_EXPERIMENT])
+    return [d for d in documents if start <= str(d.get(F.WINDOW_END, "")) <= end]
 
 
 def _read_findings(store: Store, window: Window) -> list[dict[str, Any]]:

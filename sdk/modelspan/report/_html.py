@@ -2,7 +2,8 @@
 
 Every chart sits in ``<section class="chart" data-chart="<name>">`` so the tests (and anyone
 scraping the report) can find it; the sections are, per model: overview, latency, qps, modules,
-drift, distributions, data_quality, paths, model_performance; then incidents for the whole window.
+drift, distributions, data_quality, paths, model_performance; then incidents and experiments for the whole
+window.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from modelspan import _time
 from modelspan import findings as F
-from modelspan.report import _svg
+from modelspan.report import _experiments, _svg
 from modelspan.report._data import ModelReport, ReportData
 
 PERFORMANCE_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
@@ -44,6 +45,7 @@ def page(data: ReportData, source: str) -> str:
     for report in data.models:
         body.append(model_section(report))
     body.append(incidents_section(data.findings))
+    body.append(_experiments.section(data.experiments))
     body.append("</main>")
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>modelspan report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>")

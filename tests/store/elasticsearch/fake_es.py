@@ -305,7 +305,36 @@ def _value_count(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
     return {"value": sum(w * len(field_values(d, arg["field"])) for d, w in rows)}
 
 
-_BUCKETS = {"terms": _terms, "range": _range, "date_histogram": _date_histogram, "top_hits": _top_hits}
+def _composite_key(key: tuple[tuple[str, Any], ...]) -> tuple[tuple[bool, str], ...]:
+    # Ascending, a missing value first (Elasticsearch's default for ``missing_bucket``).
+    return tuple((value is not None, "" if value is None else str(value)) for _, value in key)
+
+
+def _composite(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    """``composite`` with ``terms`` sources (``missing_bucket`` honoured), paged by ``after``."""
+    groups: dict[tuple[tuple[str, Any], ...], Rows] = defaultdict(list)
+    for doc, weight in rows:
+        key = []
+        for source in arg["sources"]:
+            (name, spec), = source.items()
+            values = field_values(doc, spec["terms"]["field"])
+            if not values and not spec["terms"].get("missing_bucket"):
+                break
+            key.append((name, values[0] if values else None))
+        else:
+            groups[tuple(key)].append((doc, weight))
+    ordered = sorted(groups, key=_composite_key)
+    if "after" in arg:
+        after = _composite_key(tuple(arg["after"].items()))
+        ordered = [k for k in ordered if _composite_key(k) > after]
+    page = ordered[: arg.get("size", 10)]
+    buckets = [{"key": dict(k), "doc_count": sum(w for _, w in groups[k]), **aggregate(groups[k], sub)} for k in page]
+    _count_buckets(buckets)
+    return {"buckets": buckets, **({"after_key": buckets[-1]["key"]} if buckets else {})}
+
+
+_BUCKETS = {"terms": _terms, "range": _range, "date_histogram": _date_histogram, "top_hits": _top_hits,
+            "composite": _composite}
 _METRICS = {"sum": _sum, "min": _extreme(min), "max": _extreme(max), "value_count": _value_count,
             "stats": _plain_stats, "extended_stats": _extended_stats, "percentiles": _percentiles,
             "weighted_avg": _weighted_avg}
