@@ -40,6 +40,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
+PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$")
 DOCS = ROOT / "docs" / "testing.md"
 
 
@@ -58,7 +59,7 @@ class Environment:
 
 ENVIRONMENTS = {
     "minimum": Environment("minimum", ("test",), "3.10", True, ()),
-    "newest": Environment("newest", ("test",), "3", False, ()),
+    "newest": Environment("newest", ("test",), "3.13", False, ()),
     # The promise of docs/architecture.md: the instrumentation needs only opentelemetry-api and numpy.
     # tests/sdk/conftest.py needs the SDK, hence --noconftest; the test runs a real monitored model.
     "instrumentation": Environment(
@@ -162,13 +163,19 @@ def build(spec: Environment, where: Path, log: Path) -> tuple[Path, dict[str, Ve
     else:
         install[5:5] = ["--upgrade", "--upgrade-strategy", "eager"]
     if run(install, log, env):
-        raise SystemExit(f"{spec.name}: install failed, see {log}")
+        raise SystemExit(f"{spec.name}: install failed:\n{tail(log, 30)}")
     installed = installed_versions(vpython, sorted(pins))
     if spec.pin_minimum:
         wrong = {n: (str(pins[n]), str(v)) for n, v in installed.items() if v != pins[n]}
         if wrong:
             raise SystemExit(f"{spec.name}: not at the declared minimum (wanted, got): {wrong}")
     return vpython, installed, time.monotonic() - started
+
+
+def tail(log: Path, lines: int) -> str:
+    """The end of a log without pip's notes about local indexes it skipped."""
+    kept = [line for line in log.read_text().splitlines() if not line.startswith("WARNING: Location")]
+    return "\n".join(kept[-lines:])
 
 
 def installed_versions(vpython: Path, names: list[str]) -> dict[str, Version]:
@@ -207,9 +214,10 @@ def section(spec: Environment, vpython: Path, installed: dict[str, Version], req
     return "\n".join(lines)
 
 
-def write_docs(name: str, block: str) -> None:
+def write_docs(docs: Path, name: str, block: str) -> None:
+    """Replace environment ``name``'s block in ``docs`` (appended under "Dependency ranges" if absent)."""
     begin, end = f"<!-- deps-matrix {name}: written by tools/deps_matrix.py -->", f"<!-- /deps-matrix {name} -->"
-    text = DOCS.read_text() if DOCS.exists() else ""
+    text = docs.read_text() if docs.exists() else ""
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
         text = head + begin + "\n" + block + "\n" + end + rest.split(end, 1)[1]
@@ -217,7 +225,7 @@ def write_docs(name: str, block: str) -> None:
         if "## Dependency ranges" not in text:
             text += "\n## Dependency ranges\n"
         text += f"\n{begin}\n{block}\n{end}\n"
-    DOCS.write_text(text)
+    docs.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,10 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     vpython, installed, build_seconds = build(spec, where, log)
     print(f"{spec.name}: installed " + ", ".join(f"{n} {v}" for n, v in sorted(installed.items())), flush=True)
     result = test(vpython, spec, log)
-    print(f"{spec.name}: {result[1]} (pytest exit status {result[0]}, tests {result[2]:.0f} s)", flush=True)
+    print(f"{spec.name}: built in {build_seconds:.0f} s, tests took {result[2]:.0f} s; pytest says:")
+    # pytest's own report without the progress dots, its summary line last (CI reads that line)
+    report = log.read_text().split(" -m pytest ", 1)[-1].splitlines()[1:]
+    print("\n".join(line for line in report if not PROGRESS.match(line)), flush=True)
     if args.write_docs:
         reqs = requirements(project(), spec.extras, spec.also)
-        write_docs(spec.name, section(spec, vpython, installed, reqs, result, build_seconds))
+        write_docs(DOCS, spec.name, section(spec, vpython, installed, reqs, result, build_seconds))
     return result[0]
 
 
