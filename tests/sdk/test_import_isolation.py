@@ -45,6 +45,11 @@ SCRIPT = textwrap.dedent(
         needs_sdk = "no error"
     except ImportError as exc:
         needs_sdk = str(exc)
+    try:
+        modelspan.configure(service_name="checkout")  # the README's first example: the SQLite store
+        default_needs_sdk = "no error"
+    except ImportError as exc:
+        default_needs_sdk = str(exc)
     modelspan.configure(enabled=False)
     assert predict({"x": 2.0}) == 0.5
     print(json.dumps({
@@ -53,6 +58,7 @@ SCRIPT = textwrap.dedent(
         "last": last,
         "errors": modelspan.monitoring_errors(),
         "needs_sdk": needs_sdk,
+        "default_needs_sdk": default_needs_sdk,
     }))
     """
 )
@@ -68,6 +74,7 @@ def test_instrumentation_needs_only_api_and_numpy() -> None:
     assert result["paths"] == {"*": {"step": 1}}
     assert result["last"] is True and result["errors"] == 0
     assert "opentelemetry-sdk" in result["needs_sdk"] and "modelspan[sdk]" in result["needs_sdk"]
+    assert "modelspan[sdk]" in result["default_needs_sdk"]
 
 
 def test_blocker_really_blocks() -> None:
