@@ -7,13 +7,14 @@ environment pins each one to exactly that bound through a pip constraints file w
 as usual. The ``newest`` environment installs the same extras with ``--upgrade --upgrade-strategy
 eager``, so everything is the newest release the declared ranges allow.
 
-    python3 tools/deps_matrix.py minimum               # test extra at the lower bounds, Python 3.10
-    python3 tools/deps_matrix.py instrumentation       # no extras (API + numpy only), Python 3.10
-    python3 tools/deps_matrix.py newest                # test extra at the newest versions
+    python3 tools/deps_matrix.py instrumentation       # no extras (API + numpy) at the bounds, Python 3.10
+    python3 tools/deps_matrix.py minimum               # the test extra at the lower bounds, Python 3.10
+    python3 tools/deps_matrix.py newest                # the test extra at the newest versions, Python 3.13
+    python3 tools/deps_matrix.py newest-without-evidently  # every extra at the newest: pandas 3
     python3 tools/deps_matrix.py minimum --write-docs  # also record the result in docs/testing.md
 
-The exit status is pytest's (or 2 when the environment cannot be built). Run it with the project's
-virtual environment or any Python that has ``packaging`` (pytest depends on it).
+The exit status is pytest's, or 1 with a message when the environment cannot be built. Run it
+with the project's virtual environment or any Python that has ``packaging`` (pytest depends on it).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
+SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed|errors?|skipped|deselected)\b.*?)\s*=*$", re.M)
 PROGRESS = re.compile(r"^[.sxXFE]+\s*(\[\s*\d+%\])?$")
 DOCS = ROOT / "docs" / "testing.md"
 
@@ -193,10 +195,11 @@ def installed_versions(vpython: Path, names: list[str]) -> dict[str, Version]:
     return {name: Version(text) for name, text in json.loads(out).items()}
 
 
-def test(vpython: Path, spec: Environment, log: Path) -> tuple[int, str, float]:
+def run_tests(vpython: Path, spec: Environment, log: Path) -> tuple[int, str, float]:
+    """pytest in the environment: its exit status, its summary line and how long it took."""
     started = time.monotonic()
     code = run([str(vpython), "-m", "pytest", "-q", "-p", "no:cacheprovider", *spec.pytest_args], log)
-    counts = re.findall(r"^=*\s*(\d+ (?:passed|failed).*?)\s*=*$", log.read_text(), flags=re.M)
+    counts = SUMMARY.findall(log.read_text())
     return code, counts[-1] if counts else "no pytest summary", time.monotonic() - started
 
 
@@ -254,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{spec.name}: building {where} (log: {log})", flush=True)
     vpython, installed, build_seconds = build(spec, where, log)
     print(f"{spec.name}: installed " + ", ".join(f"{n} {v}" for n, v in sorted(installed.items())), flush=True)
-    result = test(vpython, spec, log)
+    result = run_tests(vpython, spec, log)
     print(f"{spec.name}: built in {build_seconds:.0f} s, tests took {result[2]:.0f} s; pytest says:")
     # pytest's own report without the progress dots, its summary line last (CI reads that line)
     report = log.read_text().split(" -m pytest ", 1)[-1].splitlines()[1:]

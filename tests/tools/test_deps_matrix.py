@@ -70,3 +70,12 @@ def test_the_docs_block_is_replaced_and_the_rest_kept(tmp_path: Path) -> None:
     assert text.startswith("# Testing\n\n## Mutation\nkept\n\n## Dependency ranges\n")
     assert "second" in text and "first" not in text and text.count("Dependency ranges") == 1
     assert text.index("second") < text.index("other")
+
+
+def test_pytests_summary_is_read_and_its_progress_lines_told_apart() -> None:
+    log = "$ pytest\n....F.s [ 50%]\n..E.\n= short test summary info =\nFAILED tests/x.py::t\n"
+    log += "1 failed, 6 passed, 1 skipped, 1 error in 2.00s\n"
+    assert deps_matrix.SUMMARY.findall(log) == ["1 failed, 6 passed, 1 skipped, 1 error in 2.00s"]
+    assert deps_matrix.SUMMARY.findall("===== 2 errors in 1.00s =====") == ["2 errors in 1.00s"]
+    kept = [line for line in log.splitlines() if not deps_matrix.PROGRESS.match(line)]
+    assert kept == ["$ pytest", "= short test summary info =", "FAILED tests/x.py::t", log.splitlines()[-1]]
