@@ -214,7 +214,7 @@ def section(spec: Environment, vpython: Path, installed: dict[str, Version], req
     extras = f"`.[{','.join(spec.extras)}]`" if spec.extras else "`.` (no extras)"
     code, summary, seconds = result
     lines = [
-        f"### {spec.name}",
+        f"#### {spec.name}",
         "",
         f"{extras} on Python {version}, {time.strftime('%Y-%m-%d')}: **{summary}** (pytest exit status {code}).",
         f"Building the environment took {build_seconds:.0f} s, the tests {seconds:.0f} s (this machine, 2 cores).",
