@@ -50,6 +50,11 @@ SCRIPT = textwrap.dedent(
         needs_sdk = "no error"
     except ImportError as exc:
         needs_sdk = str(exc)
+    try:
+        modelspan.configure(service_name="checkout")  # the README's first example: the SQLite store
+        default_needs_sdk = "no error"
+    except ImportError as exc:
+        default_needs_sdk = str(exc)
     modelspan.configure(enabled=False)
     assert predict({"x": 2.0}) == 0.5
     print(json.dumps({
@@ -59,6 +64,7 @@ SCRIPT = textwrap.dedent(
         "errors": modelspan.monitoring_errors(),
         "needs_sdk": needs_sdk,
         "at_import": at_import,
+        "default_needs_sdk": default_needs_sdk,
     }))
     """
 )
@@ -76,6 +82,7 @@ def test_instrumentation_needs_only_api_and_numpy() -> None:
     assert "opentelemetry-sdk" in result["needs_sdk"] and "modelspan[sdk]" in result["needs_sdk"]
     assert "modelspan.instrumentation._monitor" in result["at_import"]
     assert [m for m in result["at_import"] if m.split(".")[1] not in LIGHT] == []
+    assert "modelspan[sdk]" in result["default_needs_sdk"]
 
 
 def test_blocker_really_blocks() -> None:

@@ -11,6 +11,7 @@ the tariff table does not know (500) or a tariff-service outage for commercial s
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from typing import Any
@@ -19,6 +20,7 @@ import uvicorn
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import Span
+from opentelemetry.util.http import parse_excluded_urls
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,6 +32,13 @@ from modelspan.demo._model import DemandModel
 
 TARIFFS = {"thermostat": 0.21, "smart_meter": 0.18, "gateway": 0.25}
 """Price per kWh by device type: the app's own lookup after the model answered."""
+
+# The middleware's per-message send/receive spans are noise here; `exclude_spans` exists from
+# opentelemetry-instrumentation-asgi 0.49b0 and the demo extra allows 0.48b0 (same API as core 1.27).
+_QUIET: dict[str, Any] = (
+    {"exclude_spans": ["receive", "send"]}
+    if "exclude_spans" in inspect.signature(OpenTelemetryMiddleware).parameters else {}
+)
 
 
 def build_app(model: DemandModel, tracer_provider: Any = None) -> OpenTelemetryMiddleware:
@@ -62,9 +71,9 @@ def build_app(model: DemandModel, tracer_provider: Any = None) -> OpenTelemetryM
         if span.is_recording() and scope.get("path") in known:
             span.set_attribute(HTTP_ROUTE, scope["path"])
 
-    return OpenTelemetryMiddleware(Starlette(routes=routes), excluded_urls="healthz",
-                                   exclude_spans=["receive", "send"], server_request_hook=name_route,
-                                   tracer_provider=tracer_provider)
+    return OpenTelemetryMiddleware(Starlette(routes=routes), excluded_urls=parse_excluded_urls("healthz"),
+                                   server_request_hook=name_route, tracer_provider=tracer_provider, **_QUIET)
+
 
 
 def _predict(model: DemandModel, row: dict[str, Any]) -> tuple[str, str | None]:
@@ -83,7 +92,8 @@ class Service:
 
     def __init__(self, model: DemandModel, host: str = "127.0.0.1", tracer_provider: Any = None) -> None:
         config = uvicorn.Config(build_app(model, tracer_provider), host=host, port=0, log_level="warning",
-                                access_log=False, lifespan="off")
+                                # HTTP only: uvicorn before 0.50 imports websockets.legacy, which warns
+                                access_log=False, lifespan="off", ws="none")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="modelspan-demo-service", daemon=True)
         self.url = ""

@@ -52,12 +52,16 @@ def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
         target.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                  check_same_thread=False)
-    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    connection.execute("PRAGMA journal_mode = WAL")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the default 2 MB thrashes on multi-GB files
-    connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")  # ANALYZE / PRAGMA optimize stay cheap
-    migrate(connection)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the default 2 MB thrashes on multi-GB files
+        connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")  # ANALYZE / PRAGMA optimize stay cheap
+        migrate(connection)
+    except BaseException:
+        connection.close()  # a file refused (a newer schema) or broken must not keep its handle open
+        raise
     return connection
 
 

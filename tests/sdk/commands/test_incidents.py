@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.store.elasticsearch.fake_es import FakeElasticsearch
 @pytest.fixture()
 def fake(ran: scenario.Scenario) -> Iterator[FakeElasticsearch]:
     """Elasticsearch (the loopback fake) holding the spans and the analyzer's model findings."""
-    with sqlite3.connect(ran.store_path) as connection:
+    with closing(sqlite3.connect(ran.store_path)) as connection:
         documents = [json.loads(row[0]) for row in connection.execute("SELECT document FROM spans")]
     with FakeElasticsearch() as server:
         for document in documents:

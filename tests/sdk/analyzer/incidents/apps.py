@@ -84,7 +84,8 @@ def shop(provider: TracerProvider, model_url: str) -> Any:
     from starlette.routing import Route
 
     client = httpx.AsyncClient(base_url=model_url, timeout=10)
-    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider)
+    # on an instance: a staticmethod in 0.48b0, an instance method in 0.49b0/b1, a classmethod after
+    HTTPXClientInstrumentor().instrument_client(client, tracer_provider=provider)
 
     async def checkout(request: Request) -> JSONResponse:
         order = await request.json()

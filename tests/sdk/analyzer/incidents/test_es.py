@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import sqlite3
 from collections import Counter
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 
 def _documents(ran: scenario.Scenario) -> list[dict[str, Any]]:
-    with sqlite3.connect(ran.store_path) as connection:
+    with closing(sqlite3.connect(ran.store_path)) as connection:
         return [json.loads(row[0]) for row in connection.execute("SELECT document FROM spans")]
 
 

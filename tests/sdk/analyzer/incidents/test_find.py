@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ def found(ran: scenario.Scenario) -> list[dict[str, Any]]:
 
 
 def _spans(ran: scenario.Scenario) -> list[dict[str, Any]]:
-    with sqlite3.connect(ran.store_path) as connection:
+    with closing(sqlite3.connect(ran.store_path)) as connection:
         return [json.loads(row[0]) for row in connection.execute("SELECT document FROM spans")]
 
 
