@@ -1,0 +1,118 @@
+"""Chunked bulk requests against a loopback ``_bulk`` server: exact chunk sizes, a scripted 413.
+
+Every item here has the same encoded length, so the number of items per request is known exactly
+from ``max_bulk_bytes``; a chunking mistake shows as a wrong request shape or a missing document.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelspan.exporters._bulk import Item, body, encode_documents
+from modelspan.exporters._counters import Counters
+from modelspan.exporters._deadletter import DeadLetters
+from modelspan.exporters._delivery import Delivery
+from modelspan.exporters._retry import Backoff, Deadline
+from modelspan.exporters._transport import Transport, resolve_settings
+from tests.exporters.bulk_server import BulkServer, Fault
+
+
+def _items(count: int) -> list[Item]:
+    documents = [{"@timestamp": "1705314600000.0", "trace_id": f"{n:032x}", "span_id": f"{n:016x}", "name": "p",
+                  "data_stream": {"type": "traces", "dataset": "modelspan.otel", "namespace": "default"}}
+                 for n in range(count)]
+    items = encode_documents(documents)
+    assert len({len(item.lines) for item in items}) == 1
+    return items
+
+
+@pytest.fixture
+def server() -> Iterator[BulkServer]:
+    with BulkServer(record=True) as fake:
+        yield fake
+
+
+def _delivery(server: BulkServer, tmp_path: Path, max_bulk_bytes: int) -> Delivery:
+    transport = Transport(resolve_settings(server.url, environ={}))
+    return Delivery(transport, DeadLetters(tmp_path / "dead.ndjson", 1 << 20), Counters(), request_timeout=5.0,
+                    max_bulk_bytes=max_bulk_bytes, backoff=Backoff(initial=0.001, maximum=0.001))
+
+
+def _send(delivery: Delivery, items: list[Item]) -> list[Item]:
+    result = delivery.send(items, Deadline(30.0, threading.Event()))
+    assert not result.down
+    return result.pending
+
+
+def _request_sizes(server: BulkServer) -> list[int]:
+    return [len(response["items"]) for response in server.responses]
+
+
+@pytest.mark.parametrize(("per_request", "slack", "expected"), [
+    (3, 0, [3, 3, 3, 1]),   # exactly three items fit
+    (3, -1, [2, 2, 2, 2, 2]),  # one byte short of three
+    (3, 1, [3, 3, 3, 1]),
+    (10, 0, [10]),
+    (1, 0, [1] * 10),
+    (1, -1, [1] * 10),  # smaller than one item: still one item per request
+])
+def test_chunks_hold_as_many_items_as_fit(server: BulkServer, tmp_path: Path, per_request: int, slack: int,
+                                          expected: list[int]) -> None:
+    items = _items(10)
+    delivery = _delivery(server, tmp_path, per_request * len(items[0].lines) + slack)
+    assert _send(delivery, items) == []
+    assert _request_sizes(server) == expected
+    assert [action["create"]["_id"] for action in server.actions] == [item.id for item in items]
+    stats = delivery.counters.stats()
+    assert stats["stored"] == 10 and stats["requests"] == len(expected) and stats["retries"] == 0
+
+
+def test_a_413_halves_the_request_size_and_stores_everything_once(server: BulkServer, tmp_path: Path) -> None:
+    items = _items(8)
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    server.script(Fault(status=413), Fault(status=413))
+    assert _send(delivery, items) == []
+    # round 1: all 8 refused (8 retried), limit 4 items; round 2: items 0-3 refused again (4 retried),
+    # limit 2, items 4-7 go through as 4; round 3 sends 0-3 as 2 + 2.
+    assert server.requests == 5
+    assert _request_sizes(server) == [4, 2, 2]
+    assert delivery.max_bulk_bytes == len(body(items[:2]))
+    assert sorted(server.stored) == sorted(item.id for item in items)
+    stats = delivery.counters.stats()
+    assert stats["stored"] == 8 and stats["requests"] == 5 and stats["retries"] == 12
+    assert stats["dead_lettered"] == 0
+
+
+def test_a_413_for_a_single_item_is_a_dead_letter(server: BulkServer, tmp_path: Path) -> None:
+    (item,) = _items(1)
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    server.script(Fault(status=413))
+    assert _send(delivery, [item]) == []
+    assert server.requests == 1 and not server.stored
+    (letter,) = delivery.dead_letters.read()
+    assert "413" in str(letter)
+    stats = delivery.counters.stats()
+    assert stats["dead_lettered"] == 1 and stats["request_errors"] == 1 and stats["stored"] == 0
+
+
+def test_per_item_answers_are_counted_exactly(server: BulkServer, tmp_path: Path) -> None:
+    items = _items(6)
+    ids = [item.id for item in items]
+
+    def answer(identifier: str, document: dict[str, Any]) -> int | None:
+        return {ids[1]: 400, ids[2]: 429}.get(identifier)
+
+    server.script(Fault(item_status=answer))
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    delivery.send(items[:1], Deadline(30.0, threading.Event()))  # stored before: its replay is a 409
+    server.script(Fault(item_status=answer))
+    assert _send(delivery, items) == []
+    stats = delivery.counters.stats()
+    assert stats["duplicates"] == 1 and stats["dead_lettered"] == 1 and stats["retries"] == 1
+    assert stats["stored"] == 1 + 5  # first send, then 3 new + 1 duplicate + the retried 429
+    assert sorted(server.stored) == sorted(ids[:1] + ids[2:])
