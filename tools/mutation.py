@@ -42,45 +42,45 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# module label -> (source files, tests that cover them, fastest and most direct first)
-TARGETS: dict[str, tuple[list[str], list[str]]] = {
-    "drift": (
-        sorted(str(p.relative_to(ROOT)) for p in (ROOT / "sdk/modelspan/analyzer/drift").glob("*.py")),
-        ["tests/sdk/analyzer/drift", "tests/sdk/analyzer/test_mutation_kills.py",
-         "tests/sdk/analyzer/test_thresholds.py", "tests/sdk/analyzer/test_distributions.py"],
-    ),
-    "multiple_testing": (
-        ["sdk/modelspan/analyzer/multiple_testing.py"],
-        ["tests/sdk/analyzer/test_multiple_testing.py", "tests/sdk/analyzer/test_mutation_kills.py"],
-    ),
-    "quality": (
-        ["sdk/modelspan/analyzer/quality.py"],
-        ["tests/sdk/analyzer/test_quality.py", "tests/sdk/analyzer/test_mutation_kills.py"],
-    ),
-    "document": (
-        ["exporters/modelspan/exporters/_document.py"],
-        ["tests/exporters/test_document.py", "tests/exporters/test_mutation_kills.py"],
-    ),
-    "bulk": (
-        ["exporters/modelspan/exporters/_bulk.py"],
-        ["tests/exporters/test_mutation_kills.py", "tests/exporters/test_document.py",
-         "tests/exporters/test_transport.py", "tests/exporters/test_elasticsearch.py"],
-    ),
-    "delivery": (
-        ["exporters/modelspan/exporters/_delivery.py"],
-        ["tests/exporters/test_mutation_kills.py", "tests/exporters/test_elasticsearch.py",
-         "tests/exporters/test_retry.py", "tests/exporters/test_transport.py"],
-    ),
-    "inputs": (
-        ["sdk/modelspan/instrumentation/_inputs.py"],
-        ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_mutation_kills.py", "tests/sdk/test_summaries.py",
-         "tests/sdk/test_malformed_inputs.py", "tests/sdk/test_monitor.py"],
-    ),
-    "outputs": (
-        ["sdk/modelspan/instrumentation/_outputs.py"],
-        ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_mutation_kills.py",
-         "tests/sdk/test_malformed_inputs.py", "tests/sdk/test_monitor.py"],
-    ),
+# module label -> [(source file, tests that cover it: fastest and most direct first)]
+_DRIFT = "sdk/modelspan/analyzer/drift"
+_DRIFT_TESTS = "tests/sdk/analyzer/drift"
+_BOUNDARIES = "tests/sdk/analyzer/test_boundaries.py"
+TARGETS: dict[str, list[tuple[str, list[str]]]] = {
+    "drift": [
+        (f"{_DRIFT}/_core.py", [_BOUNDARIES, _DRIFT_TESTS]),
+        (f"{_DRIFT}/__init__.py", [_BOUNDARIES, _DRIFT_TESTS]),
+        *((f"{_DRIFT}/{name}.py", [_BOUNDARIES, f"{_DRIFT_TESTS}/test_{name}.py", f"{_DRIFT_TESTS}/test_registry.py"])
+          for name in ("chi_square", "hellinger", "jensen_shannon", "ks", "new_category", "oov", "psi",
+                       "wasserstein")),
+    ],
+    "multiple_testing": [
+        ("sdk/modelspan/analyzer/multiple_testing.py", [_BOUNDARIES, "tests/sdk/analyzer/test_multiple_testing.py"]),
+    ],
+    "quality": [
+        ("sdk/modelspan/analyzer/quality.py",
+         ["tests/sdk/analyzer/test_quality_positive_label.py", "tests/sdk/analyzer/test_quality.py"]),
+    ],
+    "document": [
+        ("exporters/modelspan/exporters/_document.py",
+         ["tests/exporters/test_document_timestamps.py", "tests/exporters/test_document.py"]),
+    ],
+    "bulk": [
+        ("exporters/modelspan/exporters/_bulk.py",
+         ["tests/exporters/test_delivery.py", "tests/exporters/test_document_timestamps.py",
+          "tests/exporters/test_document.py", "tests/exporters/test_elasticsearch.py"]),
+    ],
+    "delivery": [
+        ("exporters/modelspan/exporters/_delivery.py",
+         ["tests/exporters/test_delivery.py", "tests/exporters/test_elasticsearch.py"]),
+    ],
+    "inputs": [
+        ("sdk/modelspan/instrumentation/_inputs.py",
+         ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_summaries.py", "tests/sdk/test_monitor.py"]),
+    ],
+    "outputs": [
+        ("sdk/modelspan/instrumentation/_outputs.py", ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_monitor.py"]),
+    ],
 }
 
 # Mutants that cannot change any result, keyed by (file, source line stripped, mutation); each with
@@ -308,32 +308,41 @@ def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
 
 
 def run_target(label: str, args: argparse.Namespace) -> Tally:
-    paths, tests = TARGETS[label]
-    tests = [t for t in tests if (ROOT / t).exists()]
     tally = Tally()
-    _collect(tests)
-    started = time.monotonic()
-    if _run_child(None, tests, 600, args.verbose) != "survived":
-        raise SystemExit(f"{label}: the tests fail without any mutation; fix them first")
-    timeout = 10 + 3 * (time.monotonic() - started)
-    mutants = select([m for p in paths for m in enumerate_mutants(p)], args)
-    for mutant in mutants:
-        where = f"{mutant.path}:{mutant.line} {mutant.what}"
-        if mutant.key() in EQUIVALENT:
-            tally.equivalent.append(where)
+    chosen = select([m for path, _tests in TARGETS[label] for m in enumerate_mutants(path)], args)
+    for path, wanted in TARGETS[label]:
+        tests = [t for t in wanted if (ROOT / t).exists()]
+        mutants = [m for m in chosen if m.path == path]
+        if not mutants:
             continue
-        outcome = _run_child(mutant, tests, timeout, args.verbose)
-        if outcome == "killed":
-            tally.killed += 1
-        elif outcome == "timeout":
-            tally.timeout += 1
-        elif outcome == "survived":
-            tally.survived.append(where)
-        else:
-            tally.error.append(where)
-        if args.progress:
-            print(f"  {outcome:8} {where}", flush=True)
+        _collect(tests)
+        started = time.monotonic()
+        if _run_child(None, tests, 900, args.verbose) != "survived":
+            raise SystemExit(f"{path}: its tests fail without any mutation; fix them first")
+        timeout = 10 + 3 * (time.monotonic() - started)
+        for mutant in mutants:
+            _record(tally, mutant, _outcome(mutant, tests, timeout, args), args.progress)
     return tally
+
+
+def _outcome(mutant: Mutant, tests: list[str], timeout: float, args: argparse.Namespace) -> str:
+    return "equivalent" if mutant.key() in EQUIVALENT else _run_child(mutant, tests, timeout, args.verbose)
+
+
+def _record(tally: Tally, mutant: Mutant, outcome: str, progress: bool) -> None:
+    where = f"{mutant.path}:{mutant.line} {mutant.what}"
+    if outcome == "killed":
+        tally.killed += 1
+    elif outcome == "timeout":
+        tally.timeout += 1
+    elif outcome == "survived":
+        tally.survived.append(where)
+    elif outcome == "equivalent":
+        tally.equivalent.append(where)
+    else:
+        tally.error.append(where)
+    if progress:
+        print(f"  {outcome:10} {where}", flush=True)
 
 
 def _preload() -> None:
@@ -342,8 +351,8 @@ def _preload() -> None:
     import pytest  # noqa: F401
     import scipy.stats  # noqa: F401
 
-    for paths, _tests in TARGETS.values():
-        for path in paths:
+    for pairs in TARGETS.values():
+        for path, _tests in pairs:
             importlib.import_module(module_name(path))
 
 
@@ -365,7 +374,7 @@ def _collect(tests: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="every mutant (default: a sample per module)")
-    parser.add_argument("--sample", type=int, default=25, help="mutants per module in the fast mode")
+    parser.add_argument("--sample", type=int, default=25, help="mutants per module in the fast mode (evenly spread)")
     parser.add_argument("--since", help="only mutants on lines changed since this git ref")
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="repeatable; default all")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
