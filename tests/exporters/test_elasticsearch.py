@@ -270,7 +270,7 @@ def test_requests_and_answers_match_the_official_types(tmp_path: Path) -> None:
             settle(exporter)
         finally:
             exporter.shutdown()
-    cases = [Case(f"action {n}", "BulkOperation", action) for n, action in enumerate(server.actions)]
+    cases = [Case(f"action {n}", "BulkCreate", action) for n, action in enumerate(server.actions)]
     cases += [Case(f"response {n}", "estypes.BulkResponse", response) for n, response in enumerate(server.responses)]
     typecheck(cases)
 
