@@ -17,6 +17,7 @@ from modelspan.exporters._bulk import Item, body, encode_documents
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
+from modelspan.exporters import _retry
 from modelspan.exporters._retry import Backoff, Deadline
 from modelspan.exporters._transport import Transport, resolve_settings
 from tests.exporters.bulk_server import BulkServer, Fault
@@ -116,3 +117,75 @@ def test_per_item_answers_are_counted_exactly(server: BulkServer, tmp_path: Path
     assert stats["duplicates"] == 1 and stats["dead_lettered"] == 1 and stats["retries"] == 1
     assert stats["stored"] == 1 + 5  # first send, then 3 new + 1 duplicate + the retried 429
     assert sorted(server.stored) == sorted(ids[:1] + ids[2:])
+
+
+def test_a_413_for_two_items_sends_each_alone(server: BulkServer, tmp_path: Path) -> None:
+    items = _items(2)
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    server.script(Fault(status=413))
+    assert _send(delivery, items) == []
+    assert server.requests == 3 and _request_sizes(server) == [1, 1]
+    assert sorted(server.stored) == sorted(item.id for item in items)
+
+
+class _FrozenClock:
+    """Monotonic time that stands still, so a deadline's remaining time is exact."""
+
+    @staticmethod
+    def monotonic() -> float:
+        return 1000.0
+
+    @staticmethod
+    def time() -> float:
+        return 1_700_000_000.0
+
+
+def test_after_a_413_the_smaller_requests_go_out_without_a_backoff_wait(
+        server: BulkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_retry, "time", _FrozenClock)
+    items = _items(4)
+    delivery = Delivery(Transport(resolve_settings(server.url, environ={})),
+                        DeadLetters(tmp_path / "dead.ndjson", 1 << 20), Counters(), request_timeout=5.0,
+                        max_bulk_bytes=1 << 20, backoff=Backoff(initial=0.002, maximum=0.002))
+    server.script(Fault(status=413))
+    # 0.5 s left, always: any wait of 0.5 s or more is refused, the 1-2 ms backoff is not
+    result = delivery.send(items, Deadline(0.5, threading.Event()))
+    assert result.pending == [] and _request_sizes(server) == [2, 2]
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 502, 503, 504])
+def test_unavailable_or_unauthorised_answers_are_retried_never_dead_lettered(
+        server: BulkServer, tmp_path: Path, status: int) -> None:
+    items = _items(5)
+    delivery = _delivery(server, tmp_path, 2 * len(items[0].lines))
+    server.script(Fault(status=status))
+    assert _send(delivery, items) == []
+    stats = delivery.counters.stats()
+    assert stats["dead_lettered"] == 0 and stats["stored"] == 5 and stats["request_errors"] == 1
+    # a 429 is throttling: the other chunks of the round still go; else the round stops at once
+    expected_retries = 2 if status == 429 else 5
+    assert stats["retries"] == expected_retries and not delivery.dead_letters.read()
+
+
+class _TruncatingServer(BulkServer):
+    """Answers the first request with one item too few and ``errors: false``: unpairable."""
+
+    truncate: bool = True
+
+    def bulk(self, payload: bytes, fault: Fault) -> dict[str, Any]:
+        response = super().bulk(payload, fault)
+        if self.truncate:
+            self.truncate = False
+            response["items"] = response["items"][:-1]
+        return response
+
+
+def test_an_answer_that_cannot_be_paired_is_sent_again_and_dedupes(tmp_path: Path) -> None:
+    items = _items(4)
+    with _TruncatingServer(record=True) as server:
+        delivery = _delivery(server, tmp_path, 1 << 20)
+        assert _send(delivery, items) == []
+        assert server.requests == 2
+    stats = delivery.counters.stats()
+    assert stats["request_errors"] == 1 and stats["duplicates"] == 4 and stats["stored"] == 4
+    assert sorted(server.stored) == sorted(item.id for item in items)
