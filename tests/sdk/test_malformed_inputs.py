@@ -20,8 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from opentelemetry.trace import StatusCode
 
 import modelspan
+from modelspan import semconv
 from modelspan.baseline import Baseline
 from tests.sdk.conftest import Spans
 
@@ -105,6 +107,7 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
         return output
 
     before = modelspan.monitoring_errors()
+    spans_before = len(spans.models())
     if raise_it:
         with pytest.raises(ModelError) as caught:
             predict(value)
@@ -112,6 +115,10 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
     else:
         assert predict(value) is output
     assert modelspan.monitoring_errors() == before
+    models = spans.models()
+    assert len(models) == spans_before + 1  # one span per call, whatever the input
+    assert (models[-1].status.status_code is StatusCode.ERROR) == raise_it
+    assert dict(models[-1].attributes or {})[semconv.MODEL_NAME] == "bad"
 
 
 pytestmark = pytest.mark.slow  # 10,400 generated inputs take about a minute; CI runs them

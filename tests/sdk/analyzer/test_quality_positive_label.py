@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from modelspan.analyzer.quality import POSITIVE_NAMES, classification
+from modelspan.analyzer.quality import POSITIVE_NAMES, classification, regression
 
 
 def _data(pos: str, neg: str, seed: int = 3, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,3 +83,56 @@ def test_positive_absent_from_the_data_still_defines_the_binary_problem() -> Non
     q = classification(["no", "no", "no"], ["no", "no", "no"], positive="yes")
     assert q.labels == ("no", "yes") and q.positive == "yes"
     assert q.precision is None and q.recall is None and q.specificity == 1.0 and q.npv == 1.0
+
+
+def test_one_actual_class_has_no_auc_but_a_log_loss() -> None:
+    q = classification(["1", "1", "1"], ["1", "0", "1"], scores=[0.9, 0.6, 0.8])
+    assert q.roc_auc is None
+    assert q.log_loss == pytest.approx(metrics.log_loss([1, 1, 1], [0.9, 0.4, 0.8], labels=[0, 1]))
+
+
+def test_without_two_labels_or_with_many_one_dimensional_scores_give_neither_auc_nor_log_loss() -> None:
+    single = classification(["a", "a"], ["a", "a"], scores=[0.7, 0.9])
+    assert (single.roc_auc, single.log_loss) == (None, None)
+    multi = classification(["a", "b", "c", "a"], ["a", "b", "b", "c"], scores=[0.7, 0.9, 0.5, 0.6])
+    assert (multi.roc_auc, multi.log_loss) == (None, None)
+
+
+def test_labels_of_any_type_are_compared_as_strings() -> None:
+    q = classification([1, 0, 1, 1], np.array([1, 1, 1, 0]))
+    assert q.labels == ("0", "1") and q.positive == "1"
+    assert q.precision == pytest.approx(metrics.precision_score([1, 0, 1, 1], [1, 1, 1, 0]))
+    assert classification([True, False], ["True", "False"]).accuracy == 1.0
+
+
+def test_scores_outside_0_1_are_clipped() -> None:
+    actual, predicted = ["1", "0", "1", "0"], ["1", "1", "0", "0"]
+    wild = classification(actual, predicted, scores=[1.5, 0.7, -0.2, 0.8], scores_for="positive")
+    tame = classification(actual, predicted, scores=[1.0, 0.7, 0.0, 0.8], scores_for="positive")
+    assert wild.log_loss == tame.log_loss == pytest.approx(
+        metrics.log_loss([1, 0, 1, 0], np.clip([1.0, 0.7, 0.0, 0.8], 1e-15, 1 - 1e-15)))
+
+
+def test_a_row_of_zero_scores_counts_as_uniform() -> None:
+    scores = np.array([[0.0, 0.0, 0.0], [2.0, 1.0, 1.0], [0.1, 0.6, 0.3]])
+    q = classification(["a", "b", "c"], ["a", "a", "b"], scores=scores)
+    uniform = np.array([[1 / 3, 1 / 3, 1 / 3], [0.5, 0.25, 0.25], [0.1, 0.6, 0.3]])
+    assert q.log_loss == pytest.approx(metrics.log_loss(["a", "b", "c"], uniform, labels=["a", "b", "c"]))
+
+
+def test_no_rows_is_no_data_not_perfect() -> None:
+    q = classification([], [])
+    assert q.count == 0 and q.labels == () and q.confusion == []
+    assert (q.accuracy, q.precision, q.recall, q.f1, q.roc_auc, q.log_loss) == (None,) * 6
+
+
+def test_regression_edges_against_sklearn() -> None:
+    empty = regression([float("nan"), 1.0], [1.0, float("inf")])
+    assert (empty.count, empty.mae, empty.rmse, empty.mape, empty.r2) == (0, None, None, None, None)
+    actual, predicted = [0.1, 0.2, 0.3, 0.25], [0.12, 0.18, 0.33, 0.2]  # total sum of squares well below 1
+    q = regression(actual, predicted)
+    assert q.count == 4 and q.r2 == pytest.approx(metrics.r2_score(actual, predicted))
+    assert q.mae == pytest.approx(metrics.mean_absolute_error(actual, predicted))
+    assert q.rmse == pytest.approx(metrics.root_mean_squared_error(actual, predicted))
+    assert q.mape == pytest.approx(metrics.mean_absolute_percentage_error(actual, predicted))
+    assert regression([2.0, 2.0], [1.0, 3.0]).r2 is None  # constant actual values

@@ -50,11 +50,12 @@ def test_model_only_summary_lists_findings_and_callers() -> None:
                     "POST /recommend on shop, GET /batch.")
 
 
-@pytest.mark.parametrize("name", ["_application", "_correlate", "_es", "_find", "_sqlite", "_summary"])
+@pytest.mark.parametrize("name", ["_application", "_find", "_sqlite", "_summary"])
 def test_docstring_examples(name: str) -> None:
+    # (_correlate and _es have no examples; a module listed here without any would pass vacuously)
     module = importlib.import_module(f"modelspan.analyzer.incidents.{name}")
-    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert failures == 0
+    failures, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert failures == 0 and attempted > 0
 
 
 def test_model_only_without_application_spans_says_the_impact_is_unknown() -> None:
