@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 import modelspan
@@ -107,7 +108,8 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
         return output
 
     before = modelspan.monitoring_errors()
-    spans_before = len(spans.models())
+    ended = _model_spans(spans)
+    spans_before = len(ended)
     if raise_it:
         with pytest.raises(ModelError) as caught:
             predict(value)
@@ -115,10 +117,30 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
     else:
         assert predict(value) is output
     assert modelspan.monitoring_errors() == before
-    models = spans.models()
-    assert len(models) == spans_before + 1  # one span per call, whatever the input
-    assert (models[-1].status.status_code is StatusCode.ERROR) == raise_it
-    assert dict(models[-1].attributes or {})[semconv.MODEL_NAME] == "bad"
+    assert len(ended) == spans_before + 1  # one span per call, whatever the input
+    assert (ended[-1].status.status_code is StatusCode.ERROR) == raise_it
+    assert dict(ended[-1].attributes or {})[semconv.MODEL_NAME] == "bad"
+
+
+class _ModelSpans(SpanProcessor):
+    """Model spans as they end (synchronously: no flush per generated example)."""
+
+    def __init__(self) -> None:
+        self.ended: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if (span.attributes or {}).get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL:
+            self.ended.append(span)
+
+
+def _model_spans(spans: Spans) -> list[ReadableSpan]:
+    """The model spans ended so far on this test's provider (a watcher added on first use)."""
+    watcher: _ModelSpans | None = getattr(spans, "model_watcher", None)
+    if watcher is None:
+        watcher = _ModelSpans()
+        spans.provider.add_span_processor(watcher)
+        spans.model_watcher = watcher  # type: ignore[attr-defined]
+    return watcher.ended
 
 
 pytestmark = pytest.mark.slow  # 10,400 generated inputs take about a minute; CI runs them
