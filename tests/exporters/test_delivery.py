@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from modelspan.exporters._bulk import Item, body, encode_documents
+from modelspan.exporters._bulk import Item, body, encode_documents, outcomes
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
@@ -189,3 +189,22 @@ def test_an_answer_that_cannot_be_paired_is_sent_again_and_dedupes(tmp_path: Pat
     stats = delivery.counters.stats()
     assert stats["request_errors"] == 1 and stats["duplicates"] == 4 and stats["stored"] == 4
     assert sorted(server.stored) == sorted(item.id for item in items)
+
+
+@pytest.mark.parametrize(("status", "verdict"), [
+    (200, "stored"), (201, "stored"), (299, "stored"), (409, "duplicate"), (429, "retry"), (500, "retry"),
+    (502, "retry"), (503, "retry"), (504, "retry"), (300, "dead"), (400, "dead"), (403, "dead"), (404, "dead"),
+    (501, "dead"), (199, "dead"),
+])
+def test_each_item_status_has_one_verdict(status: int, verdict: str) -> None:
+    (item,) = _items(1)
+    error = {"type": "x", "reason": "y", "caused_by": {"type": "z", "reason": "w"}}
+    (outcome,) = outcomes([item], {"items": [{"create": {"status": status, "error": error}}]})
+    assert (outcome.verdict, outcome.status, outcome.item) == (verdict, status, item)
+    assert outcome.reason == ("" if verdict in ("stored", "duplicate") else "x: y (caused by z: w)")
+
+
+@pytest.mark.parametrize("response", [{}, {"items": None}, {"items": {}}, {"items": [{}]}, {"items": [{}, {}, {}]}])
+def test_answers_that_cannot_be_paired_with_the_request_raise(response: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="for 2 sent"):
+        outcomes(_items(2), response)
