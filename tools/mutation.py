@@ -85,7 +85,45 @@ TARGETS: dict[str, list[tuple[str, list[str]]]] = {
 
 # Mutants that cannot change any result, keyed by (file, source line stripped, mutation); each with
 # its reason. They are reported apart and left out of the kill rate (docs/testing.md lists them).
-EQUIVALENT: dict[tuple[str, str, str], str] = {}
+_NEGATIVE_SIZE = "numpy reads any negative size in reshape() as 'infer this dimension'"
+_CACHE = "the size of a memo cache: results are the same, only how often they are recomputed changes"
+_DOC = "exporters/modelspan/exporters/_document.py"
+_QUALITY = "sdk/modelspan/analyzer/quality.py"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("sdk/modelspan/analyzer/multiple_testing.py",
+     "q = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)", "1.0 -> 2.0"):
+        "the running minimum from the largest p down never exceeds p_(m) * m / m <= 1: the cap never binds",
+    ("sdk/modelspan/analyzer/multiple_testing.py",
+     "raw = np.asarray([np.nan if p is None else p for p in np.asarray(p_values, dtype=object).reshape(-1)],",
+     "1 -> 2"): _NEGATIVE_SIZE,
+    (_QUALITY, "return array.reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_QUALITY, "a = np.asarray(actual, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_QUALITY, "p = np.asarray(predicted, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_QUALITY, "codes = remap[codes.reshape(-1)] if remap.size else codes.reshape(-1).astype(np.intp)", "1 -> 2"):
+        _NEGATIVE_SIZE,
+    (_DOC, "_CACHE_LIMIT: Final = 256", "256 -> 257"): _CACHE,
+    (_DOC, "if len(self.streams) >= _CACHE_LIMIT:", "compare[0] GtE -> Gt"): _CACHE,
+    (_DOC, "if len(_contexts) >= _CACHE_LIMIT:", "compare[0] GtE -> Gt"): _CACHE,
+    (_DOC, "if len(_geo_keys) >= _CACHE_LIMIT:", "compare[0] GtE -> Gt"): _CACHE,
+    (_DOC, "if len(_sanitised) >= _CACHE_LIMIT:", "compare[0] GtE -> Gt"): _CACHE,
+    (_DOC, "found = _sanitised.get((True, value)) if type(value) is str else None", "compare[0] Is -> IsNot"):
+        "only strings are ever remembered, so a non-string never finds an entry: the lookup is skipped or misses",
+    (_DOC, "found = _sanitised.get((False, value)) if type(value) is str else None", "compare[0] Is -> IsNot"):
+        "only strings are ever remembered, so a non-string never finds an entry: the lookup is skipped or misses",
+    (_DOC, "if type(key[1]) is not str:  # True and 1 hash alike but route differently (\"true\" / \"1\")",
+     "compare[0] IsNot -> Is"): "non-strings are never looked up, so remembering them instead of strings only "
+                                "turns the cache off",
+    (_DOC, 'if len(encoded) > room:', "compare[0] Gt -> GtE"): "cutting a text of exactly ``room`` bytes to "
+                                                                "``room`` bytes leaves it unchanged",
+    (_DOC, '_put_count(document, "dropped_attributes_count", getattr(event, "dropped_attributes", 0))', "0 -> 1"):
+        "the SDK's Event always has dropped_attributes; the default is for other implementations",
+    (_DOC, '_put_count(out, "dropped_attributes_count", getattr(link, "dropped_attributes", 0))', "0 -> 1"):
+        "the SDK's Link always has dropped_attributes; the default is for other implementations",
+    ("exporters/modelspan/exporters/_delivery.py", "if start < len(items):", "compare[0] Lt -> LtE"):
+        "_bounds() is only called with items to send, so start == len(items) only after the loop appended them all",
+    ("exporters/modelspan/exporters/_delivery.py", "self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)",
+     "1 -> 2"): "half >= 1 item, and one item's two NDJSON lines are longer than 2 bytes",
+}
 
 _COMPARE_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
                  ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
