@@ -33,6 +33,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -293,8 +294,13 @@ class Tally:
         return 1.0 if tested == 0 else (self.killed + self.timeout) / tested
 
 
-def _run_child(mutant: Mutant | None, tests: list[str], timeout: float, verbose: bool) -> str:
-    """Fork, apply ``mutant``, run pytest; ``killed``, ``survived``, ``timeout`` or ``error``."""
+def _run_child(mutant: Mutant | None, tests: list[str], timeout: float, verbose: bool,
+               coverage_of: tuple[str, Path] | None = None) -> str:
+    """Fork, apply ``mutant``, run pytest; ``killed``, ``survived``, ``timeout`` or ``error``.
+
+    With ``coverage_of=(source, out)`` the (unmutated) run also writes, for each line of ``source``,
+    the tests that ran it, as JSON to ``out``.
+    """
     pid = os.fork()
     if pid == 0:  # child
         code = 3
@@ -305,9 +311,7 @@ def _run_child(mutant: Mutant | None, tests: list[str], timeout: float, verbose:
                 os.dup2(devnull, 2)
             if mutant is not None:
                 apply_in_place(mutant)
-            import pytest
-
-            code = int(pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts="]))
+            code = _pytest_in_child(tests, coverage_of)
         except BaseException:  # noqa: BLE001  (any failure to apply is an error, reported)
             code = 3
         finally:
@@ -324,6 +328,48 @@ def _run_child(mutant: Mutant | None, tests: list[str], timeout: float, verbose:
         time.sleep(0.02)
     code = os.waitstatus_to_exitcode(status)
     return {0: "survived", 1: "killed", 2: "killed"}.get(code, "error")
+
+
+def _pytest_in_child(tests: list[str], coverage_of: tuple[str, Path] | None) -> int:
+    import pytest
+
+    argv = [*tests, "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-o", "addopts="]
+    if coverage_of is None:
+        return int(pytest.main(argv))
+    import coverage
+
+    source, out = coverage_of
+    measure = coverage.Coverage(data_file=None, include=[str(ROOT / source)], config_file=False)
+    measure.set_option("run:dynamic_context", "test_function")
+    measure.start()
+    try:
+        code = int(pytest.main(argv))
+    finally:
+        measure.stop()
+    data = measure.get_data()
+    by_line = data.contexts_by_lineno(str(ROOT / source))
+    out.write_text(json.dumps({str(line): sorted(c for c in found if c) for line, found in by_line.items()}))
+    return code
+
+
+def _node_id(context: str) -> str:
+    """``tests.sdk.test_x.TestA.test_b`` (coverage's test_function context) -> ``tests/sdk/test_x.py::TestA::test_b``."""
+    parts = context.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        path = Path(*parts[:cut]).with_suffix(".py")
+        if (ROOT / path).exists():
+            return "::".join([str(path), *parts[cut:]])
+    return context
+
+
+def tests_by_line(path: str, tests: list[str], verbose: bool) -> dict[int, list[str]]:
+    """Run ``tests`` once, unmutated, recording which test functions execute each line of ``path``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "lines.json"
+        if _run_child(None, tests, 1800, verbose, coverage_of=(path, out)) != "survived":
+            raise SystemExit(f"{path}: its tests fail without any mutation; fix them first")
+        found = json.loads(out.read_text())
+    return {int(line): [_node_id(c) for c in contexts] for line, contexts in found.items()}
 
 
 def changed_lines(ref: str, path: str) -> set[int]:
@@ -355,11 +401,13 @@ def run_target(label: str, args: argparse.Namespace) -> Tally:
             continue
         _collect(tests)
         started = time.monotonic()
-        if _run_child(None, tests, 900, args.verbose) != "survived":
-            raise SystemExit(f"{path}: its tests fail without any mutation; fix them first")
+        covering = tests_by_line(path, tests, args.verbose)
         timeout = 10 + 3 * (time.monotonic() - started)
         for mutant in mutants:
-            _record(tally, mutant, _outcome(mutant, tests, timeout, args), args.progress)
+            # only the tests that run the mutated line; a line run at import time (module constants,
+            # decorator arguments) has no test context, so every test of the module runs
+            selected = covering.get(mutant.line) or tests
+            _record(tally, mutant, _outcome(mutant, selected, timeout, args), args.progress)
     return tally
 
 
