@@ -253,12 +253,14 @@ def _functions(obj: Any) -> list[FunctionType]:
 def _swap(old: Any, new: Any) -> None:
     """Give the old function objects the new code, so every reference to them runs the mutant."""
     for f_old, f_new in zip(_functions(old), _functions(new), strict=False):
+        if f_old.__code__.co_freevars != f_new.__code__.co_freevars:
+            continue  # generated methods (dataclass __init__ ...) closing over other cells: unchanged anyway
         f_old.__code__ = f_new.__code__
         f_old.__defaults__ = f_new.__defaults__
         f_old.__kwdefaults__ = f_new.__kwdefaults__
     if inspect.isclass(old) and inspect.isclass(new):
-        for name, value in vars(new).items():
-            if name in vars(old) and not (name.startswith("__") and name.endswith("__") and name != "__init__"):
+        for name, value in vars(new).items():  # dunders too: __post_init__ is ours
+            if name in vars(old) and name != "__class__":
                 _swap(vars(old)[name], value)
 
 
