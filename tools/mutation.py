@@ -80,7 +80,8 @@ TARGETS: dict[str, list[tuple[str, list[str]]]] = {
          ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_summaries.py", "tests/sdk/test_monitor.py"]),
     ],
     "outputs": [
-        ("sdk/modelspan/instrumentation/_outputs.py", ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_monitor.py"]),
+        ("sdk/modelspan/instrumentation/_outputs.py",
+         ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_monitor.py"]),
     ],
 }
 
@@ -267,9 +268,10 @@ def _swap(old: Any, new: Any) -> None:
 def apply_in_place(mutant: Mutant) -> None:
     module: ModuleType = importlib.import_module(module_name(mutant.path))
     tree, statement = mutated_tree(mutant)
-    assigned = {n.id for n in ast.walk(tree.body[statement]) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assigned = {n.id for n in ast.walk(tree.body[statement])
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     before = dict(vars(module))
-    exec(compile(tree, str(ROOT / mutant.path), "exec"), vars(module))  # noqa: S102  (our own source)
+    exec(compile(tree, str(ROOT / mutant.path), "exec"), vars(module))
     for name, new in list(vars(module).items()):
         if name not in before or before[name] is new:
             continue
@@ -314,7 +316,7 @@ def _run_child(mutant: Mutant | None, tests: list[str], timeout: float, verbose:
             if mutant is not None:
                 apply_in_place(mutant)
             code = _pytest_in_child(tests, coverage_of)
-        except BaseException:  # noqa: BLE001  (any failure to apply is an error, reported)
+        except BaseException:
             code = 3
         finally:
             os._exit(code)
@@ -355,7 +357,7 @@ def _pytest_in_child(tests: list[str], coverage_of: tuple[str, Path] | None) -> 
 
 
 def _node_id(context: str) -> str:
-    """``tests.sdk.test_x.TestA.test_b`` (coverage's test_function context) -> ``tests/sdk/test_x.py::TestA::test_b``."""
+    """``tests.sdk.test_x.TestA.test_b`` (a test_function context) -> ``tests/sdk/test_x.py::TestA::test_b``."""
     parts = context.split(".")
     for cut in range(len(parts) - 1, 0, -1):
         path = Path(*parts[:cut]).with_suffix(".py")

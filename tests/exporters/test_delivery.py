@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from modelspan.exporters import _retry
 from modelspan.exporters._bulk import Item, body, encode_documents, outcomes
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
-from modelspan.exporters import _retry
 from modelspan.exporters._retry import Backoff, Deadline
 from modelspan.exporters._transport import Transport, resolve_settings
 from tests.exporters.bulk_server import BulkServer, Fault

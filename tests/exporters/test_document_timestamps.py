@@ -17,8 +17,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
 from modelspan import semconv
-from modelspan.exporters._bulk import encode_spans
 from modelspan.exporters import _document
+from modelspan.exporters._bulk import encode_spans
 from modelspan.exporters._document import build_document, index_for, span_event_documents, span_to_document
 
 CASES = [  # (nanoseconds since the epoch, expected @timestamp)
