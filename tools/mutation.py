@@ -77,7 +77,8 @@ TARGETS: dict[str, list[tuple[str, list[str]]]] = {
     ],
     "inputs": [
         ("sdk/modelspan/instrumentation/_inputs.py",
-         ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_summaries.py", "tests/sdk/test_monitor.py"]),
+         ["tests/sdk/test_input_shapes.py", "tests/sdk/test_inputs_outputs.py", "tests/sdk/test_summaries.py",
+          "tests/sdk/test_monitor.py"]),
     ],
     "outputs": [
         ("sdk/modelspan/instrumentation/_outputs.py",
