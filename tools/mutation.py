@@ -82,7 +82,7 @@ TARGETS: dict[str, list[tuple[str, list[str]]]] = {
     ],
     "outputs": [
         ("sdk/modelspan/instrumentation/_outputs.py",
-         ["tests/sdk/test_inputs_outputs.py", "tests/sdk/test_monitor.py"]),
+         ["tests/sdk/test_output_shapes.py", "tests/sdk/test_inputs_outputs.py", "tests/sdk/test_monitor.py"]),
     ],
 }
 

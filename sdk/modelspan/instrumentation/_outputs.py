@@ -160,7 +160,7 @@ def _batch(result: Any, rows: int, task: str | None, classes: Sequence[str] | No
         return Outputs([str(v)[: semconv.MAX_STRING_LENGTH] for v in array.tolist()])
     if array.dtype.kind == "f" and task == "classification":
         return Outputs([str(v) for v in array.tolist()])
-    if array.dtype.kind == "f":
+    if array.dtype.kind in "biuf":  # a regression's integer predictions are values too, as for one row
         return Outputs(values=array.astype(np.float64))
     return Outputs()
 
