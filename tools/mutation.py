@@ -122,6 +122,8 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the SDK's Event always has dropped_attributes; the default is for other implementations",
     (_DOC, '_put_count(out, "dropped_attributes_count", getattr(link, "dropped_attributes", 0))', "0 -> 1"):
         "the SDK's Link always has dropped_attributes; the default is for other implementations",
+    ("exporters/modelspan/exporters/_bulk.py", "@dataclass(frozen=True)", "True -> False"):
+        "frozen only forbids assigning to an Item or Outcome, which no code does, and neither is hashed",
     ("exporters/modelspan/exporters/_delivery.py", "if start < len(items):", "compare[0] Lt -> LtE"):
         "_bounds() is only called with items to send, so start == len(items) only after the loop appended them all",
     ("exporters/modelspan/exporters/_delivery.py", "self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)",

@@ -6,6 +6,8 @@ from ``max_bulk_bytes``; a chunking mistake shows as a wrong request shape or a 
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +210,23 @@ def test_each_item_status_has_one_verdict(status: int, verdict: str) -> None:
 def test_answers_that_cannot_be_paired_with_the_request_raise(response: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="for 2 sent"):
         outcomes(_items(2), response)
+
+
+def test_non_finite_numbers_are_written_as_null_and_the_rest_kept() -> None:
+    document = {"@timestamp": "1.0", "trace_id": "a", "span_id": "b",
+                "attributes": {"x": 1.5, "y": math.nan, "z": [math.inf, 2.0, "s"], "n": {"m": -math.inf}}}
+    (item,) = encode_documents([document])
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    source = json.loads(item.lines.splitlines()[1], parse_constant=refuse)
+    assert source["attributes"] == {"x": 1.5, "y": None, "z": [None, 2.0, "s"], "n": {"m": None}}
+
+
+def test_an_item_error_without_detail_still_has_a_reason() -> None:
+    (item,) = _items(1)
+    (outcome,) = outcomes([item], {"items": [{"create": {"status": 400}}]})
+    assert outcome.verdict == "dead" and outcome.reason == "no error detail"
+    (outcome,) = outcomes([item], {"items": [{"create": {"status": 400, "error": "plain text"}}]})
+    assert outcome.reason == "plain text"
