@@ -124,6 +124,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "the SDK's Link always has dropped_attributes; the default is for other implementations",
     ("exporters/modelspan/exporters/_bulk.py", "@dataclass(frozen=True)", "True -> False"):
         "frozen only forbids assigning to an Item or Outcome, which no code does, and neither is hashed",
+    ("exporters/modelspan/exporters/_bulk.py", "document = build_document(span, normalise=False)", "False -> True"):
+        "normalising first only does up front what the fallback does for NaN/inf: the JSON written is the same",
+    ("exporters/modelspan/exporters/_bulk.py", "for item, answer in zip(items, answers, strict=True):",
+     "True -> False"): "the lengths were compared just before, so strict= never has anything to catch",
     ("exporters/modelspan/exporters/_delivery.py", "if start < len(items):", "compare[0] Lt -> LtE"):
         "_bounds() is only called with items to send, so start == len(items) only after the loop appended them all",
     ("exporters/modelspan/exporters/_delivery.py", "self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)",

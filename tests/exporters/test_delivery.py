@@ -230,3 +230,10 @@ def test_an_item_error_without_detail_still_has_a_reason() -> None:
     assert outcome.verdict == "dead" and outcome.reason == "no error detail"
     (outcome,) = outcomes([item], {"items": [{"create": {"status": 400, "error": "plain text"}}]})
     assert outcome.reason == "plain text"
+
+
+@pytest.mark.parametrize("answer", [{}, "junk", None, {"create": {}}])
+def test_an_item_answer_without_a_status_is_dead_with_status_0(answer: Any) -> None:
+    (item,) = _items(1)
+    (outcome,) = outcomes([item], {"items": [answer]})
+    assert (outcome.verdict, outcome.status, outcome.reason) == ("dead", 0, "no error detail")
