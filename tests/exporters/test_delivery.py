@@ -237,3 +237,32 @@ def test_an_item_answer_without_a_status_is_dead_with_status_0(answer: Any) -> N
     (item,) = _items(1)
     (outcome,) = outcomes([item], {"items": [answer]})
     assert (outcome.verdict, outcome.status, outcome.reason) == ("dead", 0, "no error detail")
+
+
+def test_an_expired_deadline_returns_everything_unsent_and_not_down(server: BulkServer, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_retry, "time", _FrozenClock)
+    items = _items(3)
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    result = delivery.send(items, Deadline(0.0, threading.Event()))
+    assert result.pending == items and result.down is False and server.requests == 0
+
+
+def test_a_refused_connection_returns_everything_as_down(server: BulkServer, tmp_path: Path) -> None:
+    items = _items(4)
+    delivery = _delivery(server, tmp_path, 2 * len(items[0].lines))
+    server.stop()
+    result = delivery.send(items, Deadline(30.0, threading.Event()))
+    assert result.pending == items and result.down is True
+    assert delivery.counters.stats()["request_errors"] == 1
+
+
+def test_a_retry_after_past_the_deadline_returns_the_batch(server: BulkServer, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_retry, "time", _FrozenClock)
+    items = _items(2)
+    delivery = _delivery(server, tmp_path, 1 << 20)
+    server.script(Fault(status=503, retry_after="10"))
+    result = delivery.send(items, Deadline(5.0, threading.Event()))  # 10 s wait asked, 5 s left
+    assert result.pending == items and result.down is False and server.requests == 1
+
