@@ -92,6 +92,8 @@ _NEGATIVE_SIZE = "numpy reads any negative size in reshape() as 'infer this dime
 _CACHE = "the size of a memo cache: results are the same, only how often they are recomputed changes"
 _DOC = "exporters/modelspan/exporters/_document.py"
 _QUALITY = "sdk/modelspan/analyzer/quality.py"
+_INPUTS = "sdk/modelspan/instrumentation/_inputs.py"
+_SAME_LENGTH = "both sides are cut to the same ``count``, so strict= never has anything to catch"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("sdk/modelspan/analyzer/multiple_testing.py",
      "q = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)", "1.0 -> 2.0"):
@@ -128,6 +130,13 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "normalising first only does up front what the fallback does for NaN/inf: the JSON written is the same",
     ("exporters/modelspan/exporters/_bulk.py", "for item, answer in zip(items, answers, strict=True):",
      "True -> False"): "the lengths were compared just before, so strict= never has anything to catch",
+    (_INPUTS, "@dataclass(slots=True)", "True -> False"): "__slots__ saves memory; no code sets other attributes",
+    (_INPUTS, "if type(value) is dict and len(value) <= semconv.MAX_FEATURES:", "compare[0] LtE -> Lt"):
+        "a dict of exactly MAX_FEATURES keys is then copied by _bounded_row, which keeps all of them",
+    (_INPUTS, "return Row(dict(zip(default_names(len(items), names)[:count], items[:count], strict=True)))",
+     "True -> False"): _SAME_LENGTH,
+    (_INPUTS, "return Row(dict(zip(default_names(array.shape[0], names)[:count], array[:count].tolist(), "
+              "strict=True)))", "True -> False"): _SAME_LENGTH,
     ("exporters/modelspan/exporters/_delivery.py", "if start < len(items):", "compare[0] Lt -> LtE"):
         "_bounds() is only called with items to send, so start == len(items) only after the loop appended them all",
     ("exporters/modelspan/exporters/_delivery.py", "self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)",

@@ -78,3 +78,11 @@ def test_scalars_arrays_of_other_ranks_and_unknown_objects() -> None:
     assert normalise([], None, "x") == Batch(0)
     assert normalise(object(), None, "x") is None
     assert normalise(pd.Index([1, 2]), None, "x") is None  # pandas, but neither a Series nor a DataFrame
+
+
+def test_bad_rows_are_counted_only_where_there_are_some() -> None:
+    for good in (np.ones((3, 2)), pd.DataFrame({"a": [1, 2]}), [[1, 2], [3, 4]], [{"a": 1}], np.zeros((2, 3, 3))):
+        batch = normalise(good, None, "x")
+        assert isinstance(batch, Batch) and batch.bad_rows == 0
+    nothing_usable = normalise([[], "junk"], None, "x")
+    assert isinstance(nothing_usable, Batch) and nothing_usable.columns == {} and nothing_usable.bad_rows == 1
