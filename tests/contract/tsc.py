@@ -40,7 +40,15 @@ type ComponentTemplateBody = Omit<estypes.ClusterPutComponentTemplateRequest, 'n
 type IlmPolicyBody = Omit<estypes.IlmPutLifecycleRequest, 'name'>
 type WatchBody = Omit<estypes.WatcherPutWatchRequest, 'id'>
 type CreateIndexBody = Omit<estypes.IndicesCreateRequest, 'index'>
-type BulkOperation = estypes.BulkOperationContainer
+// One bulk action names exactly one operation (BulkOperationContainer alone would accept {} or two).
+type BulkCreate = { create: estypes.BulkCreateOperation }
+type BulkOperation = BulkCreate | { index: estypes.BulkIndexOperation } | { update: estypes.BulkUpdateOperation }
+  | { delete: estypes.BulkDeleteOperation }
+// A /_bulk body, grouped by bulk_groups(): each action with the line that must follow it (none for a
+// delete). A source document is an object that is not itself an action (a missing line shifts the pairs).
+type BulkSource = Record<string, unknown> & { create?: never, index?: never, update?: never, delete?: never }
+type BulkBody = ([BulkCreate | { index: estypes.BulkIndexOperation }, BulkSource]
+  | [{ update: estypes.BulkUpdateOperation }, estypes.BulkUpdateAction] | [{ delete: estypes.BulkDeleteOperation }])[]
 type RoleBody = Omit<estypes.SecurityPutRoleRequest, 'name'>
 """
 
@@ -98,7 +106,7 @@ def _explain(output: str, starts: list[tuple[int, str]]) -> str:
 RECORDED_TYPES = {
     "/_search": "SearchBody",
     "/_msearch": "estypes.MsearchRequest['searches']",
-    "/_bulk": "(estypes.BulkOperationContainer | Record<string, unknown>)[]",
+    "/_bulk": "BulkBody",
     "/_delete_by_query": "Pick<estypes.DeleteByQueryRequest, 'query'>",
 }
 """The official type of each endpoint's body, for requests a loopback Elasticsearch recorded."""
@@ -115,5 +123,29 @@ def recorded_cases(requests: Sequence[tuple[str, str, Any]]) -> list[Case]:
             continue
         endpoint = next((e for e in RECORDED_TYPES if path.endswith(e)), None)
         assert endpoint is not None, f"no contract type for a body sent to {method} {path}"
+        if endpoint == "/_bulk":
+            body = bulk_groups(body)
         cases.append(Case(f"{number} {method} {path}", RECORDED_TYPES[endpoint], body))
     return cases
+
+
+_BULK_OPERATIONS = ("create", "index", "update", "delete")
+
+
+def bulk_groups(lines: Sequence[Any]) -> list[list[Any]]:
+    """The parsed NDJSON lines of a ``/_bulk`` body, grouped as ``BulkBody`` types them.
+
+    An action is followed by its source line, except ``delete``; a line that is not a one-operation
+    action where one is due is kept in a group of its own, so tsc rejects it.
+
+    >>> bulk_groups([{"create": {"_id": "a"}}, {"x": 1}, {"delete": {"_id": "b"}}])
+    [[{'create': {'_id': 'a'}}, {'x': 1}], [{'delete': {'_id': 'b'}}]]
+    """
+    groups, position = [], 0
+    while position < len(lines):
+        action = lines[position]
+        one_operation = isinstance(action, dict) and len(action) == 1 and next(iter(action)) in _BULK_OPERATIONS
+        width = 1 if not one_operation or "delete" in action else 2
+        groups.append(list(lines[position:position + width]))
+        position += width
+    return groups

@@ -6,8 +6,8 @@ healthy and the outage phase. The outage lasts 60 s, as the issue asks (90-100 s
 ``MODELSPAN_OUTAGE_SECONDS=10`` shortens it for a quick local run. Per the
 team's rule against timed assertions, the p99 ratio (goal: at most 1.2x) is printed and recorded
 (``record_property``), not asserted: on two shared cores the healthy phase's own p99 moves by 10x
-between runs. What is asserted is structural: no decorated call ever took as long as the
-exporter's network timeout, i.e. the inference thread never waited on the network.
+between runs. What is asserted is structural: the inference thread never opened or wrote to a
+socket (tests/exporters/network_threads.py), so it never waited on the network.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from modelspan.exporters._retry import Backoff
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.instrumentation import _config
 from tests.exporters.bulk_server import BulkServer
+from tests.exporters.network_threads import network_threads
 
 OUTAGE_S = float(os.environ.get("MODELSPAN_OUTAGE_SECONDS", "60"))
 HEALTHY_S = 5.0
@@ -72,7 +73,8 @@ def rss_bytes() -> int:
 
 
 @pytest.mark.slow
-def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_property: Any) -> None:
+def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_property: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     server = BulkServer(keep_sources=False).start()
     exporter = ElasticsearchSpanExporter(server.url, spool_dir=tmp_path / "spool", spool_max_bytes=SPOOL_MAX,
                                          timeout=TIMEOUT_S, backoff=Backoff(initial=0.05, maximum=1.0))
@@ -86,14 +88,16 @@ def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_pr
             with modelspan.module("scorer"):
                 return "yes" if row["temp"] > 25 else "no"
 
-        healthy = serve(predict, HEALTHY_S)
-        server.stop()
-        memory_before = rss_bytes()
-        outage = serve(predict, OUTAGE_S)
-        memory_growth = rss_bytes() - memory_before
-        spooled = exporter.stats()
-        server.start()
-        after = serve(predict, 2.0)
+        with network_threads(monkeypatch) as network:
+            healthy = serve(predict, HEALTHY_S)
+            server.stop()
+            memory_before = rss_bytes()
+            outage = serve(predict, OUTAGE_S)
+            memory_growth = rss_bytes() - memory_before
+            spooled = exporter.stats()
+            server.start()
+            after = serve(predict, 2.0)
+        inference_touched_network = network.this_thread
         modelspan.force_flush()
         settle_started = time.monotonic()
         while not exporter.force_flush(500) and time.monotonic() < settle_started + 30 + OUTAGE_S:
@@ -107,7 +111,8 @@ def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_pr
 
     stats = exporter.stats()
     stored = set(server.stored)
-    assert len(ids.ids) == len(set(ids.ids)) >= 2 * RATE * (HEALTHY_S + OUTAGE_S) * 0.5
+    calls = len(healthy) + len(outage) + len(after)
+    assert len(ids.ids) == len(set(ids.ids)) == 2 * calls  # a model span and a module span per call
     assert stored == set(ids.ids), f"{len(set(ids.ids) - stored)} spans missing"
     assert stats["stored"] == len(stored) and stats["dropped"] == 0 and stats["dead_lettered"] == 0
     assert spooled["spool_bytes"] <= SPOOL_MAX and spooled["spool_documents"] > 0
@@ -125,4 +130,4 @@ def test_outage_loses_nothing_and_keeps_inference_fast(tmp_path: Path, record_pr
                f"ratio {ratio:.2f}x")
     print(summary)
     record_property("outage_summary", summary)
-    assert max(outage) < TIMEOUT_S, summary
+    assert not inference_touched_network, summary  # the inference thread never did network I/O

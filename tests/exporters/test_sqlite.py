@@ -82,8 +82,12 @@ def test_every_span_is_stored_as_the_collector_document(tmp_path: Path, provider
     with SQLiteStore(tmp_path / "store.db") as store:
         assert store.load_baseline("m", "1") is not None
         assert store.load_baseline("m", "1").id == baseline.id  # type: ignore[union-attr]
-    assert _rows(tmp_path / "store.db", "SELECT count(*) FROM value_bins WHERE binning > 0")[0][0] > 0
+    # five calls, x = 0, 20, 40, 60, 80: each in its own decile of the baseline's 0..99
+    assert _rows(tmp_path / "store.db", _BINNED) == [(5, 5, 200.0)]
     exporter.shutdown()
+
+
+_BINNED = "SELECT sum(n), count(DISTINCT bin), sum(total) FROM value_bins WHERE binning > 0"
 
 
 def test_a_baseline_given_to_the_decorator_is_saved_and_bins_values(tmp_path: Path, provider: Any) -> None:
@@ -105,7 +109,8 @@ def test_a_baseline_given_to_the_decorator_is_saved_and_bins_values(tmp_path: Pa
     with SQLiteStore(tmp_path / "store.db") as store:
         saved = store.load_baseline("d", "2")
     assert saved is not None and saved.id == baseline.id
-    assert _rows(tmp_path / "store.db", "SELECT count(*) FROM value_bins WHERE binning > 0")[0][0] > 0
+    # x = 0, 30, 60, 90 in four deciles, and the four outputs of 0.5 in one bin of the output's edges
+    assert _rows(tmp_path / "store.db", _BINNED) == [(8, 5, 180.0 + 4 * 0.5)]
     exporter.shutdown()
 
 

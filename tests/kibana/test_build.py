@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from kibana import _alerts, _dashboards, build
@@ -23,8 +27,18 @@ def test_stale_notices_an_edited_a_missing_and_a_leftover_file(tmp_path: Path) -
                                              "watches/old.json"]
 
 
-def test_generation_is_deterministic() -> None:
-    assert build.render() == build.render()
+def _render_in_a_new_process(hash_seed: str) -> dict[str, str]:
+    """``build.render()`` in a fresh interpreter: another string-hash seed, so another set order."""
+    code = "import json, sys; from kibana import build; json.dump(build.render(), sys.stdout)"
+    environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=build.HERE.parent, env=environment)
+    return dict(json.loads(result.stdout))
+
+
+def test_generation_is_deterministic_across_processes() -> None:
+    here = build.render()
+    assert _render_in_a_new_process("1") == here == _render_in_a_new_process("2024")
 
 
 def test_readme_documents_every_dashboard_and_alert() -> None:

@@ -21,8 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.trace import StatusCode
 
 import modelspan
+from modelspan import semconv
 from modelspan.baseline import Baseline
 from tests.sdk.conftest import Spans
 
@@ -107,6 +110,8 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
         return output
 
     before = modelspan.monitoring_errors()
+    ended = _model_spans(spans)
+    spans_before = len(ended)
     if raise_it:
         with pytest.raises(ModelError) as caught:
             predict(value)
@@ -115,6 +120,30 @@ def _check(spans: Spans, value: Any, output: Any, raise_it: bool, **options: Any
         assert predict(value) is output
     moved = modelspan.monitoring_errors() - before
     assert moved == 0 or (moved == 1 and not raise_it)  # only an unreadable output is counted
+    assert len(ended) == spans_before + 1  # one span per call, whatever the input
+    assert (ended[-1].status.status_code is StatusCode.ERROR) == raise_it
+    assert dict(ended[-1].attributes or {})[semconv.MODEL_NAME] == "bad"
+
+
+class _ModelSpans(SpanProcessor):
+    """Model spans as they end (synchronously: no flush per generated example)."""
+
+    def __init__(self) -> None:
+        self.ended: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if (span.attributes or {}).get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL:
+            self.ended.append(span)
+
+
+def _model_spans(spans: Spans) -> list[ReadableSpan]:
+    """The model spans ended so far on this test's provider (a watcher added on first use)."""
+    watcher: _ModelSpans | None = getattr(spans, "model_watcher", None)
+    if watcher is None:
+        watcher = _ModelSpans()
+        spans.provider.add_span_processor(watcher)
+        spans.model_watcher = watcher  # type: ignore[attr-defined]
+    return watcher.ended
 
 
 pytestmark = pytest.mark.slow  # 10,400 generated inputs take about a minute; CI runs them

@@ -16,6 +16,7 @@ from opentelemetry.trace import StatusCode
 
 import modelspan
 from modelspan import semconv
+from modelspan.instrumentation import _health
 from tests.sdk.conftest import Spans
 
 
@@ -258,8 +259,20 @@ def test_sampling_keeps_rate_on_span(spans: Spans) -> None:
     assert {dict(s.attributes or {})[semconv.SAMPLE_RATE] for s in models} == {0.5}
 
 
+def test_sampling_keeps_about_rate_of_the_calls_not_the_complement(spans: Spans) -> None:
+    # at 0.5 keeping the sampled-out half instead would pass; at 0.1 it keeps 90% instead of 10%
+    @modelspan.monitor(model="m", sample_rate=0.1)
+    def predict(row: dict[str, Any]) -> float:
+        return 1.0
+
+    for _ in range(1000):
+        predict({"x": 1.0})
+    kept = len(spans.models())
+    assert 40 < kept < 170  # binomial(1000, 0.1): mean 100, sd 9.5; outside has p < 1e-10
+
+
 def test_monitoring_failure_is_counted_logged_once_and_call_unharmed(
-    spans: Spans, caplog: pytest.LogCaptureFixture
+    spans: Spans, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Hostile(dict[str, Any]):
         def items(self) -> Any:
@@ -273,11 +286,13 @@ def test_monitoring_failure_is_counted_logged_once_and_call_unharmed(
         return 2.0
 
     before = modelspan.monitoring_errors()
+    monkeypatch.setattr(_health, "_logged", set())  # "once per place" is per process: start afresh
     with caplog.at_level(logging.WARNING, logger="modelspan"):
         assert predict(Hostile(x=1)) == 2.0
         assert predict(Hostile(x=1)) == 2.0
     assert modelspan.monitoring_errors() == before + 2
-    assert len([r for r in caplog.records if "monitoring failed" in r.message]) <= 1
+    (logged,) = [r for r in caplog.records if "monitoring failed" in r.message]
+    assert logged.exc_info is not None and str(logged.exc_info[1]) == "boom"
 
 
 def test_attribute_budget_keeps_identity_under_default_limits() -> None:

@@ -235,15 +235,18 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        if not state.enabled:
+        call = None
+        if state.enabled:
+            call = _monitor.begin(spec, args, kwargs)
+        else:
             clear_last()
-            async for item in func(*args, **kwargs):
-                yield item
-            return
-        call = _monitor.begin(spec, args, kwargs)
-        if call is None:
-            async for item in func(*args, **kwargs):
-                yield item
+        if call is None:  # off or sampled out: the user's generator alone, closed when the consumer stops
+            plain = func(*args, **kwargs)
+            try:
+                async for item in plain:
+                    yield item
+            finally:
+                await plain.aclose()  # else its cleanup would wait for garbage collection
             return
         call.streamed = True
         collected = _Collected()

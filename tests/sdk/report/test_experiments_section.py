@@ -8,7 +8,7 @@ from pathlib import Path
 from modelspan.analyzer.experiments import analysis
 from modelspan.analyzer.experiments.definition import Definition
 from modelspan.report import render
-from modelspan.store._es_queries import Window
+from modelspan.store import Window
 from modelspan.store._sqlite_experiments import ExperimentCall, stats_from_calls
 from modelspan.store.sqlite import SQLiteStore
 

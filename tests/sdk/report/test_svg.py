@@ -33,6 +33,22 @@ def test_bars_scale_to_the_largest_value() -> None:
     assert len(bars) == 4 and heights[1] == max(heights) and heights[3] == 0.0 and heights[0] < heights[1]
 
 
+def test_bar_heights_are_proportional_to_the_values_on_one_baseline() -> None:
+    values = [0.2, 0.8, 0.4, 0.1]  # (x: ref, cur), (y: ref, cur) in drawing order
+    root = _svg_of(_svg.bar_chart("d", ["x", "y"], [("ref", [0.2, 0.4]), ("cur", [0.8, 0.1])], "share"))
+    bars = [e for e in root.iter("{http://www.w3.org/2000/svg}rect") if e.get("class") == "bar"]
+    heights = [float(e.get("height", "0")) for e in bars]
+    bottoms = {round(float(e.get("y", "0")) + float(e.get("height", "0")), 1) for e in bars}
+    scale = heights[1] / 0.8
+    assert all(abs(h - v * scale) <= 0.1 for h, v in zip(heights, values, strict=True)), heights
+    assert len(bottoms) == 1  # every bar stands on the same axis
+    # the axis ends at the first tick at or above 1.05 x the largest value, so the tallest bar fills
+    # between 1/1.05 of the plot and all of it
+    plot = bottoms.pop() - min(float(e.get("y", "0")) for e in root.iter("{http://www.w3.org/2000/svg}line")
+                               if e.get("class") != "threshold")
+    assert plot > 0 and 0.5 * plot <= heights[1] <= plot / 1.05 + 0.1
+
+
 def test_stacked_bars_split_each_row_by_share() -> None:
     root = _svg_of(_svg.stacked_bars("p", [("baseline", {"a": 1.0, "b": 3.0}), ("now", {"a": 1.0})]))
     widths = [float(e.get("width", "0")) for e in root.iter("{http://www.w3.org/2000/svg}rect")]

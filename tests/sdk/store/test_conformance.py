@@ -194,8 +194,13 @@ def test_sqlite_and_live_elasticsearch_agree(sqlite_store: SQLiteStore, traffic:
     _compare(sqlite_store, traffic, LIVE_URL)
 
 
-def test_store_file_is_the_one_asked_for(sqlite_store: SQLiteStore) -> None:
-    assert isinstance(sqlite_store.path, Path) and sqlite_store.path.exists()
+def test_store_file_is_the_one_asked_for(sqlite_store: SQLiteStore, traffic: Traffic) -> None:
+    assert isinstance(sqlite_store.path, Path) and sqlite_store.path.name == "store.db"
+    assert sqlite_store.path.parent.name.startswith("conformance")
+    baseline = traffic.baseline
+    with SQLiteStore(sqlite_store.path) as reopened:  # the data went into that very file
+        saved = reopened.load_baseline(baseline.model, baseline.version)
+    assert saved is not None and saved.id == baseline.id
 
 
 def _regression_traffic() -> Traffic:

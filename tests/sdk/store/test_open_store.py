@@ -9,6 +9,7 @@ import pytest
 from modelspan.store import open_store
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 
 @pytest.fixture(autouse=True)
@@ -17,18 +18,29 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_urls_open_elasticsearch() -> None:
-    for url in ("http://127.0.0.1:9200", "HTTPS://es.example:9243"):
-        store = open_store(url)
-        assert isinstance(store, ElasticsearchStore)
-        store.close()
+def _asks(store: ElasticsearchStore, es: FakeElasticsearch) -> None:
+    """The store's requests reach the server at ``es.url`` (and only then count)."""
+    before = len(es.requests)
+    assert store.get_checkpoint("open-store-test") is None
+    assert len(es.requests) > before
+
+
+def test_urls_open_elasticsearch_at_that_url() -> None:
+    with FakeElasticsearch() as es:
+        for url in (es.url, es.url.replace("http://", "HTTP://")):
+            store = open_store(url)
+            assert isinstance(store, ElasticsearchStore)
+            _asks(store, es)
+            store.close()
 
 
 def test_environment_elasticsearch_only_without_a_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
-    store = open_store()
-    assert isinstance(store, ElasticsearchStore)
-    store.close()
+    with FakeElasticsearch() as es:
+        monkeypatch.setenv("ELASTICSEARCH_URL", es.url)
+        store = open_store()
+        assert isinstance(store, ElasticsearchStore)
+        _asks(store, es)
+        store.close()
     with open_store(tmp_path / "explicit.db") as local:
         assert isinstance(local, SQLiteStore) and local.path == tmp_path / "explicit.db"
 

@@ -21,8 +21,8 @@ import modelspan
 from modelspan import semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config, _experiment
+from modelspan.store import Window
 from modelspan.store import _es_experiments as es
-from modelspan.store._es_queries import Window
 from modelspan.store._sqlite_experiments import experiment_stats
 from modelspan.store.sqlite import SQLiteStore
 from tests.contract.tsc import Case, typecheck

@@ -75,7 +75,22 @@ def test_a_unit_change_is_found_from_bins() -> None:
     edges = quantile_edges(ref)
     result = run("wasserstein", Binned.from_values(ref, edges), Binned.from_values(cur, edges))
     exact = stats.wasserstein_distance(ref, cur) / np.std(ref)
-    assert result.drifted and result.bound is not None and abs(result.score - exact) <= result.bound
+    assert run("wasserstein", Raw(ref), Raw(cur)).score == pytest.approx(exact, rel=1e-12)
+    # Every current value lies beyond the baseline's last edge, whose width is capped (one outlier must
+    # not decide): the estimate errs low, as documented, yet is far above the threshold.
+    assert result.drifted and result.bound is not None
+    assert 10 * result.threshold < result.score < exact <= result.score + result.bound
+
+
+@pytest.mark.parametrize(("bins", "error", "bound"), [(10, 0.01, 5.0), (20, 0.005, 2.2), (50, 0.001, 0.9)])
+def test_edges_covering_both_samples_give_the_exact_value_closely(bins: int, error: float, bound: float) -> None:
+    ref = rng_for("celsius").normal(20, 5, 5000)
+    cur = rng_for("fahrenheit").normal(20, 5, 5000) * 1.8 + 32
+    exact = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    edges = np.linspace(min(ref.min(), cur.min()), max(ref.max(), cur.max()), bins)[1:-1]
+    result = run("wasserstein", Binned.from_values(ref, edges), Binned.from_values(cur, edges))
+    assert result.bound is not None and abs(result.score - exact) <= min(error, result.bound)
+    assert result.bound < bound  # the bound shrinks with the bin width
 
 
 def test_one_outlier_does_not_decide_the_distance() -> None:

@@ -50,13 +50,13 @@ def test_model_only_summary_lists_findings_and_callers() -> None:
                     "POST /recommend on shop, GET /batch.")
 
 
-@pytest.mark.parametrize("name", ["analyzer.incidents._application", "analyzer.incidents._correlate",
-                                  "store._es_traces", "analyzer.incidents._find", "store._sqlite_traces",
-                                  "analyzer.incidents._summary", "store.traces"])
+@pytest.mark.parametrize("name", ["analyzer.incidents._application", "analyzer.incidents._find",
+                                  "store._sqlite_traces", "analyzer.incidents._summary"])
 def test_docstring_examples(name: str) -> None:
+    # (modules without examples are left out: listed here, they would pass vacuously)
     module = importlib.import_module(f"modelspan.{name}")
-    failures, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert failures == 0
+    failures, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert failures == 0 and attempted > 0
 
 
 def test_model_only_without_application_spans_says_the_impact_is_unknown() -> None:

@@ -1,0 +1,98 @@
+"""How a call's output is read: labels, values, scores and margins, exactly, for every shape.
+
+Checked through ``interpret`` (the output reader's entry point): single-row calls (``rows=None``)
+and batches.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelspan.instrumentation._outputs import interpret
+from modelspan.semconv import MAX_STRING_LENGTH
+
+
+def _read(result: Any, rows: int | None = None, task: str | None = None,
+          classes: list[str] | None = None) -> tuple[Any, Any, Any, Any]:
+    out = interpret(result, rows, task, classes)
+
+    def plain(array: Any) -> Any:
+        return None if array is None else [None if isinstance(v, float) and math.isnan(v) else v
+                                           for v in array.tolist()]
+
+    return out.labels, plain(out.values), plain(out.scores), plain(out.margins)
+
+
+@pytest.mark.parametrize(("result", "task", "classes", "expected"), [
+    ("yes", None, None, (["yes"], None, None, None)),
+    (True, None, None, (["true"], None, None, None)),
+    (np.bool_(False), None, None, (["false"], None, None, None)),
+    (3, None, None, (["3"], None, None, None)),
+    (3, "regression", None, (None, [3.0], None, None)),
+    (np.int64(2), None, None, (["2"], None, None, None)),
+    (2.5, None, None, (None, [2.5], None, None)),
+    (2.5, "classification", None, (["2.5"], None, None, None)),
+    ([0.2, 0.7, 0.1], None, ["a", "b", "c"], (["b"], None, [0.7], [0.7 - 0.2])),
+    ([0.2, 0.7, 0.1], None, ["a", "b"], (["1"], None, [0.7], [0.7 - 0.2])),  # classes do not fit: indexes
+    ([[0.6, 0.4]], None, None, (["0"], None, [0.6], [0.6 - 0.4])),
+    ([0.25], None, None, (None, [0.25], None, None)),  # one number in a list is a value
+    ([], None, None, (None, None, None, None)),
+    ([[1.0, 2.0], [3.0, 4.0]], None, None, (None, None, None, None)),  # two rows in a single-row call
+    (["a", "b"], None, None, (None, None, None, None)),
+    (("spam", 0.9), None, None, (["spam"], None, [0.9], None)),
+    (("spam", "high"), None, None, (["spam"], None, None, None)),
+    ({"label": "cat", "score": 0.8}, None, None, (["cat"], None, [0.8], None)),
+    ({"value": 4.0}, None, None, (None, [4.0], None, None)),
+    ({"label": None, "score": "x"}, None, None, (None, None, None, None)),
+    ({"probabilities": [0.1, 0.9], "label": "dog"}, None, ["cat", "dog"], (["dog"], None, [0.9], [0.8])),
+    ({"proba": [0.3, 0.7]}, None, None, (["1"], None, [0.7], [0.7 - 0.3])),
+    (object(), None, None, (None, None, None, None)),
+])
+def test_single_row_outputs(result: Any, task: str | None, classes: list[str] | None,
+                            expected: tuple[Any, Any, Any, Any]) -> None:
+    labels, values, scores, margins = _read(result, None, task, classes)
+    assert (labels, values) == expected[:2]
+    assert scores == (None if expected[2] is None else pytest.approx(expected[2]))
+    assert margins == (None if expected[3] is None else pytest.approx(expected[3]))
+
+
+def test_long_labels_are_cut() -> None:
+    assert _read("x" * (MAX_STRING_LENGTH + 9))[0] == ["x" * MAX_STRING_LENGTH]
+    assert _read({"label": "y" * (MAX_STRING_LENGTH + 1)})[0] == ["y" * MAX_STRING_LENGTH]
+
+
+def test_probability_rows_with_non_finite_values() -> None:
+    labels, _, scores, margins = _read(np.array([[np.nan, 0.4, 0.6], [np.inf, 0.1, 0.2], [np.nan, np.nan, np.nan]]),
+                                       rows=3, classes=["a", "b", "c"])
+    assert labels == ["c", "c", "a"] and scores == [0.6, 0.2, None]
+    assert margins is not None and margins[:2] == pytest.approx([0.2, 0.1])
+
+
+@pytest.mark.parametrize(("result", "rows", "task", "expected"), [
+    (["a", "b"], 2, None, (["a", "b"], None, None, None)),
+    ([1, 0, 1], 3, None, (["1", "0", "1"], None, None, None)),
+    ([1, 0, 1], 3, "regression", (None, [1.0, 0.0, 1.0], None, None)),  # as _scalar(3, "regression") does
+    ([1.5, 2.5], 2, None, (None, [1.5, 2.5], None, None)),
+    ([1.5, 2.5], 2, "classification", (["1.5", "2.5"], None, None, None)),
+    ([[1.5], [2.5]], 2, None, (None, [1.5, 2.5], None, None)),
+    ([[0.9, 0.1], [0.3, 0.7]], 2, None, (["0", "1"], None, [0.9, 0.7], [0.8, 0.4])),
+    ([{"label": "a", "score": 0.9}, {"label": "b"}], 2, None, (["a", "b"], None, [0.9, None], None)),
+    ([{"value": 1.0}, {"value": 2.0}], 2, None, (None, [1.0, 2.0], None, None)),
+    (0.5, 1, None, (None, [0.5], None, None)),  # a batch of one may answer with a scalar
+    (0.5, 2, None, (None, None, None, None)),
+    ("a", 1, None, (["a"], None, None, None)),
+    (None, 2, None, (None, None, None, None)),
+    ([], 0, None, (None, None, None, None)),
+    ([[1, [2]], [3]], 2, None, (None, None, None, None)),  # ragged: not an output
+    (np.zeros((2, 2, 2)), 2, None, (None, None, None, None)),
+])
+def test_batch_outputs(result: Any, rows: int, task: str | None, expected: tuple[Any, Any, Any, Any]) -> None:
+    labels, values, scores, margins = _read(result, rows, task)
+    assert (labels, values) == expected[:2]
+    assert scores == (None if expected[2] is None else expected[2] if None in expected[2]
+                      else pytest.approx(expected[2]))
+    assert margins == (None if expected[3] is None else pytest.approx(expected[3]))
