@@ -26,7 +26,7 @@ import modelspan
 from modelspan import findings
 from modelspan.demo import _model, _scenario, _service, _traffic
 from modelspan.demo._scenario import EXPECTED, Expected
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import layout, templates
 from modelspan.elasticsearch.connection import is_configured, resolve_settings
 from modelspan.store._es_queries import Window
 
@@ -105,6 +105,7 @@ def run_demo(
     baseline = _model.capture_paths(model, baseline, validation)
     store = open_store(path)
     try:
+        _check_setup(store, out)
         store.save_baseline(baseline)
         modelspan.configure(service_name=SERVICE_NAME, environment="demo", store=path, baselines=[baseline],
                             tracer_provider=tracer_provider)
@@ -114,7 +115,7 @@ def run_demo(
         modelspan.force_flush()
         timings["traffic"] = time.monotonic() - began - timings["train"]
         labels = _late_labels(traffic, store)
-        _refresh_statistics(store)
+        _refresh_statistics(store, out)
         phases = _windows(traffic)
         where = os.path.abspath(path) if path else resolve_settings().url  # never the credentials
         run = Window(phases["baseline"].start, max(window.end for window in phases.values()))
@@ -166,7 +167,28 @@ def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
     return len(pairs)
 
 
-def _refresh_statistics(store: Any) -> None:
+SETUP_HINT = ("Elasticsearch has no modelspan index templates: `modelspan elastic setup` has not been run "
+              "against this cluster. Run it first (it pins the field types the analysis relies on, e.g. a "
+              "feature whose first value is an integer must still be a double); the demo goes on with "
+              "Elasticsearch's own guesses.")
+
+
+def _check_setup(store: Any, out: TextIO) -> None:
+    """Say plainly, before any span is written, when the cluster lacks our templates."""
+    client = getattr(store, "client", None)
+    if client is None:
+        return
+    try:
+        installed = bool(client.indices.exists_index_template(name=templates.TRACES_TEMPLATE))
+    except Exception as exc:  # the demo must not die on a check; say why it could not tell
+        out.write(f"modelspan demo: could not check for modelspan's index templates ({exc}); if the analysis "
+                  "finds nothing, run `modelspan elastic setup` first\n")
+        return
+    if not installed:
+        out.write(f"modelspan demo: {SETUP_HINT}\n")
+
+
+def _refresh_statistics(store: Any, out: TextIO) -> None:
     """Make the spans just exported visible to the analysis.
 
     SQLite: the store went from empty to thousands of spans in a minute; refresh the planner's
@@ -181,7 +203,11 @@ def _refresh_statistics(store: Any) -> None:
         return
     client = getattr(store, "client", None)
     if client is not None:
-        client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
+        try:
+            client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
+        except Exception as exc:  # a refresh only saves waiting: the next scheduled refresh shows the spans
+            out.write(f"modelspan demo: could not refresh {layout.ALL_SPANS} ({exc}); the last second of "
+                      "traffic may be missing from the analysis\n")
 
 
 def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
