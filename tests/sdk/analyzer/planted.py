@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
@@ -173,7 +173,7 @@ def _documents(spans: list[ReadableSpan], window: Window, rng: np.random.Generat
         document = span_to_document(span)
         document["attributes"] = dict(document["attributes"])
         moment = (span.start_time or 0) + offsets[trace]
-        document["@timestamp"] = _dt.datetime.fromtimestamp(moment / 1e9, _dt.timezone.utc).isoformat(
+        document["@timestamp"] = _time.from_ns(moment).isoformat(
             timespec="microseconds").replace("+00:00", "Z")
         document["duration"] = _duration(span, rng, slow_module, trace in slow_traces)
         documents.append(document)
