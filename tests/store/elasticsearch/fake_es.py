@@ -64,6 +64,8 @@ class FakeElasticsearch(fake_indices.Indices):
                  max_content_length: int = MAX_CONTENT_LENGTH, apply_mappings: bool = True) -> None:
         super().__init__(builtins=builtins, keep_sources=keep_sources, apply_mappings=apply_mappings)
         self.log: list[tuple[str, str, Any]] = []
+        self.bulk_sizes: list[tuple[int, int]] = []
+        """(bytes after decompression, status) of every bulk request."""
         self.request_count = 0
         """Bulk requests seen (faults are taken one per bulk request)."""
         self.responses: list[dict[str, Any]] = []
@@ -188,7 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake.next_fault()
         if fake.record:
             fake.headers.append(dict(self.headers.items()))
-        if len(raw) > fake.max_content_length:  # http.max_content_length: Netty answers 413, empty
+        too_large = len(raw) > fake.max_content_length
+        with fake.lock:
+            fake.bulk_sizes.append((len(raw), 413 if too_large else fault.status))
+        if too_large:  # http.max_content_length: Netty answers 413, empty
             with fake.lock:
                 fake.log.append((self.command, path, None))
             self._answer(413, None)

@@ -1,9 +1,10 @@
-"""Limits a real cluster enforces, against the store's own requests at the sizes users reach.
+"""Limits a real cluster enforces, against the product's own requests at the sizes users reach.
 
-The computing fake enforces ``index.max_result_window`` (10,000) and ``search.max_buckets``
-(65,536) and answers errors shaped like Elasticsearch's, so a request that a cluster would refuse
-fails here too: a 10,000-label join over 100 batches, a day of 200 sub-modules at 300 s with many
-paths and labels, and windows that do not start on an interval boundary.
+The loopback Elasticsearch (``fake_es``) enforces ``index.max_result_window`` (10,000),
+``search.max_buckets`` (65,536) and ``http.max_content_length`` (413) and answers errors shaped
+like Elasticsearch's, so a request that a cluster would refuse fails here too: a 10,000-label join
+over 100 batches, a day of 200 sub-modules at 300 s with many paths and labels, windows that do
+not start on an interval boundary, and the exporter's bulk requests against a small body limit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from modelspan.store import _es_queries as queries
 from modelspan.store._es_parse import parse_operations
 from modelspan.store._es_queries import Question, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
-from tests.store.elasticsearch.fake_es import MAX_BUCKETS, ElasticError, FakeElasticsearch
+from tests.store.elasticsearch.fake_es import MAX_BUCKETS, MAX_CONTENT_LENGTH, ElasticError, FakeElasticsearch
+from tests.store.elasticsearch.ingest import export
 from tests.store.elasticsearch.scenario import outcome_documents
 from tests.store.elasticsearch.traffic import INDEX, WINDOW, generate
 
@@ -133,3 +135,20 @@ def test_unaligned_window_edges_do_not_read_as_throughput_dips() -> None:
     assert sum(interval.seconds for interval in intervals) == window.seconds
     aligned = parse_operations(agg, 300).intervals  # no window: whole intervals, as before
     assert [interval.seconds for interval in aligned] == [300.0] * 4
+
+
+def test_bulk_requests_stay_within_the_body_limit_and_a_413_loses_nothing() -> None:
+    """The exporter's default bulk size is under ``http.max_content_length``; under a smaller limit,
+    the 413 makes it split, and every span is still stored once (none dead-lettered)."""
+    from modelspan.exporters import elasticsearch as exporter
+
+    assert exporter._DEFAULT_MAX_BULK_BYTES <= MAX_CONTENT_LENGTH
+    traffic = generate(singles=150, batches=12)
+    limit = 64 * 1024
+    with FakeElasticsearch(max_content_length=limit) as fake:
+        export(fake, traffic.spans)
+        sizes = list(fake.bulk_sizes)
+        stored = {identifier for identifier, (index, _) in fake.stored.items() if index.startswith("traces-")}
+    assert any(status == 413 for _, status in sizes)  # the default size was too big for this cluster
+    assert all(size <= limit for size, status in sizes if status == 200)
+    assert len(stored) == len(traffic.spans)
