@@ -188,7 +188,7 @@ def _check_setup(store: Any, out: TextIO) -> None:
         out.write(f"modelspan demo: {SETUP_HINT}\n")
 
 
-def _refresh_statistics(store: Any, out: TextIO) -> None:
+def _refresh_statistics(store: Any, out: TextIO | None = None) -> None:
     """Make the spans just exported visible to the analysis.
 
     SQLite: the store went from empty to thousands of spans in a minute; refresh the planner's
@@ -206,8 +206,8 @@ def _refresh_statistics(store: Any, out: TextIO) -> None:
         try:
             client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
         except Exception as exc:  # a refresh only saves waiting: the next scheduled refresh shows the spans
-            out.write(f"modelspan demo: could not refresh {layout.ALL_SPANS} ({exc}); the last second of "
-                      "traffic may be missing from the analysis\n")
+            (out or sys.stderr).write(f"modelspan demo: could not refresh {layout.ALL_SPANS} ({exc}); the last "
+                                      "second of traffic may be missing from the analysis\n")
 
 
 def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:

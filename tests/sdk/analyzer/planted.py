@@ -136,8 +136,8 @@ def generate(plan: Plan, *, calls: int = 600, extra: int = 0, batch: int = 0, se
         modelspan.shutdown()
         provider.shutdown()
         _config.STATE.baselines.clear()
-    documents, spans = _documents(reference, REFERENCE, rng, None)
-    more, more_spans = _documents(current, WINDOW, rng, plan.slow_module)
+    documents, spans = _moved(reference, REFERENCE, rng, None)
+    more, more_spans = _moved(current, WINDOW, rng, plan.slow_module)
     documents, spans = documents + more, spans + more_spans
     outcomes = _outcomes(documents, rng, plan)
     return Traffic(baseline, documents, outcomes, [f"f{j}" for j in range(extra)], spans)
@@ -160,7 +160,13 @@ def _finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
 
 
 def _documents(spans: list[ReadableSpan], window: Window, rng: np.random.Generator,
-               slow_module: str | None) -> tuple[list[dict[str, Any]], list[ReadableSpan]]:
+               slow_module: str | None) -> list[dict[str, Any]]:
+    return _moved(spans, window, rng, slow_module)[0]
+
+
+def _moved(spans: list[ReadableSpan], window: Window, rng: np.random.Generator,
+           slow_module: str | None) -> tuple[list[dict[str, Any]], list[ReadableSpan]]:
+    """The documents of ``spans`` spread over ``window``, and the spans moved to the same times."""
     start_ns = int(window.start.timestamp() * 1e9)
     width = int(window.seconds * 1e9) - 10**9
     offsets: dict[int, int] = {}

@@ -42,6 +42,7 @@ def cluster(baselines: Iterable[modelspan.Baseline] = ()) -> Iterator[FakeElasti
 
 def export(es: FakeElasticsearch, spans: list[ReadableSpan]) -> None:
     """Every span through the real exporter into ``es``; each must be stored (none dead-lettered)."""
+    assert spans, "no spans to export: an empty store would answer every question with no problems"
     with tempfile.TemporaryDirectory() as directory:
         exporter = ElasticsearchSpanExporter(es.url, spool_dir=Path(directory) / "spool",
                                              dead_letter_path=Path(directory) / "dead.jsonl")
