@@ -26,7 +26,13 @@ def _builtins() -> tuple[dict[str, Any], dict[str, Any]]:
     """Elastic's OTel component and index templates, as a 9.x cluster ships them."""
     from tests.sdk.elastic.fake_stack import _builtin_templates, _reference_components
 
-    return _reference_components(), _builtin_templates()
+    try:
+        return _reference_components(), _builtin_templates()
+    except OSError:  # without Elastic's reference files: the same names and routing, no mappings of theirs
+        components = {name: {"template": {}} for name in ("otel@mappings", "traces-otel@mappings", "ecs@mappings")}
+        return components, {"traces-otel@template": {
+            "index_patterns": ["traces-*.otel-*"], "priority": 120, "data_stream": {},
+            "composed_of": ["otel@mappings", "traces-otel@mappings", "ecs@mappings"]}}
 
 
 class Indices:
