@@ -26,7 +26,7 @@ import modelspan
 from modelspan import findings
 from modelspan.demo import _model, _scenario, _service, _traffic
 from modelspan.demo._scenario import EXPECTED, Expected
-from modelspan.elasticsearch import layout, templates
+from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import is_configured, resolve_settings
 from modelspan.store._es_queries import Window
 
@@ -115,7 +115,11 @@ def run_demo(
         modelspan.force_flush()
         timings["traffic"] = time.monotonic() - began - timings["train"]
         labels = _late_labels(traffic, store)
-        _refresh_statistics(store, out)
+        try:
+            _refresh_statistics(store)
+        except Exception as exc:  # a refresh only saves waiting: the next scheduled refresh shows the spans
+            out.write(f"modelspan demo: could not refresh the store's view of the new spans ({exc}); the last "
+                      "second of traffic may be missing from the analysis\n")
         phases = _windows(traffic)
         where = os.path.abspath(path) if path else resolve_settings().url  # never the credentials
         run = Window(phases["baseline"].start, max(window.end for window in phases.values()))
@@ -167,28 +171,7 @@ def _late_labels(traffic: _traffic.Traffic, store: Any) -> int:
     return len(pairs)
 
 
-SETUP_HINT = ("Elasticsearch has no modelspan index templates: `modelspan elastic setup` has not been run "
-              "against this cluster. Run it first (it pins the field types the analysis relies on, e.g. a "
-              "feature whose first value is an integer must still be a double); the demo goes on with "
-              "Elasticsearch's own guesses.")
-
-
-def _check_setup(store: Any, out: TextIO) -> None:
-    """Say plainly, before any span is written, when the cluster lacks our templates."""
-    client = getattr(store, "client", None)
-    if client is None:
-        return
-    try:
-        installed = bool(client.indices.exists_index_template(name=templates.TRACES_TEMPLATE))
-    except Exception as exc:  # the demo must not die on a check; say why it could not tell
-        out.write(f"modelspan demo: could not check for modelspan's index templates ({exc}); if the analysis "
-                  "finds nothing, run `modelspan elastic setup` first\n")
-        return
-    if not installed:
-        out.write(f"modelspan demo: {SETUP_HINT}\n")
-
-
-def _refresh_statistics(store: Any, out: TextIO | None = None) -> None:
+def _refresh_statistics(store: Any) -> None:
     """Make the spans just exported visible to the analysis.
 
     SQLite: the store went from empty to thousands of spans in a minute; refresh the planner's
@@ -203,11 +186,7 @@ def _refresh_statistics(store: Any, out: TextIO | None = None) -> None:
         return
     client = getattr(store, "client", None)
     if client is not None:
-        try:
-            client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
-        except Exception as exc:  # a refresh only saves waiting: the next scheduled refresh shows the spans
-            (out or sys.stderr).write(f"modelspan demo: could not refresh {layout.ALL_SPANS} ({exc}); the last "
-                                      "second of traffic may be missing from the analysis\n")
+        client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
 
 
 def _analyze(analyze: Any, store: Any, phases: dict[str, Window], out: TextIO) -> dict[str, list[dict[str, Any]]]:
@@ -229,3 +208,26 @@ def _windows(traffic: _traffic.Traffic) -> dict[str, Window]:
             raise RuntimeError(f"phase {phase.name} did not run")
         windows[phase.name] = Window(phase.start, phase.end)
     return windows
+
+
+SETUP_HINT = ("Elasticsearch has no modelspan index templates: `modelspan elastic setup` has not been run "
+              "against this cluster. Run it first (it pins the field types the analysis relies on, e.g. a "
+              "feature whose first value is an integer must still be a double); the demo goes on with "
+              "Elasticsearch's own guesses.")
+
+
+def _check_setup(store: Any, out: TextIO) -> None:
+    """Say plainly, before any span is written, when the cluster lacks our templates."""
+    from modelspan.elasticsearch import templates
+
+    client = getattr(store, "client", None)
+    if client is None:
+        return
+    try:
+        installed = bool(client.indices.exists_index_template(name=templates.TRACES_TEMPLATE))
+    except Exception as exc:  # the demo must not die on a check; say why it could not tell
+        out.write(f"modelspan demo: could not check for modelspan's index templates ({exc}); if the analysis "
+                  "finds nothing, run `modelspan elastic setup` first\n")
+        return
+    if not installed:
+        out.write(f"modelspan demo: {SETUP_HINT}\n")

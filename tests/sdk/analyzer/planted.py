@@ -26,7 +26,6 @@ from modelspan import _time, semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config
 from modelspan.store._es_queries import Window
-from tests.store.elasticsearch.ingest import retimed
 
 MODEL = "fraud"
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")
@@ -167,6 +166,8 @@ def _documents(spans: list[ReadableSpan], window: Window, rng: np.random.Generat
 def _moved(spans: list[ReadableSpan], window: Window, rng: np.random.Generator,
            slow_module: str | None) -> tuple[list[dict[str, Any]], list[ReadableSpan]]:
     """The documents of ``spans`` spread over ``window``, and the spans moved to the same times."""
+    from tests.store.elasticsearch.ingest import retimed
+
     start_ns = int(window.start.timestamp() * 1e9)
     width = int(window.seconds * 1e9) - 10**9
     offsets: dict[int, int] = {}

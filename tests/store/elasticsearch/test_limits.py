@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, Status, StatusCode
 
 from modelspan import semconv
-from modelspan.elasticsearch import layout
 from modelspan.store import _es_queries as queries
 from modelspan.store._es_parse import parse_operations
 from modelspan.store._es_queries import Question, Window
@@ -27,7 +26,7 @@ from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.fake_es import MAX_BUCKETS, MAX_CONTENT_LENGTH, ElasticError, FakeElasticsearch
 from tests.store.elasticsearch.ingest import cluster, export
 from tests.store.elasticsearch.scenario import outcome_documents
-from tests.store.elasticsearch.traffic import WINDOW, generate
+from tests.store.elasticsearch.traffic import INDEX, WINDOW, generate
 
 DAY = Window.parse("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z")
 
@@ -103,7 +102,7 @@ def test_a_day_of_two_hundred_sub_modules_stays_under_max_buckets(busy_day: Fake
 def test_the_unsplit_request_would_have_been_refused(busy_day: FakeElasticsearch) -> None:
     """The check above is not vacuous: the same documents, one search, too many buckets."""
     with pytest.raises(ElasticError, match="too many buckets"):
-        busy_day.search(layout.ALL_SPANS, queries.model_body(Question("big", "1", DAY, 300)))
+        busy_day.search(INDEX, queries.model_body(Question("big", "1", DAY, 300)))
 
 
 @pytest.mark.parametrize("days", [1, 7, 31])
