@@ -29,10 +29,12 @@ from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 pytestmark = pytest.mark.slow  # two demo runs of ~40 s each
 Key = tuple[Any, ...]
-BORDERLINE = {F.TYPE_APP_LATENCY}
-"""Verdicts on the app's own request latency in the slow-module phase: a consequence the scenario
-allows but does not plant (``Expected.allowed``); whether p95 crosses its threshold depends on this
-machine's scheduling during the run, not on the store. Measured on both, compared without the verdict."""
+BORDERLINE = {F.TYPE_APP_LATENCY, F.TYPE_LATENCY, F.TYPE_THROUGHPUT}
+"""Verdicts measured on wall-clock time: the planted sub-module regression (30 ms) is flagged on
+both runs and checked as such, but whether an unplanted window's p95 or request rate crosses its
+threshold depends on this shared machine's scheduling during each run, not on the store. These
+are compared as measured (same type, model, version, module) without their verdict."""
+PLANTED_LATENCY = (F.TYPE_LATENCY, "grid_demand", "2.3", "tree_scorer")
 
 
 def _environment(**extra: str) -> dict[str, str]:
@@ -92,10 +94,13 @@ def test_findings_and_incidents_equal_the_sqlite_run(elasticsearch_run: tuple[Fa
     _, run = elasticsearch_run
     on_elasticsearch, on_sqlite = keys(run["findings"]), keys(sqlite_findings)
     flagged = {key for key in on_sqlite if key[-1]}
-    assert {(F.TYPE_DRIFT, "grid_demand", "2.3", "temperature", True), (F.TYPE_DRIFT, "grid_demand", "2.3", "device",
-            True), (F.TYPE_LATENCY, "grid_demand", "2.3", "tree_scorer", True),
-            } <= flagged, sorted(flagged, key=str)  # the run planted them
+    # the run planted them
+    assert {(F.TYPE_DRIFT, "grid_demand", "2.3", "temperature", True),
+            (F.TYPE_DRIFT, "grid_demand", "2.3", "device", True)} <= flagged, sorted(flagged, key=str)
     assert "correlated" in {key[3] for key in flagged if key[0] == F.TYPE_INCIDENT}, sorted(flagged, key=str)
+    for stored in (run["findings"], sqlite_findings):  # the planted latency regression, whatever the load
+        assert any(d.get(F.FLAGGED) and (d[F.TYPE], d.get(F.MODEL_NAME), d.get(F.MODEL_VERSION),
+                                         d.get(F.MODULE_NAME)) == PLANTED_LATENCY for d in stored)
     assert (sorted(on_elasticsearch - on_sqlite, key=str), sorted(on_sqlite - on_elasticsearch, key=str)) == ([], [])
 
 
