@@ -12,6 +12,7 @@ from modelspan import findings, outcomes
 from modelspan.store.sqlite import SQLiteStore
 from tests.contract.tsc import Case, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.fake_search import source_of
 from tests.store.elasticsearch.traffic import WINDOW, generate
 
 
@@ -78,6 +79,6 @@ def test_elasticsearch_gets_index_actions_keyed_by_prediction_id() -> None:
     assert [a["index"]["_id"] for a in actions] == ["p1", "p2:0", "p1"]
     assert {a["index"]["_index"] for a in actions} == {findings.OUTCOMES_INDEX}
     assert lines[3] == {"@timestamp": "2026-11-23T09:00:00.000Z", "prediction.id": "p2:0", "actual": 3.5}
-    stored = {doc["_id"]: doc["actual"] for doc, _ in fake.indices[findings.OUTCOMES_INDEX]}
+    stored = {doc["_id"]: source_of(doc)["actual"] for doc, _ in fake.indices[findings.OUTCOMES_INDEX]}
     assert stored == {"p2:0": 3.5, "p1": "no"}  # recording p1 again replaced it
     typecheck([Case(f"outcome action {n}", "BulkOperation", action) for n, action in enumerate(actions)])

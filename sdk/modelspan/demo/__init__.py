@@ -104,6 +104,7 @@ def run_demo(
     baseline = _model.capture_paths(model, baseline, validation)
     store = open_store(path)
     try:
+        _check_setup(store, out)
         store.save_baseline(baseline)
         modelspan.configure(service_name=SERVICE_NAME, environment="demo", store=path, baselines=[baseline],
                             tracer_provider=tracer_provider)
@@ -113,7 +114,11 @@ def run_demo(
         modelspan.force_flush()
         timings["traffic"] = time.monotonic() - began - timings["train"]
         labels = _late_labels(traffic, store)
-        _refresh_statistics(store)
+        try:
+            _refresh_statistics(store)
+        except Exception as exc:  # a refresh only saves waiting: the next scheduled refresh shows the spans
+            out.write(f"modelspan demo: could not refresh the store's view of the new spans ({exc}); the last "
+                      "second of traffic may be missing from the analysis\n")
         phases = _windows(traffic)
         where = os.path.abspath(path) if path else resolve_settings().url  # never the credentials
         run = Window(phases["baseline"].start, max(window.end for window in phases.values()))
@@ -196,3 +201,26 @@ def _windows(traffic: _traffic.Traffic) -> dict[str, Window]:
             raise RuntimeError(f"phase {phase.name} did not run")
         windows[phase.name] = Window(phase.start, phase.end)
     return windows
+
+
+SETUP_HINT = ("Elasticsearch has no modelspan index templates: `modelspan elastic setup` has not been run "
+              "against this cluster. Run it first (it pins the field types the analysis relies on, e.g. a "
+              "feature whose first value is an integer must still be a double); the demo goes on with "
+              "Elasticsearch's own guesses.")
+
+
+def _check_setup(store: Any, out: TextIO) -> None:
+    """Say plainly, before any span is written, when the cluster lacks our templates."""
+    from modelspan.elasticsearch import templates
+
+    client = getattr(store, "client", None)
+    if client is None:
+        return
+    try:
+        installed = bool(client.indices.exists_index_template(name=templates.TRACES_TEMPLATE))
+    except Exception as exc:  # the demo must not die on a check; say why it could not tell
+        out.write(f"modelspan demo: could not check for modelspan's index templates ({exc}); if the analysis "
+                  "finds nothing, run `modelspan elastic setup` first\n")
+        return
+    if not installed:
+        out.write(f"modelspan demo: {SETUP_HINT}\n")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.elasticsearch.layout import TIMESTAMP, TRACE_ID
 from modelspan.store._answers import Agg, aggregations
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID
@@ -78,6 +78,25 @@ def join_predictions(actuals: Mapping[str, Any], response: Agg) -> list[Labelled
     return joined
 
 
+def _span_start(value: Any) -> str:
+    """A span's ``@timestamp`` as ISO 8601 with microseconds, whichever form the writer stored.
+
+    The Collector (and our exporter, to write the same document) stores epoch milliseconds with the
+    nanosecond remainder, ``"<ms>.<ns>"`` (not zero-padded); other writers store ISO 8601, kept as is.
+
+    >>> _span_start("1795341600250.1500")
+    '2026-11-22T10:00:00.250001Z'
+    >>> _span_start("2026-11-22T10:00:00.250001Z")
+    '2026-11-22T10:00:00.250001Z'
+    """
+    text = str(value)
+    millis, dot, remainder = text.partition(".")
+    if not millis.isdigit() or (dot and not remainder.isdigit()):
+        return text
+    nanos = int(millis) * 1_000_000 + (int(remainder) if remainder else 0)
+    return _time.from_ns(nanos).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> LabelledPrediction:
     attributes = source.get("attributes", {})
 
@@ -92,7 +111,7 @@ def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> 
     score = pick(semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES)
     return LabelledPrediction(
         prediction_id=prediction_id,
-        timestamp=str(source.get(TIMESTAMP, "")),
+        timestamp=_span_start(source.get(TIMESTAMP, "")),
         actual=actual,
         label=None if label is None else str(label),
         value=None if value is None else float(value),

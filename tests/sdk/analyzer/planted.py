@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.exporters._document import span_to_document
 from modelspan.instrumentation import _config
 from modelspan.store import Window
@@ -58,6 +58,8 @@ class Traffic:
     outcomes: list[tuple[str, Any, str]]
     """(prediction_id, actual, recorded at): labels that arrive two days after the window."""
     extra_features: list[str] = field(default_factory=list)
+    spans: list[ReadableSpan] = field(default_factory=list)
+    """The spans behind ``documents``, at the same times and durations: for the real exporter."""
 
 
 def _rows(rng: np.random.Generator, n: int, extra: int, plan: Plan | None = None) -> list[dict[str, Any]]:
@@ -133,10 +135,11 @@ def generate(plan: Plan, *, calls: int = 600, extra: int = 0, batch: int = 0, se
         modelspan.shutdown()
         provider.shutdown()
         _config.STATE.baselines.clear()
-    documents = _documents(reference, REFERENCE, rng, None)
-    documents += _documents(current, WINDOW, rng, plan.slow_module)
+    documents, spans = _moved(reference, REFERENCE, rng, None)
+    more, more_spans = _moved(current, WINDOW, rng, plan.slow_module)
+    documents, spans = documents + more, spans + more_spans
     outcomes = _outcomes(documents, rng, plan)
-    return Traffic(baseline, documents, outcomes, [f"f{j}" for j in range(extra)])
+    return Traffic(baseline, documents, outcomes, [f"f{j}" for j in range(extra)], spans)
 
 
 def _serve(predict: Any, rows: list[dict[str, Any]], switch: _Switch, rng: np.random.Generator, fallback: float,
@@ -157,23 +160,32 @@ def _finished(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
 
 def _documents(spans: list[ReadableSpan], window: Window, rng: np.random.Generator,
                slow_module: str | None) -> list[dict[str, Any]]:
+    return _moved(spans, window, rng, slow_module)[0]
+
+
+def _moved(spans: list[ReadableSpan], window: Window, rng: np.random.Generator,
+           slow_module: str | None) -> tuple[list[dict[str, Any]], list[ReadableSpan]]:
+    """The documents of ``spans`` spread over ``window``, and the spans moved to the same times."""
+    from tests.store.elasticsearch.ingest import retimed
+
     start_ns = int(window.start.timestamp() * 1e9)
     width = int(window.seconds * 1e9) - 10**9
     offsets: dict[int, int] = {}
     slow_traces = {span.context.trace_id for span in spans if span.context and slow_module
                    and (span.attributes or {}).get(semconv.MODULE_NAME) == slow_module}
-    documents = []
+    documents, moved = [], []
     for span in spans:
         trace = span.context.trace_id if span.context else 0
         offsets.setdefault(trace, start_ns + int(rng.integers(0, width)) - (span.start_time or 0))
         document = span_to_document(span)
         document["attributes"] = dict(document["attributes"])
         moment = (span.start_time or 0) + offsets[trace]
-        document["@timestamp"] = _dt.datetime.fromtimestamp(moment / 1e9, _dt.timezone.utc).isoformat(
+        document["@timestamp"] = _time.from_ns(moment).isoformat(
             timespec="microseconds").replace("+00:00", "Z")
         document["duration"] = _duration(span, rng, slow_module, trace in slow_traces)
         documents.append(document)
-    return documents
+        moved.append(retimed(span, moment, document["duration"]))
+    return documents, moved
 
 
 def _duration(span: ReadableSpan, rng: np.random.Generator, slow_module: str | None, slow_trace: bool) -> int:

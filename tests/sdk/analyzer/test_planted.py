@@ -1,7 +1,8 @@
 """Planted problems in generated traffic are found and named; clean traffic raises nothing (issue 4).
 
-Traffic comes from a real decorated model (``planted.py``); every backend gets the same documents,
-baseline and late labels, and ``analyze`` must find: a shifted feature, a unit change (x 1.8 + 32),
+Traffic comes from a real decorated model (``planted.py``); every backend gets the same spans,
+baseline and late labels (Elasticsearch through ``modelspan elastic setup`` and the real exporter,
+so what is read is what was written), and ``analyze`` must find: a shifted feature, a unit change (x 1.8 + 32),
 a new category, a novel module path, a slower sub-module, an accuracy drop that only late labels
 show; and on clean traffic over 50 extra features not one flagged finding.
 """
@@ -20,7 +21,7 @@ from modelspan import findings
 from modelspan.analyzer import analyze
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.sdk.analyzer.planted import CLEAN, WINDOW, Plan, Traffic, generate
-from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.ingest import cluster, export
 
 MODEL_TYPES = {findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT, findings.TYPE_DATA_QUALITY,
                findings.TYPE_NOVEL_PATH, findings.TYPE_PATH_DRIFT, findings.TYPE_LATENCY,
@@ -30,8 +31,8 @@ Opener = Callable[[Traffic, bool], AbstractContextManager[Any]]
 
 @contextmanager
 def _elasticsearch(traffic: Traffic, labels: bool = True) -> Iterator[Any]:
-    with FakeElasticsearch() as fake:
-        fake.add("traces-modelspan.otel-default", traffic.documents)
+    with cluster([traffic.baseline]) as fake:
+        export(fake, traffic.spans)  # the real exporter, through the templates' mappings
         with ElasticsearchStore(fake.url, interval_seconds=600) as store:
             store.save_baseline(traffic.baseline)
             if labels:

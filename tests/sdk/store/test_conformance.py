@@ -1,9 +1,11 @@
 """Conformance: the same span documents give the same answers from SQLite and from Elasticsearch.
 
 The documents come from a real decorated model (``tests/store/elasticsearch/traffic.py``); they are
-loaded into a ``SQLiteStore`` file and into the computing fake Elasticsearch (or a live cluster when
-``MODELSPAN_TEST_ES_URL`` is set). Every field of ``ModelStats`` and every labelled prediction must
-be equal, with one stated exception: latency percentiles. SQLite's are exact with numpy's default
+loaded into a ``SQLiteStore`` file, and their spans go through ``modelspan elastic setup`` and the
+real exporter into the loopback Elasticsearch (or are loaded into a live cluster when
+``MODELSPAN_TEST_ES_URL`` is set), so a difference between what is written and what is read
+fails. Every field of ``ModelStats`` and every labelled prediction must be equal, with one stated
+exception: latency percentiles. SQLite's are exact with numpy's default
 (``linear``) definition; the fake computes nearest rank (numpy ``inverted_cdf``) and Elasticsearch
 estimates with t-digest. So each backend is checked against its own definition computed with numpy
 from the documents, and the two may differ by at most the gap between the order statistics around
@@ -27,15 +29,15 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import findings, semconv
+from modelspan import semconv
 from modelspan.instrumentation import _config
 from modelspan.store import ModelStats, Operations, Window
 from modelspan.store._answers import PERCENTS
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
-from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.ingest import cluster, export
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for
-from tests.store.elasticsearch.traffic import INDEX, WINDOW, Traffic, _documents, generate
+from tests.store.elasticsearch.traffic import WINDOW, Traffic, _moved, generate
 
 LIVE_URL = os.environ.get("MODELSPAN_TEST_ES_URL")
 # A window that does not start or end on a minute: rollups and raw values must add up exactly.
@@ -73,11 +75,11 @@ def _answers_from_es(url: str | None, traffic: Traffic) -> tuple[list[ModelStats
     if url is not None:
         with _live(url, traffic) as store:
             return ask(store)
-    with FakeElasticsearch() as fake:
-        fake.add(INDEX, traffic.documents)
-        fake.add(findings.OUTCOMES_INDEX, [{**o, "_id": o["prediction.id"]} for o in outcome_documents(traffic)])
-        with ElasticsearchStore(fake.url, interval_seconds=600) as store:
-            return ask(store)
+    with cluster([traffic.baseline]) as fake, ElasticsearchStore(fake.url, interval_seconds=600) as store:
+        export(fake, traffic.spans)  # the real exporter, through the templates' mappings
+        outcomes = outcome_documents(traffic)
+        store.record_outcomes([(o["prediction.id"], o["actual"], o["@timestamp"]) for o in outcomes])
+        return ask(store)
 
 
 @contextlib.contextmanager
@@ -231,7 +233,7 @@ def _regression_traffic() -> Traffic:
         modelspan.shutdown()
         provider.shutdown()
         _config.STATE.baselines.clear()
-    return Traffic(baseline, _documents(spans, rng))
+    return Traffic(baseline, *_moved(spans, rng))
 
 
 def test_text_features_and_numeric_outputs_agree(tmp_path: Path, traffic: Traffic) -> None:
@@ -245,8 +247,8 @@ def test_text_features_and_numeric_outputs_agree(tmp_path: Path, traffic: Traffi
         store.save_baseline(traffic.baseline)
         ours = store.model_stats(questions)
         models = store.models(WINDOW)
-    with FakeElasticsearch() as fake:
-        fake.add(INDEX, traffic.documents + other.documents)
+    with cluster([traffic.baseline, other.baseline]) as fake:
+        export(fake, traffic.spans + other.spans)
         with ElasticsearchStore(fake.url, interval_seconds=900) as es:
             theirs = es.model_stats(questions)
             assert models == es.models(WINDOW) and len(models) == 2

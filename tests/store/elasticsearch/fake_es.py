@@ -1,505 +1,243 @@
-"""A loopback stand-in for Elasticsearch that computes real answers from in-memory documents.
+"""The one loopback stand-in for Elasticsearch: ingest, templates, search, limits and scripted faults.
 
-It speaks real HTTP on 127.0.0.1 (``GET /``, ``POST <index>/_search``, ``POST /_msearch``,
-``POST /_bulk``), records every request, and evaluates the queries and aggregations the analyzer
-sends (bool/term/terms/range/exists; filter, terms, range, sum, min, max, value_count, stats,
-extended_stats, weighted_avg, percentiles, date_histogram, top_hits) over the stored documents.
-A document may stand for ``weight`` identical spans, so a million spans stay cheap to hold while
-every count, sum and percentile is still computed, not canned. Percentiles are exact (weighted
-nearest rank) where Elasticsearch uses t-digest estimates.
+Real HTTP on 127.0.0.1 (HTTP/1.1, keep-alive, optional TLS). It answers what modelspan sends:
+
+- ``POST /_bulk`` (gzip or plain NDJSON): ``create`` and ``index`` with ``_id``; a second
+  ``create`` of an id is a 409 ``version_conflict_engine_exception``; a data stream (an index
+  template with ``data_stream``, or a ``traces-``/``logs-``/``metrics-`` name) takes ``create``
+  only and needs ``@timestamp``; every document is indexed through the mappings its index got from
+  the templates (``fake_mappings``: types coerced or refused as Elasticsearch does). A body larger
+  than ``max_content_length`` (after decompression) is a 413, as ``http.max_content_length`` is;
+- ``GET /``, ``GET /_license``, ``_refresh``, ``_search``, ``_msearch``, ``_delete_by_query``
+  (queries and aggregations evaluated by ``fake_search``, with ``index.max_result_window`` and
+  ``search.max_buckets`` enforced), index/component templates, ILM policies, indices with aliases
+  and ``_mapping``, ``_data_stream`` (recorded, and applied to what is stored afterwards);
+- Elastic's own OTel templates are preloaded (``builtins=True``), as a 9.x cluster has them.
+
+Faults are scripted per bulk request (:class:`Fault`, ``script(...)``): a whole-request status
+(429 with ``Retry-After``, 503), per-item answers, a delay (longer than the client's timeout = a
+timeout *after* storing), or a dropped connection. ``stop()``/``start()`` close and reopen the port.
+Every request is recorded as ``(method, path, body)`` for the contract check
+(``tests.contract.tsc.recorded_cases``).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import fnmatch
+import contextlib
+import gzip
 import json
-import math
+import socket
+import ssl
 import threading
-from collections import defaultdict
-from collections.abc import Iterator
+import urllib.parse
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Doc = dict[str, Any]
-Rows = list[tuple[Doc, int]]  # (document, how many identical spans it stands for)
+from tests.store.elasticsearch import fake_indices
+from tests.store.elasticsearch.fake_search import MAX_BUCKETS, MAX_RESULT_WINDOW, ElasticError
 
-MAX_RESULT_WINDOW = 10_000
-"""``index.max_result_window``'s default: ``from + size`` above it fails the search."""
-MAX_BUCKETS = 65_536
-"""``search.max_buckets``'s default: a response with more buckets fails as a whole."""
-_buckets = threading.local()
+__all__ = ["MAX_BUCKETS", "MAX_CONTENT_LENGTH", "MAX_RESULT_WINDOW", "ElasticError", "FakeElasticsearch", "Fault"]
 
-
-class ElasticError(Exception):
-    """An error Elasticsearch would answer, with its status and its error object."""
-
-    def __init__(self, status: int, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.body = {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
-                     "status": status}
+MAX_CONTENT_LENGTH = 100 * 1024 * 1024
+"""``http.max_content_length``'s default: a larger request body is answered 413."""
 
 
-def _count_buckets(buckets: list[Any]) -> None:
-    _buckets.count = getattr(_buckets, "count", 0) + len(buckets)
+@dataclass
+class Fault:
+    """What to do with one bulk request (defaults: answer normally)."""
+
+    status: int = 200  # whole-request status; not 200 -> nothing stored, error body
+    retry_after: str | None = None
+    delay: float = 0.0  # seconds before answering (after storing, when status is 200)
+    drop: bool = False  # close the connection without answering (after storing)
+    item_status: Callable[[str, dict[str, Any]], int | None] | None = None  # per item: status or None (normal)
 
 
-def field_values(doc: Doc, path: str) -> list[Any]:
-    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``, nested objects elsewhere)."""
-    for prefix in ("resource.attributes.", "scope.attributes.", "attributes."):
-        if path.startswith(prefix):
-            holder: Any = doc
-            for part in prefix.rstrip(".").split("."):
-                holder = holder.get(part, {}) if isinstance(holder, dict) else {}
-            value = holder.get(path[len(prefix):]) if isinstance(holder, dict) else None
-            break
-    else:
-        value = doc.get(path)
-        if value is None and "." in path:
-            value = doc
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-        return []
-    values = value if isinstance(value, list) else [value]
-    if path == "@timestamp":
-        return [to_millis(v) for v in values]
-    return [v for v in values if v is not None]
+class FakeElasticsearch(fake_indices.Indices):
+    """``with FakeElasticsearch() as es: es.url``; ``es.add(index, docs)`` injects without mappings."""
 
+    def __init__(self, *, keep_sources: bool = True, port: int = 0, record: bool = False,
+                 default: Fault | None = None, tls: tuple[str, str] | None = None, builtins: bool = True,
+                 max_content_length: int = MAX_CONTENT_LENGTH, apply_mappings: bool = True) -> None:
+        super().__init__(builtins=builtins, keep_sources=keep_sources, apply_mappings=apply_mappings)
+        self.log: list[tuple[str, str, Any]] = []
+        self.bulk_sizes: list[tuple[int, int]] = []
+        """(bytes after decompression, status) of every bulk request."""
+        self.request_count = 0
+        """Bulk requests seen (faults are taken one per bulk request)."""
+        self.responses: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.record = record
+        self.default = default or Fault()
+        self.tls = tls
+        self.port = port
+        self.max_content_length = max_content_length
+        self.connections: set[socket.socket] = set()
+        self._faults: deque[Fault] = deque()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._bind()
 
-def to_millis(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
-    try:
-        return float(text)
-    except ValueError:
-        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return moment.timestamp() * 1000.0
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, str):
-        # A numeric field parses the query's (or include list's) strings as numbers, as Elasticsearch does.
-        try:
-            return float(a) == float(b)
-        except ValueError:
-            return False
-    return bool(a == b)
-
-
-def matches(doc: Doc, query: dict[str, Any] | None) -> bool:
-    if not query:
-        return True
-    (kind, spec), = query.items()
-    if kind == "match_all":
-        return True
-    if kind == "bool":
-        return (all(matches(doc, q) for q in spec.get("filter", []) + spec.get("must", []))
-                and not any(matches(doc, q) for q in spec.get("must_not", []))
-                and (not spec.get("should") or any(matches(doc, q) for q in spec["should"])))
-    if kind == "exists":
-        return bool(field_values(doc, spec["field"]))
-    (path, arg), = spec.items()
-    values = field_values(doc, path)
-    if kind == "term":
-        wanted = arg["value"] if isinstance(arg, dict) else arg
-        return any(_same(v, wanted) for v in values)
-    if kind == "terms":
-        return any(_same(v, w) for v in values for w in arg)
-    if kind == "range":
-        convert = to_millis if path == "@timestamp" else float
-        bounds = {op: convert(arg[op]) for op in ("gte", "gt", "lte", "lt") if op in arg}
-        return any(_in_range(convert(v), bounds) for v in values)
-    raise ValueError(f"fake Elasticsearch does not know query {kind!r}")
-
-
-def _in_range(value: float, bounds: dict[str, float]) -> bool:
-    return (value >= bounds.get("gte", -math.inf) and value > bounds.get("gt", -math.inf)
-            and value <= bounds.get("lte", math.inf) and value < bounds.get("lt", math.inf))
-
-
-def _numbers(rows: Rows, path: str, missing: Any = None) -> Iterator[tuple[float, int]]:
-    for doc, weight in rows:
-        values = field_values(doc, path)
-        if not values and missing is not None:
-            values = [missing]
-        for value in values:
-            yield float(value), weight
-
-
-def aggregate(rows: Rows, aggs: dict[str, Any]) -> dict[str, Any]:
-    return {name: _one(rows, spec) for name, spec in aggs.items()}
-
-
-def _one(rows: Rows, spec: dict[str, Any]) -> dict[str, Any]:
-    sub = spec.get("aggs", {})
-    (kind, arg), = ((k, v) for k, v in spec.items() if k != "aggs")
-    if kind == "filter":
-        kept = [(d, w) for d, w in rows if matches(d, arg)]
-        return {"doc_count": sum(w for _, w in kept), **aggregate(kept, sub)}
-    if kind in _BUCKETS:
-        return _BUCKETS[kind](rows, arg, sub)
-    return _METRICS[kind](rows, arg)
-
-
-def _terms(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    groups: dict[Any, Rows] = defaultdict(list)
-    for doc, weight in rows:
-        values = field_values(doc, arg["field"])
-        if not values and "missing" in arg:
-            values = [arg["missing"]]
-        for value in dict.fromkeys(values):  # a document counts once per distinct value
-            groups[value].append((doc, weight))
-    keys = list(groups)
-    if isinstance(arg.get("include"), list):
-        keys = [k for k in keys if any(_same(k, i) for i in arg["include"])]
-    if isinstance(arg.get("exclude"), list):
-        keys = [k for k in keys if not any(_same(k, e) for e in arg["exclude"])]
-    counted = sorted(((sum(w for _, w in groups[k]), k) for k in keys), key=lambda c: (-c[0], str(c[1])))
-    size = arg.get("size", 10)
-    buckets = [{"key": key, "doc_count": count, **aggregate(groups[key], sub)} for count, key in counted[:size]]
-    _count_buckets(buckets)
-    return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": sum(c for c, _ in counted[size:]),
-            "buckets": buckets}
-
-
-def _range(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    buckets = []
-    for spec in arg["ranges"]:
-        low, high = spec.get("from", -math.inf), spec.get("to", math.inf)
-        kept = [(d, w) for d, w in rows
-                if any(low <= float(v) < high for v in field_values(d, arg["field"]))]
-        bucket: dict[str, Any] = {"key": f"{_edge(spec.get('from'))}-{_edge(spec.get('to'))}",
-                                  "doc_count": sum(w for _, w in kept)}
-        bucket.update({k: float(spec[k]) for k in ("from", "to") if k in spec})
-        bucket.update(aggregate(kept, sub))
-        buckets.append(bucket)
-    _count_buckets(buckets)
-    return {"buckets": buckets}
-
-
-def _edge(value: float | None) -> str:
-    return "*" if value is None else repr(float(value))
-
-
-def _date_histogram(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    step = _seconds(arg["fixed_interval"]) * 1000.0
-    groups: dict[float, Rows] = defaultdict(list)
-    for doc, weight in rows:
-        for moment in field_values(doc, arg["field"]):
-            groups[math.floor(moment / step) * step].append((doc, weight))
-    bounds = arg.get("extended_bounds")
-    keys = set(groups)
-    if bounds:
-        key = math.floor(to_millis(bounds["min"]) / step) * step
-        while key <= to_millis(bounds["max"]):
-            keys.add(key)
-            key += step
-    buckets = []
-    for key in sorted(keys):
-        text = _dt.datetime.fromtimestamp(key / 1000, _dt.timezone.utc).isoformat(timespec="milliseconds")
-        buckets.append({"key_as_string": text.replace("+00:00", "Z"), "key": int(key),
-                        "doc_count": sum(w for _, w in groups[key]), **aggregate(groups[key], sub)})
-    _count_buckets(buckets)
-    return {"buckets": buckets}
-
-
-def _seconds(interval: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-    for unit in ("ms", "s", "m", "h", "d"):
-        if interval.endswith(unit) and interval[: -len(unit)].isdigit():
-            return int(interval[: -len(unit)]) * units[unit]
-    raise ValueError(f"bad interval {interval!r}")
-
-
-def _top_hits(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    ordered = sorted(rows, key=lambda r: -max(field_values(r[0], "@timestamp") or [0.0]))
-    includes = arg.get("_source", {}).get("includes", [])
-    hits = [{"_index": doc.get("_index", "traces-modelspan.otel-default"), "_id": doc.get("span_id", ""),
-             "_score": None, "_source": {k: doc[k] for k in includes if k in doc},
-             "sort": [int(max(field_values(doc, "@timestamp") or [0.0]))]}
-            for doc, _ in ordered[: arg.get("size", 3)]]
-    return {"hits": {"total": {"value": sum(w for _, w in rows), "relation": "eq"}, "max_score": None,
-                     "hits": hits}}
-
-
-def _stats(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    count = total = squares = 0.0
-    low, high = math.inf, -math.inf
-    for value, weight in _numbers(rows, arg["field"], arg.get("missing")):
-        count += weight
-        total += value * weight
-        squares += value * value * weight
-        low, high = min(low, value), max(high, value)
-    if not count:
-        return {"count": 0, "min": None, "max": None, "avg": None, "sum": 0.0}
-    return {"count": int(count), "min": low, "max": high, "avg": total / count, "sum": total,
-            "_squares": squares}
-
-
-def _extended_stats(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    stats = _stats(rows, arg)
-    squares = stats.pop("_squares", None)
-    names = ("variance", "variance_population", "variance_sampling", "std_deviation",
-             "std_deviation_population", "std_deviation_sampling")
-    if squares is None:
-        return {**stats, "sum_of_squares": None, **dict.fromkeys(names)}
-    count, mean = stats["count"], stats["avg"]
-    variance = max(squares / count - mean * mean, 0.0)
-    sampling = variance * count / (count - 1) if count > 1 else None
-    return {**stats, "sum_of_squares": squares, "variance": variance, "variance_population": variance,
-            "variance_sampling": sampling, "std_deviation": math.sqrt(variance),
-            "std_deviation_population": math.sqrt(variance),
-            "std_deviation_sampling": None if sampling is None else math.sqrt(sampling)}
-
-
-def _plain_stats(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    stats = _stats(rows, arg)
-    stats.pop("_squares", None)
-    return stats
-
-
-def _percentiles(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    pairs = sorted(_numbers(rows, arg["field"], arg.get("missing")))
-    total = sum(w for _, w in pairs)
-    values: dict[str, float | None] = {}
-    for percent in arg.get("percents", [1, 5, 25, 50, 75, 95, 99]):
-        if not total:
-            values[repr(float(percent))] = None
-            continue
-        rank, seen = percent / 100.0 * total, 0
-        for value, weight in pairs:
-            seen += weight
-            if seen >= rank:
-                values[repr(float(percent))] = value
-                break
-    return {"values": values}
-
-
-def _weighted_avg(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    total = weights = 0.0
-    for doc, count in rows:
-        value, weight = field_values(doc, arg["value"]["field"]), field_values(doc, arg["weight"]["field"])
-        if value and weight:
-            total += float(value[0]) * float(weight[0]) * count
-            weights += float(weight[0]) * count
-    return {"value": total / weights if weights else None}
-
-
-def _sum(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    return {"value": float(sum(v * w for v, w in _numbers(rows, arg["field"], arg.get("missing"))))}
-
-
-def _extreme(pick: Any) -> Any:
-    def metric(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-        values = [v for v, _ in _numbers(rows, arg["field"], arg.get("missing"))]
-        return {"value": pick(values) if values else None}
-    return metric
-
-
-def _value_count(rows: Rows, arg: dict[str, Any]) -> dict[str, Any]:
-    return {"value": sum(w * len(field_values(d, arg["field"])) for d, w in rows)}
-
-
-def _composite_key(key: tuple[tuple[str, Any], ...]) -> tuple[tuple[bool, str], ...]:
-    # Ascending, a missing value first (Elasticsearch's default for ``missing_bucket``).
-    return tuple((value is not None, "" if value is None else str(value)) for _, value in key)
-
-
-def _composite(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
-    """``composite`` with ``terms`` sources (``missing_bucket`` honoured), paged by ``after``."""
-    groups: dict[tuple[tuple[str, Any], ...], Rows] = defaultdict(list)
-    for doc, weight in rows:
-        key = []
-        for source in arg["sources"]:
-            (name, spec), = source.items()
-            values = field_values(doc, spec["terms"]["field"])
-            if not values and not spec["terms"].get("missing_bucket"):
-                break
-            key.append((name, values[0] if values else None))
-        else:
-            groups[tuple(key)].append((doc, weight))
-    ordered = sorted(groups, key=_composite_key)
-    if "after" in arg:
-        after = _composite_key(tuple(arg["after"].items()))
-        ordered = [k for k in ordered if _composite_key(k) > after]
-    page = ordered[: arg.get("size", 10)]
-    buckets = [{"key": dict(k), "doc_count": sum(w for _, w in groups[k]), **aggregate(groups[k], sub)} for k in page]
-    _count_buckets(buckets)
-    return {"buckets": buckets, **({"after_key": buckets[-1]["key"]} if buckets else {})}
-
-
-_BUCKETS = {"terms": _terms, "range": _range, "date_histogram": _date_histogram, "top_hits": _top_hits,
-            "composite": _composite}
-_METRICS = {"sum": _sum, "min": _extreme(min), "max": _extreme(max), "value_count": _value_count,
-            "stats": _plain_stats, "extended_stats": _extended_stats, "percentiles": _percentiles,
-            "weighted_avg": _weighted_avg}
-
-
-class FakeElasticsearch:
-    """The server: ``with FakeElasticsearch() as es: es.add(index, docs); es.url``."""
-
-    def __init__(self) -> None:
-        self.indices: dict[str, Rows] = defaultdict(list)
-        self.requests: list[tuple[str, str, Any]] = []
-        self.max_result_window = MAX_RESULT_WINDOW
-        self.max_buckets = MAX_BUCKETS
-        self.largest_bucket_count = 0
-        """The most buckets one search has produced (counted the way ``search.max_buckets`` counts)."""
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+    @property
+    def requests(self) -> list[tuple[str, str, Any]]:
+        """Every request seen, as ``(method, path, body)`` (NDJSON bodies as lists)."""
+        return self.log
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> FakeElasticsearch:
-        self.thread.start()
+    # --- lifecycle ----------------------------------------------------------------------------
+    def _bind(self) -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), type("Handler", (_Handler,), {"fake": self}))
+        server.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        self.port = server.server_address[1]
+        self._server = server
+
+    def start(self) -> FakeElasticsearch:
+        if self._server is None:
+            self._bind()
+        assert self._server is not None
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
         return self
 
+    def stop(self) -> None:
+        """Close the port and every open connection: connections are refused until ``start()``."""
+        with self.lock:
+            open_connections, self.connections = list(self.connections), set()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def __enter__(self) -> FakeElasticsearch:
+        return self.start()
+
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.stop()
 
-    def add(self, index: str, docs: list[Doc], weight: int = 1) -> None:
-        self.indices[index].extend((doc, weight) for doc in docs)
+    # --- faults -------------------------------------------------------------------------------
+    def script(self, *faults: Fault) -> None:
+        """Queue faults, one per coming bulk request."""
+        with self.lock:
+            self._faults.extend(faults)
 
-    def rows(self, pattern: str) -> Rows:
-        return [row for name, rows in self.indices.items() for row in rows
-                if any(fnmatch.fnmatch(name, p) for p in pattern.split(","))]
-
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        wanted = int(body.get("from", 0)) + int(body.get("size", 10))
-        if wanted > self.max_result_window:
-            raise ElasticError(400, "illegal_argument_exception",
-                               f"Result window is too large, from + size must be less than or equal to: "
-                               f"[{self.max_result_window}] but was [{wanted}].")
-        rows = [(d, w) for d, w in self.rows(index) if matches(d, body.get("query"))]
-        response: dict[str, Any] = {"took": 1, "timed_out": False,
-                                    "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
-                                    "hits": {"max_score": None, "hits": self._hits(rows, body)}}
-        if body.get("track_total_hits", True) is not False:
-            response["hits"]["total"] = {"value": sum(w for _, w in rows), "relation": "eq"}
-        if body.get("aggs"):
-            _buckets.count = 0
-            response["aggregations"] = aggregate(rows, body["aggs"])
-            self.largest_bucket_count = max(self.largest_bucket_count, _buckets.count)
-            if _buckets.count > self.max_buckets:
-                raise ElasticError(400, "too_many_buckets_exception",
-                                   f"Trying to create too many buckets. Must be less than or equal to: "
-                                   f"[{self.max_buckets}] but this number of buckets was exceeded. "
-                                   f"This limit can be set by changing the [search.max_buckets] cluster level "
-                                   f"setting.")
-        return response
-
-    def _hits(self, rows: Rows, body: dict[str, Any]) -> list[dict[str, Any]]:
-        sort = [next(iter(s)) for s in body.get("sort", [])]
-        if sort:
-            rows = sorted(rows, key=lambda r: [str((field_values(r[0], f) or [""])[0]) for f in sort])
-            after = body.get("search_after")
-            if after:
-                rows = [r for r in rows if [str((field_values(r[0], f) or [""])[0]) for f in sort] > after]
-        includes = body.get("_source", {}).get("includes") if isinstance(body.get("_source"), dict) else None
-        hits = []
-        for doc, _ in rows[: body.get("size", 10)]:
-            source = {k: v for k, v in doc.items() if includes is None or k in includes or k == "attributes"}
-            if includes is not None and "attributes" in source:
-                wanted = {i[len("attributes."):] for i in includes if i.startswith("attributes.")}
-                source["attributes"] = {k: v for k, v in doc["attributes"].items() if k in wanted}
-            hits.append({"_index": "fake", "_id": str(doc.get("_id", doc.get("span_id", ""))), "_score": None,
-                         "_source": source, "sort": [str((field_values(doc, f) or [""])[0]) for f in sort]})
-        return hits
-
-    def delete_by_query(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
-        deleted = 0
-        for name, rows in self.indices.items():
-            if any(fnmatch.fnmatch(name, p) for p in index.split(",")):
-                kept = [(d, w) for d, w in rows if not matches(d, body.get("query"))]
-                deleted += len(rows) - len(kept)
-                rows[:] = kept
-        return {"took": 1, "timed_out": False, "total": deleted, "deleted": deleted, "batches": 1,
-                "version_conflicts": 0, "noops": 0, "failures": []}
-
-    def bulk(self, lines: list[dict[str, Any]]) -> dict[str, Any]:
-        items = []
-        for action, doc in zip(lines[::2], lines[1::2], strict=True):
-            (op, meta), = action.items()
-            index_rows = self.indices[meta["_index"]]
-            index_rows[:] = [(d, w) for d, w in index_rows if d.get("_id") != meta.get("_id")]
-            index_rows.append(({**doc, "_id": meta.get("_id")}, 1))
-            items.append({op: {"_index": meta["_index"], "_id": meta.get("_id", ""), "status": 201,
-                               "result": "created"}})
-        return {"took": 1, "errors": False, "items": items}
+    def next_fault(self) -> Fault:
+        with self.lock:
+            self.request_count += 1
+            return self._faults.popleft() if self._faults else self.default
 
 
-def _handler(fake: FakeElasticsearch) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:  # keep pytest output clean
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeElasticsearch
+    protocol_version = "HTTP/1.1"
 
-        def _reply(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake.lock:
+            self.fake.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake.lock:
+            self.fake.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def _serve(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            raw = gzip.decompress(raw)
+        parsed = urllib.parse.urlsplit(self.path)
+        path, query = urllib.parse.unquote(parsed.path), dict(urllib.parse.parse_qsl(parsed.query))
+        fake = self.fake
+        if path.endswith("/_bulk"):
+            self._bulk(path, query, raw)
+            return
+        body = _decode(path, raw)
+        with fake.lock:
+            fake.log.append((self.command, path, body))
+        try:
+            status, answer = fake.answer(self.command, path, query, body)
+        except ElasticError as error:
+            status, answer = error.status, error.body
+        except Exception as exc:  # a request the fake cannot answer is a test failure, said loudly
+            status, answer = 400, {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400}
+        self._answer(status, answer)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+    def _bulk(self, path: str, query: dict[str, str], raw: bytes) -> None:
+        fake = self.fake
+        fault = fake.next_fault()
+        if fake.record:
+            fake.headers.append(dict(self.headers.items()))
+        too_large = len(raw) > fake.max_content_length
+        with fake.lock:
+            fake.bulk_sizes.append((len(raw), 413 if too_large else fault.status))
+        if too_large:  # http.max_content_length: Netty answers 413, empty
+            with fake.lock:
+                fake.log.append((self.command, path, None))
+            self._answer(413, None)
+            return
+        if fault.status != 200:
+            if fault.delay:
+                threading.Event().wait(fault.delay)
+            body = {"error": {"type": "unavailable" if fault.status != 429 else "es_rejected_execution_exception",
+                              "reason": f"scripted {fault.status}"}, "status": fault.status}
+            self._answer(fault.status, body, {"Retry-After": fault.retry_after} if fault.retry_after else None)
+            return
+        lines = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        with fake.lock:  # a load test keeps no sources, and no bodies either
+            fake.log.append((self.command, path, lines if fake.keep_sources else None))
+        default_index = path.strip("/").split("/")[0] if path.count("/") > 1 else None
+        response = fake.bulk(lines, fault.item_status, default_index, refresh=query.get("refresh"))
+        if fake.record:
+            fake.responses.append(response)
+        if fault.delay:
+            threading.Event().wait(fault.delay)
+        if fault.drop:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        self._answer(200, response)
+
+    def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = b"" if body is None or self.command == "HEAD" else json.dumps(body).encode()
+        try:
             self.send_response(status)
             self.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=9")
             self.send_header("X-Elastic-Product", "Elasticsearch")
             self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
             self.end_headers()
             self.wfile.write(data)
+        except OSError:  # the client gave up (timeout): Elasticsearch would have stored anyway
+            self.close_connection = True
 
-        def do_GET(self) -> None:
-            self._handle()
 
-        def do_POST(self) -> None:
-            self._handle()
-
-        def do_PUT(self) -> None:
-            self._handle()
-
-        def _handle(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            path = self.path.split("?")[0]
-            ndjson = path.endswith(("/_msearch", "/_bulk"))
-            body = [json.loads(line) for line in raw.splitlines() if line.strip()] if ndjson else (
-                json.loads(raw) if raw else None)
-            with fake.lock:
-                fake.requests.append((self.command, path, body))
-            try:
-                self._reply(200, self._answer(path, body))
-            except ElasticError as error:
-                self._reply(error.status, error.body)
-            except Exception as exc:  # a query the fake cannot answer is a test failure, said loudly
-                self._reply(400, {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400})
-
-        def _answer(self, path: str, body: Any) -> Any:
-            def _item(index: str, search: dict[str, Any]) -> dict[str, Any]:
-                try:  # as Elasticsearch does, one failed search is an error item, not a failed msearch
-                    return {**fake.search(index, search), "status": 200}
-                except ElasticError as error:
-                    return error.body
-                except Exception as exc:
-                    return {"error": {"type": "fake_error", "reason": repr(exc)}, "status": 400}
-
-            if path == "/":
-                return {"name": "fake", "cluster_name": "fake", "cluster_uuid": "x", "tagline": "You Know, for Search",
-                        "version": {"number": "9.1.0", "build_flavor": "default", "lucene_version": "10"}}
-            if path.endswith("/_search"):
-                return fake.search(path.strip("/").split("/")[0], body or {})
-            if path.endswith("/_msearch"):
-                pairs = zip(body[::2], body[1::2], strict=True)
-                return {"took": 1, "responses": [_item(h["index"], b) for h, b in pairs]}
-            if path.endswith("/_bulk"):
-                return fake.bulk(body)
-            if path.endswith("/_refresh"):
-                return {"_shards": {"total": 1, "successful": 1, "failed": 0}}
-            if path.endswith("/_delete_by_query"):
-                return fake.delete_by_query(path.strip("/").split("/")[0], body or {})
-            raise ValueError(f"fake Elasticsearch has no endpoint {path}")
-
-    return Handler
+def _decode(path: str, raw: bytes) -> Any:
+    if not raw:
+        return None
+    if path.endswith("/_msearch"):
+        return [json.loads(line) for line in raw.splitlines() if line.strip()]
+    return json.loads(raw)

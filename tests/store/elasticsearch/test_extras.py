@@ -15,6 +15,7 @@ from modelspan.store import _es_extras as extras
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.contract.tsc import Case, recorded_cases, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.fake_search import source_of
 
 WINDOW = Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z")
 
@@ -65,7 +66,7 @@ def test_outcomes_are_replaced_by_prediction_id(fake: FakeElasticsearch) -> None
     with ElasticsearchStore(fake.url) as store:
         assert store.record_outcomes([("p1", "yes"), ("p2", 3.5, "2026-11-22T10:30:00Z")]) == 2
         store.record_outcomes([("p1", "no")])
-    stored = {doc["prediction.id"]: doc for doc, _ in fake.indices[findings.OUTCOMES_INDEX]}
+    stored = {doc["prediction.id"]: source_of(doc) for doc, _ in fake.indices[findings.OUTCOMES_INDEX]}
     assert stored["p1"]["actual"] == "no" and stored["p2"]["actual"] == 3.5
     assert stored["p2"]["@timestamp"] == "2026-11-22T10:30:00Z" and len(stored) == 2
 

@@ -9,9 +9,8 @@ small adapter below), with timestamps spread over a known window.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
+from modelspan import _time
 from modelspan.instrumentation import _config
 from modelspan.store import Window
 
@@ -31,6 +31,8 @@ PLANS = ["basic", "pro", "team"]
 class Traffic:
     baseline: modelspan.Baseline
     documents: list[dict[str, Any]]
+    spans: list[ReadableSpan] = field(default_factory=list)
+    """The spans behind ``documents``, at the same times and durations: for the real exporter."""
 
 
 def make_baseline(rng: np.random.Generator) -> modelspan.Baseline:
@@ -66,7 +68,7 @@ def generate(singles: int = 120, batches: int = 20, batch_size: int = 16, seed: 
         _config.STATE.baselines.clear()
         # documents only: no store in this process should find the baseline through the SDK
         _config.STATE.decorator_baselines.pop(baseline.id, None)
-    return Traffic(baseline, _documents(spans, rng))
+    return Traffic(baseline, *_moved(spans, rng))
 
 
 def _call(predict: Any, value: Any) -> None:
@@ -97,11 +99,18 @@ def _model(baseline: modelspan.Baseline) -> Any:
 
 
 def _documents(spans: list[ReadableSpan], rng: np.random.Generator) -> list[dict[str, Any]]:
+    return _moved(spans, rng)[0]
+
+
+def _moved(spans: list[ReadableSpan], rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[ReadableSpan]]:
+    """The documents of ``spans`` spread over ``WINDOW``, and the spans moved to the same times."""
+    from tests.store.elasticsearch.ingest import retimed
+
     to_document = _span_to_document()
     start_ns = int(WINDOW.start.timestamp() * 1e9)
     span_ns = int(WINDOW.seconds * 1e9)
     offsets = {}  # whole traces move together so children stay inside their parent
-    documents = []
+    documents, moved = [], []
     for span in spans:
         trace_id = span.context.trace_id if span.context else 0
         offsets.setdefault(trace_id, start_ns + int(rng.integers(0, span_ns - 10**9)) - (span.start_time or 0))
@@ -111,10 +120,11 @@ def _documents(spans: list[ReadableSpan], rng: np.random.Generator) -> list[dict
         # percentiles have something to tell apart (module spans shorter than their model span).
         is_model = (span.attributes or {}).get("ml.span.kind") == "model"
         document["duration"] = int(rng.lognormal(np.log(20e6 if is_model else 4e6), 0.5))
-        document["@timestamp"] = _dt.datetime.fromtimestamp(moment / 1e9, _dt.timezone.utc).isoformat(
+        document["@timestamp"] = _time.from_ns(moment).isoformat(
             timespec="microseconds").replace("+00:00", "Z")
         documents.append(document)
-    return documents
+        moved.append(retimed(span, moment, document["duration"]))
+    return documents, moved
 
 
 def _span_to_document() -> Any:

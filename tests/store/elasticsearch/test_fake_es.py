@@ -1,0 +1,88 @@
+"""The loopback Elasticsearch behaves as a cluster does where the product depends on it.
+
+Over real HTTP with gzip bodies: the types the templates define are applied to what is stored
+(numbers coerced, a malformed value refused or ignored, a constant_keyword held to its value, the
+first dynamic value deciding a field's type), a second ``create`` of an id is a 409, a data stream
+takes ``create`` only, and errors come back shaped like Elasticsearch's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.store.elasticsearch.fake_es import FakeElasticsearch
+from tests.store.elasticsearch.fake_search import source_of
+
+TEMPLATE = {"index_patterns": ["traces-t.otel-*"], "priority": 500, "data_stream": {}, "template": {"mappings": {
+    "properties": {"data_stream": {"properties": {"dataset": {"type": "constant_keyword", "value": "t.otel"}}},
+                   "score": {"type": "double"}, "loose": {"type": "double", "ignore_malformed": True},
+                   "name": {"type": "keyword"}}}}}
+
+
+def _call(es: FakeElasticsearch, method: str, path: str, body: Any = None, lines: list[Any] | None = None) -> Any:
+    data = None
+    headers = {"Content-Type": "application/json"}
+    if lines is not None:
+        data = gzip.compress("".join(json.dumps(line) + "\n" for line in lines).encode())
+        headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    elif body is not None:
+        data = json.dumps(body).encode()
+    request = urllib.request.Request(es.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return {"http_status": error.code, **json.loads(error.read() or b"{}")}
+
+
+def _create(doc_id: str, **fields: Any) -> list[Any]:
+    document = {"@timestamp": "2026-11-22T10:00:00Z", "data_stream": {"dataset": "t.otel"}, **fields}
+    return [{"create": {"_index": "traces-t.otel-default", "_id": doc_id}}, document]
+
+
+@pytest.fixture
+def es() -> Any:
+    with FakeElasticsearch() as fake:
+        assert _call(fake, "PUT", "/_index_template/t", TEMPLATE) == {"acknowledged": True}
+        yield fake
+
+
+def test_mapped_types_are_applied_to_what_is_stored(es: FakeElasticsearch) -> None:
+    answer = _call(es, "POST", "/_bulk", lines=[*_create("a", score="1.5", loose="x", name=7, extra=3),
+                                                *_create("b", score="hot"), *_create("c", extra=1.9),
+                                                *_create("d", data_stream={"dataset": "other.otel"})])
+    statuses = [item["create"]["status"] for item in answer["items"]]
+    assert answer["errors"] and statuses == [201, 400, 201, 400]
+    assert answer["items"][1]["create"]["error"]["type"] == "document_parsing_exception"
+    assert "[score] of type [double]" in answer["items"][1]["create"]["error"]["reason"]
+    assert "constant_keyword" in answer["items"][3]["create"]["error"]["reason"]
+    rows = {doc["_id"]: doc for doc, _ in es.rows("traces-t.otel-*")}
+    assert rows["a"]["score"] == 1.5 and "loose" not in rows["a"] and rows["a"]["name"] == "7"
+    assert source_of(rows["a"])["loose"] == "x"  # ignore_malformed: kept in _source, not indexed
+    assert rows["c"]["extra"] == 1  # 'extra' was first seen as an integer: a long truncates 1.9
+    found = _call(es, "POST", "/traces-t.otel-*/_search", {"query": {"term": {"name": 7}}})
+    assert [hit["_id"] for hit in found["hits"]["hits"]] == ["a"]
+
+
+def test_a_second_create_is_a_conflict_and_a_data_stream_takes_create_only(es: FakeElasticsearch) -> None:
+    _call(es, "POST", "/_bulk", lines=_create("a", score=1))
+    again = _call(es, "POST", "/_bulk", lines=[*_create("a", score=2),
+                                               {"index": {"_index": "traces-t.otel-default"}}, _create("b")[1]])
+    assert [item[op]["status"] for item, op in zip(again["items"], ["create", "index"], strict=True)] == [409, 400]
+    assert again["items"][0]["create"]["error"]["type"] == "version_conflict_engine_exception"
+
+
+def test_limits_and_missing_things_answer_like_elasticsearch(es: FakeElasticsearch) -> None:
+    too_far = _call(es, "POST", "/traces-t.otel-*/_search", {"from": 9_990, "size": 11})
+    assert too_far["http_status"] == 400 and too_far["error"]["type"] == "illegal_argument_exception"
+    missing = _call(es, "POST", "/nothing/_refresh")
+    assert missing["http_status"] == 404 and missing["error"]["type"] == "index_not_found_exception"
+    assert _call(es, "GET", "/_index_template/absent")["http_status"] == 404
+    es.max_content_length = 10
+    assert _call(es, "POST", "/_bulk", lines=_create("z"))["http_status"] == 413
