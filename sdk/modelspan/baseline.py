@@ -303,7 +303,7 @@ class Baseline:
             name: _profile_from_dict(item) for name, item in body.get("features", {}).items()
         }
         calibration = body.get("calibration")
-        values["calibration"] = _calibration_from_dict(calibration) if calibration else None
+        values["calibration"] = Calibration.from_dict(calibration) if calibration else None
         for key in ("output", "latency_ms"):
             values[key] = _profile_from_dict(body[key]) if body.get(key) else None
         values["module_paths"] = {
@@ -367,11 +367,6 @@ def _calibration(
             resolved.append(_list(item))
     prediction, target, scores = resolved
     return fit_calibration(scores, target, prediction)
-
-
-def _calibration_from_dict(body: Mapping[str, Any]) -> Calibration:
-    names = {f.name for f in fields(Calibration)}
-    return Calibration(**{key: value for key, value in body.items() if key in names})
 
 
 def _output_kind(values: Any) -> Kind:

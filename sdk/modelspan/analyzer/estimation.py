@@ -109,6 +109,17 @@ def estimate(calibration: Calibration, scores: Any, prediction: Any) -> dict[str
     return _estimates(calibration, values, int(s.size))
 
 
+def positive_scores(scores: Any, prediction: Any) -> FloatArray:
+    """Probabilities of class 1 from the probability of the *predicted* label (what modelspan
+    records as ``ml.output.score``).
+
+    >>> positive_scores([0.9, 0.8], [1, 0]).round(3).tolist()
+    [0.9, 0.2]
+    """
+    s, yhat = score_array(scores), binary_array(prediction, "prediction")
+    return np.where(yhat == 1, s, 1.0 - s)
+
+
 def interval_sums(calibration: Calibration, scores: Any, prediction: Any) -> FloatArray:
     """Counts and score sums per (ŷ, knot interval): shape ``(2, K + 1, 2)`` for K knots.
 

@@ -14,8 +14,8 @@ below ``modelspan.baseline``, because a baseline learns it (docs/architecture.md
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -56,6 +56,12 @@ class Calibration:
         [0.1, 0.5, 0.9]
         """
         return np.interp(np.asarray(scores, dtype=np.float64), self.knots_x, self.knots_y)
+
+    @classmethod
+    def from_dict(cls, body: Mapping[str, Any]) -> Calibration:
+        """From its JSON form (``dataclasses.asdict``); unknown keys are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in body.items() if key in names})
 
 
 def isotonic_fit(

@@ -180,3 +180,11 @@ def test_bad_input_is_a_clear_error(calibration: Calibration) -> None:
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_estimates_from_the_recorded_score_of_the_predicted_label(calibration: Calibration) -> None:
+    score, _, yhat = draw(np.random.default_rng(6), 2_000, mean=1.0)
+    recorded = np.where(yhat == 1, score, 1 - score)  # ml.output.score: P(predicted label)
+    from_recorded = estimation.estimate(calibration, estimation.positive_scores(recorded, yhat), yhat)
+    direct = estimation.estimate(calibration, score, yhat)
+    assert {k: e.value for k, e in from_recorded.items()} == pytest.approx({k: e.value for k, e in direct.items()})
