@@ -34,6 +34,7 @@ import numpy as np
 
 from modelspan import _time, semconv
 from modelspan.profiling import _inputs, _profile
+from modelspan.profiling._calibration import Calibration, fit_calibration
 from modelspan.profiling._capture import BaselineCapture, Captured
 
 Kind = Literal["numeric", "categorical", "text"]
@@ -182,6 +183,7 @@ class Baseline:
     output: FeatureProfile | None = None
     module_paths: dict[str, dict[str, int]] = field(default_factory=dict)
     latency_ms: FeatureProfile | None = None
+    calibration: Calibration | None = None
 
     def __post_init__(self) -> None:
         if not self.created_at:
@@ -212,11 +214,19 @@ class Baseline:
         bins: int = 10,
         sample_size: int = SAMPLE_SIZE,
         latency_ms: Sequence[float] | None = None,
+        prediction: str | Sequence[Any] | np.ndarray | None = None,
+        target: str | Sequence[Any] | np.ndarray | None = None,
+        scores: str | Sequence[float] | np.ndarray | None = None,
     ) -> Baseline:
         """Profile training data: a DataFrame, a dict of columns, a list of dicts or a 2-D array.
 
         ``output`` names the column holding the model's output (or the label); ``outputs`` gives
         outputs separately. ``categorical``/``text`` force a column's kind (else inferred).
+
+        ``prediction``, ``target`` and ``scores`` (column names or values, all three or none) give
+        a binary classifier's predicted 0/1 labels, true labels and probabilities of class 1 on a
+        labelled reference set that is not the training set: the baseline then learns the
+        calibration that estimates performance before labels arrive (docs/estimation.md).
 
         >>> data = {"age": [20, 30, 40], "plan": ["a", "b", "a"], "label": ["no", "yes", "no"]}
         >>> b = Baseline.from_data(data, model="churn", version="3", output="label")
@@ -227,6 +237,8 @@ class Baseline:
             raise ValueError(f"bins must be >= 1, got {bins}")
         columns, rows = _columns(data, features)
         out_values = columns.pop(output) if output is not None and output in columns else outputs
+        calibration = _calibration(columns, out_values if output is not None else None, output,
+                                   prediction, target, scores)
         if output is not None and outputs is None and out_values is None:
             raise ValueError(f"output column {output!r} is not in the data")
         kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
@@ -245,7 +257,7 @@ class Baseline:
         if latency_ms is not None:
             latency = FeatureProfile.from_values("latency_ms", _list(latency_ms), "numeric", bins)
         return cls(model, version, row_count=rows, features=profiles, output=output_profile,
-                   latency_ms=latency)
+                   latency_ms=latency, calibration=calibration)
 
     @classmethod
     def capture(
@@ -277,6 +289,8 @@ class Baseline:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``Baseline.from_dict(b.to_dict()) == b``."""
         body = asdict(self)
+        if body["calibration"] is None:  # absent, so baselines without one keep their ids
+            del body["calibration"]
         body["format_version"] = FORMAT_VERSION
         return body
 
@@ -288,6 +302,8 @@ class Baseline:
         values["features"] = {
             name: _profile_from_dict(item) for name, item in body.get("features", {}).items()
         }
+        calibration = body.get("calibration")
+        values["calibration"] = Calibration.from_dict(calibration) if calibration else None
         for key in ("output", "latency_ms"):
             values[key] = _profile_from_dict(body[key]) if body.get(key) else None
         values["module_paths"] = {
@@ -324,6 +340,33 @@ def _from_captured(
         captured.columns, model=model, version=version or "*", outputs=captured.outputs, bins=bins
     )
     return baseline.with_module_paths(captured.module_paths, latency)
+
+
+def _calibration(
+    columns: dict[str, Any],
+    output_values: Any,
+    output: str | None,
+    *given: str | Sequence[Any] | np.ndarray | None,
+) -> Calibration | None:
+    """The calibration learned from (prediction, target, scores), each a column name or values;
+    named columns are taken out of the features."""
+    if all(item is None for item in given):
+        return None
+    if any(item is None for item in given):
+        raise ValueError("prediction, target and scores are given together or not at all")
+    resolved = []
+    for item in given:
+        if isinstance(item, str):
+            if item == output and output_values is not None:
+                resolved.append(output_values)
+            elif item in columns:
+                resolved.append(columns.pop(item))
+            else:
+                raise ValueError(f"column {item!r} is not in the data")
+        else:
+            resolved.append(_list(item))
+    prediction, target, scores = resolved
+    return fit_calibration(scores, target, prediction)
 
 
 def _output_kind(values: Any) -> Kind:

@@ -14,7 +14,8 @@ EXPECTED = {
     "arm: 'str' = 'challenger', compare: 'Compare | None' = None, queue_size: 'int' = 1000) -> 'Callable[[F], F]'",
     "Baseline": "(model: 'str', version: 'str', id: 'str' = '', created_at: 'str' = '', row_count: 'int' = 0, "
     "features: 'dict[str, FeatureProfile]' = <factory>, output: 'FeatureProfile | None' = None, "
-    "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None) -> None",
+    "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None, "
+    "calibration: 'Calibration | None' = None) -> None",
     "FeatureProfile": "(name: 'str', kind: 'Kind', count: 'int' = 0, null_count: 'int' = 0, "
     "edges: 'list[float]' = <factory>, bin_counts: 'list[int]' = <factory>, min: 'float | None' = None, "
     "max: 'float | None' = None, mean: 'float | None' = None, std: 'float | None' = None, "
