@@ -50,12 +50,23 @@ def run(args: argparse.Namespace) -> int:
         return 2
     store = open_store(args.store)
     try:
+        _refuse_damaged(store)
         written = sum(outcomes.record_outcomes(rows[start:start + CHUNK], store=store)
                       for start in range(0, len(rows), CHUNK))
     finally:
         store.close()
     print(f"recorded {written} outcomes from {args.file}")
     return 0
+
+
+def _refuse_damaged(store: Any) -> None:
+    """A SQLite store is quick-checked before outcomes are written into it (a damaged page is not)."""
+    from modelspan.sqlite import StoreFileError, integrity_problems
+
+    connection = getattr(store, "connection", None)
+    if connection is not None and integrity_problems(connection, quick=True):
+        raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
+                             "'modelspan store check' and restore the file from a backup")
 
 
 def _rows(path: Path, id_column: str, actual_column: str, timestamp_column: str | None,

@@ -11,6 +11,7 @@ import argparse
 import datetime as _dt
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from modelspan import _time
@@ -55,7 +56,7 @@ def window_from(args: argparse.Namespace, now: _dt.datetime | None = None) -> Wi
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render the report; 2 on bad arguments, 1 when the store cannot be read."""
+    """Render the report (the store opened read-only); 2 on bad arguments or no store, 3 on errors."""
     from modelspan.report import render
     from modelspan.store import open_store
 
@@ -67,12 +68,13 @@ def run(args: argparse.Namespace) -> int:
     if window.end <= window.start:
         print("modelspan report: the window is empty (--since must be before --until)", file=sys.stderr)
         return 2
-    try:
-        with open_store(args.store) as store:
-            path = render(store, window, args.out)
-    except (OSError, RuntimeError) as exc:
-        print(f"modelspan report: {exc}", file=sys.stderr)
-        return 1
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        print(f"modelspan report: no directory {out.parent} for --out {out}: create it or choose another path",
+              file=sys.stderr)
+        return 2
+    with open_store(args.store, read_only=True) as store:
+        path = render(store, window, args.out)
     start, end = window.iso()
     print(f"wrote {path} ({start} -> {end})")
     return 0
