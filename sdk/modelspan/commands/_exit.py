@@ -57,12 +57,12 @@ def _cause(exc: BaseException) -> str:
 
 def describe(exc: BaseException) -> tuple[str, int]:
     """The one-line message and exit code for an exception a command did not handle itself."""
-    from modelspan.sqlite import StoreFileError
+    from modelspan.sqlite import NoStoreError, StoreFileError
 
     if isinstance(exc, CommandError):
         return str(exc), exc.code
     if isinstance(exc, StoreFileError):
-        return str(exc), NOTHING if str(exc).startswith("no store at ") else ERROR
+        return str(exc), NOTHING if isinstance(exc, NoStoreError) else ERROR
     if _unreachable(exc):
         return (f"cannot reach Elasticsearch ({_cause(exc)}): check --store / ELASTICSEARCH_URL and that the "
                 "cluster is up", ERROR)

@@ -121,10 +121,13 @@ def run(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"model": args.model, "reference": reference, "write": not args.no_write,
                                "baselines": given or None, "learn_thresholds": args.learn_thresholds}
     scheduled = args.every is not None or args.catch_up  # saves its checkpoint even with --no-write
+    window = None if scheduled else _window(args, since, until)  # every argument checked before the store opens
+    if scheduled:
+        _owed(since, args.every or args.window, args.since)
     with open_store(args.store, read_only=args.no_write and not scheduled, create=False) as store:
-        if scheduled:
+        if window is None:
             return _scheduled(store, args, options, since)
-        return _once(store, args, options, _window(args, since, until))
+        return _once(store, args, options, window)
 
 
 def _moment(text: str | None, option: str) -> _dt.datetime | None:
@@ -138,6 +141,14 @@ def _moment(text: str | None, option: str) -> _dt.datetime | None:
     if moment < _time.EPOCH:
         raise ValueError(f"{option} {text} is before 1970: give the time of the traffic to analyse")
     return moment
+
+
+def _owed(since: _dt.datetime | None, every: _dt.timedelta, text: str | None) -> None:
+    """Refuse a scheduled ``--since`` that owes more than ``MAX_WINDOWS`` windows."""
+    owed = 0 if since is None else (_dt.datetime.now(_dt.timezone.utc) - since) / every
+    if owed > MAX_WINDOWS:
+        raise ValueError(f"--since {text} is {int(owed)} windows of {every} ago (more than {MAX_WINDOWS}): "
+                         "give a later --since or a longer --every")
 
 
 def _window(args: argparse.Namespace, since: _dt.datetime | None, until: _dt.datetime | None) -> Window:
@@ -177,10 +188,6 @@ def _scheduled(store: Store, args: argparse.Namespace, options: dict[str, Any], 
     from modelspan.analyzer import _scheduler
 
     every = args.every or args.window
-    now = _dt.datetime.now(_dt.timezone.utc)
-    if since is not None and (now - since) / every > MAX_WINDOWS:
-        raise ValueError(f"--since {args.since} is {int((now - since) / every)} windows of {every} ago (more than "
-                         f"{MAX_WINDOWS}): give a later --since or a longer --every")
     stop = threading.Event()
     verdicts: list[int] = []
 

@@ -30,7 +30,12 @@ def register(subparsers: Any) -> None:
         "elastic", help="install templates, ILM, dashboards and alerts in Elasticsearch and Kibana",
         description="Prepare an Elasticsearch (8.17+ or 9.x) cluster and Kibana for modelspan.")
     actions = parser.add_subparsers(dest="elastic_command", metavar="ACTION", required=True)
-    setup = actions.add_parser("setup", help="install everything (idempotent: re-running changes nothing)")
+    setup = actions.add_parser(
+        "setup", help="install everything (idempotent: re-running changes nothing)",
+        description="Install index templates, ILM policies, ingest pipelines, the findings/outcomes/baselines "
+        "indices, Kibana data views and dashboards, and alerting (Watcher or Kibana rules). Re-running changes "
+        "nothing. Without --webhook-url, alerts only reach the Kibana server log. --dry-run DIR writes every "
+        "request as JSON and sends nothing.")
     _connection(setup)
     setup.add_argument("--webhook-url", help="URL alerts are posted to (Slack, PagerDuty, any webhook)")
     setup.add_argument("--throttle", default="15m", help="least time between two alerts of one watch/rule")
@@ -43,12 +48,18 @@ def register(subparsers: Any) -> None:
     setup.add_argument("--alerting", choices=["auto", "watcher", "rules", "none"], default="auto",
                        help="auto: Watcher when the licence allows it, else Kibana rules")
     setup.set_defaults(handler=run_setup)
-    teardown = actions.add_parser("teardown", help="remove what setup installed (data stays unless --delete-data)")
+    teardown = actions.add_parser(
+        "teardown", help="remove what setup installed (data stays unless --delete-data)",
+        description="Remove the templates, pipelines, dashboards and alerts that setup installed. Span data, "
+        "findings, outcomes, baselines and checkpoints stay unless --delete-data is given.")
     _connection(teardown)
     teardown.add_argument("--delete-data", action="store_true",
                           help="also delete span data streams, findings, outcomes, baselines, checkpoints and ILM")
     teardown.set_defaults(handler=run_teardown)
-    roles = actions.add_parser("roles", help="print least-privilege role bodies (PUT _security/role/<name>)")
+    roles = actions.add_parser(
+        "roles", help="print least-privilege role bodies (PUT _security/role/<name>)",
+        description="Print, as one JSON object, the least-privilege Elasticsearch role bodies for the exporter "
+        "and the analyzer; create them with PUT _security/role/<name>. Sends nothing.")
     roles.set_defaults(handler=run_roles)
 
 

@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"modelspan outcomes: {exc}", file=sys.stderr)
         return 2
+    _refuse_damaged(args.store)
     store = open_store(args.store)
     try:
-        _refuse_damaged(store)
         written = sum(outcomes.record_outcomes(rows[start:start + CHUNK], store=store)
                       for start in range(0, len(rows), CHUNK))
     finally:
@@ -59,14 +59,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse_damaged(store: Any) -> None:
-    """A SQLite store is quick-checked before outcomes are written into it (a damaged page is not)."""
-    from modelspan.sqlite import StoreFileError, integrity_problems
+def _refuse_damaged(target: str | None) -> None:
+    """An existing SQLite store is quick-checked, opened read-only, before outcomes are written into it."""
+    from modelspan.sqlite import NoStoreError, StoreFileError, integrity_problems
 
-    connection = getattr(store, "connection", None)
-    if connection is not None and integrity_problems(connection, quick=True):
-        raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
-                             "'modelspan store check' and restore the file from a backup")
+    try:
+        store = open_store(target, read_only=True, create=False)
+    except NoStoreError:
+        return  # a new store is created by the writing open
+    with store:
+        connection = getattr(store, "connection", None)
+        if connection is not None and integrity_problems(connection, quick=True):
+            raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
+                                 "'modelspan store check' and restore the file from a backup")
 
 
 def _rows(path: Path, id_column: str, actual_column: str, timestamp_column: str | None,

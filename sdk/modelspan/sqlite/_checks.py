@@ -20,11 +20,15 @@ class StoreFileError(RuntimeError):
     """
 
 
+class NoStoreError(StoreFileError):
+    """There is no file at the path, and the caller asked not to create one."""
+
+
 def check_path(target: Path, must_exist: bool) -> None:
     if target.is_dir():
         raise StoreFileError(f"{target} is a directory, not a store file: give the path of a .db file")
     if must_exist and not target.exists():
-        raise StoreFileError(f"no store at {target} (nothing was created): check the path, or write spans "
+        raise NoStoreError(f"no store at {target} (nothing was created): check the path, or write spans "
                              "there first (the SQLite exporter, 'modelspan demo')")
 
 
