@@ -20,7 +20,6 @@ from modelspan._version import __version__
 from modelspan.commands import _exit
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelspan",

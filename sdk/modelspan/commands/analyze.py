@@ -197,6 +197,7 @@ def _scheduled(store: Store, args: argparse.Namespace, options: dict[str, Any], 
         sys.stdout.flush()
 
     if args.catch_up and args.every is None:
+        now = _dt.datetime.now(_dt.timezone.utc)
         _scheduler.tick(store, now, every, args.lateness, on_window=show, since=since, **options)
         return max(verdicts, default=_exit.OK)
     with _stop_on_signals(stop):

@@ -11,7 +11,6 @@ is best moved away (and restored from a backup): modelspan never repairs or rewr
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from modelspan.commands import _exit

@@ -13,5 +13,5 @@ from modelspan.sqlite._db import SpanRecord, connect, store_path, transaction
 from modelspan.sqlite._rows import SpanRow, timestamp_ns
 from modelspan.sqlite._writer import SpanWriter
 
-__all__ = ["NoStoreError", "SpanRecord", "SpanRow", "SpanWriter", "StoreFileError", "connect", "integrity_problems", "store_path",
-           "timestamp_ns", "transaction"]
+__all__ = ["NoStoreError", "SpanRecord", "SpanRow", "SpanWriter", "StoreFileError", "connect", "integrity_problems",
+           "store_path", "timestamp_ns", "transaction"]

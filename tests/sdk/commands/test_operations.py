@@ -318,6 +318,17 @@ def test_json_output_is_one_versioned_schema(store: Path, capsys: pytest.Capture
     assert shapes == [True, True]
 
 
+def test_catch_up_analyses_due_windows_and_fails_on_flagged(store: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(store.read_bytes())
+    code, out, err = run(capsys, "analyze", "--once", "--catch-up", "--window", "1h", "--since", SINCE,
+                         "--no-write", "--format", "json", "--fail-on", "warning", "--store", str(copy))
+    windows = [json.loads(line) for line in out.splitlines()]
+    assert code == _exit.FLAGGED, err
+    assert windows[0]["window"] == {"start": SINCE, "end": UNTIL} and windows[0]["flagged"] > 0
+
+
 def test_version_and_verbose_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from modelspan import __version__
 
