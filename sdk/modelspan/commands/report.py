@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from modelspan import _time
+from modelspan.commands import _output
 from modelspan.store import Window
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -34,6 +36,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--window", default="24h", help="the last N s/m/h/d/w (default %(default)s)")
     parser.add_argument("--since", help="window start, ISO 8601 (overrides --window)")
     parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    parser.add_argument("--format", choices=("html", "json"), default="html",
+                        help="html: write --out (default); json: print the window's stored findings as one "
+                        "document of schema modelspan.output/1 instead (see 'python -m pydoc modelspan.commands')")
     parser.set_defaults(handler=run)
 
 
@@ -68,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     if window.end <= window.start:
         print("modelspan report: the window is empty (--since must be before --until)", file=sys.stderr)
         return 2
+    if args.format == "json":
+        with open_store(args.store, read_only=True) as store:
+            print(json.dumps(_output.envelope("report", window, store.read_findings(window)), sort_keys=True))
+        return 0
     out = Path(args.out)
     if not out.parent.is_dir():
         print(f"modelspan report: no directory {out.parent} for --out {out}: create it or choose another path",

@@ -308,14 +308,14 @@ def test_fail_on_gives_a_distinct_exit_code(store: Path, capsys: pytest.CaptureF
 
 def test_json_output_is_one_versioned_schema(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shapes = []
-    for argv in (["analyze", "--once"], ["incidents"]):
-        code, out, _ = run(capsys, *argv, *WINDOW_ARGS, "--no-write", "--format", "json", "--store", str(store))
+    for argv in (["analyze", "--once", "--no-write"], ["incidents", "--no-write"], ["report"]):
+        code, out, _ = run(capsys, *argv, *WINDOW_ARGS, "--format", "json", "--store", str(store))
         document = json.loads(out)
         assert code == _exit.OK and document["schema"] == "modelspan.output/1"
         assert document["command"] == argv[0] and document["window"] == {"start": SINCE, "end": UNTIL}
         assert document["flagged"] == sum(1 for f in document["findings"] if f.get(findings.FLAGGED))
         shapes.append({"schema", "command", "window", "findings", "flagged", "notes"} <= set(document))
-    assert shapes == [True, True]
+    assert shapes == [True, True, True]
 
 
 def test_catch_up_analyses_due_windows_and_fails_on_flagged(store: Path, tmp_path: Path,
