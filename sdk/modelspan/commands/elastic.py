@@ -98,10 +98,27 @@ def run_setup(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"modelspan elastic setup: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(report.summary())
-    if args.dry_run:
-        print(f"dry run: requests written to {args.dry_run}, nothing sent")
+    print(dry_run_summary(report, args.dry_run, args.assume_license) if args.dry_run else report.summary())
     return 0
+
+
+_WOULD = {"created": "would create", "updated": "would update", "unchanged": "would keep", "deleted": "would delete",
+          "absent": "would find absent", "kept": "would keep", "skipped": "would skip"}
+
+
+def dry_run_summary(report: Any, directory: str, licence: str) -> str:
+    """What a run would do, said as a plan: no version or licence claimed as read from a cluster."""
+    lines = [f"dry run: nothing sent; requests written to {directory}",
+             f"assumed (not read from a cluster): licence {licence} (--assume-license), alerting {report.alerting}"]
+    if report.alerts_to.startswith("nowhere"):
+        lines.append("no alerts would be installed (--alerting none, or no Kibana URL for rules)")
+    elif report.alerts_to:
+        lines.append(f"alerts would go to {report.alerts_to}")
+    for action in report.actions:
+        verb = _WOULD.get(action.outcome, f"would {action.outcome}")
+        lines.append(f"{verb} {action.kind} {action.name}" + (f" ({action.note})" if action.note else ""))
+    lines += [f"warning: {warning}" for warning in report.warnings]
+    return "\n".join(lines)
 
 
 def run_teardown(args: argparse.Namespace) -> int:
