@@ -141,6 +141,18 @@ def test_once_without_since_covers_traffic_up_to_now(planted: Traffic, tmp_path:
     assert " 1 model versions" in out.splitlines()[0]
 
 
+def test_report_time_charts_fit_the_traffic_in_the_window(store: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A 24-hour window around two hours of traffic: the charts cover those hours, and the page says so."""
+    out = tmp_path / "r.html"
+    code, _, err = run(capsys, "report", "--out", str(out), "--since", "2026-11-21T12:00:00Z", "--until",
+                       "2026-11-22T12:00:00Z", "--store", str(store))
+    text = out.read_text()
+    assert code == _exit.OK, err
+    assert "window 2026-11-21T12:00:00.000Z → 2026-11-22T12:00:00.000Z" in text
+    assert "time charts cover the traffic, 2026-11-22T09:" in text
+
+
 # --- the store is never damaged ------------------------------------------------------------------
 def _text_file(path: Path, _: Path) -> Path:
     path.write_text("model,version\nnot,a database\n")
