@@ -12,17 +12,23 @@ import importlib
 import logging
 import pkgutil
 import sys
+import traceback
 from collections.abc import Sequence
 
 from modelspan import commands
+from modelspan._version import __version__
+from modelspan.commands import _exit
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelspan",
         description="Monitor ML models in production with OpenTelemetry and the Elastic stack.",
+        epilog="Exit codes: 0 done, nothing flagged; 1 findings flagged (--fail-on); 2 nothing to analyse or "
+        "misconfigured; 3 error. Each command's guide: 'python -m pydoc modelspan.commands.<command>'.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug output; tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"modelspan {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     unavailable: list[str] = []
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -35,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(subparsers)
     if unavailable:
-        parser.epilog = "unavailable here: " + ", ".join(unavailable)
+        parser.epilog = f"{parser.epilog} Unavailable here: " + ", ".join(unavailable)
     return parser
 
 
@@ -47,11 +53,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # its retry warnings carry tracebacks; the command's one line says what failed
+        logging.getLogger("elastic_transport").setLevel(logging.CRITICAL)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # every failure ends as one line (and the traceback with -v)
+        if args.verbose:
+            traceback.print_exc()
+        message, code = _exit.describe(exc)
+        return _exit.fail(args.command, message, code)
     return result
 
 

@@ -95,7 +95,8 @@ def test_the_store_face_is_pinned() -> None:
     from modelspan.store import Store, Window, open_store
 
     assert sorted(modelspan.store.__all__) == sorted(STORE_NAMES)
-    assert str(inspect.signature(open_store)) == "(target: 'str | os.PathLike[str] | None' = None) -> 'Store'"
+    assert str(inspect.signature(open_store)) == ("(target: 'str | os.PathLike[str] | None' = None, *, "
+                                                  "read_only: 'bool' = False, create: 'bool' = True) -> 'Store'")
     for name, signature in STORE_OPERATIONS.items():
         assert str(inspect.signature(getattr(Store, name))) == signature, name
     assert Window.parse("2026-11-22T10:00:00Z", "2026-11-22T11:00:00Z").iso() == (

@@ -41,11 +41,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+MAX_BINS = 1000
+"""More quantile bins than this is a typo: drift tests need a few observations per bin."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Build and write the baseline; returns the exit code (2 on bad input)."""
     try:
         prediction = _prediction_column(args)
-        data = _without(read_table(args.data), args.label)
+        out = _out_path(args)
+        data = _checked(_without(read_table(args.data), args.label), args)
         baseline = Baseline.from_data(
             data,
             model=args.model,
@@ -58,10 +63,35 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, ImportError) as exc:
         print(f"modelspan baseline: {exc}", file=sys.stderr)
         return 2
-    out = args.out or Path(f"{args.model}-{args.version}.json")
     baseline.save(out)
     print(f"wrote {out}: {baseline.row_count} rows, {len(baseline.features)} features, id {baseline.id}")
     return 0
+
+
+def _out_path(args: argparse.Namespace) -> Path:
+    """``--out`` (or ``<model>-<version>.json``), refused up front when its directory does not exist."""
+    if not 2 <= args.bins <= MAX_BINS:
+        raise ValueError(f"--bins {args.bins} is out of range: use between 2 and {MAX_BINS} (default 10)")
+    out: Path = args.out or Path(f"{args.model}-{args.version}.json")
+    if not out.parent.is_dir():
+        raise ValueError(f"no directory {out.parent} for --out {out}: create it or choose another path")
+    return out
+
+
+def _checked(data: Any, args: argparse.Namespace) -> Any:
+    """The data, refused when it has no rows or lacks a column named by an option."""
+    names = [str(name) for name in getattr(data, "columns", data)]
+    rows = len(data) if hasattr(data, "columns") else max((len(v) for v in data.values()), default=0)
+    if rows == 0:
+        raise ValueError(f"{args.data} has no data rows (only a header, or empty): a baseline needs the "
+                         "training or reference data")
+    for option, columns in (("--categorical", args.categorical), ("--text", args.text),
+                            ("--prediction", [args.prediction] if args.prediction else [])):
+        missing = [column for column in columns if column not in names]
+        if missing:
+            raise ValueError(f"{option} {', '.join(missing)}: no such column in {args.data} "
+                             f"(columns: {', '.join(names[:20])})")
+    return data
 
 
 def _prediction_column(args: argparse.Namespace) -> str | None:

@@ -30,7 +30,12 @@ def register(subparsers: Any) -> None:
         "elastic", help="install templates, ILM, dashboards and alerts in Elasticsearch and Kibana",
         description="Prepare an Elasticsearch (8.17+ or 9.x) cluster and Kibana for modelspan.")
     actions = parser.add_subparsers(dest="elastic_command", metavar="ACTION", required=True)
-    setup = actions.add_parser("setup", help="install everything (idempotent: re-running changes nothing)")
+    setup = actions.add_parser(
+        "setup", help="install everything (idempotent: re-running changes nothing)",
+        description="Install index templates, ILM policies, ingest pipelines, the findings/outcomes/baselines "
+        "indices, Kibana data views and dashboards, and alerting (Watcher or Kibana rules). Re-running changes "
+        "nothing. Without --webhook-url, alerts only reach the Kibana server log. --dry-run DIR writes every "
+        "request as JSON and sends nothing.")
     _connection(setup)
     setup.add_argument("--webhook-url", help="URL alerts are posted to (Slack, PagerDuty, any webhook)")
     setup.add_argument("--throttle", default="15m", help="least time between two alerts of one watch/rule")
@@ -43,12 +48,18 @@ def register(subparsers: Any) -> None:
     setup.add_argument("--alerting", choices=["auto", "watcher", "rules", "none"], default="auto",
                        help="auto: Watcher when the licence allows it, else Kibana rules")
     setup.set_defaults(handler=run_setup)
-    teardown = actions.add_parser("teardown", help="remove what setup installed (data stays unless --delete-data)")
+    teardown = actions.add_parser(
+        "teardown", help="remove what setup installed (data stays unless --delete-data)",
+        description="Remove the templates, pipelines, dashboards and alerts that setup installed. Span data, "
+        "findings, outcomes, baselines and checkpoints stay unless --delete-data is given.")
     _connection(teardown)
     teardown.add_argument("--delete-data", action="store_true",
                           help="also delete span data streams, findings, outcomes, baselines, checkpoints and ILM")
     teardown.set_defaults(handler=run_teardown)
-    roles = actions.add_parser("roles", help="print least-privilege role bodies (PUT _security/role/<name>)")
+    roles = actions.add_parser(
+        "roles", help="print least-privilege role bodies (PUT _security/role/<name>)",
+        description="Print, as one JSON object, the least-privilege Elasticsearch role bodies for the exporter "
+        "and the analyzer; create them with PUT _security/role/<name>. Sends nothing.")
     roles.set_defaults(handler=run_roles)
 
 
@@ -87,10 +98,27 @@ def run_setup(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"modelspan elastic setup: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(report.summary())
-    if args.dry_run:
-        print(f"dry run: requests written to {args.dry_run}, nothing sent")
+    print(dry_run_summary(report, args.dry_run, args.assume_license) if args.dry_run else report.summary())
     return 0
+
+
+_WOULD = {"created": "would create", "updated": "would update", "unchanged": "would keep", "deleted": "would delete",
+          "absent": "would find absent", "kept": "would keep", "skipped": "would skip"}
+
+
+def dry_run_summary(report: Any, directory: str, licence: str) -> str:
+    """What a run would do, said as a plan: no version or licence claimed as read from a cluster."""
+    lines = [f"dry run: nothing sent; requests written to {directory}",
+             f"assumed (not read from a cluster): licence {licence} (--assume-license), alerting {report.alerting}"]
+    if report.alerts_to.startswith("nowhere"):
+        lines.append("no alerts would be installed (--alerting none, or no Kibana URL for rules)")
+    elif report.alerts_to:
+        lines.append(f"alerts would go to {report.alerts_to}")
+    for action in report.actions:
+        verb = _WOULD.get(action.outcome, f"would {action.outcome}")
+        lines.append(f"{verb} {action.kind} {action.name}" + (f" ({action.note})" if action.note else ""))
+    lines += [f"warning: {warning}" for warning in report.warnings]
+    return "\n".join(lines)
 
 
 def run_teardown(args: argparse.Namespace) -> int:

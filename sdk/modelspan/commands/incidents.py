@@ -16,8 +16,9 @@ runs over the window first, against the same reference (and, as always, writes i
 incidents included, unless ``--no-write``). The window is the last ``--window`` up to now (not
 aligned, unlike ``analyze``), or ``--since``/``--until``.
 Findings and incidents are written back (replacing earlier ones by ``finding.id``) unless
-``--no-write``. Exit code 0 (whether or not there are incidents), 2 on bad arguments or an
-unreachable store.
+``--no-write`` (which opens the store read-only). ``--format json`` prints one document of schema
+``modelspan.output/1`` (``docs/cli.md``). Exit code 0 (whether or not there are incidents), 2 on bad
+arguments or no store at the path, 3 when the store cannot be read or Elasticsearch is unreachable.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelspan import findings as F
+from modelspan.commands import _output
 from modelspan.commands.analyze import duration
 
 if TYPE_CHECKING:
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         window = _window(args)
         reference = _reference(args.reference, window)
-        store = _open(args.store)
+        store = _open(args.store, read_only=args.no_write)
     except (ValueError, OSError, ImportError) as exc:
         print(f"modelspan incidents: {exc}", file=sys.stderr)
         return 2
@@ -75,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
-        json.dump(documents, sys.stdout, indent=1)
-        print()
+        print(json.dumps(_output.envelope("incidents", window, documents), sort_keys=True))
     else:
         print(table(documents, window))
     return 0
@@ -106,11 +107,11 @@ def _reference(text: str, window: Any) -> Any:
     return fixed
 
 
-def _open(target: str | None) -> Store:
-    """The store named by ``target`` (``modelspan.store.open_store``)."""
+def _open(target: str | None, *, read_only: bool = False) -> Store:
+    """The store named by ``target`` (``modelspan.store.open_store``; read-only for ``--no-write``)."""
     from modelspan.store import open_store
 
-    return open_store(target)
+    return open_store(target, read_only=read_only, create=False)
 
 
 def _incidents(store: Store, window: Any, reference: Any, *, analyze_first: bool,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import re
 import sys
 from typing import Any
 
 from modelspan import _time
+from modelspan.commands import _output
 from modelspan.store import Window
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -33,6 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--window", default="24h", help="the last N s/m/h/d/w (default %(default)s)")
     parser.add_argument("--since", help="window start, ISO 8601 (overrides --window)")
     parser.add_argument("--until", help="window end, ISO 8601 (default: now)")
+    parser.add_argument("--format", choices=("html", "json"), default="html",
+                        help="html: write --out (default); json: print the window's stored findings as one "
+                        "document of schema modelspan.output/1 instead (see 'python -m pydoc modelspan.commands')")
     parser.set_defaults(handler=run)
 
 
@@ -55,7 +60,7 @@ def window_from(args: argparse.Namespace, now: _dt.datetime | None = None) -> Wi
 
 
 def run(args: argparse.Namespace) -> int:
-    """Render the report; 2 on bad arguments, 1 when the store cannot be read."""
+    """Render the report (the store opened read-only); 2 on bad arguments or no store, 3 on errors."""
     from modelspan.report import render
     from modelspan.store import open_store
 
@@ -67,12 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if window.end <= window.start:
         print("modelspan report: the window is empty (--since must be before --until)", file=sys.stderr)
         return 2
-    try:
-        with open_store(args.store) as store:
-            path = render(store, window, args.out)
-    except (OSError, RuntimeError) as exc:
-        print(f"modelspan report: {exc}", file=sys.stderr)
-        return 1
+    if args.format == "json":
+        with open_store(args.store, read_only=True) as store:
+            print(json.dumps(_output.envelope("report", window, store.read_findings(window)), sort_keys=True))
+        return 0
+    with open_store(args.store, read_only=True) as store:
+        path = render(store, window, args.out)
     start, end = window.iso()
     print(f"wrote {path} ({start} -> {end})")
     return 0

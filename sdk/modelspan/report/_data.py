@@ -21,6 +21,8 @@ from modelspan.store import ColumnStats, ModelStats, Question, Store, Window
 
 POINTS = 40
 """About this many intervals on the time charts, whatever the window's length."""
+MIN_CHARTED = _dt.timedelta(minutes=2)
+"""Shortest span the time charts cover (a single burst of calls still gets a few intervals)."""
 
 
 @dataclass
@@ -63,6 +65,8 @@ class ReportData:
     """All findings in the window (model, application and incident findings)."""
     experiments: list[dict[str, Any]] = field(default_factory=list)
     """``experiment`` findings of analyses that ended in the window (experiments start before it)."""
+    charted: Window | None = None
+    """The part of the window the time charts cover (``traffic_window``)."""
 
 
 def collect(store: Store, window: Window) -> ReportData:
@@ -70,10 +74,11 @@ def collect(store: Store, window: Window) -> ReportData:
     documents = sorted(_read_findings(store, window), key=lambda d: str(d.get(F.WINDOW_START, "")))
     versions = [(name, version) for name, version, _ in store.models(window)]
     baselines = {key: _baseline(store, *key) for key in versions}
-    interval = max(1, int(window.seconds // POINTS))
+    charted = traffic_window(store, window)
+    interval = max(1, int(charted.seconds // POINTS))
     questions: list[Question] = []
     for name, version in versions:
-        question = store.question(name, version, window, baselines[(name, version)])
+        question = store.question(name, version, charted, baselines[(name, version)])
         questions.append(dataclasses.replace(question, interval_seconds=interval))
     wanted: list[tuple[int, dict[str, Any], Window]] = []  # (model index, drift finding, window asked)
     for index, (name, version) in enumerate(versions):
@@ -90,13 +95,30 @@ def collect(store: Store, window: Window) -> ReportData:
         mine = [d for d in documents if d.get(F.MODEL_NAME) == name and d.get(F.MODEL_VERSION) == version]
         reports.append(ModelReport(name, version, answers[index], baselines[(name, version)], mine))
     _distributions(reports, wanted, answers[len(versions):])
-    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window))
+    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window),
+                      charted)
 
 
 def _experiments(store: Any, window: Window) -> list[dict[str, Any]]:
     start, end = window.iso()
     documents: list[dict[str, Any]] = store.read_findings(types=[F.TYPE_EXPERIMENT])
     return [d for d in documents if start <= str(d.get(F.WINDOW_END, "")) <= end]
+
+
+def traffic_window(store: Store, window: Window) -> Window:
+    """The part of ``window`` that holds model traffic, at least ``MIN_CHARTED`` long: five minutes of
+    traffic in a 24-hour window are charted over those minutes, not squashed into one interval."""
+    time_range = getattr(store, "time_range", None)
+    found = time_range() if callable(time_range) else None
+    if not found:
+        return window
+    start, end = max(window.start, found[0]), min(window.end, found[1] + _dt.timedelta(seconds=1))
+    if end <= start:
+        return window
+    missing = MIN_CHARTED - (end - start)
+    if missing > _dt.timedelta(0):
+        start, end = max(window.start, start - missing / 2), min(window.end, end + missing / 2)
+    return Window(start, end)
 
 
 def _read_findings(store: Store, window: Window) -> list[dict[str, Any]]:

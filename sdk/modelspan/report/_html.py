@@ -38,8 +38,12 @@ text-align:left;vertical-align:top;font-size:13px}th{background:#eef1f5}.flag{co
 def page(data: ReportData, source: str) -> str:
     """The whole document."""
     start, end = data.window.iso()
+    charts = ""
+    if data.charted is not None and data.charted != data.window:
+        first, last = data.charted.iso()
+        charts = f" · time charts cover the traffic, {escape(first)} → {escape(last)}"
     body = [f"<header><h1>modelspan report</h1><div>{escape(source)} · window {escape(start)} → {escape(end)}"
-            f" · generated {escape(data.generated_at.isoformat(timespec='seconds'))}</div></header><main>"]
+            f"{charts} · generated {escape(data.generated_at.isoformat(timespec='seconds'))}</div></header><main>"]
     if not data.models:
         body.append('<p class="empty">No model spans in this window.</p>')
     for report in data.models:

@@ -8,8 +8,10 @@ purges, ``SpanWriter`` ties them together.
 
 from __future__ import annotations
 
+from modelspan.sqlite._checks import NoStoreError, StoreFileError, integrity_problems
 from modelspan.sqlite._db import SpanRecord, connect, store_path, transaction
 from modelspan.sqlite._rows import SpanRow, timestamp_ns
 from modelspan.sqlite._writer import SpanWriter
 
-__all__ = ["SpanRecord", "SpanRow", "SpanWriter", "connect", "store_path", "timestamp_ns", "transaction"]
+__all__ = ["NoStoreError", "SpanRecord", "SpanRow", "SpanWriter", "StoreFileError", "connect", "integrity_problems",
+           "store_path", "timestamp_ns", "transaction"]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.sqlite._schema as _schema
 from modelspan import semconv
+from modelspan.sqlite._checks import StoreFileError, check_path, check_version, check_writable
 from modelspan.sqlite._rows import DOCUMENT, SPAN_ID, Derived, Edges, Extractor, SpanRow, case, span_row
 
 if TYPE_CHECKING:
@@ -45,22 +46,44 @@ def store_path(path: str | os.PathLike[str] | None = None) -> Path:
     return Path(path if path is not None else (os.environ.get(ENV_STORE) or DEFAULT_PATH))
 
 
-def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit) with the pragmas above, migrated."""
+def connect(path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+            create: bool = True) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with the pragmas above, migrated.
+
+    The file is checked before anything is written to it: a file that is not a SQLite database, is
+    truncated or comes from a newer modelspan raises ``StoreFileError`` and stays byte-identical.
+    ``read_only`` opens an existing file through a read-only URI: no directory or file is created,
+    the journal mode is not changed and nothing is migrated (a store that needs a migration is refused).
+    ``create=False`` refuses a missing file instead of creating it (commands that only read or analyse).
+    """
     target = store_path(path)
-    if str(target) != ":memory:":
-        target.parent.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                                 check_same_thread=False)
+    memory = str(target) == ":memory:"
+    if not memory:
+        check_path(target, read_only or not create)
+    if read_only:
+        connection = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                     timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    else:
+        if not memory:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                                     check_same_thread=False)
     try:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
+        check_version(connection, target, read_only)
         connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # the default 2 MB thrashes on multi-GB files
-        connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")  # ANALYZE / PRAGMA optimize stay cheap
-        migrate(connection)
+        if not read_only:
+            check_writable(target)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(f"PRAGMA analysis_limit = {ANALYSIS_LIMIT}")  # ANALYZE / PRAGMA optimize stay cheap
+            migrate(connection)
+    except sqlite3.DatabaseError as exc:
+        connection.close()
+        raise StoreFileError(f"{target} is not a usable modelspan store ({exc}): check the path, or run "
+                             f"'modelspan store check --store {target}'") from exc
     except BaseException:
-        connection.close()  # a file refused (a newer schema) or broken must not keep its handle open
+        connection.close()
         raise
     return connection
 

@@ -36,9 +36,12 @@ logger = logging.getLogger(__name__)
 class SpanWriter:
     """Write spans (as records or as ``otel``-mode documents) to the SQLite file at ``path``."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+                 create: bool = True) -> None:
         self.path: Path = store_path(path)
-        self.connection: sqlite3.Connection = connect(self.path)
+        self.read_only = read_only
+        """Opened through a read-only URI: nothing is created, migrated or optimised (``connect``)."""
+        self.connection: sqlite3.Connection = connect(self.path, read_only=read_only, create=create)
         self.lock = threading.RLock()
         self.ids = Ids(self.connection)
         self.edges = BaselineEdges(self.connection)
@@ -85,6 +88,9 @@ class SpanWriter:
         a short wait (a worker's shutdown must not wait ``busy_timeout`` for its siblings).
         """
         with self.lock:
+            if self.read_only:
+                self.connection.close()
+                return
             try:
                 self.connection.execute(f"PRAGMA busy_timeout = {OPTIMIZE_WAIT_MS}")
                 self.connection.execute("PRAGMA optimize")

@@ -34,8 +34,14 @@ from modelspan.store.types import (
 )
 
 
-def open_store(target: str | os.PathLike[str] | None = None) -> Store:
+def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool = False,
+               create: bool = True) -> Store:
     """The store at ``target``: ``ElasticsearchStore`` for a URL, else ``SQLiteStore``; the caller closes it.
+
+    ``read_only`` (the read commands: ``analyze --no-write``, ``report``, ``incidents --no-write``)
+    opens an existing SQLite file without any write: a missing path is an error naming it, nothing
+    is created, migrated or switched to WAL (``modelspan.sqlite.StoreFileError``). ``create=False``
+    refuses a missing SQLite file instead of creating an empty store (``analyze``, ``incidents``).
 
     >>> import tempfile, pathlib
     >>> store = open_store(pathlib.Path(tempfile.mkdtemp()) / "m.db")
@@ -54,7 +60,7 @@ def open_store(target: str | os.PathLike[str] | None = None) -> Store:
         return ElasticsearchStore()
     from modelspan.store.sqlite import SQLiteStore
 
-    return SQLiteStore(text)
+    return SQLiteStore(text, read_only=read_only, create=create)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ call for latency, errors, QPS and paths. The file is ``MODELSPAN_STORE`` or ``./
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._sqlite_extras as extras
 import modelspan.store._sqlite_ops as ops
-from modelspan import semconv
+from modelspan import _time, semconv
 from modelspan.sqlite import SpanWriter, transaction
 from modelspan.sqlite._db import load_baseline_by_id
 from modelspan.sqlite._db import save_baseline as _save_baseline
@@ -40,10 +41,11 @@ class SQLiteStore:
     """Read sufficient statistics and labels from the SQLite store; write findings, outcomes, baselines."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *,
-                 interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> None:
+                 interval_seconds: int = DEFAULT_INTERVAL_SECONDS, read_only: bool = False,
+                 create: bool = True) -> None:
         if interval_seconds <= 0:
             raise ValueError(f"interval_seconds must be positive, got {interval_seconds}")
-        self._writer = SpanWriter(path)
+        self._writer = SpanWriter(path, read_only=read_only, create=create)
         self.path: Path = self._writer.path
         self.connection: sqlite3.Connection = self._writer.connection
         self.interval_seconds = interval_seconds
@@ -101,6 +103,16 @@ class SQLiteStore:
             totals[model] = totals.get(model, 0) + calls
         rows.sort(key=lambda r: (-totals[r[0]], r[0], -r[2], r[1]))
         return [(str(model), str(version), int(calls)) for model, version, calls in rows]
+
+    def time_range(self, model: str | None = None) -> tuple[_dt.datetime, _dt.datetime] | None:
+        """When the first and the last model call (of ``model``) stored started, or None without any."""
+        where = "" if model is None else " WHERE series_id IN (SELECT id FROM series WHERE model_name = ?)"
+        with self._lock:
+            first, last = self.connection.execute(f"SELECT min(start_ns), max(start_ns) FROM calls{where}",
+                                                  () if model is None else (model,)).fetchone()
+        if first is None:
+            return None
+        return _time.from_ns(int(first)), _time.from_ns(int(last))
 
     def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
         """What to ask about a model version: its baseline's columns, bins and categories."""

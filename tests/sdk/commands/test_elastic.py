@@ -70,7 +70,10 @@ def test_dry_run_writes_files_and_sends_nothing(stack: FakeStack, tmp_path: Path
     assert stack.take() == []
     records = [json.loads(path.read_text()) for path in sorted(out.iterdir())]
     assert any(r["method"] == "POST" and r["path"].startswith("/api/alerting/rule/") for r in records)
-    assert "nothing sent" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "nothing sent" in out and "would create" in out and "assumed (not read from a cluster)" in out
+    assert "alerts would go to the Kibana server log only (no --webhook-url)" in out
+    assert "Elasticsearch 9" not in out and "\ncreated" not in out
 
 
 def test_teardown_and_roles(stack: FakeStack, capsys: pytest.CaptureFixture[str]) -> None:

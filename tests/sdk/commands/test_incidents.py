@@ -43,7 +43,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> scenario.Scenario:
 def test_json_lists_the_three_kinds_and_writes_them_back(ran: scenario.Scenario, fake: FakeElasticsearch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(_args(ran, fake, "--format", "json")) == 0
-    documents = json.loads(capsys.readouterr().out)
+    documents = json.loads(capsys.readouterr().out)["findings"]
     kinds = Counter(d.get(F.INCIDENT_KIND) for d in documents if d[F.TYPE] == F.TYPE_INCIDENT
                     and not str(d[F.ID]).startswith(f"incident:{F.TYPE_APP_LATENCY}:"))  # a busy machine's
     assert kinds == {"correlated": 3, "application_only": 1, "model_only": 1}  # /checkout, /quote, /price
@@ -84,7 +84,7 @@ def test_bad_window_is_an_argument_error(ran: scenario.Scenario, fake: FakeElast
 def test_analyze_first_links_the_engines_own_error_rate_findings(ran: scenario.Scenario, fake: FakeElasticsearch,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(_args(ran, fake, "--analyze", "--format", "json")) == 0
-    documents = json.loads(capsys.readouterr().out)
+    documents = json.loads(capsys.readouterr().out)["findings"]
     (correlated,) = [d for d in documents if d[F.ID].startswith(f"incident:{F.TYPE_APP_ERRORS}:shop:POST /checkout:")]
     stored = {d[F.ID]: d for d, _ in fake.indices[F.FINDINGS_INDEX]}
     linked = [stored[i] for i in correlated[F.INCIDENT_MODEL_FINDINGS]]

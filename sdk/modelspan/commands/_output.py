@@ -1,0 +1,84 @@
+"""What every command says about the data it was given, and the JSON document it prints.
+
+"No data" is never "no problems": before analysing, a command refuses (exit 2, one line) a store
+without model spans, an unknown ``--model`` (listing the known ones) and a window without traffic
+(saying where the traffic is); after analysing, it notes the model versions whose drift could not
+be analysed for want of a baseline, with the three ways to give one.
+
+The JSON output of ``analyze``, ``incidents`` and ``report --format json`` is one object of schema
+``modelspan.output/1`` (documented with examples in ``docs/cli.md``)::
+
+    {"schema": "modelspan.output/1", "command": "analyze",
+     "window": {"start": "...Z", "end": "...Z"}, "findings": [...], "flagged": 1, "notes": [...]}
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelspan import findings
+from modelspan.commands._exit import NOTHING, CommandError
+
+if TYPE_CHECKING:
+    from modelspan.analyzer import Analysis
+    from modelspan.store import Store, Window
+
+SCHEMA = "modelspan.output/1"
+_ALL_TIME = _dt.timedelta(days=400)
+BASELINE_HELP = ("give one with configure(baselines=...) in the application, 'modelspan analyze --baseline FILE', "
+                 "or build it with 'modelspan baseline --out FILE' and pass or store it")
+
+
+def envelope(command: str, window: Window | None, documents: Sequence[dict[str, Any]], *,
+             notes: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
+    """The versioned JSON document of one window's results."""
+    start, end = window.iso() if window is not None else (None, None)
+    return {"schema": SCHEMA, "command": command, "window": {"start": start, "end": end},
+            "findings": list(documents), "flagged": sum(1 for doc in documents if doc.get(findings.FLAGGED)),
+            "notes": list(notes), **extra}
+
+
+def check_traffic(store: Store, window: Window, model: str | None, where: str | None) -> None:
+    """Raise ``CommandError`` (exit 2) when there is nothing to analyse in ``window``, saying why."""
+    from modelspan.store import Window
+
+    seen = [row for row in store.models(window) if model is None or row[0] == model]
+    if seen:
+        return
+    now = _dt.datetime.now(_dt.timezone.utc)
+    everything = store.models(Window(now - _ALL_TIME, now + _dt.timedelta(days=1)))
+    place = where or "the default store"
+    known = sorted({name for name, _, _ in everything})
+    if not known:
+        raise CommandError(f"{place} holds no model spans: nothing to analyse (check --store, or instrument a "
+                           "model and send traffic first)", NOTHING)
+    if model is not None and model not in known:
+        raise CommandError(f"unknown model {model!r}: {place} has {', '.join(known)}", NOTHING)
+    start, end = window.iso()
+    raise CommandError(f"no {'traffic of ' + model if model else 'model traffic'} in {start} .. {end}; "
+                       f"{_where_traffic_is(store, model)}: use --since/--until or a longer --window", NOTHING)
+
+
+def _where_traffic_is(store: Store, model: str | None) -> str:
+    time_range = getattr(store, "time_range", None)
+    found = time_range(model) if callable(time_range) else None
+    if not found:
+        return f"the store has traffic in the last {_ALL_TIME.days} days"
+    first, last = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in found)
+    return f"the store has traffic from {first} to {last}"
+
+
+def baseline_notes(store: Store, analysis: Analysis, options: dict[str, Any]) -> list[str]:
+    """One note per model version analysed against ``baseline`` without one: its drift was not analysed."""
+    if options.get("reference") != "baseline":
+        return []
+    given = options.get("baselines") or {}
+    notes = []
+    for stats in analysis.stats:
+        key = (stats.model, stats.version)
+        if key not in given and store.load_baseline(*key) is None:
+            notes.append(f"{stats.model} v{stats.version} has no baseline, so its drift was not analysed: "
+                         f"{BASELINE_HELP}")
+    return notes
