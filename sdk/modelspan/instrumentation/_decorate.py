@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _config, _monitor, _outputs
+from modelspan.instrumentation import _config, _monitor, _outputs, _profiles
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._prediction import clear_last
 
@@ -129,8 +129,15 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
             clear_last()
             return func(*args, **kwargs)
         call = begin(spec, args, kwargs)
-        if call is None:
-            return func(*args, **kwargs)
+        if call is None:  # no span: the call still counts, in its profile
+            start = clock()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException:
+                _unsampled(spec, args, kwargs, start, True)
+                raise
+            _unsampled(spec, args, kwargs, start, False)
+            return result
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
@@ -140,6 +147,16 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
         return result
 
     return wrapper
+
+
+def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start: int, error: bool) -> None:
+    """Profile a call that has no span (sampled out): exact counts cost no span."""
+    end = time.time_ns()
+    try:
+        rows = _profiles.rows_of(_monitor._input_value(spec, args, kwargs))
+        _profiles.record(spec.model, spec.version, "", start, end, error, rows, False)
+    except Exception as exc:
+        record_error("monitor.profile", exc)
 
 
 def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
@@ -152,7 +169,14 @@ def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
             return await func(*args, **kwargs)
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            return await func(*args, **kwargs)
+            start = time.time_ns()
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException:
+                _unsampled(spec, args, kwargs, start, True)
+                raise
+            _unsampled(spec, args, kwargs, start, False)
+            return result
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
