@@ -30,6 +30,7 @@ from modelspan.instrumentation._config import configure, force_flush, shutdown
 from modelspan.instrumentation._decorate import monitor
 from modelspan.instrumentation._health import monitoring_errors
 from modelspan.instrumentation._module import module
+from modelspan.instrumentation import _profiles
 from modelspan.instrumentation._prediction import Prediction, current_prediction, last_prediction
 
 
@@ -45,6 +46,17 @@ def record_outcome(
     # The store's module, imported only when labels arrive (keeps the instrumentation light).
     outcomes = importlib.import_module("modelspan.outcomes")
     return outcomes.record_outcome(prediction_id, actual, timestamp=timestamp, store=store)
+
+
+def stats() -> dict[str, int]:
+    """This process's accounting (docs/profiles.md): calls profiled, spans started, spans the export
+    queue dropped, profiles flushed, profile keys and flushes lost.
+
+    >>> import modelspan
+    >>> modelspan.stats()["calls"] >= modelspan.stats()["spans_started"]
+    True
+    """
+    return _profiles.stats()
 
 
 def record_outcomes(pairs: Any, store: Any = None) -> Any:
@@ -68,4 +80,5 @@ __all__: list[str] = [
     "record_outcome",
     "record_outcomes",
     "shutdown",
+    "stats",
 ]
