@@ -26,11 +26,11 @@ __path__ = extend_path(__path__, __name__)
 
 from modelspan._version import __version__
 from modelspan.baseline import Baseline, FeatureProfile
+from modelspan.instrumentation import _profiles
 from modelspan.instrumentation._config import configure, force_flush, shutdown
 from modelspan.instrumentation._decorate import monitor
 from modelspan.instrumentation._health import monitoring_errors
 from modelspan.instrumentation._module import module
-from modelspan.instrumentation import _profiles
 from modelspan.instrumentation._prediction import Prediction, current_prediction, last_prediction
 
 

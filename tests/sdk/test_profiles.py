@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,9 @@ def test_four_processes_unpaced_are_counted_exactly(tmp_path: Path) -> None:
 def test_a_forked_child_starts_with_empty_profiles() -> None:
     _profiles.record("forked", "1", "", 0, 1_000, False, 1.0, True)
     read, write = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12 warns about forking a process with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the child reports how many profiles it inherited
         os.write(write, str(len(_profiles.PROFILES.current)).encode())
         os._exit(0)
@@ -144,3 +147,90 @@ def test_quantiles_of_merged_histograms_are_within_one_percent_of_the_exact_ones
         estimate = quantile(merged, 0, q)
         assert estimate is not None and abs(estimate - exact) <= ALPHA * exact
     assert quantile({}, 0, 0.5) is None
+
+
+def test_the_analyzer_counts_profiled_calls_scales_module_spans_and_says_traces_are_incomplete(tmp_path: Path) -> None:
+    from modelspan import findings
+    from modelspan.analyzer import analyze
+
+    path = tmp_path / "modelspan.db"
+    modelspan.configure(tracer_provider=TracerProvider(), exporter="sqlite", store=str(path), sample_rate=0.05)
+
+    @modelspan.monitor(model="tight", version="1")
+    def predict(row: dict[str, float]) -> float:
+        with modelspan.module("features"):
+            return row["x"]
+
+    try:
+        for i in range(4_000):
+            predict({"x": float(i)})
+    finally:
+        modelspan.shutdown()
+    window = _window()
+    with SQLiteStore(path) as store:
+        result = analyze(store, window, write=False)
+        spans = store.connection.execute("SELECT count(*) FROM calls WHERE module = ''").fetchone()[0]
+    (stats,) = result.stats
+    assert stats.operations.calls == 4_000 and stats.operations.spans == spans < 4_000
+    qps = {doc.get(findings.MODULE_NAME): doc for doc in result.findings
+           if doc[findings.TYPE] == findings.TYPE_THROUGHPUT and " from " not in doc[findings.SUMMARY]}
+    model, module = qps[None], qps["features"]
+    assert model[findings.METRIC_VALUE] == pytest.approx(4_000 / window.seconds)
+    assert module[findings.METRIC_VALUE] == pytest.approx(4_000 / window.seconds)  # every sampled call has one
+    assert f"traces incomplete: {4_000 - spans} of 4000 calls have no span" in model[findings.SUMMARY]
+
+
+def test_sampled_out_calls_of_every_kind_are_profiled(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "modelspan.db"
+    modelspan.configure(tracer_provider=TracerProvider(), exporter="sqlite", store=str(path), sample_rate=0.01)
+
+    @modelspan.monitor(model="kinds", version="1")
+    def stream(rows: list[dict[str, float]]):  # type: ignore[no-untyped-def]
+        yield from (row["x"] for row in rows)
+
+    @modelspan.monitor(model="kinds", version="1")
+    async def score(row: dict[str, float]) -> float:
+        return row["x"]
+
+    @modelspan.monitor(model="kinds", version="1")
+    async def astream(rows: list[dict[str, float]]):  # type: ignore[no-untyped-def]
+        for row in rows:
+            yield row["x"]
+
+    async def run() -> None:
+        for _ in range(100):
+            await score({"x": 1.0})
+            assert [x async for x in astream([{"x": 1.0}])] == [1.0]
+
+    try:
+        for _ in range(100):
+            assert list(stream([{"x": 1.0}, {"x": 2.0}])) == [1.0, 2.0]
+        asyncio.run(run())
+    finally:
+        modelspan.shutdown()
+    with SQLiteStore(path) as store:
+        calls, rows = store.connection.execute(
+            "SELECT sum(calls), sum(rows) FROM profiles WHERE model_name = 'kinds'").fetchone()
+    assert calls == 300
+    assert rows >= 400  # the generator's two-row inputs count two rows each when sampled out
+
+
+def test_profiles_are_flushed_on_force_flush_and_a_failing_sink_is_counted(tmp_path: Path) -> None:
+    received: list[int] = []
+    _profiles.set_sinks([lambda profiles: received.append(sum(p.calls for p in profiles))])
+    try:
+        _profiles.record("flush", "1", "", 0, 5_000, False, 1.0, False)
+        assert _profiles.flush() and received == [1]
+
+        def broken(profiles: object) -> None:
+            raise OSError("disk full")
+
+        _profiles.set_sinks([broken])
+        failures = _profiles.stats()["profile_flush_failures"]
+        _profiles.record("flush", "1", "", 0, 5_000, False, 1.0, False)
+        assert not _profiles.flush()
+        assert _profiles.stats()["profile_flush_failures"] == failures + 1
+    finally:
+        _profiles.set_sinks(())

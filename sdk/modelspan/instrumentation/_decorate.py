@@ -223,7 +223,16 @@ def _wrap_generator(func: Any, spec: _monitor.Spec) -> Any:
             return (yield from func(*args, **kwargs))
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            return (yield from func(*args, **kwargs))
+            start, error = time.time_ns(), True
+            try:
+                result = yield from func(*args, **kwargs)
+                error = False
+                return result
+            except GeneratorExit:  # the consumer stopped early: a normal end of the call
+                error = False
+                raise
+            finally:
+                _unsampled(spec, args, kwargs, start, error)
         call.streamed = True
         collected = _Collected()
         generator = func(*args, **kwargs)
@@ -265,8 +274,16 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
             return
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            async for item in func(*args, **kwargs):
-                yield item
+            start, error = time.time_ns(), True
+            try:
+                async for item in func(*args, **kwargs):
+                    yield item
+                error = False
+            except GeneratorExit:
+                error = False
+                raise
+            finally:
+                _unsampled(spec, args, kwargs, start, error)
             return
         call.streamed = True
         collected = _Collected()

@@ -60,12 +60,14 @@ def overlay(connection: sqlite3.Connection, model: str, version: str, start: int
     for row in rows:
         total.add(row)
         per_interval.setdefault(row[0] // step, _Sum()).add(row)
+    # ``spans``: model spans stored in the window (the span answer's count, before it is replaced).
+    calls["profile"] = {"calls": total.calls, "spans": int(calls.get("doc_count", 0)), "started": total.spans,
+                        "dropped": total.dropped}
     calls["doc_count"] = total.calls
     calls["errors"] = {"doc_count": total.errors}
     calls["rows"] = {"value": total.rows}
     calls["duration"] = {"avg": total.latency / total.calls if total.calls else None}
     calls["latency"] = {"values": total.percentiles()}
-    calls["profile"] = {"calls": total.calls, "spans": total.spans, "dropped": total.dropped}
     for bucket in calls["intervals"]["buckets"]:
         key = bucket["key"] * 1_000_000 // step
         part = per_interval.get(key, _Sum())
