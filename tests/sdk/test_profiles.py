@@ -234,3 +234,60 @@ def test_profiles_are_flushed_on_force_flush_and_a_failing_sink_is_counted(tmp_p
         assert _profiles.stats()["profile_flush_failures"] == failures + 1
     finally:
         _profiles.set_sinks(())
+
+
+def test_the_profile_answer_matches_the_span_answer_when_every_span_is_kept(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = tmp_path / "modelspan.db"
+    _run(path, 1_500, fail_every=30)  # fewer calls than the export queue holds: no span is dropped
+    window = _window()
+    with SQLiteStore(path) as store:
+        profiled = store.model_stats([store.question("tight", "1", window)])[0].operations
+        durations = np.array([r[0] for r in store.connection.execute(
+            "SELECT duration_ns FROM calls WHERE module = ''")], dtype=float)
+        store.connection.execute("DELETE FROM profiles")
+        from_spans = store.model_stats([store.question("tight", "1", window)])[0].operations
+    assert (profiled.calls, profiled.errors, profiled.rows) == (from_spans.calls, from_spans.errors, from_spans.rows)
+    assert profiled.spans == 1_500 and from_spans.spans is None
+    assert profiled.mean_latency_ms == pytest.approx(from_spans.mean_latency_ms)
+    for percent, value in profiled.latency_ms.items():
+        exact = float(np.percentile(durations, percent, method="lower")) / 1e6
+        assert value is not None and abs(value - exact) <= 0.01 * exact + 1e-9
+
+
+def test_threads_calling_at_once_are_counted_exactly(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "modelspan.db"
+    modelspan.configure(tracer_provider=TracerProvider(), exporter="sqlite", store=str(path), sample_rate=0.1)
+
+    @modelspan.monitor(model="threads", version="1")
+    def predict(row: dict[str, float]) -> float:
+        return row["x"]
+
+    def work() -> None:
+        for i in range(2_500):
+            predict({"x": float(i)})
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        modelspan.shutdown()
+    with SQLiteStore(path) as store:
+        assert store.model_stats([store.question("threads", "1", _window())])[0].operations.calls == 10_000
+
+
+def test_keys_beyond_the_memory_bound_are_counted_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_profiles, "MAX_KEYS", 3)
+    _profiles.PROFILES.take()
+    before = _profiles.stats()["profile_keys_dropped"]
+    for n in range(5):
+        _profiles.record(f"model{n}", "1", "", 0, 1_000, False, 1.0, True)
+    assert len(_profiles.PROFILES.current) == 3
+    assert _profiles.stats()["profile_keys_dropped"] == before + 2
+    _profiles.PROFILES.take()
