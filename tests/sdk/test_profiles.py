@@ -149,7 +149,7 @@ def test_quantiles_of_merged_histograms_are_within_one_percent_of_the_exact_ones
     assert quantile({}, 0, 0.5) is None
 
 
-def test_the_analyzer_counts_profiled_calls_scales_module_spans_and_says_traces_are_incomplete(tmp_path: Path) -> None:
+def test_the_analyzer_counts_model_and_sub_module_calls_exactly_and_says_traces_are_incomplete(tmp_path: Path) -> None:
     from modelspan import findings
     from modelspan.analyzer import analyze
 
@@ -172,11 +172,14 @@ def test_the_analyzer_counts_profiled_calls_scales_module_spans_and_says_traces_
         spans = store.connection.execute("SELECT count(*) FROM calls WHERE module = ''").fetchone()[0]
     (stats,) = result.stats
     assert stats.operations.calls == 4_000 and stats.operations.spans == spans < 4_000
+    features = stats.modules["features"]
+    assert features.calls == 4_000 and features.spans == spans  # one module span per sampled call
+    assert all(value is not None for value in features.latency_ms.values())
     qps = {doc.get(findings.MODULE_NAME): doc for doc in result.findings
            if doc[findings.TYPE] == findings.TYPE_THROUGHPUT and " from " not in doc[findings.SUMMARY]}
     model, module = qps[None], qps["features"]
     assert model[findings.METRIC_VALUE] == pytest.approx(4_000 / window.seconds)
-    assert module[findings.METRIC_VALUE] == pytest.approx(4_000 / window.seconds)  # every sampled call has one
+    assert module[findings.METRIC_VALUE] == pytest.approx(4_000 / window.seconds)
     assert f"traces incomplete: {4_000 - spans} of 4000 calls have no span" in model[findings.SUMMARY]
 
 

@@ -35,7 +35,8 @@ def operations_findings(context: Context, current: ModelStats, reference: ModelS
     docs += _intervals(context, current)
     for name, operations in sorted(current.modules.items()):
         before = reference.modules.get(name) if reference is not None else None
-        docs += _one(context, current, name, operations, before, _module_scale(model))
+        scale = 1.0 if operations.spans is not None else _module_scale(model)  # profiled: exact already
+        docs += _one(context, current, name, operations, before, scale)
     return docs
 
 

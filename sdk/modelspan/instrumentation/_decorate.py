@@ -6,12 +6,14 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from contextvars import Token
 from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
 from modelspan.instrumentation import _config, _monitor, _outputs, _profiles
 from modelspan.instrumentation._health import record_error
+from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import clear_last
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,13 +132,14 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
             return func(*args, **kwargs)
         call = begin(spec, args, kwargs)
         if call is None:  # no span: the call still counts, in its profile
+            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
             start = clock()
             try:
                 result = func(*args, **kwargs)
             except BaseException:
-                _unsampled(spec, args, kwargs, start, True)
+                _unsampled(spec, args, kwargs, start, True, token)
                 raise
-            _unsampled(spec, args, kwargs, start, False)
+            _unsampled(spec, args, kwargs, start, False, token)
             return result
         try:
             result = func(*args, **kwargs)
@@ -149,9 +152,18 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
     return wrapper
 
 
-def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start: int, error: bool) -> None:
-    """Profile a call that has no span (sampled out): exact counts cost no span."""
+def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start: int, error: bool,
+               token: Token[CallRecord | None] | None = None) -> None:
+    """Profile a call that has no span (sampled out): exact counts cost no span.
+
+    ``token`` restores the call context set for the call's sub-modules (profiled, without spans).
+    """
     end = time.time_ns()
+    if token is not None:
+        try:
+            current_call.reset(token)
+        except ValueError:  # finished in another context: restore by value
+            current_call.set(None)
     try:
         rows = _profiles.rows_of(_monitor._input_value(spec, args, kwargs))
         _profiles.record(spec.model, spec.version, "", start, end, error, rows, False)
@@ -169,13 +181,14 @@ def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
             return await func(*args, **kwargs)
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
+            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
             start = time.time_ns()
             try:
                 result = await func(*args, **kwargs)
             except BaseException:
-                _unsampled(spec, args, kwargs, start, True)
+                _unsampled(spec, args, kwargs, start, True, token)
                 raise
-            _unsampled(spec, args, kwargs, start, False)
+            _unsampled(spec, args, kwargs, start, False, token)
             return result
         try:
             result = await func(*args, **kwargs)

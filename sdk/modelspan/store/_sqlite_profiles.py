@@ -14,16 +14,18 @@ import sqlite3
 from typing import Any
 
 from modelspan._sketch import quantile
-from modelspan.store._answers import PERCENTS
+from modelspan.store._answers import MAX_MODULES, PERCENTS
+from modelspan.store._sqlite_ops import _empty_intervals
 
 Agg = dict[str, Any]
 
 
-def _rows(connection: sqlite3.Connection, model: str, version: str, start: int, end: int) -> list[tuple[Any, ...]]:
+def _rows(connection: sqlite3.Connection, model: str, version: str, start: int, end: int,
+          module: str = "") -> list[tuple[Any, ...]]:
     return connection.execute(
         "SELECT start_ns, calls, errors, rows, spans, dropped, latency_sum, zeros, buckets FROM profiles "
-        "WHERE model_name = ? AND model_version = ? AND module = '' AND start_ns >= ? AND start_ns < ?",
-        (model, version, start, end)).fetchall()
+        "WHERE model_name = ? AND model_version = ? AND module = ? AND start_ns >= ? AND start_ns < ?",
+        (model, version, module, start, end)).fetchall()
 
 
 class _Sum:
@@ -91,3 +93,33 @@ def merge_counts(rows: list[tuple[str, str, int]], profiled: dict[tuple[str, str
     merged = {(model, version): calls for model, version, calls in rows}
     merged.update(profiled)
     return [(model, version, calls) for (model, version), calls in merged.items() if calls]
+
+
+def overlay_modules(connection: sqlite3.Connection, model: str, version: str, start: int, end: int, step: int,
+                    modules: Agg) -> None:
+    """Per sub-module operations from profiles where the window has them (``modules.names`` buckets)."""
+    names = [row[0] for row in connection.execute(
+        "SELECT DISTINCT module FROM profiles WHERE model_name = ? AND model_version = ? AND module != '' "
+        "AND start_ns >= ? AND start_ns < ?", (model, version, start, end))]
+    if not names:
+        return
+    buckets = {bucket["key"]: bucket for bucket in modules["names"]["buckets"]}
+    for name in names:
+        total, per_interval = _Sum(), dict[int, _Sum]()
+        for row in _rows(connection, model, version, start, end, name):
+            total.add(row)
+            per_interval.setdefault(row[0] // step, _Sum()).add(row)
+        spans = int(buckets.get(name, {}).get("doc_count", 0))
+        intervals = []
+        for key, bucket in sorted(_empty_intervals(start, end, step, rates=False).items()):
+            part = per_interval.get(key, _Sum())
+            bucket.update({"doc_count": part.calls, "errors": {"doc_count": part.errors},
+                           "latency": {"values": part.percentiles()}})
+            intervals.append(bucket)
+        buckets[name] = {"key": name, "doc_count": total.calls, "errors": {"doc_count": total.errors},
+                         "duration": {"avg": total.latency / total.calls if total.calls else None},
+                         "latency": {"values": total.percentiles()}, "intervals": {"buckets": intervals},
+                         "profile": {"calls": total.calls, "spans": spans, "started": total.spans, "dropped": 0}}
+    ordered = sorted(buckets.values(), key=lambda b: (-b["doc_count"], b["key"]))[:MAX_MODULES]
+    modules["names"]["buckets"] = ordered
+    modules["doc_count"] = sum(b["doc_count"] for b in ordered)

@@ -125,7 +125,9 @@ class SQLiteStore:
         reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
         for index, column in enumerate(question.columns):
             calls.update(reader.aggs(index, column))
-        return {"calls": calls, "modules": ops.modules(self.connection, series, start, end, step)}
+        modules = ops.modules(self.connection, series, start, end, step)
+        profiles.overlay_modules(self.connection, question.model, question.version, start, end, step, modules)
+        return {"calls": calls, "modules": modules}
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` with a recorded outcome, with their outputs (one SQL join)."""
