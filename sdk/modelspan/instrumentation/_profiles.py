@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -226,10 +225,6 @@ def rows_of(value: Any) -> float:
 
 def _at_exit() -> None:
     PROFILES.flush()  # failures are counted and logged by flush() itself
-
-
-def now_ns() -> int:
-    return time.time_ns()
 
 
 os.register_at_fork(after_in_child=PROFILES.reset_after_fork)
