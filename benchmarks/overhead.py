@@ -1,6 +1,6 @@
 """What @modelspan.monitor costs, measured against baselines in the same run.
 
-Prints three figures (issue 2):
+Prints these figures (issues 2 and 13):
 
 1. a decorated single-row call with 10 numeric features against a bare
    ``tracer.start_as_current_span`` carrying the same 10 attributes (goal: at most 1.15x);
@@ -10,6 +10,8 @@ Prints three figures (issue 2):
 4. worst cases with raw capture on and a redaction policy (issue 17): a 10 MB column name, a
    100,000-wide row (list and numpy), a fan-out object of shared references (2**60 leaves) and a
    feature holding one; per-call cost and span bytes (goal: <= 5 ms and <= 64 KiB per span each).
+4. a decorated single-row call at span sample rate 0.01 (goal: at most 0.3x) and at 1.0 (goal: at most
+   1.15x) against a bare span carrying the same attributes (issue 13: profiles, docs/profiles.md).
 
 Both sides of each ratio use the same TracerProvider (a BatchSpanProcessor feeding an exporter
 that discards), interleaved over several rounds; the best round of each is compared, which is the
@@ -104,6 +106,28 @@ def _last_span_attributes(provider: TracerProvider, monitored: Callable[[Any], A
     return dict(span.attributes or {})
 
 
+def sampled(provider: TracerProvider, rounds: int) -> dict[str, float]:
+    """A decorated single-row call at span sample rates 0.01 and 1.0 vs a bare span with the same attributes.
+
+    Every call updates its profile (docs/profiles.md); only sampled calls make a span.
+    """
+    row = {f"f{i}": float(i) + 0.5 for i in range(10)}
+    tracer = provider.get_tracer("bench")
+
+    def model(features: dict[str, float]) -> float:
+        return 0.5
+
+    rare = modelspan.monitor(model="bench", version="1", sample_rate=0.01)(model)
+    every = modelspan.monitor(model="bench", version="1", sample_rate=1.0)(model)
+    same = _last_span_attributes(provider, every, row)
+
+    def bare_same() -> float:
+        with tracer.start_as_current_span("predict bench", attributes=same):
+            return model(row)
+
+    return interleaved({"same": bare_same, "rare": lambda: rare(row), "every": lambda: every(row)}, 2000, rounds)
+
+
 def batch_summary(rounds: int) -> tuple[float, float, float]:
     rng = np.random.default_rng(0)
     train = rng.normal(size=(20_000, 20))
@@ -193,6 +217,12 @@ def main() -> None:
               f"-> {ours / bare:.2f}x (goal <= 1.15x)")
         print(f"  of which OpenTelemetry's own cost of our {count} attributes: a bare span carrying exactly them "
               f"{same * 1e6:.1f} us -> monitored/that {ours / same:.2f}x")
+        times = sampled(provider, rounds)
+        print(f"span sample rate 0.01 (profile every call): monitored {times['rare'] * 1e6:.1f} us vs a bare span "
+              f"with the same attributes {times['same'] * 1e6:.1f} us -> {times['rare'] / times['same']:.2f}x "
+              "(goal <= 0.3x)")
+        print(f"span sample rate 1.0 (profile + span): monitored {times['every'] * 1e6:.1f} us -> "
+              f"{times['every'] / times['same']:.2f}x (goal <= 1.15x)")
         summary, hist_edges, hist_10 = batch_summary(rounds)
         print(f"batch 10,000 x 20 summary: {summary * 1e3:.2f} ms vs np.histogram per column over the baseline "
               f"edges {hist_edges * 1e3:.2f} ms -> {summary / hist_edges:.2f}x (goal <= 3x); "

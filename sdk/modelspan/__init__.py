@@ -26,6 +26,7 @@ __path__ = extend_path(__path__, __name__)
 
 from modelspan._version import __version__
 from modelspan.baseline import Baseline, FeatureProfile
+from modelspan.instrumentation import _profiles
 from modelspan.instrumentation._config import configure, force_flush, shutdown
 from modelspan.instrumentation._decorate import monitor
 from modelspan.instrumentation._experiment import Assignment, assign
@@ -47,6 +48,17 @@ def record_outcome(
     # The store's module, imported only when labels arrive (keeps the instrumentation light).
     outcomes = importlib.import_module("modelspan.outcomes")
     return outcomes.record_outcome(prediction_id, actual, timestamp=timestamp, store=store)
+
+
+def stats() -> dict[str, int]:
+    """This process's accounting (docs/profiles.md): calls profiled, spans started, spans the export
+    queue dropped, profiles flushed, profile keys and flushes lost.
+
+    >>> import modelspan
+    >>> modelspan.stats()["calls"] >= modelspan.stats()["spans_started"]
+    True
+    """
+    return _profiles.stats()
 
 
 def record_outcomes(pairs: Any, store: Any = None) -> Any:
@@ -73,4 +85,5 @@ __all__: list[str] = [
     "record_outcomes",
     "shadow",
     "shutdown",
+    "stats",
 ]

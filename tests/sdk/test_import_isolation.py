@@ -11,7 +11,7 @@ BLOCKED = ("opentelemetry.sdk", "scipy", "pandas", "elasticsearch", "pyarrow", "
 # What `import modelspan` may load: the instrumentation and the layers below it
 # (docs/architecture.md, the layers); never an exporter, the store or the analyzer.
 LIGHT = ("instrumentation", "profiling", "baseline", "elasticsearch", "sqlite",
-         "semconv", "findings", "_time", "_version")
+         "semconv", "findings", "_time", "_version", "_sketch")
 
 SCRIPT = textwrap.dedent(
     """

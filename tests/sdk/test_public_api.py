@@ -38,6 +38,7 @@ EXPECTED = {
     "baseline: 'Baseline | str | None' = None, input: 'str | int | None' = None, "
     "sample_rate: 'float | None' = None) -> 'Callable[[F], F]'",
     "monitoring_errors": "() -> 'int'",
+    "stats": "() -> 'dict[str, int]'",
     "record_outcome": "(prediction_id: 'str', actual: 'Any', *, timestamp: 'Any' = None, store: 'Any' = None) -> 'Any'",
     "record_outcomes": "(pairs: 'Any', store: 'Any' = None) -> 'Any'",
     "shutdown": "() -> 'None'",

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -83,7 +83,8 @@ class SQLiteSpanExporter(SpanExporter):
         self._pid = os.getpid()
         self._shutdown = False
         self._next_purge = 0.0
-        self._counts = {"exported": 0, "stored": 0, "duplicates": 0, "dropped": 0, "failures": 0, "purged": 0}
+        self._counts = {"exported": 0, "stored": 0, "duplicates": 0, "dropped": 0, "failures": 0, "purged": 0,
+                        "profiles": 0}
         self._last_warning = -_LOG_EVERY_S
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -110,6 +111,19 @@ class SQLiteSpanExporter(SpanExporter):
                 self._warn("modelspan could not write %d spans to %s", len(spans), self.path, exc_info=True)
                 return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
+
+    def export_profiles(self, profiles: Sequence[Any]) -> int:
+        """Store profiles (docs/profiles.md): every call's exact statistics, however many spans were kept.
+
+        Raises when the store cannot be written: the caller (``modelspan.instrumentation._profiles``)
+        counts and logs the failure.
+        """
+        if self._shutdown:
+            raise RuntimeError(f"the SQLite exporter for {self.path} is shut down")
+        with self._lock:
+            written = self._open().write_profiles(profiles)
+            self._counts["profiles"] += written
+            return written
 
     def stats(self) -> dict[str, int]:
         """Spans exported, stored, already stored (replays), dropped; failed exports; purged spans."""

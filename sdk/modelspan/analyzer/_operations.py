@@ -45,12 +45,12 @@ MODEL_SUBJECT = "_model"
 
 def operations_findings(context: Context, current: ModelStats, reference: ModelStats | None) -> list[dict[str, Any]]:
     """Latency, throughput and error-rate findings for the model and each sub-module."""
-    scale = _scale(current.operations)
-    docs = _one(context, current, MODEL_SUBJECT, current.operations,
-                reference.operations if reference else None, scale)
+    model = current.operations
+    docs = _one(context, current, MODEL_SUBJECT, model, reference.operations if reference else None, _scale(model))
     docs += _intervals(context, current)
     for name, operations in sorted(current.modules.items()):
         before = reference.modules.get(name) if reference is not None else None
+        scale = 1.0 if operations.spans is not None else _module_scale(model)  # profiled: exact already
         docs += _one(context, current, name, operations, before, scale)
     return docs
 
@@ -59,6 +59,26 @@ def _scale(operations: Operations) -> float:
     raw = sum(interval.calls for interval in operations.intervals)
     scaled = sum(interval.scaled_calls for interval in operations.intervals)
     return scaled / raw if raw else 1.0
+
+
+def _module_scale(model: Operations) -> float:
+    """Calls per stored sub-module span: module spans exist only in the model's stored spans.
+
+    With profiles (``spans`` known) the model's exact calls per stored model span, which covers
+    sampling and spans the export queue dropped; else the model's own scaled/raw ratio.
+    """
+    if model.spans is not None:
+        return model.calls / model.spans if model.spans else 1.0
+    return _scale(model)
+
+
+def incomplete_traces(operations: Operations) -> str:
+    """``"; traces incomplete: N of M calls have no span (D dropped)"``, or ``""`` when every call has one."""
+    if operations.spans is None or operations.spans >= operations.calls:
+        return ""
+    missing = operations.calls - operations.spans
+    dropped = f", {operations.spans_dropped} dropped by the export queue" if operations.spans_dropped else ""
+    return f"; traces incomplete: {missing} of {operations.calls} calls have no span{dropped}"
 
 
 def _one(context: Context, stats: ModelStats, subject: str, current: Operations, before: Operations | None,
@@ -73,10 +93,14 @@ def _one(context: Context, stats: ModelStats, subject: str, current: Operations,
     qps = current.calls * scale / context.window.seconds
     docs.append(document(
         context, findings.TYPE_THROUGHPUT, stats.model, stats.version, f"{subject}:qps", flagged=False,
-        summary=f"{where}: {number(qps)} calls/s ({current.calls} sampled calls)",
+        summary=f"{where}: {number(qps)} calls/s ({_counted(current)}){incomplete_traces(current)}",
         fields={findings.METRIC_NAME: findings.METRIC_QPS, findings.METRIC_VALUE: qps, **common}))
     docs.append(_errors(context, stats, subject, where, current, before, common))
     return docs
+
+
+def _counted(operations: Operations) -> str:
+    return f"{operations.calls} calls" if operations.spans is not None else f"{operations.calls} sampled calls"
 
 
 def _latency(context: Context, stats: ModelStats, subject: str, where: str, current: Operations,

@@ -6,12 +6,14 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from contextvars import Token
 from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _config, _monitor, _outputs
+from modelspan.instrumentation import _config, _monitor, _outputs, _profiles
 from modelspan.instrumentation._health import record_error
+from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import clear_last
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -130,8 +132,16 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
             clear_last()
             return func(*args, **kwargs)
         call = begin(spec, args, kwargs)
-        if call is None:
-            return func(*args, **kwargs)
+        if call is None:  # no span: the call still counts, in its profile
+            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
+            start = clock()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException:
+                _unsampled(spec, args, kwargs, start, True, token)
+                raise
+            _unsampled(spec, args, kwargs, start, False, token)
+            return result
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
@@ -141,6 +151,25 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
         return result
 
     return wrapper
+
+
+def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start: int, error: bool,
+               token: Token[CallRecord | None] | None = None) -> None:
+    """Profile a call that has no span (sampled out): exact counts cost no span.
+
+    ``token`` restores the call context set for the call's sub-modules (profiled, without spans).
+    """
+    end = time.time_ns()
+    if token is not None:
+        try:
+            current_call.reset(token)
+        except ValueError:  # finished in another context: restore by value
+            current_call.set(None)
+    try:
+        rows = _profiles.rows_of(_monitor._input_value(spec, args, kwargs))
+        _profiles.record(spec.model, spec.version, "", start, end, error, rows, False)
+    except Exception as exc:
+        record_error("monitor.profile", exc)
 
 
 def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
@@ -153,7 +182,15 @@ def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
             return await func(*args, **kwargs)
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            return await func(*args, **kwargs)
+            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
+            start = time.time_ns()
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException:
+                _unsampled(spec, args, kwargs, start, True, token)
+                raise
+            _unsampled(spec, args, kwargs, start, False, token)
+            return result
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
@@ -200,7 +237,16 @@ def _wrap_generator(func: Any, spec: _monitor.Spec) -> Any:
             return (yield from func(*args, **kwargs))
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            return (yield from func(*args, **kwargs))
+            start, error = time.time_ns(), True
+            try:
+                result = yield from func(*args, **kwargs)
+                error = False
+                return result
+            except GeneratorExit:  # the consumer stopped early: a normal end of the call
+                error = False
+                raise
+            finally:
+                _unsampled(spec, args, kwargs, start, error)
         call.streamed = True
         collected = _Collected()
         generator = func(*args, **kwargs)
@@ -235,18 +281,29 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        call = None
-        if state.enabled:
-            call = _monitor.begin(spec, args, kwargs)
-        else:
+        if not state.enabled:
             clear_last()
-        if call is None:  # off or sampled out: the user's generator alone, closed when the consumer stops
             plain = func(*args, **kwargs)
             try:
                 async for item in plain:
                     yield item
             finally:
                 await plain.aclose()  # else its cleanup would wait for garbage collection
+            return
+        call = _monitor.begin(spec, args, kwargs)
+        if call is None:  # sampled out: profiled, no span; the user's generator closed when the consumer stops
+            start, error = time.time_ns(), True
+            plain = func(*args, **kwargs)
+            try:
+                async for item in plain:
+                    yield item
+                error = False
+            except GeneratorExit:
+                error = False
+                raise
+            finally:
+                await plain.aclose()
+                _unsampled(spec, args, kwargs, start, error)
             return
         call.streamed = True
         collected = _Collected()

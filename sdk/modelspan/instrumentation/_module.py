@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from types import TracebackType
@@ -19,7 +20,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _exceptions
+from modelspan.instrumentation import _config, _exceptions, _profiles
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._redaction import Secrets
 
@@ -29,12 +30,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CallRecord:
     """What one decorated model call collects while it runs (its path, its error count)."""
 
-    __slots__ = ("errors", "model", "path", "prediction_id", "secrets", "truncated", "version")
+    __slots__ = ("errors", "model", "path", "prediction_id", "sampled", "secrets", "truncated", "version")
 
-    def __init__(self, model: str, version: str, prediction_id: str) -> None:
+    def __init__(self, model: str, version: str, prediction_id: str, sampled: bool = True) -> None:
         self.model = model
         self.version = version
         self.prediction_id = prediction_id
+        self.sampled = sampled
+        """False for a call sampled out: its sub-modules are profiled and make no span."""
         self.path: list[str] = []
         self.truncated = False
         self.errors = 0
@@ -102,6 +105,8 @@ class module:
     def _open(self) -> tuple[Any, ...] | None:
         try:
             call = current_call.get()
+            if call is not None and not call.sampled:  # profiled only (docs/profiles.md)
+                return (None, None, call, time.time_ns())
             attributes: dict[str, Any] = {
                 semconv.SPAN_KIND: semconv.SPAN_KIND_MODULE,
                 semconv.MODULE_NAME: self.name,
@@ -113,22 +118,28 @@ class module:
                 call.enter(self.name)
                 attributes[semconv.MODEL_NAME] = call.model
                 attributes[semconv.MODEL_VERSION] = call.version
-            span = _config.STATE.tracer.start_span(self._span_name, attributes=attributes)
+            start_ns = time.time_ns()
+            span = _config.STATE.tracer.start_span(self._span_name, attributes=attributes, start_time=start_ns)
             token = otel_context.attach(trace.set_span_in_context(span))
-            return (span, token)
+            return (span, token, call, start_ns)
         except Exception as exc:
             _count_error("module.enter", exc)
             return None
 
     def _close(self, scope: tuple[Any, ...], exc: BaseException | None) -> None:
-        span, token = scope
+        span, token, call, start_ns = scope
+        end_ns = time.time_ns()
         try:
-            otel_context.detach(token)
-            if exc is not None and span.is_recording():
-                call = current_call.get()
-                _exceptions.record(span, exc, call.secrets if call is not None else None,
-                                   _config.STATE.exception_messages)
-            span.end()
+            if span is not None:
+                otel_context.detach(token)
+                if exc is not None and span.is_recording():
+                    current = current_call.get()
+                    _exceptions.record(span, exc, current.secrets if current is not None else None,
+                                       _config.STATE.exception_messages)
+                span.end(end_time=end_ns)
+            if call is not None:
+                _profiles.record(call.model, call.version, self.name, start_ns, end_ns, exc is not None, 0.0,
+                                 span is not None)
         except Exception as error:
             _count_error("module.exit", error)
 

@@ -21,7 +21,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _exceptions, _experiment, _outputs, _rawcapture, _redaction
+from modelspan.instrumentation import _config, _exceptions, _experiment, _outputs, _profiles, _rawcapture, _redaction
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
@@ -280,6 +280,7 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         record_error("monitor.finish", exc)
     finally:
         _end(call, end_ns)
+        _profiles.profile_call(call.spec, call.shaped, call.start_ns, end_ns, error is not None)
         shaped = call.shaped
         if type(shaped) is _inputs.Batch:
             set_last_fields((record.prediction_id, record.model, record.version, shaped.size, True, True))

@@ -8,12 +8,20 @@ processors.
 
 from __future__ import annotations
 
+import collections
+import os
 import threading
+import time
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from modelspan import semconv
+from modelspan.instrumentation import _profiles
 
 
 class ModelspanSpanProcessor(SpanProcessor):
@@ -25,8 +33,15 @@ class ModelspanSpanProcessor(SpanProcessor):
         self.exporter_key: object = None
 
     def set_exporters(self, exporters: Sequence[SpanExporter], key: object) -> None:
-        """Replace the exporters; the previous ones are flushed and shut down."""
+        """Replace the exporters; the previous ones are flushed and shut down.
+
+        Exporters with an ``export_profiles`` method (the SQLite exporter) receive the profiles.
+        """
         new = tuple(BatchSpanProcessor(exporter) for exporter in exporters)
+        for processor in new:
+            _count_drops(processor)
+        _profiles.set_sinks([exporter.export_profiles for exporter in exporters  # type: ignore[attr-defined]
+                             if callable(getattr(exporter, "export_profiles", None))])
         with self._lock:
             old, self._inner = self._inner, new
             self.exporter_key = key
@@ -42,6 +57,7 @@ class ModelspanSpanProcessor(SpanProcessor):
             processor.on_end(span)
 
     def shutdown(self) -> None:
+        _profiles.set_sinks(())  # flushes the profiles to the exporters still open
         with self._lock:
             old, self._inner = self._inner, ()
             self.exporter_key = None
@@ -49,4 +65,63 @@ class ModelspanSpanProcessor(SpanProcessor):
             processor.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return all(processor.force_flush(timeout_millis) for processor in self._inner)
+        spans = all(processor.force_flush(timeout_millis) for processor in self._inner)
+        return _profiles.flush() and spans
+
+
+class _CountingQueue(collections.deque):  # type: ignore[type-arg]
+    """The batch processor's queue, counting each span it evicts when full (``_profiles.count_dropped``).
+
+    OpenTelemetry's ``BatchProcessor`` queues with ``appendleft`` on a bounded deque, which silently
+    evicts the oldest span when full, and its worker takes spans with ``pop``. Both run under one
+    lock here, so the full-queue test and the eviction are one step: every evicted span is counted,
+    against its own model, and none is counted twice.
+    """
+
+    def __init__(self, items: Any, maxlen: int) -> None:
+        super().__init__(items, maxlen)
+        self.lock = threading.Lock()
+        _QUEUES[id(self)] = self
+
+    def appendleft(self, span: Any) -> None:
+        with self.lock:
+            if len(self) == self.maxlen:
+                _count_dropped(self[-1])
+            super().appendleft(span)
+
+    def pop(self) -> Any:  # type: ignore[override]  # deque.pop takes no index
+        with self.lock:
+            return super().pop()
+
+
+_QUEUES: weakref.WeakValueDictionary[int, _CountingQueue] = weakref.WeakValueDictionary()
+
+
+def _reinit_locks() -> None:
+    for queue in list(_QUEUES.values()):
+        queue.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reinit_locks)
+
+
+def _count_drops(processor: BatchSpanProcessor) -> None:
+    """Swap the processor's queue for a :class:`_CountingQueue`; an SDK without one is left as it is."""
+    inner: Any = getattr(processor, "_batch_processor", None)
+    queue = getattr(inner, "_queue", None)
+    limit = getattr(inner, "_max_queue_size", None)
+    if type(queue) is collections.deque and isinstance(limit, int):
+        inner._queue = _CountingQueue(queue, limit)
+
+
+def _count_dropped(span: ReadableSpan) -> None:
+    try:
+        attributes = span.attributes or {}
+        model = attributes.get(semconv.MODEL_NAME)
+        version = attributes.get(semconv.MODEL_VERSION)
+        _profiles.count_dropped(str(model) if model is not None else "",
+                                str(version) if version is not None else "", time.time_ns())
+    except Exception as exc:
+        from modelspan.instrumentation._health import record_error
+
+        record_error("processor.dropped", exc)

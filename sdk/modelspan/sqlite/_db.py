@@ -117,12 +117,13 @@ def migrate(connection: sqlite3.Connection) -> None:
                 connection.execute(statement)
         if version == 1:
             _rebuild_spans(connection)
-        for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES, *_schema.V3_INDEXES):
+        for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES, *_schema.V3_INDEXES,
+                          *_schema.V5_TABLES):
             connection.execute(statement)
         if version in (2, 3):
             _clear_derived(connection)  # version 4: feature names re-keyed in today's grammar
-        if version >= 1:
-            _backfill(connection)  # every derived table, the version 3 rollups too
+        if 1 <= version < 4:
+            _backfill(connection)  # every derived table, the version 3 rollups too (4 -> 5 adds a table only)
         connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
 
 

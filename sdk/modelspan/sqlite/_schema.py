@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 MINUTE_NS: Final = 60 * 10**9
 """Width of a rollup bucket."""
 
@@ -187,3 +187,16 @@ V3_INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS spans_server_time ON spans (start_ns) WHERE kind = 'Server' AND ml_kind IS NULL",
 )
 
+
+# --- Version 5 ---------------------------------------------------------------------------------
+V5_TABLES: Final = (
+    # Profiles (docs/profiles.md): exact per-interval statistics of every call, one row per process flush;
+    # a question sums the rows of its window. ``buckets`` is the latency histogram as JSON
+    # ``{"<index>": count}`` (bucket ``i`` stands for ``2 * GAMMA**i / (GAMMA + 1)`` ns).
+    """CREATE TABLE IF NOT EXISTS profiles (
+        id INTEGER PRIMARY KEY, model_name TEXT NOT NULL, model_version TEXT NOT NULL, module TEXT NOT NULL,
+        start_ns INTEGER NOT NULL, interval_ns INTEGER NOT NULL, calls INTEGER NOT NULL, errors INTEGER NOT NULL,
+        rows REAL NOT NULL, spans INTEGER NOT NULL, dropped INTEGER NOT NULL, latency_sum INTEGER NOT NULL,
+        latency_min INTEGER, latency_max INTEGER, zeros INTEGER NOT NULL, buckets TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS profiles_model_time ON profiles (model_name, model_version, module, start_ns)",
+)

@@ -25,6 +25,7 @@ from modelspan.sqlite._db import (
     store_path,
     write_records,
 )
+from modelspan.sqlite._profiles import write_profiles
 from modelspan.sqlite._retention import purge
 from modelspan.sqlite._rows import Extractor
 
@@ -53,6 +54,11 @@ class SpanWriter:
         """Store spans not stored yet (one transaction); returns how many were new."""
         with self.lock:
             return write_records(self.connection, records, self._extractor)
+
+    def write_profiles(self, profiles: Sequence[Any]) -> int:
+        """Store profiles (docs/profiles.md) in one transaction; returns how many rows were written."""
+        with self.lock:
+            return write_profiles(self.connection, profiles)
 
     def write_documents(self, documents: Iterable[Mapping[str, Any]]) -> int:
         """Store span documents not stored yet, ``LOAD_CHUNK`` per transaction; returns how many were new."""

@@ -69,6 +69,7 @@ def parse_operations(agg: Agg, interval_seconds: float = 0.0, window: Window | N
     """Calls, errors, latency (ns in the documents, ms here) and the per-interval series."""
     stats = agg.get("duration", {})
     mean = stats.get("avg")
+    profile = agg.get("profile") or {}
     return Operations(
         calls=int(agg.get("doc_count", 0)),
         errors=int(agg.get("errors", {}).get("doc_count", 0)),
@@ -77,6 +78,8 @@ def parse_operations(agg: Agg, interval_seconds: float = 0.0, window: Window | N
         mean_latency_ms=None if mean is None else float(mean) / 1e6,
         intervals=[_interval(bucket, interval_seconds, window)
                    for bucket in agg.get("intervals", {}).get("buckets", [])],
+        spans=int(profile["spans"]) if "spans" in profile else None,
+        spans_dropped=int(profile["dropped"]) if "dropped" in profile else None,
     )
 
 

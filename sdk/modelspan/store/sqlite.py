@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._sqlite_extras as extras
 import modelspan.store._sqlite_ops as ops
+import modelspan.store._sqlite_profiles as profiles
 from modelspan import _time, semconv
 from modelspan.sqlite import SpanWriter, transaction
 from modelspan.sqlite._db import load_baseline_by_id
@@ -98,6 +99,7 @@ class SQLiteStore:
         start, end = extras.window_ns(window)
         with self._lock:
             rows = ops.calls_per_series(self.connection, start, end)
+            rows = profiles.merge_counts(rows, profiles.calls_per_series(self.connection, start, end))
         totals: dict[str, int] = {}
         for model, _, calls in rows:
             totals[model] = totals.get(model, 0) + calls
@@ -131,10 +133,13 @@ class SQLiteStore:
                                       (question.model, question.version)).fetchone()
         series = -1 if row is None else int(row[0])
         calls = ops.operations(self.connection, series, start, end, step, len(semconv.CHECKS))
+        profiles.overlay(self.connection, question.model, question.version, start, end, step, calls)
         reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
         for index, column in enumerate(question.columns):
             calls.update(reader.aggs(index, column))
-        return {"calls": calls, "modules": ops.modules(self.connection, series, start, end, step)}
+        modules = ops.modules(self.connection, series, start, end, step)
+        profiles.overlay_modules(self.connection, question.model, question.version, start, end, step, modules)
+        return {"calls": calls, "modules": modules}
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` with a recorded outcome, with their outputs (one SQL join)."""

@@ -191,6 +191,11 @@ class Operations:
     latency_ms: dict[float, float | None] = field(default_factory=dict)
     mean_latency_ms: float | None = None
     intervals: list[Interval] = field(default_factory=list)
+    spans: int | None = None
+    """Model spans stored in the window when ``calls`` came from profiles (docs/profiles.md); ``None`` when
+    ``calls`` counts the spans themselves. ``calls - spans`` calls have no span (sampled out or dropped)."""
+    spans_dropped: int | None = None
+    """Spans the export queue dropped in the window (profiles only)."""
 
 
 @dataclass
