@@ -106,6 +106,17 @@ def requirements(meta: dict[str, object], extras: Iterable[str], also: Iterable[
     return found
 
 
+def applying(reqs: list[Requirement], python: str) -> list[Requirement]:
+    """The requirements whose environment marker holds on ``python`` (``import-linter; python_version >= '3.11'``
+    is not installed, so not pinned, on 3.10).
+
+    >>> [str(r) for r in applying([Requirement("a>=1"), Requirement("b>=2; python_version >= '3.11'")], "3.10")]
+    ['a>=1']
+    """
+    environment = {"python_version": python, "python_full_version": f"{python}.0"}
+    return [req for req in reqs if req.marker is None or req.marker.evaluate(environment)]
+
+
 def lower_bound(req: Requirement) -> Version:
     bounds = [Version(s.version) for s in req.specifier if s.operator in (">=", "==", "~=")]
     if not bounds:
@@ -151,7 +162,7 @@ def run(args: list[str], log: Path, env: dict[str, str] | None = None) -> int:
 def build(spec: Environment, where: Path, log: Path) -> tuple[Path, dict[str, Version], float]:
     """A fresh virtual environment with the project installed (editable) as ``spec`` asks."""
     meta = project()
-    reqs = requirements(meta, spec.extras, spec.also)
+    reqs = applying(requirements(meta, spec.extras, spec.also), spec.python)
     pins = constraints(reqs)
     shutil.rmtree(where, ignore_errors=True)
     where.mkdir(parents=True)
@@ -263,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     report = log.read_text().split(" -m pytest ", 1)[-1].splitlines()[1:]
     print("\n".join(line for line in report if not PROGRESS.match(line)), flush=True)
     if args.write_docs:
-        reqs = requirements(project(), spec.extras, spec.also)
+        reqs = applying(requirements(project(), spec.extras, spec.also), spec.python)
         write_docs(DOCS, spec.name, section(spec, vpython, installed, reqs, result, build_seconds))
     return result[0]
 

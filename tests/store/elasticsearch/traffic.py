@@ -60,6 +60,9 @@ def generate(singles: int = 120, batches: int = 20, batch_size: int = 16, seed: 
             rows = [{"temp": float(t), "plan": str(p)} for t, p in
                     zip(rng.normal(22.0, 6.0, batch_size), rng.choice([*PLANS, "enterprise"], batch_size), strict=True)]
             _call(predict, rows)
+            # A batch call ends ~batch_size module spans too: flush so the SDK's bounded export
+            # queue (2,048 spans) never drops any, however slow the machine is.
+            modelspan.force_flush()
         modelspan.force_flush()
         spans = list(exporter.get_finished_spans())
     finally:
