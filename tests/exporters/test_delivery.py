@@ -176,8 +176,9 @@ class _TruncatingServer(BulkServer):
 
     truncate: bool = True
 
-    def bulk(self, payload: bytes, fault: Fault) -> dict[str, Any]:
-        response = super().bulk(payload, fault)
+    def bulk(self, lines: list[dict[str, Any]], item_status: Any, default_index: str | None,
+             refresh: str | None = None) -> dict[str, Any]:
+        response = super().bulk(lines, item_status, default_index, refresh)
         if self.truncate:
             self.truncate = False
             response["items"] = response["items"][:-1]

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import modelspan
 from modelspan import semconv
 from modelspan.instrumentation import _config, _redaction
-from tests.exporters.bulk_server import BulkServer, Fault
+from tests.exporters.bulk_server import BulkServer
 
 KEY = "privacy-test-key-0123456789"
 EMAILS = ("alice.secret@example.com", "bob.hidden@example.org")
@@ -48,19 +48,6 @@ SHAPES: dict[str, Any] = {
 }
 
 
-class RecordingBulkServer(BulkServer):
-    """The loopback Elasticsearch, keeping every (decompressed) bulk body it received."""
-
-    def bulk(self, payload: bytes, fault: Fault) -> dict[str, Any]:
-        self.bodies.append(payload)
-        return super().bulk(payload, fault)
-
-    def start(self) -> RecordingBulkServer:
-        self.bodies: list[bytes] = []
-        super().start()
-        return self
-
-
 def keyed_hash(value: str) -> str:
     return semconv.REDACTED_HMAC_PREFIX + hmac.new(KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
 
@@ -77,10 +64,10 @@ def failing_model(data: Any) -> Any:
 
 
 @pytest.fixture
-def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, RecordingBulkServer]]:
+def stores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, BulkServer]]:
     for name in ("MODELSPAN_EXPORTER", "OTEL_TRACES_EXPORTER", "MODELSPAN_REDACT", "MODELSPAN_HASH_KEY"):
         monkeypatch.delenv(name, raising=False)
-    with RecordingBulkServer() as server:
+    with BulkServer(record=True) as server:
         monkeypatch.setenv("ELASTICSEARCH_URL", server.url)
         monkeypatch.setenv("MODELSPAN_SPOOL_DIR", str(tmp_path / "spool"))
         provider = TracerProvider()
@@ -103,7 +90,7 @@ def stored_bytes(store: Path) -> bytes:
 
 @pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
 def test_redacted_values_reach_neither_sqlite_nor_elasticsearch(
-    shape: str, stores: tuple[Path, RecordingBulkServer]
+    shape: str, stores: tuple[Path, BulkServer]
 ) -> None:
     store, server = stores
     value = SHAPES[shape]

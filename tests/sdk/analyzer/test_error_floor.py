@@ -79,7 +79,7 @@ def test_sixty_six_of_397_calls_raising_is_a_problem_without_history(tmp_path: P
     assert errors[F.METRIC_VALUE] == pytest.approx(66 / 397) and "error rate high" in errors[F.SUMMARY]
     assert cli.main(["incidents", "--store", str(tmp_path / "modelspan.db"), "--since", HOUR.iso()[0],
                      "--until", HOUR.iso()[1], "--analyze", "--format", "json"]) == 0
-    incidents = [d for d in json.loads(capsys.readouterr().out) if d[F.TYPE] == F.TYPE_INCIDENT]
+    incidents = [d for d in json.loads(capsys.readouterr().out)["findings"] if d[F.TYPE] == F.TYPE_INCIDENT]
     assert [d[F.INCIDENT_KIND] for d in incidents] == [F.INCIDENT_MODEL_ONLY]
     assert errors[F.ID] in incidents[0][F.INCIDENT_MODEL_FINDINGS]
 

@@ -45,7 +45,7 @@ def test_a_doubled_error_in_the_last_bucket_is_flagged_against_the_earlier_ones(
     rows = _rows(5, early) + _rows(45, late, first=100)
     docs = performance_findings(CONTEXT, "m", "1", rows, [], 600.0)
     drop = _drop(docs)
-    assert drop[findings.FLAGGED] and drop[findings.SUMMARY].startswith("model quality dropped: model m v1")
+    assert drop[findings.FLAGGED] and drop[findings.SUMMARY].startswith("model performance dropped: model m v1")
     assert "the window's earlier buckets" in drop[findings.SUMMARY]
     assert drop[findings.METRIC_NAME] == "mae" and drop[findings.TEST_NAME] == "mannwhitneyu"
     assert drop[findings.METRIC_VALUE] == pytest.approx(np.mean(late))

@@ -86,6 +86,7 @@ def test_run_every_stops_between_windows_and_counts_them(tmp_path: Path) -> None
 def test_catch_up_analyses_every_due_window_since_the_checkpoint(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     database = tmp_path / "store.db"
+    SQLiteStore(database).close()  # an existing store (a missing one is refused: exit 2)
     today = _scheduler.floor(_dt.datetime.now(_dt.timezone.utc), _dt.timedelta(days=1))
     since = (today - _dt.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     arguments = ["analyze", "--once", "--catch-up", "--window", "1d", "--lateness", "1d", "--store", str(database),

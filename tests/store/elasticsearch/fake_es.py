@@ -70,6 +70,8 @@ class FakeElasticsearch(fake_indices.Indices):
         """Bulk requests seen (faults are taken one per bulk request)."""
         self.responses: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
+        """With ``record=True``: every bulk body as received, decompressed (privacy tests read the bytes)."""
         self.record = record
         self.default = default or Fault()
         self.tls = tls
@@ -189,7 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         fault = fake.next_fault()
         if fake.record:
-            fake.headers.append(dict(self.headers.items()))
+            with fake.lock:
+                fake.headers.append(dict(self.headers.items()))
+                fake.bodies.append(raw)
         too_large = len(raw) > fake.max_content_length
         with fake.lock:
             fake.bulk_sizes.append((len(raw), 413 if too_large else fault.status))

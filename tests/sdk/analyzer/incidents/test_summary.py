@@ -51,7 +51,7 @@ def test_model_only_summary_lists_findings_and_callers() -> None:
 
 
 @pytest.mark.parametrize("name", ["analyzer.incidents._application", "analyzer.incidents._find",
-                                  "store._sqlite_traces", "analyzer.incidents._summary"])
+                                  "store._sqlite_traces"])
 def test_docstring_examples(name: str) -> None:
     # (modules without examples are left out: listed here, they would pass vacuously)
     module = importlib.import_module(f"modelspan.{name}")
