@@ -101,7 +101,9 @@ def _split(value: object) -> tuple[_dt.datetime, int]:
     fraction = (match["fraction"] or "") if match else ""
     if match:
         offset = match["offset"] or ""
-        offset = "+00:00" if offset in ("z", "Z") else offset
+        # Python 3.10's fromisoformat reads only +HH:MM (3.11 also +HHMM and +HH): written out here
+        offset = "+00:00" if offset in ("z", "Z") else offset[:3] + ":" + (offset[3:].lstrip(":") or "00") \
+            if offset else ""
         text = text[: match.start()] + match["seconds"] + (f".{fraction[:6]:0<6}" if fraction else "") + offset
     try:
         moment = _dt.datetime.fromisoformat(text)
