@@ -106,12 +106,19 @@ os.register_at_fork(after_in_child=_reinit_locks)
 
 
 def _count_drops(processor: BatchSpanProcessor) -> None:
-    """Swap the processor's queue for a :class:`_CountingQueue`; an SDK without one is left as it is."""
-    inner: Any = getattr(processor, "_batch_processor", None)
-    queue = getattr(inner, "_queue", None)
-    limit = getattr(inner, "_max_queue_size", None)
-    if type(queue) is collections.deque and isinstance(limit, int):
-        inner._queue = _CountingQueue(queue, limit)
+    """Swap the processor's queue for a :class:`_CountingQueue`; an SDK without one is left as it is.
+
+    Newer SDKs keep it in a shared ``BatchProcessor`` (``_batch_processor._queue``); older ones (1.27,
+    our minimum) on the span processor itself (``queue``, ``max_queue_size``). Both evict with
+    ``appendleft`` and take with ``pop``.
+    """
+    holder: Any = getattr(processor, "_batch_processor", None)
+    layouts = ((holder, "_queue", "_max_queue_size"), (processor, "queue", "max_queue_size"))
+    for owner, queue_name, limit_name in layouts:
+        queue, limit = getattr(owner, queue_name, None), getattr(owner, limit_name, None)
+        if owner is not None and type(queue) is collections.deque and isinstance(limit, int):
+            setattr(owner, queue_name, _CountingQueue(queue, limit))
+            return
 
 
 def _count_dropped(span: ReadableSpan) -> None:

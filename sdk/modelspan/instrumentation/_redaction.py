@@ -251,9 +251,16 @@ def scrub_output(attributes: dict[str, Any], policy: Mapping[str, str], secrets:
         if action == "drop" or (action == "hash" and not _textual(value)):
             del attributes[key]
         elif action == "hash":
-            attributes[key] = _map_text(value, hash_value)
+            attributes[key] = _map_text(value, _attribute_hash)
         elif secrets.values and _textual(value):
             attributes[key] = _map_text(value, _secret_replacer(secrets))
+
+
+def _attribute_hash(text: str) -> str:
+    """The hash as a plain ``str``: older OpenTelemetry APIs (1.27, our minimum) check sequence item
+    types exactly and drop a ``str`` subclass (the whole ``ml.output.labels`` list with it), logging
+    only a warning."""
+    return str(hash_value(text))
 
 
 def _textual(value: Any) -> bool:
@@ -272,7 +279,7 @@ def _secret_replacer(secrets: Secrets) -> Any:
     def replace(text: str) -> str:
         action = secrets.values.get(text)
         if action == "hash":
-            return hash_value(text)
+            return _attribute_hash(text)
         if action == "drop":
             return REDACTED_TEXT
         return secrets.scrub(text)
