@@ -62,14 +62,14 @@ class Counters:
             with self._lock:
                 self._counts[name] += amount
 
-    def warn(self, key: str, message: str, *args: object) -> None:
+    def warn(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
         """Log a warning at most every 30 s per ``key`` (an outage must not flood the log)."""
         now = time.monotonic()
         with self._lock:
             if now - self._last_warning.get(key, -_LOG_EVERY_S) < _LOG_EVERY_S:
                 return
             self._last_warning[key] = now
-        _log.warning(message, *args)
+        _log.warning(message, *args, exc_info=exc_info)
 
     def stats(self) -> dict[str, int]:
         """A snapshot: every counter plus the spool gauges."""

@@ -30,6 +30,7 @@ class ModelspanSpanProcessor(SpanProcessor):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inner: tuple[BatchSpanProcessor, ...] = ()
+        self._exporters: tuple[SpanExporter, ...] = ()
         self.exporter_key: object = None
 
     def set_exporters(self, exporters: Sequence[SpanExporter], key: object) -> None:
@@ -44,6 +45,7 @@ class ModelspanSpanProcessor(SpanProcessor):
                              if callable(getattr(exporter, "export_profiles", None))])
         with self._lock:
             old, self._inner = self._inner, new
+            self._exporters = tuple(exporters)
             self.exporter_key = key
         for processor in old:
             processor.shutdown()  # type: ignore[no-untyped-call]
@@ -59,14 +61,30 @@ class ModelspanSpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         _profiles.set_sinks(())  # flushes the profiles to the exporters still open
         with self._lock:
-            old, self._inner = self._inner, ()
+            old, self._inner, self._exporters = self._inner, (), ()
             self.exporter_key = None
         for processor in old:
             processor.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        spans = all(processor.force_flush(timeout_millis) for processor in self._inner)
-        return _profiles.flush() and spans
+        """Export every queued span, then wait (within ``timeout_millis``) until each exporter has delivered.
+
+        ``BatchSpanProcessor.force_flush`` only hands the queue to ``export()``; an exporter that sends
+        from its own thread (the Elasticsearch one) has not delivered yet, so its ``force_flush`` is
+        asked too. False when any of them could not deliver in time (or dropped spans).
+        """
+        end = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            pairs = tuple(zip(self._inner, self._exporters, strict=True))
+        delivered = True
+        for processor, exporter in pairs:
+            handed = processor.force_flush(_millis_left(end))
+            delivered = bool(exporter.force_flush(_millis_left(end))) and handed and delivered
+        return _profiles.flush() and delivered
+
+
+def _millis_left(end: float) -> int:
+    return max(int((end - time.monotonic()) * 1000), 0)
 
 
 class _CountingQueue(collections.deque):  # type: ignore[type-arg]
