@@ -287,3 +287,42 @@ def test_a_200_with_truncated_json_dead_letters_only_the_documents_without_an_id
         assert stats["stored"] == 1 and stats["dead_lettered"] == 1 and stats["dropped"] == 0
     finally:
         exporter.shutdown()
+
+
+# --- what an exporter drops reaches modelspan.stats() and the profiles ------------------------------
+
+def test_spans_an_exporter_drops_are_counted_against_their_model_in_stats_and_profiles(
+        server: BulkServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelspan.instrumentation import _profiles
+
+    exporter = exporter_at(server, tmp_path)
+    server.stop()
+    monkeypatch.setattr(_spool, "open", _FullDisk, raising=False)
+    profiles: list[_profiles.Profile] = []
+    before = modelspan.stats()
+    try:
+        modelspan.configure(tracer_provider=TracerProvider(), exporter=exporter, environment="test")
+        _profiles.set_sinks([profiles.extend])  # the Elasticsearch exporter takes no profiles yet
+
+        @modelspan.monitor(model="lost", version="2")
+        def predict(row: dict[str, float]) -> float:
+            with modelspan.module("score"):
+                return row["x"] * 2
+
+        for number in range(30):
+            predict({"x": float(number)})
+        assert modelspan.force_flush(5000) is False  # nothing reached Elasticsearch
+    finally:
+        modelspan.shutdown()
+        _profiles.set_sinks(())
+        _config.STATE.baselines.clear()
+    after = modelspan.stats()
+    assert exporter.stats()["dropped"] == 60  # a model span and a module span per call
+    assert after["spans_dropped"] - before["spans_dropped"] == 60
+    assert after["calls"] - before["calls"] == 30
+    assert after["calls_without_span"] - before["calls_without_span"] == 30
+    dropped = {profile.module: 0 for profile in profiles if profile.model == "lost"}
+    for profile in profiles:
+        if profile.model == "lost":
+            dropped[profile.module] += profile.dropped
+    assert dropped == {"": 30, "score": 30}

@@ -166,7 +166,7 @@ class Delivery:
         written = self.dead_letters.write(outcomes)
         self.counters.add("dead_lettered", written)
         if written < len(outcomes):
-            self.counters.add("dropped", len(outcomes) - written)
+            self.counters.drop([outcome.item for outcome in outcomes[written:]])
             self.counters.warn("dead-dropped", "modelspan: %d document(s) can never be stored (e.g. %s: %s) and the "
                                "dead-letter file refused them: %s; counted as dropped", len(outcomes) - written,
                                outcomes[written].item.id, outcomes[written].reason[:300], self.dead_letters.error)

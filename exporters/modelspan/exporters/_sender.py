@@ -79,7 +79,7 @@ class Sender:
                 self._ensure_thread()
                 self._cond.notify_all()
             return True
-        self.counters.add("dropped", len(items))
+        self.counters.drop(items)
         if self.spool.error:
             self.counters.warn("spool-error", "modelspan: %s; dropping %d document(s) (counted in stats()['dropped'])",
                                self.spool.error, len(items))

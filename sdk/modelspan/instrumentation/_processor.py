@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -133,12 +133,23 @@ def _count_drops(processor: BatchSpanProcessor) -> None:
 
 
 def _count_dropped(span: ReadableSpan) -> None:
+    count_lost(span.attributes)
+
+
+def count_lost(attributes: Mapping[str, Any] | None) -> None:
+    """Count a span lost before it was stored (the queue evicted it, an exporter dropped it), against
+    its own model version and sub-module (``_profiles.count_dropped``); never raises.
+
+    ``attributes``: the span's, or its document's ``attributes`` (the same dotted names).
+    """
     try:
-        attributes = span.attributes or {}
+        attributes = attributes or {}
         model = attributes.get(semconv.MODEL_NAME)
         version = attributes.get(semconv.MODEL_VERSION)
-        _profiles.count_dropped(str(model) if model is not None else "",
-                                str(version) if version is not None else "", time.time_ns())
+        module = attributes.get(semconv.MODULE_NAME) if attributes.get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODULE \
+            else None
+        _profiles.count_dropped(str(model) if model is not None else "", str(version) if version is not None else "",
+                                time.time_ns(), "" if module is None else str(module))
     except Exception as exc:
         from modelspan.instrumentation._health import record_error
 
