@@ -51,8 +51,10 @@ def record_outcome(
 
 
 def stats() -> dict[str, int]:
-    """This process's accounting (docs/profiles.md): calls profiled, spans started, spans the export
-    queue dropped, profiles flushed, profile keys and flushes lost.
+    """This process's accounting (docs/profiles.md): calls profiled, spans started, spans lost before the
+    store (``spans_dropped``: evicted by the export queue or dropped by an exporter), calls that have no
+    span (``calls_without_span``: sampled out or lost; the analyzer's "traces incomplete"), profiles
+    flushed, profile keys and flushes lost.
 
     >>> import modelspan
     >>> modelspan.stats()["calls"] >= modelspan.stats()["spans_started"]

@@ -180,6 +180,18 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def span_attributes(item: Item) -> dict[str, Any] | None:
+    """The ``attributes`` of a span document (``traces-*``), or None for any other document or one
+    that cannot be read (only used for the rare item that is dropped, to count it against its model)."""
+    if not item.index.startswith("traces-"):
+        return None
+    try:
+        attributes = json.loads(item.lines.split(b"\n", 2)[1]).get("attributes")
+    except (ValueError, IndexError, AttributeError):
+        return {}
+    return attributes if isinstance(attributes, dict) else {}
+
+
 def body(items: Sequence[Item]) -> bytes:
     """The NDJSON request body for ``items``."""
     return b"".join(item.lines for item in items)

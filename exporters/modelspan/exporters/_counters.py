@@ -16,10 +16,13 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 from opentelemetry import metrics
+
+from modelspan.exporters._bulk import Item, span_attributes
+from modelspan.instrumentation._processor import count_lost
 
 _log = logging.getLogger("modelspan.exporters")
 
@@ -35,7 +38,8 @@ COUNTERS: Final = {
     "dead_lettered": ("modelspan.exporter.spans.dead_lettered", "documents that can never succeed (kept with reason)"),
     "unencodable": ("modelspan.exporter.spans.unencodable",
                     "documents refused before sending: not encodable as JSON (dead-lettered with reason)"),
-    "dropped": ("modelspan.exporter.spans.dropped", "documents lost: spool or dead-letter file full"),
+    "dropped": ("modelspan.exporter.spans.dropped",
+                "documents lost: spool or dead-letter file full or unwritable, or export() failed"),
     "requests": ("modelspan.exporter.requests", "bulk requests sent"),
     "request_errors": ("modelspan.exporter.request_errors", "bulk requests that failed (status or connection)"),
 }
@@ -62,14 +66,24 @@ class Counters:
             with self._lock:
                 self._counts[name] += amount
 
-    def warn(self, key: str, message: str, *args: object) -> None:
+    def drop(self, items: Sequence[Item]) -> None:
+        """Count ``items`` as lost, and each span among them in the process's accounting, against its
+        model version (``modelspan.stats()["spans_dropped"]``, the profiles' ``dropped``), as the batch
+        processor's queue counts the spans it evicts."""
+        self.add("dropped", len(items))
+        for item in items:
+            attributes = span_attributes(item)
+            if attributes is not None:
+                count_lost(attributes)
+
+    def warn(self, key: str, message: str, *args: object, exc_info: bool = False) -> None:
         """Log a warning at most every 30 s per ``key`` (an outage must not flood the log)."""
         now = time.monotonic()
         with self._lock:
             if now - self._last_warning.get(key, -_LOG_EVERY_S) < _LOG_EVERY_S:
                 return
             self._last_warning[key] = now
-        _log.warning(message, *args)
+        _log.warning(message, *args, exc_info=exc_info)
 
     def stats(self) -> dict[str, int]:
         """A snapshot: every counter plus the spool gauges."""

@@ -101,6 +101,8 @@ class Delivery:
             return chunk, 0.0
         if 200 <= status < 300:
             self._grow()
+        if status == 200 and response.data is None:
+            return self._unreadable(chunk, response), None
         if status != 200 or response.data is None:
             self.counters.add("request_errors")
             reason = f"bulk request rejected with HTTP {status}: {response.text[:500]}"
@@ -120,9 +122,21 @@ class Delivery:
         duplicates = sum(1 for outcome in answers if outcome.verdict == _bulk.DUPLICATE)
         self.counters.add("stored", stored + duplicates)
         self.counters.add("duplicates", duplicates)
-        self.dead_letter([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
         again = [outcome.item for outcome in answers if outcome.verdict == _bulk.RETRY]
+        self.dead_letter([outcome for outcome in answers if outcome.verdict == _bulk.DEAD])
         return again, (retry_after(response.headers) if again else None)
+
+    def _unreadable(self, chunk: list[Item], response: Response) -> list[Item]:
+        """A ``200`` whose body is not the bulk answer (cut short by a proxy or a reset): some items may
+        be stored, none is known to be. Items with an ``_id`` are sent again (a stored one answers 409, so
+        nothing is stored twice); one without an id could be stored twice, so it is dead-lettered instead."""
+        self.counters.add("request_errors")
+        self.counters.warn("unreadable", "modelspan: Elasticsearch answered 200 with a body that is not a bulk "
+                           "answer (%d bytes: %r...); sending the batch again", len(response.text), response.text[:100])
+        reason = (f"HTTP 200 with an unreadable answer ({response.text[:200]!r}); the document may be stored, and "
+                  "has no _id, so sending it again could store it twice")
+        self.dead_letter([Outcome(item, _bulk.DEAD, 200, reason) for item in chunk if not item.id])
+        return [item for item in chunk if item.id]
 
     def _shrink(self, chunk: list[Item]) -> None:
         """A 413: lower the ceiling below the refused size and halve the requests."""
@@ -151,9 +165,14 @@ class Delivery:
             return True
         written = self.dead_letters.write(outcomes)
         self.counters.add("dead_lettered", written)
-        self.counters.add("dropped", len(outcomes) - written)
-        self.counters.warn("dead", "modelspan: %d document(s) can never be stored, e.g. %s; written to %s",
-                           len(outcomes), outcomes[0].reason[:300], self.dead_letters.path)
+        if written < len(outcomes):
+            self.counters.drop([outcome.item for outcome in outcomes[written:]])
+            self.counters.warn("dead-dropped", "modelspan: %d document(s) can never be stored (e.g. %s: %s) and the "
+                               "dead-letter file refused them: %s; counted as dropped", len(outcomes) - written,
+                               outcomes[written].item.id, outcomes[written].reason[:300], self.dead_letters.error)
+        if written:
+            self.counters.warn("dead", "modelspan: %d document(s) can never be stored, e.g. %s; written to %s",
+                               written, outcomes[0].reason[:300], self.dead_letters.path)
         return written == len(outcomes)
 
 

@@ -56,6 +56,8 @@ class Sender:
         self._next_probe = 0.0
         self._thread: threading.Thread | None = None
         self._inflight: list[Item] | None = None  # the live batch being sent
+        self._dropped_seen = 0  # documents dropped as of the last flush
+        self._probes = 0  # replay steps finished (a flush while down waits for one)
 
     def submit(self, items: list[Item]) -> bool:
         """Hand ``items`` over without waiting; False when they had to be dropped (spool full)."""
@@ -77,20 +79,39 @@ class Sender:
                 self._ensure_thread()
                 self._cond.notify_all()
             return True
-        self.counters.add("dropped", len(items))
-        self.counters.warn("spool-full", "modelspan: spool %s is full (%d bytes); dropping %d document(s)",
-                           self.spool.directory, self.spool.max_bytes, len(items))
+        self.counters.drop(items)
+        if self.spool.error:
+            self.counters.warn("spool-error", "modelspan: %s; dropping %d document(s) (counted in stats()['dropped'])",
+                               self.spool.error, len(items))
+        else:
+            self.counters.warn("spool-full", "modelspan: spool %s is full (%d bytes); dropping %d document(s)",
+                               self.spool.directory, self.spool.max_bytes, len(items))
         return False
 
     def flush(self, timeout: float) -> bool:
-        """Send what is queued and replay the spool (probing now if down); True when nothing waits."""
+        """Send what is queued and replay the spool (probing now if down).
+
+        True when nothing waits and no document was dropped since the previous flush (spool or
+        dead-letter file full or unwritable): False says some spans did not reach Elasticsearch.
+        """
         end = time.monotonic() + timeout
+        settled = self._wait(end)
+        dropped = self.counters.stats()["dropped"]
+        lost, self._dropped_seen = dropped != self._dropped_seen, dropped
+        return settled and not lost
+
+    def _wait(self, end: float) -> bool:
+        """Wait until nothing is queued or spooled; while down, until one probe (a replay try) failed."""
         with self._cond:
-            self._next_probe = 0.0
             if self._queue or self._spool_pending:
                 self._ensure_thread()
-            self._cond.notify_all()
-            while self._queue or self._busy or (self._spool_pending and not self.down):
+            probes = self._probes
+            while self._queue or self._busy or self._spool_pending:
+                if self.down and self._probes > probes and not self._busy:
+                    break  # probed since the flush began, and still down: the spans wait on disk
+                if self.down:
+                    self._next_probe = 0.0  # probe now, not after the backoff
+                self._cond.notify_all()
                 remaining = end - time.monotonic()
                 if remaining <= 0 or self._thread is None:
                     break
@@ -145,7 +166,8 @@ class Sender:
                 else:
                     self._replay_step()
             except Exception:  # never let the thread die: what was in hand is on disk or counted
-                _log.exception("modelspan: sending to Elasticsearch failed; will try again")
+                self.counters.warn("sender", "modelspan: sending to Elasticsearch failed; will try again",
+                                   exc_info=True)
             finally:
                 with self._cond:
                     self._busy = False
@@ -173,6 +195,10 @@ class Sender:
         self._inflight = batch
         try:
             result = self.delivery.send(batch, Deadline(self.timeout, self._stop))
+        except Exception:  # a bug, not Elasticsearch: keep the batch on disk (ids dedupe a replay), probe later
+            self._mark_down()
+            self.spill(batch)
+            raise
         finally:
             self._inflight = None
         if result.pending:
@@ -180,6 +206,13 @@ class Sender:
             self.spill(result.pending)
 
     def _replay_step(self) -> None:
+        try:
+            self._replay_one()
+        finally:
+            with self._cond:
+                self._probes += 1
+
+    def _replay_one(self) -> None:
         segment = self.spool.claim_oldest()
         if segment is None:
             with self._cond:
@@ -187,7 +220,12 @@ class Sender:
                 if not self._spool_pending:
                     self._recovered()
             return
-        result = self.delivery.send(segment.items, Deadline(self.timeout, self._stop))
+        try:
+            result = self.delivery.send(segment.items, Deadline(self.timeout, self._stop))
+        except Exception:  # put the file back whole, probe again later
+            self.spool.release(segment, segment.items)
+            self._mark_down()
+            raise
         self.spool.release(segment, result.pending)
         self.counters.add("replayed", len(segment.items) - len(result.pending))
         if result.pending:

@@ -5,7 +5,8 @@ temporary name and renamed, so a crash never leaves half a batch where the repla
 replayer claims the oldest file by renaming it (several processes, e.g. gunicorn workers, may
 share one spool directory), sends it, and deletes it once every item is stored, duplicated (409)
 or dead-lettered. Claims of a process that died are released at start. The total size is
-bounded: a batch that does not fit is dropped and counted, never kept in memory instead.
+bounded: a batch that does not fit is dropped and counted, never kept in memory instead; so is a
+batch the disk refuses (full, read-only), and its temporary file is removed.
 """
 
 from __future__ import annotations
@@ -47,14 +48,18 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self.error = ""
+        """Why the last ``append`` could not write (``""``: it could, or there was no room)."""
         self._release_dead_claims()
         self._bytes, self._documents = self._scan(count_documents=True)
         self._last_scan = time.monotonic()
 
     def append(self, items: Sequence[Item]) -> bool:
-        """Write ``items`` as one file; False (nothing written) when the spool has no room."""
+        """Write ``items`` as one file; False (nothing written) when the spool has no room or the
+        disk refuses the write (``error`` says why); never raises, never leaves a partial file."""
         data = b"".join(item.lines for item in items)
         with self._lock:
+            self.error = ""
             if self._bytes + len(data) > self.max_bytes:
                 # other processes sharing the directory may have replayed: look again, at most 1/s
                 if time.monotonic() - self._last_scan > 1.0:
@@ -63,9 +68,12 @@ class Spool:
                 if self._bytes + len(data) > self.max_bytes:
                     return False
             name = f"{time.time_ns():020d}-{os.getpid()}-{next(_counter):08d}"
-            temporary = self.directory / (name + ".tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, self.directory / (name + SUFFIX))
+            try:
+                _write(self.directory / (name + SUFFIX), data)
+            except OSError as exc:  # disk full, read-only, ...: the caller counts the drop
+                self.error = f"{self.directory} cannot be written ({type(exc).__name__}: {exc})"
+                return False
+            self.error = ""
             self._bytes += len(data)
             self._documents += len(items)
         return True
@@ -91,9 +99,14 @@ class Spool:
         with self._lock:
             size = segment.path.stat().st_size if segment.path.exists() else 0
             if remaining:
-                original = segment.path.name.split(_CLAIM)[0]
-                segment.path.write_bytes(data)
-                os.replace(segment.path, segment.path.with_name(original))
+                original = segment.path.with_name(segment.path.name.split(_CLAIM)[0])
+                try:
+                    _write(original, data)
+                except OSError:  # keep the whole claimed file: the stored items come back as 409s
+                    os.replace(segment.path, original)
+                    return
+                with contextlib.suppress(FileNotFoundError):
+                    segment.path.unlink()
             else:
                 with contextlib.suppress(FileNotFoundError):
                     segment.path.unlink()
@@ -128,6 +141,19 @@ class Spool:
         for path in self.directory.glob("*.tmp"):
             if time.time() - path.stat().st_mtime > 60:
                 path.unlink(missing_ok=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a temporary file renamed into place, removed on failure."""
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def parse(data: bytes) -> list[Item]:

@@ -43,6 +43,7 @@ from modelspan.exporters._retry import Backoff
 from modelspan.exporters._sender import Sender
 from modelspan.exporters._spool import Spool
 from modelspan.exporters._transport import Transport
+from modelspan.instrumentation._processor import count_lost
 
 __all__ = ["ElasticsearchSpanExporter"]
 
@@ -146,6 +147,8 @@ class ElasticsearchSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS if kept else SpanExportResult.FAILURE
         except Exception:  # export() never raises (the SDK contract); the failure is counted
             self.counters.add("dropped", len(spans))
+            for span in spans:
+                count_lost(span.attributes)
             _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
             return SpanExportResult.FAILURE
 

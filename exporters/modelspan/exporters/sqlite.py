@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan.exporters._document import build_document
+from modelspan.instrumentation._processor import count_lost
 from modelspan.sqlite import SpanRecord, SpanWriter, store_path
 from modelspan.sqlite._rows import document_json, span_row
 
@@ -93,24 +94,38 @@ class SQLiteSpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
         with self._lock:
             self._counts["exported"] += len(spans)
+            records, readable = self._records(spans)
             try:
-                records = []
-                for span in spans:
-                    try:
-                        records.append(span_record(span))
-                    except Exception:  # one unreadable span (no span id, ...) must not cost the batch
-                        self._counts["dropped"] += 1
-                        self._warn("a span could not be turned into a row", exc_info=True)
                 stored = self._open().write_records(records)
-                self._counts["stored"] += stored
-                self._counts["duplicates"] += len(records) - stored
-                self._retention()
             except Exception:
                 self._counts["failures"] += 1
-                self._counts["dropped"] += len(spans)
-                self._warn("modelspan could not write %d spans to %s", len(spans), self.path, exc_info=True)
+                self._counts["dropped"] += len(records)
+                for span in readable:
+                    count_lost(span.attributes)  # modelspan.stats() and the profiles say so too
+                self._warn("modelspan could not write %d spans to %s", len(records), self.path, exc_info=True)
                 return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+            self._counts["stored"] += stored
+            self._counts["duplicates"] += len(records) - stored
+            try:
+                self._retention()
+            except Exception:  # the spans are stored; only the clean-up failed
+                self._counts["failures"] += 1
+                self._warn("modelspan could not delete old spans from %s", self.path, exc_info=True)
+        return SpanExportResult.SUCCESS if len(records) == len(spans) else SpanExportResult.FAILURE
+
+    def _records(self, spans: Sequence[ReadableSpan]) -> tuple[list[SpanRecord], list[ReadableSpan]]:
+        """The rows of ``spans``; one that cannot be turned into a row (no span id, ...) is dropped and
+        counted alone, never at the cost of the batch."""
+        records, readable = [], []
+        for span in spans:
+            try:
+                records.append(span_record(span))
+                readable.append(span)
+            except Exception:
+                self._counts["dropped"] += 1
+                count_lost(span.attributes)
+                self._warn("a span could not be turned into a row", exc_info=True)
+        return records, readable
 
     def export_profiles(self, profiles: Sequence[Any]) -> int:
         """Store profiles (docs/profiles.md): every call's exact statistics, however many spans were kept.

@@ -73,11 +73,13 @@ def _module_scale(model: Operations) -> float:
 
 
 def incomplete_traces(operations: Operations) -> str:
-    """``"; traces incomplete: N of M calls have no span (D dropped)"``, or ``""`` when every call has one."""
+    """``"; traces incomplete: N of M calls have no span, D lost on the way to the store"``, or ``""`` when
+    every call has one. ``N`` counts every call without a stored span (sampled out, dropped by the export
+    queue or an exporter, dead-lettered); ``D`` the spans counted as dropped (``Operations.spans_dropped``)."""
     if operations.spans is None or operations.spans >= operations.calls:
         return ""
     missing = operations.calls - operations.spans
-    dropped = f", {operations.spans_dropped} dropped by the export queue" if operations.spans_dropped else ""
+    dropped = f", {operations.spans_dropped} lost on the way to the store" if operations.spans_dropped else ""
     return f"; traces incomplete: {missing} of {operations.calls} calls have no span{dropped}"
 
 

@@ -161,15 +161,78 @@ def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any
     """
     end = time.time_ns()
     if token is not None:
-        try:
-            current_call.reset(token)
-        except ValueError:  # finished in another context: restore by value
-            current_call.set(None)
+        _reset(token)
     try:
         rows = _profiles.rows_of(_monitor._input_value(spec, args, kwargs))
         _profiles.record(spec.model, spec.version, "", start, end, error, rows, False)
     except Exception as exc:
         record_error("monitor.profile", exc)
+
+
+def _unsampled_generator(func: Any, spec: _monitor.Spec, args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """A sampled-out generator call, profiled like a plain one: from the first step to the last,
+    an error when it raised, and its sub-modules profiled (no spans) while its body runs, never while
+    the consumer runs between items. A consumer that stops early ends the call normally."""
+    record = CallRecord(spec.model, spec.version, "", False)
+    start, error = time.time_ns(), True
+    generator = func(*args, **kwargs)
+    step, value = generator.send, None
+    try:
+        while True:
+            token = current_call.set(record)
+            try:
+                item = step(value)
+            except StopIteration as stop:
+                error = False
+                return stop.value
+            finally:
+                _reset(token)
+            try:
+                value = yield item
+                step = generator.send
+            except GeneratorExit:
+                error = False
+                _in_call(record, generator.close)
+                raise
+            except BaseException as exc:  # thrown in by the consumer: pass it on
+                step, value = generator.throw, exc
+    finally:
+        _unsampled(spec, args, kwargs, start, error)
+
+
+async def _anext_in_call(iterator: Any, record: CallRecord) -> tuple[bool, Any]:
+    """The next item of a sampled-out async generator, its body running inside its call (sub-modules profiled)."""
+    token = current_call.set(record)
+    try:
+        return True, await iterator.__anext__()
+    except StopAsyncIteration:
+        return False, None
+    finally:
+        _reset(token)
+
+
+async def _aclose_in_call(iterator: Any, record: CallRecord) -> None:
+    token = current_call.set(record)
+    try:
+        await iterator.aclose()  # else its cleanup would wait for garbage collection
+    finally:
+        _reset(token)
+
+
+def _in_call(record: CallRecord, action: Callable[[], Any]) -> None:
+    token = current_call.set(record)
+    try:
+        action()
+    finally:
+        _reset(token)
+
+
+def _reset(token: Token[CallRecord | None]) -> None:
+    try:
+        current_call.reset(token)
+    except ValueError:  # finished in another context: restore by value
+        current_call.set(None)
 
 
 def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
@@ -237,16 +300,7 @@ def _wrap_generator(func: Any, spec: _monitor.Spec) -> Any:
             return (yield from func(*args, **kwargs))
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            start, error = time.time_ns(), True
-            try:
-                result = yield from func(*args, **kwargs)
-                error = False
-                return result
-            except GeneratorExit:  # the consumer stopped early: a normal end of the call
-                error = False
-                raise
-            finally:
-                _unsampled(spec, args, kwargs, start, error)
+            return (yield from _unsampled_generator(func, spec, args, kwargs))
         call.streamed = True
         collected = _Collected()
         generator = func(*args, **kwargs)
@@ -291,20 +345,23 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
                 await plain.aclose()  # else its cleanup would wait for garbage collection
             return
         call = _monitor.begin(spec, args, kwargs)
-        if call is None:  # sampled out: profiled, no span; the user's generator closed when the consumer stops
-            start, error = time.time_ns(), True
-            plain = func(*args, **kwargs)
+        if call is None:  # sampled out: profiled as in _unsampled_generator; the user's generator closed at the end
+            record, start, error = CallRecord(spec.model, spec.version, "", False), time.time_ns(), True
+            iterator = func(*args, **kwargs)
             try:
-                async for item in plain:
-                    yield item
-                error = False
-            except GeneratorExit:
-                error = False
-                raise
+                while True:
+                    more, item = await _anext_in_call(iterator, record)
+                    if not more:
+                        error = False
+                        return
+                    try:
+                        yield item
+                    except GeneratorExit:  # the consumer stopped early (an athrow() ends it as an error)
+                        error = False
+                        raise
             finally:
-                await plain.aclose()
+                await _aclose_in_call(iterator, record)
                 _unsampled(spec, args, kwargs, start, error)
-            return
         call.streamed = True
         collected = _Collected()
         iterator = func(*args, **kwargs).__aiter__()

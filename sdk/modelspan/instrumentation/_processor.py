@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -30,6 +30,7 @@ class ModelspanSpanProcessor(SpanProcessor):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._inner: tuple[BatchSpanProcessor, ...] = ()
+        self._exporters: tuple[SpanExporter, ...] = ()
         self.exporter_key: object = None
 
     def set_exporters(self, exporters: Sequence[SpanExporter], key: object) -> None:
@@ -44,6 +45,7 @@ class ModelspanSpanProcessor(SpanProcessor):
                              if callable(getattr(exporter, "export_profiles", None))])
         with self._lock:
             old, self._inner = self._inner, new
+            self._exporters = tuple(exporters)
             self.exporter_key = key
         for processor in old:
             processor.shutdown()  # type: ignore[no-untyped-call]
@@ -59,14 +61,30 @@ class ModelspanSpanProcessor(SpanProcessor):
     def shutdown(self) -> None:
         _profiles.set_sinks(())  # flushes the profiles to the exporters still open
         with self._lock:
-            old, self._inner = self._inner, ()
+            old, self._inner, self._exporters = self._inner, (), ()
             self.exporter_key = None
         for processor in old:
             processor.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        spans = all(processor.force_flush(timeout_millis) for processor in self._inner)
-        return _profiles.flush() and spans
+        """Export every queued span, then wait (within ``timeout_millis``) until each exporter has delivered.
+
+        ``BatchSpanProcessor.force_flush`` only hands the queue to ``export()``; an exporter that sends
+        from its own thread (the Elasticsearch one) has not delivered yet, so its ``force_flush`` is
+        asked too. False when any of them could not deliver in time (or dropped spans).
+        """
+        end = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            pairs = tuple(zip(self._inner, self._exporters, strict=True))
+        delivered = True
+        for processor, exporter in pairs:
+            handed = processor.force_flush(_millis_left(end))
+            delivered = bool(exporter.force_flush(_millis_left(end))) and handed and delivered
+        return _profiles.flush() and delivered
+
+
+def _millis_left(end: float) -> int:
+    return max(int((end - time.monotonic()) * 1000), 0)
 
 
 class _CountingQueue(collections.deque):  # type: ignore[type-arg]
@@ -122,12 +140,23 @@ def _count_drops(processor: BatchSpanProcessor) -> None:
 
 
 def _count_dropped(span: ReadableSpan) -> None:
+    count_lost(span.attributes)
+
+
+def count_lost(attributes: Mapping[str, Any] | None) -> None:
+    """Count a span lost before it was stored (the queue evicted it, an exporter dropped it), against
+    its own model version and sub-module (``_profiles.count_dropped``); never raises.
+
+    ``attributes``: the span's, or its document's ``attributes`` (the same dotted names).
+    """
     try:
-        attributes = span.attributes or {}
+        attributes = attributes or {}
         model = attributes.get(semconv.MODEL_NAME)
         version = attributes.get(semconv.MODEL_VERSION)
-        _profiles.count_dropped(str(model) if model is not None else "",
-                                str(version) if version is not None else "", time.time_ns())
+        module = attributes.get(semconv.MODULE_NAME) if attributes.get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODULE \
+            else None
+        _profiles.count_dropped(str(model) if model is not None else "", str(version) if version is not None else "",
+                                time.time_ns(), "" if module is None else str(module))
     except Exception as exc:
         from modelspan.instrumentation._health import record_error
 

@@ -5,7 +5,8 @@ Every decorated call (sampled or not, span queued or not) adds itself to the pro
 a mergeable log-bucketed histogram (DDSketch-style, docs/profiles.md). Profiles are flushed to the
 configured sinks (exporters with an ``export_profiles`` method, e.g. the SQLite exporter) every
 interval by a daemon thread, on ``force_flush()``, ``shutdown()`` and at exit. A forked child starts
-empty. Spans the OpenTelemetry batch queue drops are counted here too (``count_dropped``).
+empty. Spans the OpenTelemetry batch queue drops, and spans an exporter drops, are counted here too
+(``count_dropped``, against their model version and sub-module).
 
 Latency histogram: relative accuracy ``ALPHA`` = 1 %; ``GAMMA = (1 + ALPHA) / (1 - ALPHA)``; a latency
 ``x`` ns (``x >= 1``) goes to bucket ``ceil(log(x) / log(GAMMA))``, and bucket ``i`` stands for
@@ -56,7 +57,7 @@ class Profile:
     spans: int = 0
     """Calls whose span was started (sampled); ``calls - spans`` were sampled out."""
     dropped: int = 0
-    """Spans the OpenTelemetry batch queue dropped (queue full)."""
+    """Spans lost before the store: evicted by the OpenTelemetry batch queue (full) or dropped by an exporter."""
     latency_sum: int = 0
     latency_min: int | None = None
     latency_max: int | None = None
@@ -73,8 +74,8 @@ class _Profiles:
         self.current: dict[Key, Profile] = {}
         self.interval_ns = INTERVAL_NS
         self.sinks: tuple[Sink, ...] = ()
-        self.counts = {"calls": 0, "spans_started": 0, "spans_dropped": 0, "profiles_flushed": 0,
-                       "profile_keys_dropped": 0, "profile_flush_failures": 0}
+        self.counts = {"calls": 0, "spans_started": 0, "spans_dropped": 0, "calls_without_span": 0,
+                       "profiles_flushed": 0, "profile_keys_dropped": 0, "profile_flush_failures": 0}
         self.flusher: threading.Thread | None = None
         self.wake = threading.Event()
 
@@ -98,6 +99,7 @@ class _Profiles:
             if module == "":
                 self.counts["calls"] += 1
                 self.counts["spans_started"] += sampled
+                self.counts["calls_without_span"] += not sampled
             if profile is None:
                 return
             profile.calls += 1
@@ -116,12 +118,13 @@ class _Profiles:
             if profile.latency_max is None or latency > profile.latency_max:
                 profile.latency_max = latency
 
-    def count_dropped(self, model: str, version: str, now_ns: int) -> None:
+    def count_dropped(self, model: str, version: str, now_ns: int, module: str = "") -> None:
         with self.lock:
             self.counts["spans_dropped"] += 1
             if not model:  # not a model's span: counted for the process only
                 return
-            profile = self._profile(model, version, "", now_ns)
+            self.counts["calls_without_span"] += module == ""
+            profile = self._profile(model, version, module, now_ns)
             if profile is not None:
                 profile.dropped += 1
 
@@ -194,7 +197,7 @@ def flush() -> bool:
 
 
 def stats() -> dict[str, int]:
-    """Calls profiled, spans started and dropped, profiles flushed, keys and flushes lost."""
+    """Calls profiled, spans started and dropped, calls without a span, profiles flushed, keys and flushes lost."""
     with PROFILES.lock:
         return dict(PROFILES.counts)
 

@@ -16,7 +16,8 @@ Real HTTP on 127.0.0.1 (HTTP/1.1, keep-alive, optional TLS). It answers what mod
 
 Faults are scripted per bulk request (:class:`Fault`, ``script(...)``): a whole-request status
 (429 with ``Retry-After``, 503), per-item answers, a delay (longer than the client's timeout = a
-timeout *after* storing), or a dropped connection. ``stop()``/``start()`` close and reopen the port.
+timeout *after* storing), a dropped connection, or a ``200`` whose JSON is cut in half (after storing).
+``stop()``/``start()`` close and reopen the port.
 Every request is recorded as ``(method, path, body)`` for the contract check
 (``tests.contract.tsc.recorded_cases``).
 """
@@ -54,6 +55,7 @@ class Fault:
     delay: float = 0.0  # seconds before answering (after storing, when status is 200)
     drop: bool = False  # close the connection without answering (after storing)
     item_status: Callable[[str, dict[str, Any]], int | None] | None = None  # per item: status or None (normal)
+    truncate: bool = False  # answer 200 with only the first half of the JSON body (after storing)
 
 
 class FakeElasticsearch(fake_indices.Indices):
@@ -222,10 +224,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        self._answer(200, response)
+        self._answer(200, response, truncate=fault.truncate)
 
-    def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _answer(self, status: int, body: Any, headers: dict[str, str] | None = None, truncate: bool = False) -> None:
         data = b"" if body is None or self.command == "HEAD" else json.dumps(body).encode()
+        if truncate:  # a proxy or a cut connection: well-formed HTTP, half a JSON document
+            data = data[: len(data) // 2]
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=9")
