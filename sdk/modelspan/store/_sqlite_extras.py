@@ -15,7 +15,7 @@ from typing import Any
 
 from modelspan import _time, findings, semconv
 from modelspan.sqlite import timestamp_ns, transaction
-from modelspan.store.types import LabelledPrediction, Window, finding_inside
+from modelspan.store.types import LabelledPrediction, ScoreSums, Window, finding_inside
 
 
 def window_ns(window: Window) -> tuple[int, int]:
@@ -150,3 +150,40 @@ def get_checkpoint(connection: sqlite3.Connection, name: str) -> str | None:
 
 def set_checkpoint(connection: sqlite3.Connection, name: str, value: str) -> None:
     connection.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (name, value, time.time_ns()))
+
+
+def score_sums(connection: sqlite3.Connection, window: Window, model: str, version: str,
+               edges: Sequence[float]) -> ScoreSums:
+    """Rows and score sums per (predicted label, interval of ``edges``) in one SQL query.
+
+    Single-row spans give their label and score; a batch span's per-row arrays are paired by index
+    (``json_each`` on both). The interval of a score is the number of edges at or below it.
+    """
+    start, end = window_ns(window)
+    args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
+    label, score = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABEL, semconv.OUTPUT_SCORE))
+    labels, scores = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABELS, semconv.OUTPUT_SCORES))
+    sql = f"""
+        WITH scored(label, score) AS (
+            SELECT json_extract(document, {label}), json_extract(document, {score})
+            FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NULL
+            UNION ALL
+            SELECT l.value, s.value FROM spans, json_each(spans.document, {labels}) AS l
+                 LEFT JOIN json_each(spans.document, {scores}) AS s ON s.key = l.key
+            WHERE {_model_span('spans')}),
+        usable AS (
+            SELECT CAST(label AS TEXT) AS label, score FROM scored
+            WHERE label IS NOT NULL AND typeof(score) IN ('real', 'integer') AND score BETWEEN 0 AND 1)
+        SELECT label, (SELECT count(*) FROM json_each(?) AS e WHERE e.value <= score) AS interval,
+               count(*), total(score)
+        FROM usable GROUP BY label, interval
+        UNION ALL
+        SELECT NULL, -1, (SELECT count(*) FROM scored) - (SELECT count(*) FROM usable), 0.0"""
+    cells: dict[tuple[str, int], tuple[int, float]] = {}
+    unscored = 0
+    for name, interval, count, total in connection.execute(sql, (*args, *args, json.dumps(list(edges)))):
+        if name is None:
+            unscored = int(count)
+        else:
+            cells[(semconv.category_value(name) or "", int(interval))] = (int(count), float(total))
+    return ScoreSums(tuple(float(e) for e in edges), cells, unscored)
