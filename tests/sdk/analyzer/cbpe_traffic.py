@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
@@ -59,6 +59,8 @@ class Window:
     actual: np.ndarray
     prediction_ids: list[str]
     """``<call id>:<row>`` per row, for ``record_outcomes``."""
+    spans: list[ReadableSpan]
+    """The spans behind ``documents``, at the same times: for the real Elasticsearch exporter."""
 
 
 def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, shift: float = 0.0,
@@ -88,8 +90,8 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
     finally:
         modelspan.shutdown()
         provider.shutdown()
-    documents = _moved(spans, rng)[0]
+    documents, moved = _moved(spans, rng)
     ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
     prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(BATCH)]
     score = model_score(x)
-    return Window(documents, score, (score > 0.5).astype(int), actual, prediction_ids[:rows])
+    return Window(documents, score, (score > 0.5).astype(int), actual, prediction_ids[:rows], moved)

@@ -17,8 +17,12 @@ from modelspan.analyzer import analyze, estimation
 from modelspan.analyzer._estimation_findings import estimates_from_store, score_edges
 from modelspan.baseline import Baseline
 from modelspan.profiling._calibration import Calibration
+from modelspan.store._es_estimation import score_sums_body
+from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
+from tests.contract.tsc import Case, typecheck
 from tests.sdk.analyzer.cbpe_traffic import MODEL, VERSION, WINDOW, expected_accuracy, reference_baseline, window
+from tests.store.elasticsearch.ingest import cluster, export
 
 SEEDS = range(5)
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -184,3 +188,23 @@ def test_re_analysing_a_window_replaces_its_estimates(tmp_path: Path, baseline: 
         run(store, baseline)
         kept = store.read_findings(WINDOW, [findings.TYPE_ESTIMATED_PERFORMANCE])
     assert sorted(d[findings.METRIC_NAME] for d in kept) == sorted(METRICS)
+
+
+def test_elasticsearch_answers_single_row_calls_like_sqlite_and_counts_batches(tmp_path: Path,
+                                                                                 calibration: Calibration) -> None:
+    """One aggregation (type-checked against the official types); a batch span's per-row arrays cannot be
+    paired inside an aggregation, so its rows are counted as unscored, never silently left out."""
+    traffic = window(700, rows=800, singles=300)
+    edges = score_edges(calibration)
+    singles = [d for d in traffic.documents if "ml.output.score" in d["attributes"]]
+    with SQLiteStore(tmp_path / "singles.db") as store:
+        store.load_documents(singles)
+        expected = store.score_sums(WINDOW, MODEL, VERSION, edges)
+    with cluster() as fake, ElasticsearchStore(fake.url) as store:
+        export(fake, traffic.spans)
+        answered = store.score_sums(WINDOW, MODEL, VERSION, edges)
+    assert expected.rows == 300 and answered.rows == 300 and answered.unscored == 500
+    assert answered.cells.keys() == expected.cells.keys()
+    for key, (count, total) in expected.cells.items():
+        assert answered.cells[key][0] == count and answered.cells[key][1] == pytest.approx(total, abs=1e-9)
+    typecheck([Case("score sums", "SearchBody", score_sums_body(WINDOW, MODEL, VERSION, edges))])
