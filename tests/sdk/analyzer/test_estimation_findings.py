@@ -16,6 +16,7 @@ from modelspan import findings
 from modelspan.analyzer import analyze, estimation
 from modelspan.analyzer._estimation_findings import estimates_from_store, score_edges
 from modelspan.baseline import Baseline
+from modelspan.cli import main
 from modelspan.profiling._calibration import Calibration
 from modelspan.store._es_estimation import score_sums_body
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -208,3 +209,16 @@ def test_elasticsearch_answers_single_row_calls_like_sqlite_and_counts_batches(t
     for key, (count, total) in expected.cells.items():
         assert answered.cells[key][0] == count and answered.cells[key][1] == pytest.approx(total, abs=1e-9)
     typecheck([Case("score sums", "SearchBody", score_sums_body(WINDOW, MODEL, VERSION, edges))])
+
+
+def test_analyze_prints_estimated_and_realised_performance(tmp_path: Path, baseline: Baseline,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    traffic = window(800, shift=1.5)
+    with stored(tmp_path, traffic, labelled=2_000) as store:
+        store.save_baseline(baseline)
+    since, until = WINDOW.iso()
+    assert main(["analyze", "--once", "--since", since, "--until", until, "--store", str(tmp_path / "store.db")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    line = next(line for line in lines if line.startswith(f"estimated performance {MODEL} v{VERSION}: accuracy "))
+    assert "(band " in line and "realised " in line and "!)" in line  # the realised accuracy is flagged
+    assert any(line.startswith(findings.TYPE_ESTIMATION_GAP) for line in lines)
