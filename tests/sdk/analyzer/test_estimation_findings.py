@@ -18,6 +18,7 @@ from modelspan.analyzer._estimation_findings import estimates_from_store, score_
 from modelspan.baseline import Baseline
 from modelspan.cli import main
 from modelspan.profiling._calibration import Calibration
+from modelspan.report import render
 from modelspan.store._es_estimation import score_sums_body
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
@@ -222,3 +223,20 @@ def test_analyze_prints_estimated_and_realised_performance(tmp_path: Path, basel
     line = next(line for line in lines if line.startswith(f"estimated performance {MODEL} v{VERSION}: accuracy "))
     assert "(band " in line and "realised " in line and "!)" in line  # the realised accuracy is flagged
     assert any(line.startswith(findings.TYPE_ESTIMATION_GAP) for line in lines)
+
+
+def test_the_report_draws_estimate_band_and_realised_accuracy(tmp_path: Path, baseline: Baseline) -> None:
+    traffic = window(900, rows=1_000, shift=1.5)
+    with stored(tmp_path, traffic, labelled=1_000) as store:
+        store.save_baseline(baseline)
+        run(store, baseline)
+        html = render(store, WINDOW, tmp_path / "report.html").read_text(encoding="utf-8")
+        store.save_baseline(Baseline.from_dict({**baseline.to_dict(), "calibration": None}))
+        store.delete_findings(WINDOW, [findings.TYPE_ESTIMATED_PERFORMANCE, findings.TYPE_ESTIMATION_GAP])
+        plain = render(store, WINDOW, tmp_path / "plain.html").read_text(encoding="utf-8")
+    start = html.index('data-chart="estimated_performance"')
+    section = html[start:html.index("</section>", start)]
+    for name in ("accuracy estimated", "accuracy band lower", "accuracy band upper", "accuracy realised"):
+        assert name in section
+    assert section.count("<path") >= 4 and section.count("<tr>") == 1 + len(METRICS)
+    assert "not estimated" in plain[plain.index('data-chart="estimated_performance"'):]
