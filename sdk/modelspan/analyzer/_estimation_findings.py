@@ -145,7 +145,13 @@ def _estimate_document(context: Context, model: str, version: str, item: Estimat
         fields={findings.METRIC_NAME: item.metric, findings.METRIC_VALUE: item.value,
                 findings.METRIC_REFERENCE_VALUE: item.reference, findings.METRIC_LOWER: item.lower,
                 findings.METRIC_UPPER: item.upper, findings.METRIC_SAMPLING_ERROR: item.sampling_error,
-                findings.METRIC_ERROR_BOUND: bound, findings.TEST_NAME: "cbpe", findings.SAMPLE_COUNT: item.rows})
+                findings.METRIC_ERROR_BOUND: bound, findings.TEST_NAME: "cbpe", findings.TEST_SCORE: _distance(item),
+                findings.TEST_THRESHOLD: estimation.BAND_WIDTH, findings.SAMPLE_COUNT: item.rows})
+
+
+def _distance(item: Estimate) -> float:
+    """Signed sampling errors from the reference (``test.score``: below -3 is an estimated drop)."""
+    return (item.value - item.reference) / item.sampling_error if item.sampling_error > 0 else float("nan")
 
 
 def binary_rows(labelled: Sequence[LabelledPrediction]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

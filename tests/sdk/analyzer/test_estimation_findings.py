@@ -138,6 +138,10 @@ def test_the_estimate_follows_a_covariate_shift_and_labels_agree(tmp_path: Path,
     truth = expected_accuracy(mean, std)
     assert abs(accuracy[findings.METRIC_VALUE] - truth) < 3 * accuracy[findings.METRIC_SAMPLING_ERROR]
     assert accuracy[findings.FLAGGED] and side in accuracy[findings.SUMMARY]
+    distance = (accuracy[findings.METRIC_VALUE] - accuracy[findings.METRIC_REFERENCE_VALUE]) / accuracy[
+        findings.METRIC_SAMPLING_ERROR]
+    assert accuracy[findings.TEST_SCORE] == pytest.approx(distance) and abs(distance) > 3
+    assert (distance < 0) == (side == "below")  # what the estimated-drop alert reads
     gap = found[(findings.TYPE_ESTIMATION_GAP, "accuracy")]
     assert not gap[findings.FLAGGED]  # the labels confirm the estimate: a covariate shift, not a concept drift
     realised = metrics.accuracy_score(traffic.actual, traffic.predicted)
