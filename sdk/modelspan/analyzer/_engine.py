@@ -9,7 +9,9 @@ The run asks the store as little as possible and computes everything here, in sh
    windows included (and, with ``learn_thresholds=N``, the N windows before, whose spread of drift
    scores raises each column's thresholds: ``_learned``);
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
-   performance findings (type ``quality``) are computed from those sufficient statistics;
+   performance findings (type ``quality``) are computed from those sufficient statistics; for a
+   baseline with a calibration, ``store.score_sums`` gives ``estimated_performance`` findings before the
+   labels and ``estimation_gap`` ones with them (``_estimation_findings``, docs/estimation.md);
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
 6. findings are written back with deterministic ids, so re-running a window replaces them.
 
