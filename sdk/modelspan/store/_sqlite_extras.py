@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from modelspan import _time, findings, semconv
 from modelspan.sqlite import timestamp_ns, transaction
 from modelspan.store.types import LabelledPrediction, ScoreSums, Window, finding_inside
@@ -154,36 +156,45 @@ def set_checkpoint(connection: sqlite3.Connection, name: str, value: str) -> Non
 
 def score_sums(connection: sqlite3.Connection, window: Window, model: str, version: str,
                edges: Sequence[float]) -> ScoreSums:
-    """Rows and score sums per (predicted label, interval of ``edges``) in one SQL query.
+    """Rows and score sums per (predicted label, interval of ``edges``): one SQL query reads each row's
+    label and score, numpy bins them (``searchsorted`` on the edges, ``bincount`` per label).
 
-    Single-row spans give their label and score; a batch span's per-row arrays are paired by index
-    (``json_each`` on both). The interval of a score is the number of edges at or below it.
+    Single-row spans give their label and score; a batch span's arrays are paired by index (the scores
+    array is extracted once per span and indexed per label: a join of two ``json_each`` is quadratic).
     """
     start, end = window_ns(window)
     args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
     label, score = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABEL, semconv.OUTPUT_SCORE))
     labels, scores = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABELS, semconv.OUTPUT_SCORES))
     sql = f"""
-        WITH scored(label, score) AS (
-            SELECT json_extract(document, {label}), json_extract(document, {score})
-            FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NULL
-            UNION ALL
-            SELECT l.value, s.value FROM spans, json_each(spans.document, {labels}) AS l
-                 LEFT JOIN json_each(spans.document, {scores}) AS s ON s.key = l.key
-            WHERE {_model_span('spans')}),
-        usable AS (
-            SELECT CAST(label AS TEXT) AS label, score FROM scored
-            WHERE label IS NOT NULL AND typeof(score) IN ('real', 'integer') AND score BETWEEN 0 AND 1)
-        SELECT label, (SELECT count(*) FROM json_each(?) AS e WHERE e.value <= score) AS interval,
-               count(*), total(score)
-        FROM usable GROUP BY label, interval
+        SELECT json_extract(document, {label}), json_extract(document, {score})
+        FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NULL
         UNION ALL
-        SELECT NULL, -1, (SELECT count(*) FROM scored) - (SELECT count(*) FROM usable), 0.0"""
+        SELECT l.value, json_extract(b.scores, '$[' || l.key || ']')
+        FROM (SELECT json_extract(document, {labels}) AS labels, json_extract(document, {scores}) AS scores
+              FROM spans WHERE {_model_span('spans')}) AS b, json_each(b.labels) AS l"""
+    rows = connection.execute(sql, (*args, *args)).fetchall()
+    usable = [(semconv.category_value(name) or "", float(value)) for name, value in rows
+              if name is not None and isinstance(value, (int, float)) and 0.0 <= value <= 1.0]
+    return ScoreSums(tuple(float(e) for e in edges), bin_scores(usable, edges), len(rows) - len(usable))
+
+
+def bin_scores(rows: Sequence[tuple[str, float]], edges: Sequence[float]) -> dict[tuple[str, int], tuple[int, float]]:
+    """(label, interval) -> (rows, score sum) of ``(label, score)`` rows; interval = edges at or below the score.
+
+    >>> bin_scores([("1", 0.9), ("1", 0.95), ("0", 0.6)], [0.5, 0.8])
+    {('0', 1): (1, 0.6), ('1', 2): (2, 1.85)}
+    """
     cells: dict[tuple[str, int], tuple[int, float]] = {}
-    unscored = 0
-    for name, interval, count, total in connection.execute(sql, (*args, *args, json.dumps(list(edges)))):
-        if name is None:
-            unscored = int(count)
-        else:
-            cells[(semconv.category_value(name) or "", int(interval))] = (int(count), float(total))
-    return ScoreSums(tuple(float(e) for e in edges), cells, unscored)
+    if not rows:
+        return cells
+    names = np.array([name for name, _ in rows], dtype=object)
+    values = np.array([value for _, value in rows], dtype=np.float64)
+    interval = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
+    for name in sorted(set(names.tolist())):
+        mine = names == name
+        counts = np.bincount(interval[mine], minlength=len(edges) + 1)
+        totals = np.bincount(interval[mine], weights=values[mine], minlength=len(edges) + 1)
+        for index in np.flatnonzero(counts):
+            cells[(name, int(index))] = (int(counts[index]), float(totals[index]))
+    return cells
