@@ -86,10 +86,13 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
         for start in range(singles, rows, BATCH):
             predict_proba([{"x": value} for value in x[start:start + BATCH].tolist()])
             modelspan.force_flush()
+        modelspan.force_flush()
         spans = list(exporter.get_finished_spans())
     finally:
         modelspan.shutdown()
         provider.shutdown()
+    calls = singles + len(range(singles, rows, BATCH))
+    assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
     documents, moved = _moved(spans, rng)
     ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
     prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(BATCH)]

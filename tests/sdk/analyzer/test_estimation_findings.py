@@ -19,6 +19,7 @@ from modelspan.baseline import Baseline
 from modelspan.cli import main
 from modelspan.profiling._calibration import Calibration
 from modelspan.report import render
+from modelspan.store import Store
 from modelspan.store._es_estimation import score_sums_body
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
@@ -63,7 +64,7 @@ def stored(tmp_path: Path, traffic: Any, labelled: int = 0) -> SQLiteStore:
     return store
 
 
-def run(store: SQLiteStore, baseline: Baseline) -> dict[tuple[str, str], dict[str, Any]]:
+def run(store: Store, baseline: Baseline) -> dict[tuple[str, str], dict[str, Any]]:
     analysis = analyze(store, WINDOW, baselines={(MODEL, VERSION): baseline})
     kinds = (findings.TYPE_ESTIMATED_PERFORMANCE, findings.TYPE_ESTIMATION_GAP)
     return {(d[findings.TYPE], d[findings.METRIC_NAME]): d for d in analysis.findings if d[findings.TYPE] in kinds}
@@ -244,3 +245,18 @@ def test_the_report_draws_estimate_band_and_realised_accuracy(tmp_path: Path, ba
         assert name in section
     assert section.count("<path") >= 4 and section.count("<tr>") == 1 + len(METRICS)
     assert "not estimated" in plain[plain.index('data-chart="estimated_performance"'):]
+
+
+def test_both_stores_give_the_same_findings_for_single_row_traffic(tmp_path: Path, baseline: Baseline) -> None:
+    traffic = window(1_000, rows=600, singles=600, mean=1.0)
+    with stored(tmp_path, traffic, labelled=600) as store:
+        mine = run(store, baseline)
+    with cluster([baseline]) as fake, ElasticsearchStore(fake.url) as store:
+        export(fake, traffic.spans)
+        store.record_outcomes([(pid, int(actual), WINDOW.start) for pid, actual
+                               in zip(traffic.prediction_ids, traffic.actual, strict=True)])
+        theirs = run(store, baseline)
+    assert mine.keys() == theirs.keys() and len(mine) == 2 * len(METRICS)
+    for key, doc in mine.items():
+        for field in (findings.METRIC_VALUE, findings.METRIC_LOWER, findings.SAMPLE_COUNT, findings.FLAGGED):
+            assert theirs[key].get(field) == pytest.approx(doc.get(field), abs=1e-9), (key, field)
