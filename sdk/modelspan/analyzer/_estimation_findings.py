@@ -131,7 +131,7 @@ def _estimate_document(context: Context, model: str, version: str, item: Estimat
                        unusable: int) -> dict[str, Any]:
     side = "below" if item.value < item.lower else "above"
     text = (f"model {model} v{version}: estimated {item.metric} {number(item.value)} "
-            f"± {number(3 * item.sampling_error)} (3 SE) on {item.rows} unlabelled predictions, "
+            f"± {number(3 * item.sampling_error)} (3 SE) from the scores of {item.rows} predictions, "
             f"reference {number(item.reference)} band [{number(item.lower)}, {number(item.upper)}]")
     if unusable:
         text += f"; {unusable} rows without a usable score or binary label"

@@ -38,7 +38,8 @@ def score_ranges(edges: Sequence[float]) -> list[Body]:
 
 def score_sums_body(window: Window, model: str, version: str, edges: Sequence[float]) -> Body:
     """Rows and score sums per (label, score interval) of a model version's single-row spans in ``window``,
-    and the rows of its batch spans."""
+    the rows of its batch spans and its single-row spans (those without a usable label and score are
+    unscored)."""
     score = attr(semconv.OUTPUT_SCORE)
     usable = {"bool": {"filter": [{"range": {score: {"gte": 0.0, "lte": 1.0}}},
                                   {"exists": {"field": attr(semconv.OUTPUT_LABEL)}}]}}
@@ -53,8 +54,9 @@ def score_sums_body(window: Window, model: str, version: str, edges: Sequence[fl
             "single": {"filter": usable, "aggs": {"labels": {
                 "terms": {"field": attr(semconv.OUTPUT_LABEL), "size": MAX_SCORE_LABELS},
                 "aggs": {"intervals": intervals}}}},
-            "batch": {"filter": {"exists": {"field": attr(semconv.OUTPUT_SCORES)}},
+            "batch": {"filter": {"exists": {"field": attr(semconv.OUTPUT_LABELS)}},
                       "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE)}}}},
+            "single_rows": {"filter": {"bool": {"must_not": [{"exists": {"field": attr(semconv.OUTPUT_LABELS)}}]}}},
         },
     }
 
@@ -70,5 +72,7 @@ def parse_score_sums(response: Body, edges: Sequence[float]) -> ScoreSums:
             if cell["doc_count"]:
                 cells[(label, interval)] = (int(cell["doc_count"]), float(cell["total"]["value"] or 0.0))
     batch_rows = aggregations.get("batch", {}).get("rows", {}).get("value") or 0.0
-    unscored = int(batch_rows) + int(labels.get("sum_other_doc_count", 0))
+    singles = aggregations.get("single_rows", {}).get("doc_count", 0)
+    usable = aggregations.get("single", {}).get("doc_count", 0)
+    unscored = int(batch_rows) + int(singles) - int(usable) + int(labels.get("sum_other_doc_count", 0))
     return ScoreSums(tuple(float(e) for e in edges), cells, unscored)

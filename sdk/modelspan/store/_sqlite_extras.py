@@ -161,6 +161,7 @@ def score_sums(connection: sqlite3.Connection, window: Window, model: str, versi
 
     Single-row spans give their label and score; a batch span's arrays are paired by index (the scores
     array is extracted once per span and indexed per label: a join of two ``json_each`` is quadratic).
+    Rows of a batch past its recorded arrays (``MAX_ROW_OUTPUTS``) are counted as unscored.
     """
     start, end = window_ns(window)
     args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
@@ -176,7 +177,11 @@ def score_sums(connection: sqlite3.Connection, window: Window, model: str, versi
     rows = connection.execute(sql, (*args, *args)).fetchall()
     usable = [(semconv.category_value(name) or "", float(value)) for name, value in rows
               if name is not None and isinstance(value, (int, float)) and 0.0 <= value <= 1.0]
-    return ScoreSums(tuple(float(e) for e in edges), bin_scores(usable, edges), len(rows) - len(usable))
+    cut = f"""SELECT total(json_extract(document, '$.attributes."{semconv.BATCH_SIZE}"')
+                         - json_array_length(document, {labels}))
+              FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NOT NULL"""
+    beyond = int(connection.execute(cut, args).fetchone()[0])  # batch rows past the recorded arrays
+    return ScoreSums(tuple(float(e) for e in edges), bin_scores(usable, edges), len(rows) - len(usable) + beyond)
 
 
 def bin_scores(rows: Sequence[tuple[str, float]], edges: Sequence[float]) -> dict[tuple[str, int], tuple[int, float]]:

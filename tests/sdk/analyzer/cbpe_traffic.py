@@ -64,8 +64,8 @@ class Window:
 
 
 def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, shift: float = 0.0,
-           singles: int = 0) -> Window:
-    """``rows`` rows in batches of ``BATCH`` (the first ``singles`` as single-row calls) through the SDK."""
+           singles: int = 0, batch: int = BATCH) -> Window:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
     rng = np.random.default_rng(seed)
     x = rng.normal(mean, std, rows)
     actual = (rng.random(rows) < sigmoid(2.0 * x - shift)).astype(int)
@@ -83,18 +83,18 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
     try:
         for i in range(singles):
             predict_proba({"x": float(x[i])})
-        for start in range(singles, rows, BATCH):
-            predict_proba([{"x": value} for value in x[start:start + BATCH].tolist()])
+        for start in range(singles, rows, batch):
+            predict_proba([{"x": value} for value in x[start:start + batch].tolist()])
             modelspan.force_flush()
         modelspan.force_flush()
         spans = list(exporter.get_finished_spans())
     finally:
         modelspan.shutdown()
         provider.shutdown()
-    calls = singles + len(range(singles, rows, BATCH))
+    calls = singles + len(range(singles, rows, batch))
     assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
     documents, moved = _moved(spans, rng)
     ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
-    prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(BATCH)]
+    prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(batch)]
     score = model_score(x)
     return Window(documents, score, (score > 0.5).astype(int), actual, prediction_ids[:rows], moved)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sklearn import metrics
 
-from modelspan import findings
+from modelspan import findings, semconv
 from modelspan.analyzer import analyze, estimation
 from modelspan.analyzer._estimation_findings import estimates_from_store, score_edges
 from modelspan.baseline import Baseline
@@ -260,3 +260,17 @@ def test_both_stores_give_the_same_findings_for_single_row_traffic(tmp_path: Pat
     for key, doc in mine.items():
         for field in (findings.METRIC_VALUE, findings.METRIC_LOWER, findings.SAMPLE_COUNT, findings.FLAGGED):
             assert theirs[key].get(field) == pytest.approx(doc.get(field), abs=1e-9), (key, field)
+
+
+def test_rows_past_a_batch_arrays_are_counted_not_lost(tmp_path: Path, calibration: Calibration) -> None:
+    """A batch of 400 rows carries its first 256 labels and scores (``MAX_ROW_OUTPUTS``): those are
+    estimated, the other 144 are counted as unscored by SQLite; Elasticsearch counts all 400."""
+    traffic = window(1_100, rows=400, batch=400)
+    edges = score_edges(calibration)
+    with stored(tmp_path, traffic) as store:
+        sums = store.score_sums(WINDOW, MODEL, VERSION, edges)
+    assert (sums.rows, sums.unscored) == (semconv.MAX_ROW_OUTPUTS, 400 - semconv.MAX_ROW_OUTPUTS)
+    with cluster() as fake, ElasticsearchStore(fake.url) as es:
+        export(fake, traffic.spans)
+        assert (es.score_sums(WINDOW, MODEL, VERSION, edges).rows,
+                es.score_sums(WINDOW, MODEL, VERSION, edges).unscored) == (0, 400)
