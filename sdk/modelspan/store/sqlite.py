@@ -147,7 +147,7 @@ class SQLiteStore:
             return extras.labelled_predictions(self.connection, window, model, version)
 
     def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
-        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``) (one SQL query)."""
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): two SQL queries."""
         with self._lock:
             return extras.score_sums(self.connection, window, model, version, edges)
 
