@@ -1,4 +1,4 @@
-"""The eight modelspan alerts, as Watcher watches (Standard licence and up) and Kibana `.es-query` rules (Basic).
+"""The nine modelspan alerts, as Watcher watches (Standard licence and up) and Kibana `.es-query` rules (Basic).
 
 Findings-based alerts (drift, quality drop, novel paths, correlated incidents) fire on new flagged
 findings the analyzer wrote (``finding.analyzed_at`` within the look-back), so they fire exactly when
@@ -130,6 +130,10 @@ def findings_alerts() -> dict[str, FindingsAlert]:
         "modelspan-quality-drop": FindingsAlert(
             "quality drop", "Model quality dropped once late labels arrived (analyzer quality findings).",
             _flagged([findings.TYPE_QUALITY])),
+        "modelspan-estimated-drop": FindingsAlert(
+            "estimated performance drop", "A classifier's performance estimated from its scores (before labels) "
+            "fell below its reference band (CBPE, docs/estimation.md).",
+            _flagged([findings.TYPE_ESTIMATED_PERFORMANCE], {"range": {findings.TEST_SCORE: {"lt": 0}}})),
         "modelspan-novel-path": FindingsAlert(
             "novel module paths", "Calls took sub-module paths never seen in the baseline for their output.",
             _flagged([findings.TYPE_NOVEL_PATH])),

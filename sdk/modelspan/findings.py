@@ -65,6 +65,15 @@ REFERENCE_COUNT: Final = "reference.count"
 METRIC_NAME: Final = "metric.name"
 METRIC_VALUE: Final = "metric.value"
 METRIC_REFERENCE_VALUE: Final = "metric.reference_value"
+METRIC_LOWER: Final = "metric.lower"
+"""Lower edge of the reference band of an estimate (``estimated_performance``: reference - 3 SE)."""
+METRIC_UPPER: Final = "metric.upper"
+METRIC_SAMPLING_ERROR: Final = "metric.sampling_error"
+"""Standard error of ``metric.value`` (an estimate) from the window's size."""
+METRIC_ESTIMATED_VALUE: Final = "metric.estimated_value"
+"""``estimation_gap``: what was estimated for the labelled rows (``metric.value`` is what was realised)."""
+METRIC_ERROR_BOUND: Final = "metric.error_bound"
+"""Largest possible difference between ``metric.value`` and its exact per-row value (0 when exact)."""
 
 # metric.name values the analyzer writes and dashboards, watches and rules read
 METRIC_QPS: Final = "qps"
@@ -131,6 +140,12 @@ TYPE_APP_LATENCY: Final = "application_latency"
 TYPE_INCIDENT: Final = "incident"
 TYPE_EXPERIMENT: Final = "experiment"
 """An experiment's SRM check, effects and per-arm verdicts (``modelspan experiment show``)."""
+TYPE_ESTIMATED_PERFORMANCE: Final = "estimated_performance"
+"""A classifier's performance estimated from its scores before labels arrive (CBPE, docs/estimation.md):
+``metric.value`` the estimate, ``metric.lower``/``metric.upper`` the reference band; flagged outside it."""
+TYPE_ESTIMATION_GAP: Final = "estimation_gap"
+"""Realised (``metric.value``) vs estimated (``metric.estimated_value``) performance of the labelled rows;
+flagged when they differ beyond chance: concept drift, which estimation alone cannot see."""
 TYPE_DISTRIBUTION: Final = "distribution"
 """Not a problem but the evidence for one: one document per bin (or category) of a drifting column,
 ``metric.name`` the bin label, ``metric.value`` its current share, ``metric.reference_value`` its
@@ -167,6 +182,7 @@ _DATES = (TIMESTAMP, ANALYZED_AT, WINDOW_START, WINDOW_END, REFERENCE_START, REF
 _DOUBLES = (
     TEST_SCORE, TEST_THRESHOLD, TEST_P_VALUE, TEST_P_VALUE_ADJUSTED, METRIC_VALUE,
     METRIC_REFERENCE_VALUE, INCIDENT_EVIDENCE_SHARE, EFFECT_LOWER, EFFECT_UPPER,
+    METRIC_LOWER, METRIC_UPPER, METRIC_SAMPLING_ERROR, METRIC_ESTIMATED_VALUE, METRIC_ERROR_BOUND,
 )
 _LONGS = (SAMPLE_COUNT, REFERENCE_COUNT, INCIDENT_EVIDENCE_COUNT)
 

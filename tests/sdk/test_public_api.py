@@ -69,13 +69,14 @@ def test_public_functions_have_docstrings() -> None:
 
 
 STORE_NAMES = ["Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats",
-               "Question", "Store", "StoreError", "Window", "open_store"]
+               "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store"]
 STORE_OPERATIONS = {
     "models": "(self, window: 'Window') -> 'list[tuple[str, str, int]]'",
     "question": "(self, model: 'str', version: 'str', window: 'Window', baseline: 'Baseline | None' = None) "
     "-> 'Question'",
     "model_stats": "(self, questions: 'Sequence[Question]') -> 'list[ModelStats]'",
     "labelled_predictions": "(self, window: 'Window', model: 'str', version: 'str') -> 'list[LabelledPrediction]'",
+    "score_sums": "(self, window: 'Window', model: 'str', version: 'str', edges: 'Sequence[float]') -> 'ScoreSums'",
     "traces": "(self) -> 'TraceQueries'",
     "refresh": "(self) -> 'None'",
     "write_findings": "(self, documents: 'Iterable[dict[str, Any]]') -> 'int'",

@@ -9,7 +9,9 @@ The run asks the store as little as possible and computes everything here, in sh
    windows included (and, with ``learn_thresholds=N``, the N windows before, whose spread of drift
    scores raises each column's thresholds: ``_learned``);
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
-   performance findings (type ``quality``) are computed from those sufficient statistics;
+   performance findings (type ``quality``) are computed from those sufficient statistics; for a
+   baseline with a calibration, ``store.score_sums`` gives ``estimated_performance`` findings before the
+   labels and ``estimation_gap`` ones with them (``_estimation_findings``, docs/estimation.md);
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
 6. findings are written back with deterministic ids, so re-running a window replaces them.
 
@@ -30,6 +32,7 @@ from modelspan import _time, findings
 from modelspan.analyzer._data_quality import data_quality_findings
 from modelspan.analyzer._documents import Context, reference_tag
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
+from modelspan.analyzer._estimation_findings import estimation_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
@@ -133,7 +136,8 @@ def _replace(store: Any, window: Window, docs: list[dict[str, Any]], tag: str, m
 WINDOW_TYPES = (
     findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT, findings.TYPE_DISTRIBUTION, findings.TYPE_DATA_QUALITY,
     findings.TYPE_NOVEL_PATH, findings.TYPE_PATH_DRIFT, findings.TYPE_LATENCY, findings.TYPE_THROUGHPUT,
-    findings.TYPE_ERROR_RATE, findings.TYPE_PERFORMANCE,
+    findings.TYPE_ERROR_RATE, findings.TYPE_PERFORMANCE, findings.TYPE_ESTIMATED_PERFORMANCE,
+    findings.TYPE_ESTIMATION_GAP,
 )
 """Finding types the engine writes per analysed window (incidents are keyed by their episodes instead)."""
 
@@ -147,6 +151,8 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
     docs += data_quality_findings(context, stats, profile_side, baseline)
     docs += path_findings(context, stats, profile_side, baseline)
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
+    if baseline is not None and baseline.calibration is not None:
+        docs += estimation_findings(store, context, stats.model, stats.version, baseline.calibration, labelled)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
         docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled,

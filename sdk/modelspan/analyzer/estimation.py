@@ -140,11 +140,7 @@ def interval_sums(calibration: Calibration, scores: Any, prediction: Any) -> Flo
 def expected_positives(calibration: Calibration, sums: FloatArray) -> tuple[float, float]:
     """(Σ_{ŷ=1} p̂, Σ_{ŷ=0} p̂) from :func:`interval_sums`, exactly: per interval p̂ = a + b·score,
     so Σp̂ = a·count + b·Σscore."""
-    kx, ky = np.asarray(calibration.knots_x), np.asarray(calibration.knots_y)
-    slope = np.diff(ky) / np.diff(kx)
-    intercept = ky[:-1] - slope * kx[:-1]
-    a = np.r_[ky[0], intercept, ky[-1]]
-    b = np.r_[0.0, slope, 0.0]
+    a, b = knot_coefficients(calibration)
     totals = sums[:, :, 0] @ a + sums[:, :, 1] @ b
     return float(totals[1]), float(totals[0])
 
@@ -156,6 +152,37 @@ def estimate_from_sums(calibration: Calibration, sums: FloatArray) -> dict[str, 
     rows = float(sums[:, :, 0].sum())
     values = confusion_metrics(positive_p, predicted_positive - positive_p, negative_p, rows)
     return _estimates(calibration, values, int(rows))
+
+
+def knot_coefficients(calibration: Calibration) -> tuple[FloatArray, FloatArray]:
+    """(a, b) per knot interval (K + 1 of them): p̂ = a + b·score there (constant outside the knots)."""
+    kx, ky = np.asarray(calibration.knots_x), np.asarray(calibration.knots_y)
+    slope = np.diff(ky) / np.diff(kx)
+    return np.r_[ky[0], ky[:-1] - slope * kx[:-1], ky[-1]], np.r_[0.0, slope, 0.0]
+
+
+def roc_auc_from_groups(positive: npt.ArrayLike, negative: npt.ArrayLike, counts: npt.ArrayLike,
+                        spread: npt.ArrayLike) -> tuple[float, float]:
+    """Estimated ROC-AUC of score-ordered groups of rows, and the most it can differ from the per-row value.
+
+    ``positive``/``negative``: each group's Σp̂ and Σ(1 - p̂), groups in ascending score order;
+    ``counts``: rows per group; ``spread``: the range of p̂ inside each group. Rows of one group are
+    taken as tied; a pair inside a group then counts (p_i(1-p_j) + p_j(1-p_i))/2 instead of the
+    p_hi(1-p_lo) its order gives, (p_hi - p_lo)/2 less. The value returned is the midpoint of what
+    is possible, the bound half its width (0 where p̂ is constant inside each group).
+
+    >>> [round(x, 6) for x in roc_auc_from_groups([0.1, 0.9], [0.9, 0.1], [1, 1], [0.0, 0.0])]
+    [0.9, 0.0]
+    """
+    w, v = np.asarray(positive, dtype=np.float64), np.asarray(negative, dtype=np.float64)
+    total_w, total_v = float(w.sum()), float(v.sum())
+    if total_w <= 0 or total_v <= 0:
+        return float("nan"), float("nan")
+    above = np.cumsum(w[::-1])[::-1] - w  # positive weight of the groups scored higher
+    tied = float(np.sum(v * (above + w / 2))) / (total_w * total_v)
+    n = np.asarray(counts, dtype=np.float64)
+    width = float(np.sum(n * (n - 1) / 4 * np.asarray(spread, dtype=np.float64))) / (total_w * total_v)
+    return tied + width / 2, width / 2
 
 
 def realised(target: Any, prediction: Any, scores: Any | None = None) -> dict[str, float]:

@@ -237,12 +237,42 @@ def _show(analysis: Any, args: argparse.Namespace, notes: list[str]) -> None:
     shown = findings.ordered(analysis.findings if args.all else analysis.flagged)
     print(f"window {start} .. {end}, reference {analysis.reference}: {len(analysis.stats)} model versions, "
           f"{len(analysis.findings)} findings, {len(analysis.flagged)} flagged")
+    for line in estimates(analysis.findings):
+        print(line)
     if shown:
         print(table(shown))
     elif notes:
         print("no problems flagged among what could be analysed (see the notes above)")
     else:
         print("no problems found")
+
+
+def estimates(documents: list[dict[str, Any]]) -> list[str]:
+    """One line per model version with performance estimated before the labels (docs/estimation.md):
+    each metric's estimate and reference band (``!`` outside it), and the realised value where labels came.
+
+    >>> doc = {findings.TYPE: "estimated_performance", findings.MODEL_NAME: "churn", findings.MODEL_VERSION: "3",
+    ...        findings.METRIC_NAME: "accuracy", findings.METRIC_VALUE: 0.71, findings.METRIC_LOWER: 0.75,
+    ...        findings.METRIC_UPPER: 0.81, findings.FLAGGED: True}
+    >>> estimates([doc])
+    ['estimated performance churn v3: accuracy 0.71! (band 0.75..0.81)']
+    """
+    realised = {(d.get(findings.MODEL_NAME), d.get(findings.MODEL_VERSION), d.get(findings.METRIC_NAME)): d
+                for d in documents if d.get(findings.TYPE) == findings.TYPE_ESTIMATION_GAP}
+    lines: dict[tuple[Any, Any], list[str]] = {}
+    for d in documents:
+        if d.get(findings.TYPE) != findings.TYPE_ESTIMATED_PERFORMANCE or findings.METRIC_VALUE not in d:
+            continue
+        key = (d.get(findings.MODEL_NAME), d.get(findings.MODEL_VERSION))
+        low, high = d.get(findings.METRIC_LOWER, float("nan")), d.get(findings.METRIC_UPPER, float("nan"))
+        mark = "!" if d.get(findings.FLAGGED) else ""
+        text = f"{d[findings.METRIC_NAME]} {d[findings.METRIC_VALUE]:.3g}{mark} (band {low:.3g}..{high:.3g}"
+        gap = realised.get((*key, d[findings.METRIC_NAME]))
+        if gap is not None and findings.METRIC_VALUE in gap:
+            text += f", realised {gap[findings.METRIC_VALUE]:.3g}{'!' if gap.get(findings.FLAGGED) else ''}"
+        lines.setdefault(key, []).append(text + ")")
+    return [f"estimated performance {model} v{version}: {', '.join(parts)}"
+            for (model, version), parts in lines.items()]
 
 
 def table(rows: list[dict[str, Any]], width: int = 100) -> str:

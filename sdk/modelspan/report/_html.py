@@ -16,7 +16,7 @@ from typing import Any
 
 from modelspan import _time
 from modelspan import findings as F
-from modelspan.report import _experiments, _svg
+from modelspan.report import _estimation, _experiments, _svg
 from modelspan.report._data import ModelReport, ReportData
 
 PERFORMANCE_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
@@ -71,7 +71,8 @@ def model_section(report: ModelReport) -> str:
              _chart("overview", "Overview: flagged findings", overview),
              '<div class="grid">', latency_chart(report), qps_chart(report), modules_chart(report), "</div>",
              drift_chart(report), distributions(report),
-             '<div class="grid">', data_quality(report), paths_chart(report), performance_chart(report), "</div>"]
+             '<div class="grid">', data_quality(report), paths_chart(report), performance_chart(report), "</div>",
+             _estimation.section(report)]
     return "".join(parts)
 
 

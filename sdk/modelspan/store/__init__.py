@@ -29,6 +29,7 @@ from modelspan.store.types import (
     Operations,
     PathStats,
     Question,
+    ScoreSums,
     StoreError,
     Window,
 )
@@ -65,5 +66,5 @@ def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool 
 
 __all__ = [
     "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats", "Question",
-    "Store", "StoreError", "Window", "open_store",
+    "ScoreSums", "Store", "StoreError", "Window", "open_store",
 ]

@@ -13,9 +13,11 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
+
 from modelspan import _time, findings, semconv
 from modelspan.sqlite import timestamp_ns, transaction
-from modelspan.store.types import LabelledPrediction, Window, finding_inside
+from modelspan.store.types import LabelledPrediction, ScoreSums, Window, finding_inside
 
 
 def window_ns(window: Window) -> tuple[int, int]:
@@ -150,3 +152,54 @@ def get_checkpoint(connection: sqlite3.Connection, name: str) -> str | None:
 
 def set_checkpoint(connection: sqlite3.Connection, name: str, value: str) -> None:
     connection.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (name, value, time.time_ns()))
+
+
+def score_sums(connection: sqlite3.Connection, window: Window, model: str, version: str,
+               edges: Sequence[float]) -> ScoreSums:
+    """Rows and score sums per (predicted label, interval of ``edges``): one SQL query reads each row's
+    label and score, numpy bins them (``searchsorted`` on the edges, ``bincount`` per label).
+
+    Single-row spans give their label and score; a batch span's arrays are paired by index (the scores
+    array is extracted once per span and indexed per label: a join of two ``json_each`` is quadratic).
+    Rows of a batch past its recorded arrays (``MAX_ROW_OUTPUTS``) are counted as unscored.
+    """
+    start, end = window_ns(window)
+    args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
+    label, score = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABEL, semconv.OUTPUT_SCORE))
+    labels, scores = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABELS, semconv.OUTPUT_SCORES))
+    sql = f"""
+        SELECT json_extract(document, {label}), json_extract(document, {score})
+        FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NULL
+        UNION ALL
+        SELECT l.value, json_extract(b.scores, '$[' || l.key || ']')
+        FROM (SELECT json_extract(document, {labels}) AS labels, json_extract(document, {scores}) AS scores
+              FROM spans WHERE {_model_span('spans')}) AS b, json_each(b.labels) AS l"""
+    rows = connection.execute(sql, (*args, *args)).fetchall()
+    usable = [(semconv.category_value(name) or "", float(value)) for name, value in rows
+              if name is not None and isinstance(value, (int, float)) and 0.0 <= value <= 1.0]
+    cut = f"""SELECT total(json_extract(document, '$.attributes."{semconv.BATCH_SIZE}"')
+                         - json_array_length(document, {labels}))
+              FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NOT NULL"""
+    beyond = int(connection.execute(cut, args).fetchone()[0])  # batch rows past the recorded arrays
+    return ScoreSums(tuple(float(e) for e in edges), bin_scores(usable, edges), len(rows) - len(usable) + beyond)
+
+
+def bin_scores(rows: Sequence[tuple[str, float]], edges: Sequence[float]) -> dict[tuple[str, int], tuple[int, float]]:
+    """(label, interval) -> (rows, score sum) of ``(label, score)`` rows; interval = edges at or below the score.
+
+    >>> bin_scores([("1", 0.9), ("1", 0.95), ("0", 0.6)], [0.5, 0.8])
+    {('0', 1): (1, 0.6), ('1', 2): (2, 1.85)}
+    """
+    cells: dict[tuple[str, int], tuple[int, float]] = {}
+    if not rows:
+        return cells
+    names = np.array([name for name, _ in rows], dtype=object)
+    values = np.array([value for _, value in rows], dtype=np.float64)
+    interval = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side="right")
+    for name in sorted(set(names.tolist())):
+        mine = names == name
+        counts = np.bincount(interval[mine], minlength=len(edges) + 1)
+        totals = np.bincount(interval[mine], weights=values[mine], minlength=len(edges) + 1)
+        for index in np.flatnonzero(counts):
+            cells[(name, int(index))] = (int(counts[index]), float(totals[index]))
+    return cells

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
 import modelspan.store._es_parse as parse
 import modelspan.store._es_queries as queries
@@ -38,6 +39,7 @@ from modelspan.store.types import (
     LabelledPrediction,
     ModelStats,
     Question,
+    ScoreSums,
     StoreError,
     Window,
     finding_inside,
@@ -143,6 +145,11 @@ class ElasticsearchStore:
             merged = {**parts[0], "aggregations": {k: v for r in parts for k, v in r.get("aggregations", {}).items()}}
             results.append(parse_model(question, merged))
         return results
+
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
+        body = estimation.score_sums_body(window, model, version, edges)
+        return estimation.parse_score_sums(self._search(self.spans_index, body), edges)
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.

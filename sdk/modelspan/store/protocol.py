@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelspan.store.traces import TraceQueries
-from modelspan.store.types import LabelledPrediction, ModelStats, Question, Window
+from modelspan.store.types import LabelledPrediction, ModelStats, Question, ScoreSums, Window
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -48,6 +48,10 @@ class Store(Protocol):
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` with a recorded outcome, with their outputs."""
+        ...
+
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request."""
         ...
 
     def traces(self) -> TraceQueries:

@@ -32,7 +32,7 @@ from modelspan.sqlite._db import save_baseline as _save_baseline
 from modelspan.store._answers import parse_model
 from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_traces import SQLiteTraces
-from modelspan.store.types import DEFAULT_INTERVAL_SECONDS, LabelledPrediction, ModelStats, Question, Window
+from modelspan.store.types import DEFAULT_INTERVAL_SECONDS, LabelledPrediction, ModelStats, Question, ScoreSums, Window
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -145,6 +145,11 @@ class SQLiteStore:
         """Predictions of ``window`` with a recorded outcome, with their outputs (one SQL join)."""
         with self._lock:
             return extras.labelled_predictions(self.connection, window, model, version)
+
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): two SQL queries."""
+        with self._lock:
+            return extras.score_sums(self.connection, window, model, version, edges)
 
     # --- findings, outcomes, baselines, checkpoints -----------------------------------------
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:

@@ -235,5 +235,28 @@ class LabelledPrediction:
     trace_id: str | None
 
 
+@dataclass
+class ScoreSums:
+    """A window's predictions per (predicted label, interval of the recorded score): rows and score sum.
+
+    The score is ``ml.output.score`` (single-row calls) or row ``i`` of ``ml.output.scores`` paired with
+    row ``i`` of ``ml.output.labels`` (batches), the probability of the predicted label. Interval 0
+    lies below ``edges[0]``, interval ``len(edges)`` at or above the last edge, interval ``i`` in
+    ``[edges[i-1], edges[i])``. Counts and sums add across windows; performance estimation turns them
+    into exact sums of calibrated probabilities (docs/estimation.md). Rows without a label or with a
+    score outside [0, 1] are left out and counted in ``unscored``.
+    """
+
+    edges: tuple[float, ...]
+    cells: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
+    """(label, interval) -> (rows, sum of their scores)."""
+    unscored: int = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows counted in ``cells``."""
+        return sum(count for count, _ in self.cells.values())
+
+
 class StoreError(RuntimeError):
     """The store answered a question with an error (the backend's reason is in the message)."""

@@ -52,7 +52,7 @@ def test_saved_objects_is_the_committed_ndjson_and_ids_list_dependents_first() -
 
 def test_watches_without_a_url_only_log() -> None:
     watches = assets.watches()
-    assert len(watches) == 8
+    assert len(watches) == 9
     for body in watches.values():
         assert set(body["actions"]) == {"log"}
         assert body["throttle_period"] == "15m"
@@ -102,7 +102,7 @@ def test_bad_throttles_are_refused(throttle: str) -> None:
 
 def test_rules_without_connectors_have_no_actions() -> None:
     rules = assets.rules()
-    assert len(rules) == 8
+    assert len(rules) == 9
     assert all(body["actions"] == [] for body in rules.values())
 
 

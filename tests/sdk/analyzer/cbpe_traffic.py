@@ -1,0 +1,100 @@
+"""Synthetic truth for CBPE through the real SDK: x ~ N(mean, std²), y ~ Bernoulli(sigmoid(2x - shift)), a model
+scoring sigmoid(4x) (monotone but over-confident) whose ``predict_proba`` a real ``@modelspan.monitor`` records;
+the spans become the documents a store holds, spread over ``WINDOW``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import modelspan
+from modelspan import semconv
+from tests.store.elasticsearch.traffic import WINDOW, _moved
+
+MODEL, VERSION = "clf", "1"
+BATCH = 250  # <= semconv.MAX_ROW_OUTPUTS: every row's label and score is on its span
+__all__ = ["BATCH", "MODEL", "VERSION", "WINDOW", "Window", "expected_accuracy", "reference_baseline", "window"]
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def model_score(x: np.ndarray) -> np.ndarray:
+    return sigmoid(4.0 * x)
+
+
+def expected_accuracy(mean: float, std: float, shift: float = 0.0) -> float:
+    """E[P(y = ŷ)] with ŷ = [x > 0], by the trapezoid rule on a fine grid."""
+    x = np.linspace(mean - 12 * std, mean + 12 * std, 400_001)
+    density = np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+    p = sigmoid(2.0 * x - shift)
+    return float(np.trapezoid(np.where(x > 0, p, 1 - p) * density, x))
+
+
+def reference_baseline(rows: int = 50_000, seed: int = 19) -> modelspan.Baseline:
+    """A calibrated baseline learned on a labelled reference set drawn like the clean windows."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, rows)
+    y = (rng.random(rows) < sigmoid(2.0 * x)).astype(int)
+    score = model_score(x)
+    data = {"x": x, "predicted": (score > 0.5).astype(int), "label": y, "score": score}
+    return modelspan.Baseline.from_data(data, model=MODEL, version=VERSION, output="predicted",
+                                        prediction="predicted", target="label", scores="score")
+
+
+@dataclass
+class Window:
+    """One window of traffic: the documents, and each row's truth in call order."""
+
+    documents: list[dict[str, Any]]
+    score: np.ndarray
+    """P(class 1) per row (what the model's ``predict_proba`` said)."""
+    predicted: np.ndarray
+    actual: np.ndarray
+    prediction_ids: list[str]
+    """``<call id>:<row>`` per row, for ``record_outcomes``."""
+    spans: list[ReadableSpan]
+    """The spans behind ``documents``, at the same times: for the real Elasticsearch exporter."""
+
+
+def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, shift: float = 0.0,
+           singles: int = 0, batch: int = BATCH) -> Window:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(mean, std, rows)
+    actual = (rng.random(rows) < sigmoid(2.0 * x - shift)).astype(int)
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
+    exporter = InMemorySpanExporter()
+    modelspan.configure(tracer_provider=provider, exporter=exporter)
+
+    @modelspan.monitor(model=MODEL, version=VERSION, task="classification")
+    def predict_proba(features: Any) -> np.ndarray:
+        rows = features if isinstance(features, list) else [features]
+        s = model_score(np.array([row["x"] for row in rows], dtype=float))
+        matrix = np.column_stack([1.0 - s, s])
+        return matrix if isinstance(features, list) else matrix[0]
+
+    try:
+        for i in range(singles):
+            predict_proba({"x": float(x[i])})
+        for start in range(singles, rows, batch):
+            predict_proba([{"x": value} for value in x[start:start + batch].tolist()])
+            modelspan.force_flush()
+        modelspan.force_flush()
+        spans = list(exporter.get_finished_spans())
+    finally:
+        modelspan.shutdown()
+        provider.shutdown()
+    calls = singles + len(range(singles, rows, batch))
+    assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
+    documents, moved = _moved(spans, rng)
+    ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
+    prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(batch)]
+    score = model_score(x)
+    return Window(documents, score, (score > 0.5).astype(int), actual, prediction_ids[:rows], moved)
