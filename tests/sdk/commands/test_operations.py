@@ -149,8 +149,9 @@ def test_report_time_charts_fit_the_traffic_in_the_window(store: Path, tmp_path:
                        "2026-11-22T12:00:00Z", "--store", str(store))
     text = out.read_text()
     assert code == _exit.OK, err
-    assert "window 2026-11-21T12:00:00.000Z → 2026-11-22T12:00:00.000Z" in text
-    assert "time charts cover the traffic, 2026-11-22T09:" in text
+    assert 'data-start="2026-11-21T12:00:00.000Z" data-end="2026-11-22T12:00:00.000Z"' in text
+    assert "Window <b>2026-11-21 12:00:00</b> → <b>2026-11-22 12:00:00</b> UTC (24 h)" in text
+    assert "Time charts cover this version's traffic: 2026-11-22 09:" in text
 
 
 # --- the store is never damaged ------------------------------------------------------------------

@@ -51,7 +51,8 @@ def test_bar_heights_are_proportional_to_the_values_on_one_baseline() -> None:
 
 def test_stacked_bars_split_each_row_by_share() -> None:
     root = _svg_of(_svg.stacked_bars("p", [("baseline", {"a": 1.0, "b": 3.0}), ("now", {"a": 1.0})]))
-    widths = [float(e.get("width", "0")) for e in root.iter("{http://www.w3.org/2000/svg}rect")]
+    widths = [float(e.get("width", "0")) for e in root.iter("{http://www.w3.org/2000/svg}rect")
+              if e.get("class") == "bar"]
     assert len(widths) == 3 and abs(widths[1] - 3 * widths[0]) < 0.2 and abs(widths[2] - (widths[0] + widths[1])) < 0.2
 
 
