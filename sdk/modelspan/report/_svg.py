@@ -108,7 +108,7 @@ def line_chart(title: str, series: Sequence[Series], y_label: str, *, threshold:
     fits the points. Ticks fall on round times (``_text.time_ticks``).
     """
     if span is not None:  # intervals around the traffic, outside the axis, are not drawn
-        series = [dataclasses.replace(s, points=[p for p in s.points if span[0] <= p[0] <= span[1]]) for s in series]
+        series = [dataclasses.replace(s, points=[p for p in s.points if span[0] <= p[0] < span[1]]) for s in series]
     points = [p for s in series for p in s.points if math.isfinite(p[1])]
     if not points:
         return empty(title)
