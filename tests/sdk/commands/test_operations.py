@@ -85,13 +85,22 @@ def test_a_missing_store_is_named_and_never_created(argv: list[str], tmp_path: P
     assert not (tmp_path / "typo").exists()
 
 
-def test_an_empty_store_is_nothing_to_analyse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+READERS = [["analyze", "--once", "--no-write"], ["report", "--out", "{tmp}/r.html"], ["report", "--format", "json"]]
+"""Commands that read a window of model traffic: each says when there is none, and writes nothing."""
+
+
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: " ".join(a[:3]))
+def test_an_empty_store_is_nothing_to_analyse(argv: list[str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     from modelspan.store.sqlite import SQLiteStore
 
     SQLiteStore(tmp_path / "empty.db").close()
-    code, out, err = run(capsys, "analyze", "--once", "--store", str(tmp_path / "empty.db"))
-    assert code == _exit.NOTHING and "no problems" not in out
-    assert "holds no model spans: nothing to analyse" in one_line(err, "analyze")
+    _rollback_journal(tmp_path / "empty.db")
+    before = sha(tmp_path / "empty.db")
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--store", str(tmp_path / "empty.db"))
+    assert code == _exit.NOTHING and "no problems" not in out and out == ""
+    assert "holds no model spans: nothing to analyse" in one_line(err, argv[0])
+    assert sha(tmp_path / "empty.db") == before and not (tmp_path / "r.html").exists()
 
 
 def test_an_unknown_model_lists_the_known_ones(store: Path, planted: Traffic,
@@ -102,11 +111,13 @@ def test_an_unknown_model_lists_the_known_ones(store: Path, planted: Traffic,
     assert f"unknown model 'nosuch': {store} has {planted.baseline.model}" in one_line(err, "analyze")
 
 
-def test_a_window_without_traffic_says_where_the_traffic_is(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "analyze", "--once", "--since", "2026-11-23T10:00:00Z", "--until",
-                         "2026-11-23T11:00:00Z", "--no-write", "--store", str(store))
-    line = one_line(err, "analyze")
-    assert code == _exit.NOTHING and out == ""
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: " ".join(a[:3]))
+def test_a_window_without_traffic_says_where_the_traffic_is(argv: list[str], store: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--since", "2026-11-23T10:00:00Z",
+                         "--until", "2026-11-23T11:00:00Z", "--store", str(store))
+    line = one_line(err, argv[0])
+    assert code == _exit.NOTHING and out == "" and not (tmp_path / "r.html").exists()
     assert "no model traffic in 2026-11-23T10:00:00.000Z .. 2026-11-23T11:00:00.000Z" in line
     assert "the store has traffic from 2026-11-22T" in line and "use --since/--until" in line
 
@@ -122,6 +133,10 @@ def test_a_model_without_baseline_says_drift_was_not_analysed(planted: Traffic, 
     code, out, _ = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--no-write", "--format", "json",
                        "--store", str(path))
     assert any("has no baseline" in note for note in json.loads(out)["notes"])
+    code, _, err = run(capsys, "report", "--out", str(tmp_path / "r.html"), *WINDOW_ARGS, "--store", str(path))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == _exit.OK, err
+    assert "has no baseline, so its drift was not analysed" in page and "No data for drift" not in page
 
 
 def test_once_without_since_covers_traffic_up_to_now(planted: Traffic, tmp_path: Path,
