@@ -70,6 +70,26 @@ def _where_traffic_is(store: Store, model: str | None) -> str:
     return f"the store has traffic from {first} to {last}"
 
 
+def refuse_damaged(target: str | None) -> None:
+    """Quick-check an existing SQLite store, opened read-only, before a command writes into it.
+
+    A damaged page is refused before the writing open (which would switch the journal mode and add
+    to the damage); the file stays byte-identical. Elasticsearch stores and new files pass.
+    """
+    from modelspan.sqlite import NoStoreError, StoreFileError, integrity_problems
+    from modelspan.store import open_store
+
+    try:
+        store = open_store(target, read_only=True, create=False)
+    except NoStoreError:
+        return  # a new store is created by the writing open
+    with store:
+        connection = getattr(store, "connection", None)
+        if connection is not None and integrity_problems(connection, quick=True):
+            raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
+                                 "'modelspan store check' and restore the file from a backup")
+
+
 def baseline_notes(store: Store, analysis: Analysis, options: dict[str, Any]) -> list[str]:
     """One note per model version analysed against ``baseline`` without one: its drift was not analysed."""
     if options.get("reference") != "baseline":

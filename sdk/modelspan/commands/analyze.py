@@ -124,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
     window = None if scheduled else _window(args, since, until)  # every argument checked before the store opens
     if scheduled:
         _owed(since, args.every or args.window, args.since)
-    with open_store(args.store, read_only=args.no_write and not scheduled, create=False) as store:
+    writes = not (args.no_write and not scheduled)
+    if writes:
+        _output.refuse_damaged(args.store)  # findings are not written into a damaged file
+    with open_store(args.store, read_only=not writes, create=False) as store:
         if window is None:
             return _scheduled(store, args, options, since)
         return _once(store, args, options, window)

@@ -258,6 +258,12 @@ def test_a_damaged_page_is_found_and_never_written_to(store: Path, tmp_path: Pat
                        "--actual-column", "label", "--store", str(damaged))
     assert code == _exit.ERROR and "is damaged: nothing was written" in one_line(err, "outcomes")
     assert sha(damaged) == before
+    code, _, err = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--store", str(damaged))
+    assert code == _exit.ERROR and "is damaged: nothing was written" in one_line(err, "analyze")
+    assert sha(damaged) == before  # refused before the writing open could switch the journal mode
+    code, _, err = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--no-write", "--store", str(damaged))
+    assert code == _exit.ERROR and "the store cannot be read" in one_line(err, "analyze")
+    assert sha(damaged) == before
 
 
 def test_store_check_says_ok_on_a_sound_store(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
