@@ -93,7 +93,8 @@ def register(subparsers: Any) -> None:
                         "windows before the analysed one (default 0: fixed thresholds)")
     parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
                         "ELASTICSEARCH_URL, ./modelspan.db)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) or JSON: one document of schema modelspan.output/1 per window")
     parser.add_argument("--all", action="store_true", help="list every finding, not only the flagged ones")
     parser.add_argument("--no-write", action="store_true",
                         help="do not write findings back (with --once the store is opened read-only; scheduled runs "
