@@ -102,3 +102,25 @@ def baseline_notes(store: Store, analysis: Analysis, options: dict[str, Any]) ->
             notes.append(f"{stats.model} v{stats.version} has no baseline, so its drift was not analysed: "
                          f"{BASELINE_HELP}")
     return notes
+
+
+def sparse_notes(analysis: Analysis) -> list[str]:
+    """One note per model version with drift columns too sparse for a verdict: "not enough data" said
+    as such, so a window of a dozen calls never reads as "no problems found"."""
+    from modelspan.analyzer.drift import MIN_SAMPLES
+
+    sparse: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for doc in analysis.findings:
+        if doc.get(findings.TYPE) not in (findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT):
+            continue
+        counts = (doc.get(findings.SAMPLE_COUNT) or 0, doc.get(findings.REFERENCE_COUNT) or 0)
+        if min(counts) < MIN_SAMPLES:
+            sparse.setdefault((str(doc.get(findings.MODEL_NAME)), str(doc.get(findings.MODEL_VERSION))), []).append(doc)
+    notes = []
+    for (model, version), docs in sparse.items():
+        current = max(int(doc.get(findings.SAMPLE_COUNT) or 0) for doc in docs)
+        notes.append(f"{model} v{version}: not enough data for a drift verdict on {len(docs)} column(s) "
+                     f"({current} values in the window at most; {MIN_SAMPLES} are needed in the window and in "
+                     "its reference): analyse a longer window")
+    return notes
+

@@ -174,7 +174,7 @@ def _once(store: Store, args: argparse.Namespace, options: dict[str, Any], windo
 
     _output.check_traffic(store, window, args.model, args.store)
     analysis = analyze(store, window, progress=None if args.format == "json" else _progress, **options)
-    _show(analysis, args, _output.baseline_notes(store, analysis, options))
+    _show(analysis, args, _output.baseline_notes(store, analysis, options) + _output.sparse_notes(analysis))
     return _verdict(analysis, args.fail_on)
 
 
@@ -196,7 +196,7 @@ def _scheduled(store: Store, args: argparse.Namespace, options: dict[str, Any], 
     verdicts: list[int] = []
 
     def show(analysis: Any) -> None:
-        _show(analysis, args, _output.baseline_notes(store, analysis, options))
+        _show(analysis, args, _output.baseline_notes(store, analysis, options) + _output.sparse_notes(analysis))
         verdicts.append(_verdict(analysis, args.fail_on))
         sys.stdout.flush()
 

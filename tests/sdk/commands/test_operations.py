@@ -141,6 +141,23 @@ def test_a_model_without_baseline_says_drift_was_not_analysed(planted: Traffic, 
     assert "has no baseline, so its drift was not analysed" in page and "No data for drift" not in page
 
 
+def test_not_enough_data_is_said_not_no_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelspan.store import Window
+    from tests.sdk.report import wide
+
+    burst = Window.parse("2026-11-22T10:20:00Z", "2026-11-22T10:25:00Z")
+    path = wide.build(tmp_path / "few.db", features=3, drifting=0, burst=burst, calls=12)
+    _rollback_journal(path)
+    argv = ["analyze", "--once", "--since", "2026-11-22T10:00:00Z", "--until", "2026-11-22T11:00:00Z", "--no-write",
+            "--store", str(path)]
+    code, out, err = run(capsys, *argv)
+    assert code == _exit.OK and "no problems found" not in out
+    assert "no problems flagged among what could be analysed" in out
+    assert "wide v1: not enough data for a drift verdict on 4 column(s) (12 values in the window at most" in err
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    assert any("not enough data for a drift verdict" in note for note in json.loads(out)["notes"])
+
+
 def test_once_without_since_covers_traffic_up_to_now(planted: Traffic, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """Traffic of the last minutes is in the window of ``--once`` (not the last whole hour before it)."""
