@@ -20,7 +20,7 @@ from typing import Any
 
 from modelspan import findings as F
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.store import ColumnStats, ModelStats, Question, Store, Window
+from modelspan.store import ColumnStats, Interval, ModelStats, Question, Store, Window
 
 POINTS = 40
 """About this many intervals on the time charts, whatever the length of the traffic they cover."""
@@ -99,10 +99,8 @@ def collect(store: Store, window: Window) -> ReportData:
     reports = []
     for index, (name, version) in enumerate(versions):
         mine = [d for d in documents if d.get(F.MODEL_NAME) == name and d.get(F.MODEL_VERSION) == version]
-        step = questions[index].interval_seconds
-        busy = [i.start for i in answers[index].operations.intervals if i.calls]
         reports.append(ModelReport(name, version, answers[index], baselines[(name, version)], mine,
-                                   charted=_fitted(charted[index], busy, step)))
+                                   charted=_fitted(charted[index], answers[index].operations.intervals)))
     _distributions(reports, wanted, answers[len(versions):])
     return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window))
 
@@ -123,14 +121,21 @@ def traffic_windows(store: Store, window: Window, versions: Sequence[tuple[str, 
     step = max(1, int(window.seconds // SCAN_POINTS))
     scans = store.model_stats([dataclasses.replace(store.question(name, version, window), interval_seconds=step)
                                for name, version in versions]) if versions else []
-    return [_fitted(window, [i.start for i in scan.operations.intervals if i.calls], step) for scan in scans]
+    return [_fitted(window, scan.operations.intervals) for scan in scans]
 
 
-def _fitted(window: Window, busy: Sequence[_dt.datetime], step: int) -> Window:
+def _fitted(window: Window, intervals: Sequence[Interval]) -> Window:
+    """From the first to the end of the last interval with calls, within ``window``.
+
+    The length of an interval is read from the answer: a backend may merge the asked intervals
+    (Elasticsearch does, to stay under its bucket limit).
+    """
+    busy = [i.start for i in intervals if i.calls]
     if not busy:
         return window
+    step = intervals[1].start - intervals[0].start if len(intervals) > 1 else window.end - intervals[0].start
     start = max(window.start, min(busy))
-    end = min(window.end, max(busy) + _dt.timedelta(seconds=step))
+    end = min(window.end, max(busy) + step)
     if end <= start:
         return window
     missing = MIN_CHARTED - (end - start)
