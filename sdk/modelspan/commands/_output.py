@@ -62,11 +62,21 @@ def check_traffic(store: Store, window: Window, model: str | None, where: str | 
 
 
 def _where_traffic_is(store: Store, model: str | None) -> str:
-    time_range = getattr(store, "time_range", None)
-    found = time_range(model) if callable(time_range) else None
-    if not found:
-        return f"the store has traffic in the last {_ALL_TIME.days} days"
-    first, last = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in found)
+    """Where the traffic is, found through the Store protocol on any backend: a scan of the last
+    400 days in 400 intervals, then two of the part found each time (the last to a few seconds)."""
+    from modelspan.report import traffic_windows
+    from modelspan.store import Window
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    span = Window(now - _ALL_TIME, now + _dt.timedelta(days=1))
+    for _ in range(3):
+        versions = [(name, version) for name, version, _ in store.models(span) if model in (None, name)]
+        if not versions:
+            what = f"traffic of {model}" if model else "model traffic"
+            return f"the store has no {what} in the last {_ALL_TIME.days} days"
+        found = traffic_windows(store, span, versions)
+        span = Window(min(w.start for w in found), max(w.end for w in found))
+    first, last = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (span.start, span.end))
     return f"the store has traffic from {first} to {last}"
 
 
