@@ -28,7 +28,7 @@ padding:10px 14px;min-width:120px}.card b{display:block;font-size:20px}
 .grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 section.chart{background:#fff;border:1px solid #ddd;border-radius:6px;padding:10px;margin:8px 0;
 box-sizing:border-box;max-width:100%;min-width:0;overflow-x:auto}
-.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px;align-items:start}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:12px;align-items:start}
 figure.distribution{margin:0;min-width:0;overflow-x:auto;border:1px solid #eee;border-radius:4px;padding:6px}
 figcaption{font-size:12px;margin-bottom:4px;overflow-wrap:anywhere}
 figcaption b{display:block;font-size:13px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}

@@ -133,7 +133,7 @@ def _figure(item: Any) -> str:
             f"<small>{escape(item.summary)}</small></figcaption>{bars}</figure>")
 
 
-FIGURE_WIDTH = 380
+FIGURE_WIDTH = 360
 """Width of one distribution chart: three fit side by side on a 1280 px wide page."""
 
 
@@ -150,8 +150,8 @@ def data_quality(report: ModelReport) -> str:
             failed = int(getattr(columns[name], count))
             cells[(name, heading)] = (min(failed / values * 10, 1.0), (name, f"{check}_rate") in flagged, str(failed))
     grid = _svg.heatmap("data quality", names, [heading for _, heading, _ in QUALITY_CHECKS], cells)
-    table = _tables.findings_table([d for d in report.findings if d.get(F.TYPE) == F.TYPE_DATA_QUALITY
-                                    and d.get(F.FLAGGED)])
+    table = _tables.folded([d for d in report.findings if d.get(F.TYPE) == F.TYPE_DATA_QUALITY and d.get(F.FLAGGED)],
+                           "flagged data-quality findings")
     return chart("data_quality", "Data quality: failed values per feature and check (red frame = flagged)",
                  grid + table)
 

@@ -31,6 +31,13 @@ def findings_table(documents: Sequence[dict[str, Any]]) -> str:
             + "</table>")
 
 
+def folded(documents: Sequence[dict[str, Any]], what: str) -> str:
+    """``findings_table``, inside a closed ``<details>`` when longer than ``OVERVIEW_ROWS``."""
+    if len(documents) <= OVERVIEW_ROWS:
+        return findings_table(documents)
+    return f"<details><summary>{len(documents)} {escape(what)}</summary>{findings_table(documents)}</details>"
+
+
 def flagged_overview(documents: Sequence[dict[str, Any]]) -> str:
     """The flagged findings: one by one when few, else one row per type and the full table folded away."""
     if len(documents) <= OVERVIEW_ROWS:
@@ -49,8 +56,7 @@ def flagged_overview(documents: Sequence[dict[str, Any]]) -> str:
         rows.append(f'<tr><td class="flag">{escape(kind)}</td><td>{len(docs)}</td><td>{escape(worst)}</td>'
                     f"<td>{escape(listed)}</td></tr>")
     return ('<table class="grouped"><tr><th>type</th><th>flagged</th><th>worst severity</th><th>subjects</th></tr>'
-            + "".join(rows) + f"</table><details><summary>All {len(documents)} flagged findings</summary>"
-            + findings_table(documents) + "</details>")
+            + "".join(rows) + "</table>" + folded(documents, "flagged findings, one by one"))
 
 
 def incidents_section(documents: Sequence[dict[str, Any]]) -> str:
