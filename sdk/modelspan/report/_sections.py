@@ -12,12 +12,11 @@ import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
 from html import escape
-from typing import Any
 
 from modelspan import _time, semconv
 from modelspan import findings as F
 from modelspan.report import _svg, _tables
-from modelspan.report._data import ModelReport
+from modelspan.report._data import Distribution, ModelReport
 
 PERFORMANCE_METRICS = ("accuracy", "bucket_accuracy", "f1", "mae", "rmse")
 """Quality metrics charted over time (the findings table lists the rest)."""
@@ -124,7 +123,7 @@ def distributions(report: ModelReport) -> str:
     return chart("distributions", title, content)
 
 
-def _figure(item: Any) -> str:
+def _figure(item: Distribution) -> str:
     start, end = item.window.iso()
     bars = _svg.bar_chart(item.feature, item.labels, [(item.reference_kind, item.reference),
                                                       (f"{start[11:19]}-{end[11:19]}", item.current)],
