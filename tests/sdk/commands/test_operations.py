@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -258,6 +263,47 @@ def test_read_commands_never_write(argv: list[str], store: Path, tmp_path: Path,
     code, _, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--store", str(copy))
     assert code == _exit.OK, err
     assert sha(copy) == before
+
+
+def _without_write_permission(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run ``modelspan argv`` as a user who may read but not write the store: this user when it is not
+    root (the file is mode 0444), else the ``nobody`` user through ``setpriv`` (root writes any file)."""
+    if os.geteuid() != 0:
+        code, _, err = run(capsys, *argv)
+        return code, err
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: no user to whom the file is read-only")
+    done = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                           "modelspan.cli", *argv], capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (["analyze", "--once", *WINDOW_ARGS], _exit.ERROR, "is read-only: use a read command"),
+    (["outcomes", "load", "{tmp}/labels.csv", "--id-column", "id", "--actual-column", "label"], _exit.ERROR,
+     "is read-only: use a read command"),
+    (["analyze", "--once", *WINDOW_ARGS, "--no-write"], _exit.OK, ""),
+])
+def test_a_read_only_store_is_read_and_never_written(argv: list[str], code: int, message: str, store: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="modelspan-ro-"))  # not under pytest's 0700 folders: nobody reads it
+    try:
+        folder.chmod(0o755)
+        copy = folder / "store.db"
+        copy.write_bytes(store.read_bytes())
+        copy.chmod(0o444)
+        (folder / "labels.csv").write_text("id,label\na,1\n")
+        (folder / "labels.csv").chmod(0o444)
+        before, listing = sha(copy), sorted(p.name for p in folder.iterdir())
+        found, err = _without_write_permission([*[a.format(tmp=folder) for a in argv], "--store", str(copy)], capsys)
+        assert found == code, err
+        if message:
+            assert message in one_line(err, argv[0])
+        assert "Traceback" not in err and sha(copy) == before
+        assert sorted(p.name for p in folder.iterdir()) == listing
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_damaged_page_is_found_and_never_written_to(store: Path, tmp_path: Path,
