@@ -108,7 +108,8 @@ def performance_findings(context: Context, model: str, version: str, rows: Seque
         if value is not None:
             docs.append(document(
                 context, findings.TYPE_PERFORMANCE, model, version, name, flagged=False,
-                summary=f"{where}: {name} {number(value)} on {result.count} labelled predictions",
+                summary=f"{where}: {name}{_of_class(name, result)} {number(value)} on {result.count} labelled "
+                        "predictions",
                 fields={findings.METRIC_NAME: name, findings.METRIC_VALUE: float(value),
                    findings.SAMPLE_COUNT: result.count}))
     main = names[0] if is_classification(rows) else "mae"
@@ -122,6 +123,17 @@ def performance_findings(context: Context, model: str, version: str, rows: Seque
                     findings.SAMPLE_COUNT: len(part)}))
     docs.append(_drop(context, model, version, rows, reference_rows, bucket_seconds))
     return docs
+
+
+_PER_CLASS = ("precision", "recall", "f1", "specificity", "npv")
+
+
+def _of_class(name: str, result: Any) -> str:
+    """Which class a one-class metric is about: the positive one (binary), or a macro average."""
+    if name not in _PER_CLASS:
+        return ""
+    positive = getattr(result, "positive", None)
+    return f" of positive class {positive!r}" if positive is not None else " (macro average over the classes)"
 
 
 def _sides(context: Context, rows: Sequence[LabelledPrediction], reference_rows: Sequence[LabelledPrediction],
@@ -156,8 +168,12 @@ def _drop(context: Context, model: str, version: str, rows: Sequence[LabelledPre
         ref_n, n = int(ref_errors.size), int(errors.size)
         name = "mae"
     flagged = bool(worse and n >= MIN_LABELS and ref_n >= MIN_LABELS and p_value is not None and p_value < ALPHA)
-    summary = (f"{where}: labelled {name} {number(value)} (n={n}) vs {number(ref_value)} (n={ref_n}) in {against}, "
-               f"p={number(p_value)}")
+    if not ref_n:  # nothing to compare with: say so instead of "vs n/a (n=0) in nothing"
+        summary = (f"{where}: labelled {name} {number(value)} (n={n}), not compared: no reference labels (fewer "
+                   f"than {MIN_LABELS} in the reference window and a single bucket in this one)")
+    else:
+        summary = (f"{where}: labelled {name} {number(value)} (n={n}) vs {number(ref_value)} (n={ref_n}) in "
+                   f"{against}, p={number(p_value)}")
     if flagged:
         summary = f"model performance dropped: {summary}"
     return document(

@@ -62,12 +62,42 @@ def check_traffic(store: Store, window: Window, model: str | None, where: str | 
 
 
 def _where_traffic_is(store: Store, model: str | None) -> str:
-    time_range = getattr(store, "time_range", None)
-    found = time_range(model) if callable(time_range) else None
-    if not found:
-        return f"the store has traffic in the last {_ALL_TIME.days} days"
-    first, last = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in found)
+    """Where the traffic is, found through the Store protocol on any backend: a scan of the last
+    400 days in 400 intervals, then two of the part found each time (the last to a few seconds)."""
+    from modelspan.report import traffic_windows
+    from modelspan.store import Window
+
+    now = _dt.datetime.now(_dt.timezone.utc)
+    span = Window(now - _ALL_TIME, now + _dt.timedelta(days=1))
+    for _ in range(3):
+        versions = [(name, version) for name, version, _ in store.models(span) if model in (None, name)]
+        if not versions:
+            what = f"traffic of {model}" if model else "model traffic"
+            return f"the store has no {what} in the last {_ALL_TIME.days} days"
+        found = traffic_windows(store, span, versions)
+        span = Window(min(w.start for w in found), max(w.end for w in found))
+    first, last = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (span.start, span.end))
     return f"the store has traffic from {first} to {last}"
+
+
+def refuse_damaged(target: str | None) -> None:
+    """Quick-check an existing SQLite store, opened read-only, before a command writes into it.
+
+    A damaged page is refused before the writing open (which would switch the journal mode and add
+    to the damage); the file stays byte-identical. Elasticsearch stores and new files pass.
+    """
+    from modelspan.sqlite import NoStoreError, StoreFileError, integrity_problems
+    from modelspan.store import open_store
+
+    try:
+        store = open_store(target, read_only=True, create=False)
+    except NoStoreError:
+        return  # a new store is created by the writing open
+    with store:
+        connection = getattr(store, "connection", None)
+        if connection is not None and integrity_problems(connection, quick=True):
+            raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
+                                 "'modelspan store check' and restore the file from a backup")
 
 
 def baseline_notes(store: Store, analysis: Analysis, options: dict[str, Any]) -> list[str]:
@@ -82,3 +112,25 @@ def baseline_notes(store: Store, analysis: Analysis, options: dict[str, Any]) ->
             notes.append(f"{stats.model} v{stats.version} has no baseline, so its drift was not analysed: "
                          f"{BASELINE_HELP}")
     return notes
+
+
+def sparse_notes(analysis: Analysis) -> list[str]:
+    """One note per model version with drift columns too sparse for a verdict: "not enough data" said
+    as such, so a window of a dozen calls never reads as "no problems found"."""
+    from modelspan.analyzer.drift import MIN_SAMPLES
+
+    sparse: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for doc in analysis.findings:
+        if doc.get(findings.TYPE) not in (findings.TYPE_DRIFT, findings.TYPE_PREDICTION_DRIFT):
+            continue
+        counts = (doc.get(findings.SAMPLE_COUNT) or 0, doc.get(findings.REFERENCE_COUNT) or 0)
+        if min(counts) < MIN_SAMPLES:
+            sparse.setdefault((str(doc.get(findings.MODEL_NAME)), str(doc.get(findings.MODEL_VERSION))), []).append(doc)
+    notes = []
+    for (model, version), docs in sparse.items():
+        current = max(int(doc.get(findings.SAMPLE_COUNT) or 0) for doc in docs)
+        notes.append(f"{model} v{version}: not enough data for a drift verdict on {len(docs)} column(s) "
+                     f"({current} values in the window at most; {MIN_SAMPLES} are needed in the window and in "
+                     "its reference): analyse a longer window")
+    return notes
+

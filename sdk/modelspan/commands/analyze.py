@@ -93,7 +93,8 @@ def register(subparsers: Any) -> None:
                         "windows before the analysed one (default 0: fixed thresholds)")
     parser.add_argument("--store", help="SQLite file or Elasticsearch URL (default: MODELSPAN_STORE, "
                         "ELASTICSEARCH_URL, ./modelspan.db)")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) or JSON: one document of schema modelspan.output/1 per window")
     parser.add_argument("--all", action="store_true", help="list every finding, not only the flagged ones")
     parser.add_argument("--no-write", action="store_true",
                         help="do not write findings back (with --once the store is opened read-only; scheduled runs "
@@ -124,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
     window = None if scheduled else _window(args, since, until)  # every argument checked before the store opens
     if scheduled:
         _owed(since, args.every or args.window, args.since)
-    with open_store(args.store, read_only=args.no_write and not scheduled, create=False) as store:
+    writes = not (args.no_write and not scheduled)
+    if writes:
+        _output.refuse_damaged(args.store)  # findings are not written into a damaged file
+    with open_store(args.store, read_only=not writes, create=False) as store:
         if window is None:
             return _scheduled(store, args, options, since)
         return _once(store, args, options, window)
@@ -170,7 +174,7 @@ def _once(store: Store, args: argparse.Namespace, options: dict[str, Any], windo
 
     _output.check_traffic(store, window, args.model, args.store)
     analysis = analyze(store, window, progress=None if args.format == "json" else _progress, **options)
-    _show(analysis, args, _output.baseline_notes(store, analysis, options))
+    _show(analysis, args, _output.baseline_notes(store, analysis, options) + _output.sparse_notes(analysis))
     return _verdict(analysis, args.fail_on)
 
 
@@ -192,7 +196,7 @@ def _scheduled(store: Store, args: argparse.Namespace, options: dict[str, Any], 
     verdicts: list[int] = []
 
     def show(analysis: Any) -> None:
-        _show(analysis, args, _output.baseline_notes(store, analysis, options))
+        _show(analysis, args, _output.baseline_notes(store, analysis, options) + _output.sparse_notes(analysis))
         verdicts.append(_verdict(analysis, args.fail_on))
         sys.stdout.flush()
 

@@ -106,13 +106,17 @@ _WOULD = {"created": "would create", "updated": "would update", "unchanged": "wo
           "absent": "would find absent", "kept": "would keep", "skipped": "would skip"}
 
 
-def dry_run_summary(report: Any, directory: str, licence: str) -> str:
-    """What a run would do, said as a plan: no version or licence claimed as read from a cluster."""
+def dry_run_summary(report: Any, directory: str, licence: str, *, installs: bool = True) -> str:
+    """What a run would do, said as a plan: no version or licence claimed as read from a cluster.
+
+    ``installs``: setup (which says where alerts would go); teardown plans deletions only.
+    """
+    assumed = f"assumed (not read from a cluster): licence {licence} (--assume-license)"
     lines = [f"dry run: nothing sent; requests written to {directory}",
-             f"assumed (not read from a cluster): licence {licence} (--assume-license), alerting {report.alerting}"]
-    if report.alerts_to.startswith("nowhere"):
+             assumed + (f", alerting {report.alerting}" if installs else ", every object installed")]
+    if installs and report.alerts_to.startswith("nowhere"):
         lines.append("no alerts would be installed (--alerting none, or no Kibana URL for rules)")
-    elif report.alerts_to:
+    elif installs and report.alerts_to:
         lines.append(f"alerts would go to {report.alerts_to}")
     for action in report.actions:
         verb = _WOULD.get(action.outcome, f"would {action.outcome}")
@@ -129,7 +133,8 @@ def run_teardown(args: argparse.Namespace) -> int:
     except SetupError as exc:
         print(f"modelspan elastic teardown: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    print(report.summary())
+    print(dry_run_summary(report, args.dry_run, args.assume_license, installs=False) if args.dry_run
+          else report.summary())
     return 0
 
 

@@ -32,10 +32,13 @@ from modelspan.analyzer.experiments.definition import DEFAULT_TAUS, Definition
 def register(subparsers: Any) -> None:
     """Add the ``experiment`` sub-command (``create`` and ``show``)."""
     parser = subparsers.add_parser("experiment", help="champion/challenger and A/B experiments (create, show)",
-                                   description="Always-valid analysis of experiments (see docs/experiments.md).")
+                                   description="Always-valid analysis of experiments: fix the arms with 'create', "
+                                   "then 'show' the verdicts (details: python -m pydoc modelspan.commands.experiment).")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    create = actions.add_parser("create", help="fix an experiment's arms, weights and parameters")
-    create.add_argument("id")
+    create = actions.add_parser("create", help="fix an experiment's arms, weights and parameters",
+                                description="Record an experiment's arms, their designed shares, the control arm "
+                                "and the analysis parameters in the store, before its traffic is analysed.")
+    create.add_argument("id", help="the experiment's id (the value of its experiment attribute on spans)")
     create.add_argument("--arm", action="append", required=True, metavar="NAME=WEIGHT",
                         help="an arm and its designed share of units (repeat for each arm)")
     create.add_argument("--control", required=True, help="the arm effects are measured against")
@@ -47,11 +50,15 @@ def register(subparsers: Any) -> None:
                             help=f"mixture spread for {metric}, in its units (default {tau:g})")
     _store_argument(create)
     create.set_defaults(handler=run_create)
-    show = actions.add_parser("show", help="analyse an experiment; the exit code is a promotion gate")
-    show.add_argument("id")
+    show = actions.add_parser("show", help="analyse an experiment; the exit code is a promotion gate",
+                              description="Analyse an experiment's arms against its control with always-valid "
+                              "intervals and a sample-ratio check; the exit code is a CI/CD promotion gate (see "
+                              "python -m pydoc modelspan.commands.experiment).")
+    show.add_argument("id", help="the experiment's id, as given to 'create'")
     show.add_argument("--since", help="start (ISO 8601; default: the experiment's creation)")
     show.add_argument("--until", help="end (ISO 8601; default: now)")
-    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.add_argument("--format", choices=("table", "json"), default="table",
+                      help="table (default) or one JSON document")
     show.add_argument("--no-write", action="store_true", help="do not write findings back to the store")
     _store_argument(show)
     show.set_defaults(handler=run_show)

@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "incidents", help="application error/latency incidents and whether the model caused them",
         description="Detect error-rate and latency spikes per service and route from application spans and "
-        "correlate them with model findings through shared traces (see docs/incidents.md).")
+        "correlate them with model findings through shared traces (details: python -m pydoc "
+        "modelspan.commands.incidents).")
     parser.add_argument("--window", type=duration, default=_dt.timedelta(hours=1),
                         help="how far back from now (default 1h); ignored with --since")
     parser.add_argument("--since", help="window start (ISO 8601, UTC unless an offset is given)")
@@ -58,7 +59,8 @@ def register(subparsers: Any) -> None:
                         "application traffic then uses the previous window), previous, yesterday, last_week, "
                         "or START/END in ISO 8601")
     parser.add_argument("--analyze", action="store_true", help="run the model analysis over the window first")
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (default) or one JSON document of schema modelspan.output/1")
     parser.add_argument("--no-write", action="store_true", help="do not write findings back to the store")
     parser.set_defaults(handler=run)
 

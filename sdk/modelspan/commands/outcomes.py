@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelspan import outcomes
+from modelspan.commands import _output
 from modelspan.store import open_store
 
 CHUNK = 10_000
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"modelspan outcomes: {exc}", file=sys.stderr)
         return 2
-    _refuse_damaged(args.store)
+    _output.refuse_damaged(args.store)
     store = open_store(args.store)
     try:
         written = sum(outcomes.record_outcomes(rows[start:start + CHUNK], store=store)
@@ -57,21 +58,6 @@ def run(args: argparse.Namespace) -> int:
         store.close()
     print(f"recorded {written} outcomes from {args.file}")
     return 0
-
-
-def _refuse_damaged(target: str | None) -> None:
-    """An existing SQLite store is quick-checked, opened read-only, before outcomes are written into it."""
-    from modelspan.sqlite import NoStoreError, StoreFileError, integrity_problems
-
-    try:
-        store = open_store(target, read_only=True, create=False)
-    except NoStoreError:
-        return  # a new store is created by the writing open
-    with store:
-        connection = getattr(store, "connection", None)
-        if connection is not None and integrity_problems(connection, quick=True):
-            raise StoreFileError(f"{getattr(store, 'path', 'the store')} is damaged: nothing was written; run "
-                                 "'modelspan store check' and restore the file from a backup")
 
 
 def _rows(path: Path, id_column: str, actual_column: str, timestamp_column: str | None,

@@ -58,9 +58,12 @@ def window_from(args: argparse.Namespace, now: _dt.datetime | None = None) -> Wi
 
 
 
-
 def run(args: argparse.Namespace) -> int:
-    """Render the report (the store opened read-only); 2 on bad arguments or no store, 3 on errors."""
+    """Render the report (the store opened read-only).
+
+    Exit 2 on bad arguments, no store at the path, an empty store or a window without model traffic
+    (said in one line, with where the traffic is; no file is written); 3 on errors.
+    """
     from modelspan.report import render
     from modelspan.store import open_store
 
@@ -74,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.format == "json":
         with open_store(args.store, read_only=True) as store:
+            _output.check_traffic(store, window, None, args.store)
             print(json.dumps(_output.envelope("report", window, store.read_findings(window)), sort_keys=True))
         return 0
     with open_store(args.store, read_only=True) as store:
+        _output.check_traffic(store, window, None, args.store)  # no page that looks like "all quiet"
         path = render(store, window, args.out)
     start, end = window.iso()
     print(f"wrote {path} ({start} -> {end})")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from modelspan.report._data import ReportData, collect
+from modelspan.report._data import ReportData, collect, traffic_windows
 from modelspan.report._html import page
 from modelspan.store import Store, Window
 
-__all__ = ["ReportData", "collect", "render"]
+__all__ = ["ReportData", "collect", "render", "traffic_windows"]
 
 
 def render(store: Store, window: Window, out_path: str | os.PathLike[str], *, source: str | None = None) -> Path:

@@ -1,9 +1,12 @@
 """What the report shows, gathered from the store: nothing here computes a statistic.
 
 Findings come from ``store.read_findings`` (exactly what the CLI, Kibana and the alerts read);
-counts, percentiles and intervals from ``store.model_stats`` (the analyzer's own questions, in ONE
-call for every model version and every window a drifting feature is shown for). The only
-arithmetic is turning counts into shares for drawing.
+counts, percentiles and intervals from ``store.model_stats`` (the analyzer's own questions). Two
+calls: the first asks, per model version, for calls in ``SCAN_POINTS`` intervals of the window, to
+find the part of the window that holds traffic (five minutes of traffic in a 24-hour window are
+charted over those minutes, not squashed into one point); the second asks everything else, for
+every model version and every window a drifting feature is shown for. The only arithmetic is
+turning counts into shares for drawing.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import Any
 
 from modelspan import findings as F
 from modelspan.baseline import Baseline, FeatureProfile
-from modelspan.store import ColumnStats, ModelStats, Question, Store, Window
+from modelspan.store import ColumnStats, Interval, ModelStats, Question, Store, Window
 
 POINTS = 40
-"""About this many intervals on the time charts, whatever the window's length."""
+"""About this many intervals on the time charts, whatever the length of the traffic they cover."""
+SCAN_POINTS = 400
+"""Intervals of the first question, which finds where in the window the traffic is."""
 MIN_CHARTED = _dt.timedelta(minutes=2)
 """Shortest span the time charts cover (a single burst of calls still gets a few intervals)."""
 
@@ -36,6 +41,8 @@ class Distribution:
     reference: list[float]
     current: list[float]
     summary: str
+    strength: float = 0.0
+    """The finding's score over its threshold: the most drifted features are drawn first."""
 
 
 @dataclass
@@ -48,6 +55,8 @@ class ModelReport:
     baseline: Baseline | None
     findings: list[dict[str, Any]]
     distributions: list[Distribution] = field(default_factory=list)
+    charted: Window | None = None
+    """The part of the report's window the time charts cover: where this version had traffic."""
 
     @property
     def flagged(self) -> list[dict[str, Any]]:
@@ -65,21 +74,18 @@ class ReportData:
     """All findings in the window (model, application and incident findings)."""
     experiments: list[dict[str, Any]] = field(default_factory=list)
     """``experiment`` findings of analyses that ended in the window (experiments start before it)."""
-    charted: Window | None = None
-    """The part of the window the time charts cover (``traffic_window``)."""
 
 
 def collect(store: Store, window: Window) -> ReportData:
     """Ask the store for the window's model versions, statistics and findings."""
     documents = sorted(_read_findings(store, window), key=lambda d: str(d.get(F.WINDOW_START, "")))
     versions = [(name, version) for name, version, _ in store.models(window)]
-    baselines = {key: _baseline(store, *key) for key in versions}
-    charted = traffic_window(store, window)
-    interval = max(1, int(charted.seconds // POINTS))
+    baselines = {key: _baseline(store, key[0], key[1]) for key in versions}
+    charted = traffic_windows(store, window, versions)
     questions: list[Question] = []
-    for name, version in versions:
-        question = store.question(name, version, charted, baselines[(name, version)])
-        questions.append(dataclasses.replace(question, interval_seconds=interval))
+    for key, span in zip(versions, charted, strict=True):
+        question = store.question(key[0], key[1], span, baselines[key])
+        questions.append(dataclasses.replace(question, interval_seconds=max(1, int(span.seconds // POINTS))))
     wanted: list[tuple[int, dict[str, Any], Window]] = []  # (model index, drift finding, window asked)
     for index, (name, version) in enumerate(versions):
         for doc in _drifting(documents, name, version):
@@ -93,10 +99,10 @@ def collect(store: Store, window: Window) -> ReportData:
     reports = []
     for index, (name, version) in enumerate(versions):
         mine = [d for d in documents if d.get(F.MODEL_NAME) == name and d.get(F.MODEL_VERSION) == version]
-        reports.append(ModelReport(name, version, answers[index], baselines[(name, version)], mine))
+        reports.append(ModelReport(name, version, answers[index], baselines[(name, version)], mine,
+                                   charted=_fitted(charted[index], answers[index].operations.intervals)))
     _distributions(reports, wanted, answers[len(versions):])
-    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window),
-                      charted)
+    return ReportData(window, _dt.datetime.now(_dt.timezone.utc), reports, documents, _experiments(store, window))
 
 
 def _experiments(store: Any, window: Window) -> list[dict[str, Any]]:
@@ -105,14 +111,31 @@ def _experiments(store: Any, window: Window) -> list[dict[str, Any]]:
     return [d for d in documents if start <= str(d.get(F.WINDOW_END, "")) <= end]
 
 
-def traffic_window(store: Store, window: Window) -> Window:
-    """The part of ``window`` that holds model traffic, at least ``MIN_CHARTED`` long: five minutes of
-    traffic in a 24-hour window are charted over those minutes, not squashed into one interval."""
-    time_range = getattr(store, "time_range", None)
-    found = time_range() if callable(time_range) else None
-    if not found:
+def traffic_windows(store: Store, window: Window, versions: Sequence[tuple[str, str]]) -> list[Window]:
+    """Per model version, the part of ``window`` that holds its calls, at least ``MIN_CHARTED`` long.
+
+    One question per version for its calls in ``SCAN_POINTS`` intervals (no columns: cheap on
+    either backend); the traffic lies between the first and the last interval with calls. The
+    charts' own, finer intervals then trim it again (``collect``).
+    """
+    step = max(1, int(window.seconds // SCAN_POINTS))
+    scans = store.model_stats([dataclasses.replace(store.question(name, version, window), interval_seconds=step)
+                               for name, version in versions]) if versions else []
+    return [_fitted(window, scan.operations.intervals) for scan in scans]
+
+
+def _fitted(window: Window, intervals: Sequence[Interval]) -> Window:
+    """From the first to the end of the last interval with calls, within ``window``.
+
+    The length of an interval is read from the answer: a backend may merge the asked intervals
+    (Elasticsearch does, to stay under its bucket limit).
+    """
+    busy = [i.start for i in intervals if i.calls]
+    if not busy:
         return window
-    start, end = max(window.start, found[0]), min(window.end, found[1] + _dt.timedelta(seconds=1))
+    step = intervals[1].start - intervals[0].start if len(intervals) > 1 else window.end - intervals[0].start
+    start = max(window.start, min(busy))
+    end = min(window.end, max(busy) + step)
     if end <= start:
         return window
     missing = MIN_CHARTED - (end - start)
@@ -168,7 +191,14 @@ def _distributions(reports: list[ModelReport], wanted: list[tuple[int, dict[str,
         else:
             kind, ref = "baseline profile", _profile_counts(profile, len(labels))
         report.distributions.append(Distribution(feature, asked, kind, labels, _shares(ref), _shares(cur),
-                                                 str(doc.get(F.SUMMARY, ""))))
+                                                 str(doc.get(F.SUMMARY, "")), _strength(doc)))
+
+
+def _strength(doc: dict[str, Any]) -> float:
+    score, threshold = doc.get(F.TEST_SCORE), doc.get(F.TEST_THRESHOLD)
+    if isinstance(score, (int, float)) and isinstance(threshold, (int, float)) and threshold > 0:
+        return float(score) / float(threshold)
+    return 0.0
 
 
 def _counts(profile: FeatureProfile, column: ColumnStats) -> tuple[list[str], list[float]]:

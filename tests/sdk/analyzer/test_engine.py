@@ -242,3 +242,19 @@ def test_qps_is_scaled_by_the_sample_rate_and_sub_modules_follow(planted: Traffi
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_performance_summaries_name_the_positive_class_and_a_missing_reference() -> None:
+    """Issue 14: "precision 0.9" of which class, and never "vs n/a (n=0) in nothing"."""
+    rows = [_labelled(5, i % 10 != 0, i) for i in range(100)]  # one bucket, no reference labels
+    context = Context(WINDOW, "baseline", REFERENCE, "now")
+    docs = {d[findings.METRIC_NAME]: d for d in performance_findings(context, "m", "1", rows, [], 3600.0)
+            if not d[findings.ID].startswith("quality:m:1:accuracy_drop")}
+    assert "precision of positive class 'yes' 0.9 on 100 labelled predictions" in docs["precision"][findings.SUMMARY]
+    assert "recall of positive class 'yes'" in docs["recall"][findings.SUMMARY]
+    assert "of positive class" not in docs["accuracy"][findings.SUMMARY]
+    drop = next(d for d in performance_findings(context, "m", "1", rows, [], 3600.0)
+            if d[findings.ID].startswith("quality:m:1:accuracy_drop"))
+    assert not drop[findings.FLAGGED]
+    assert "labelled accuracy 0.9 (n=100), not compared: no reference labels" in drop[findings.SUMMARY]
+    assert "n/a" not in drop[findings.SUMMARY] and "in nothing" not in drop[findings.SUMMARY]

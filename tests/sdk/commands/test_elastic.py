@@ -76,6 +76,37 @@ def test_dry_run_writes_files_and_sends_nothing(stack: FakeStack, tmp_path: Path
     assert "Elasticsearch 9" not in out and "\ncreated" not in out
 
 
+@pytest.mark.parametrize(("extra", "where"), [
+    ([], "no alerts would be installed (--alerting none, or no Kibana URL for rules)"),
+    (["--assume-license", "trial"], "alerts would go to the watch history only (no --webhook-url)"),
+    (["--assume-license", "trial", "--webhook-url", "https://hooks.example/x"],
+     "alerts would go to the watch history and https://hooks.example/x"),
+])
+def test_dry_run_says_where_alerts_would_go(extra: list[str], where: str, stack: FakeStack, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a Kibana URL: Watcher when the assumed licence has it, else no alerts, said as such."""
+    assert cli.main(["elastic", "setup", "--es-url", stack.es_url, "--dry-run", str(tmp_path), *extra]) == 0
+    assert stack.take() == []
+    text = capsys.readouterr().out
+    assert where in text.splitlines()
+    assert "would create" in text and "Elasticsearch 9" not in text and "\ncreated" not in text
+
+
+def test_teardown_dry_run_plans_deletions_and_claims_nothing(stack: FakeStack, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "plan"
+    argv = ["elastic", "teardown", "--es-url", stack.es_url, "--kibana-url", stack.kibana_url, "--dry-run", str(out)]
+    assert cli.main(argv) == 0
+    assert stack.take() == []
+    assert any(json.loads(path.read_text())["method"] == "DELETE" for path in out.iterdir())
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == f"dry run: nothing sent; requests written to {out}"
+    assert "assumed (not read from a cluster): licence basic" in lines[1]
+    assert "would delete dashboard modelspan-overview" in text
+    assert "Elasticsearch 9" not in text and not any(line.startswith("deleted") for line in lines)
+
+
 def test_teardown_and_roles(stack: FakeStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["elastic", "setup", "--es-url", stack.es_url, "--kibana-url", stack.kibana_url]) == 0
     assert cli.main(["elastic", "teardown", "--es-url", stack.es_url, "--kibana-url", stack.kibana_url]) == 0

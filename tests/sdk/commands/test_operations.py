@@ -2,15 +2,24 @@
 that the file is byte-identical afterwards (sha256 before and after) and that nothing was created.
 
 Every case runs the real ``modelspan`` entry point (``modelspan.cli.main``) on real SQLite files and,
-for Elasticsearch, a loopback port nothing listens on.
+for Elasticsearch, a loopback port nothing listens on. The rest of the table lives beside the code it
+tests: help texts in ``test_help.py``, dry runs of ``elastic setup``/``teardown`` in ``test_elastic.py``,
+performance summaries in ``tests/sdk/analyzer/test_engine.py``, and the HTML report (fitted time
+axes, layout measured in Chromium with 1 and 50 drifting features and a 5-minute burst, both
+backends) in ``tests/sdk/report/``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,13 +94,22 @@ def test_a_missing_store_is_named_and_never_created(argv: list[str], tmp_path: P
     assert not (tmp_path / "typo").exists()
 
 
-def test_an_empty_store_is_nothing_to_analyse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+READERS = [["analyze", "--once", "--no-write"], ["report", "--out", "{tmp}/r.html"], ["report", "--format", "json"]]
+"""Commands that read a window of model traffic: each says when there is none, and writes nothing."""
+
+
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: " ".join(a[:3]))
+def test_an_empty_store_is_nothing_to_analyse(argv: list[str], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     from modelspan.store.sqlite import SQLiteStore
 
     SQLiteStore(tmp_path / "empty.db").close()
-    code, out, err = run(capsys, "analyze", "--once", "--store", str(tmp_path / "empty.db"))
-    assert code == _exit.NOTHING and "no problems" not in out
-    assert "holds no model spans: nothing to analyse" in one_line(err, "analyze")
+    _rollback_journal(tmp_path / "empty.db")
+    before = sha(tmp_path / "empty.db")
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--store", str(tmp_path / "empty.db"))
+    assert code == _exit.NOTHING and "no problems" not in out and out == ""
+    assert "holds no model spans: nothing to analyse" in one_line(err, argv[0])
+    assert sha(tmp_path / "empty.db") == before and not (tmp_path / "r.html").exists()
 
 
 def test_an_unknown_model_lists_the_known_ones(store: Path, planted: Traffic,
@@ -102,11 +120,13 @@ def test_an_unknown_model_lists_the_known_ones(store: Path, planted: Traffic,
     assert f"unknown model 'nosuch': {store} has {planted.baseline.model}" in one_line(err, "analyze")
 
 
-def test_a_window_without_traffic_says_where_the_traffic_is(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "analyze", "--once", "--since", "2026-11-23T10:00:00Z", "--until",
-                         "2026-11-23T11:00:00Z", "--no-write", "--store", str(store))
-    line = one_line(err, "analyze")
-    assert code == _exit.NOTHING and out == ""
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: " ".join(a[:3]))
+def test_a_window_without_traffic_says_where_the_traffic_is(argv: list[str], store: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *[a.format(tmp=tmp_path) for a in argv], "--since", "2026-11-23T10:00:00Z",
+                         "--until", "2026-11-23T11:00:00Z", "--store", str(store))
+    line = one_line(err, argv[0])
+    assert code == _exit.NOTHING and out == "" and not (tmp_path / "r.html").exists()
     assert "no model traffic in 2026-11-23T10:00:00.000Z .. 2026-11-23T11:00:00.000Z" in line
     assert "the store has traffic from 2026-11-22T" in line and "use --since/--until" in line
 
@@ -122,6 +142,27 @@ def test_a_model_without_baseline_says_drift_was_not_analysed(planted: Traffic, 
     code, out, _ = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--no-write", "--format", "json",
                        "--store", str(path))
     assert any("has no baseline" in note for note in json.loads(out)["notes"])
+    code, _, err = run(capsys, "report", "--out", str(tmp_path / "r.html"), *WINDOW_ARGS, "--store", str(path))
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == _exit.OK, err
+    assert "has no baseline, so its drift was not analysed" in page and "No data for drift" not in page
+
+
+def test_not_enough_data_is_said_not_no_problems(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from modelspan.store import Window
+    from tests.sdk.report import wide
+
+    burst = Window.parse("2026-11-22T10:20:00Z", "2026-11-22T10:25:00Z")
+    path = wide.build(tmp_path / "few.db", features=3, drifting=0, burst=burst, calls=12)
+    _rollback_journal(path)
+    argv = ["analyze", "--once", "--since", "2026-11-22T10:00:00Z", "--until", "2026-11-22T11:00:00Z", "--no-write",
+            "--store", str(path)]
+    code, out, err = run(capsys, *argv)
+    assert code == _exit.OK and "no problems found" not in out
+    assert "no problems flagged among what could be analysed" in out
+    assert "wide v1: not enough data for a drift verdict on 4 column(s) (12 values in the window at most" in err
+    code, out, _ = run(capsys, *argv, "--format", "json")
+    assert any("not enough data for a drift verdict" in note for note in json.loads(out)["notes"])
 
 
 def test_once_without_since_covers_traffic_up_to_now(planted: Traffic, tmp_path: Path,
@@ -149,8 +190,9 @@ def test_report_time_charts_fit_the_traffic_in_the_window(store: Path, tmp_path:
                        "2026-11-22T12:00:00Z", "--store", str(store))
     text = out.read_text()
     assert code == _exit.OK, err
-    assert "window 2026-11-21T12:00:00.000Z → 2026-11-22T12:00:00.000Z" in text
-    assert "time charts cover the traffic, 2026-11-22T09:" in text
+    assert 'data-start="2026-11-21T12:00:00.000Z" data-end="2026-11-22T12:00:00.000Z"' in text
+    assert "Window <b>2026-11-21 12:00:00</b> → <b>2026-11-22 12:00:00</b> UTC (24 h)" in text
+    assert "Time charts cover this version's traffic: 2026-11-22 09:" in text
 
 
 # --- the store is never damaged ------------------------------------------------------------------
@@ -225,6 +267,47 @@ def test_read_commands_never_write(argv: list[str], store: Path, tmp_path: Path,
     assert sha(copy) == before
 
 
+def _without_write_permission(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Run ``modelspan argv`` as a user who may read but not write the store: this user when it is not
+    root (the file is mode 0444), else the ``nobody`` user through ``setpriv`` (root writes any file)."""
+    if os.geteuid() != 0:
+        code, _, err = run(capsys, *argv)
+        return code, err
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: no user to whom the file is read-only")
+    done = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                           "modelspan.cli", *argv], capture_output=True, text=True, timeout=120, check=False)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (["analyze", "--once", *WINDOW_ARGS], _exit.ERROR, "is read-only: use a read command"),
+    (["outcomes", "load", "{tmp}/labels.csv", "--id-column", "id", "--actual-column", "label"], _exit.ERROR,
+     "is read-only: use a read command"),
+    (["analyze", "--once", *WINDOW_ARGS, "--no-write"], _exit.OK, ""),
+])
+def test_a_read_only_store_is_read_and_never_written(argv: list[str], code: int, message: str, store: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="modelspan-ro-"))  # not under pytest's 0700 folders: nobody reads it
+    try:
+        folder.chmod(0o755)
+        copy = folder / "store.db"
+        copy.write_bytes(store.read_bytes())
+        copy.chmod(0o444)
+        (folder / "labels.csv").write_text("id,label\na,1\n")
+        (folder / "labels.csv").chmod(0o444)
+        before, listing = sha(copy), sorted(p.name for p in folder.iterdir())
+        found, err = _without_write_permission([*[a.format(tmp=folder) for a in argv], "--store", str(copy)], capsys)
+        assert found == code, err
+        if message:
+            assert message in one_line(err, argv[0])
+        assert "Traceback" not in err and sha(copy) == before
+        assert sorted(p.name for p in folder.iterdir()) == listing
+    finally:
+        shutil.rmtree(folder)
+
+
 def test_a_damaged_page_is_found_and_never_written_to(store: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     damaged = tmp_path / "damaged.db"
@@ -241,6 +324,12 @@ def test_a_damaged_page_is_found_and_never_written_to(store: Path, tmp_path: Pat
     code, _, err = run(capsys, "outcomes", "load", str(tmp_path / "labels.csv"), "--id-column", "id",
                        "--actual-column", "label", "--store", str(damaged))
     assert code == _exit.ERROR and "is damaged: nothing was written" in one_line(err, "outcomes")
+    assert sha(damaged) == before
+    code, _, err = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--store", str(damaged))
+    assert code == _exit.ERROR and "is damaged: nothing was written" in one_line(err, "analyze")
+    assert sha(damaged) == before  # refused before the writing open could switch the journal mode
+    code, _, err = run(capsys, "analyze", "--once", *WINDOW_ARGS, "--no-write", "--store", str(damaged))
+    assert code == _exit.ERROR and "the store cannot be read" in one_line(err, "analyze")
     assert sha(damaged) == before
 
 
@@ -351,18 +440,3 @@ def test_version_and_verbose_traceback(tmp_path: Path, capsys: pytest.CaptureFix
     bad.write_text("not a database")
     code, _, err = run(capsys, "-v", "analyze", "--once", "--store", str(bad))
     assert code == _exit.ERROR and "Traceback" in err and err.rstrip().splitlines()[-1].startswith("modelspan")
-
-
-@pytest.mark.parametrize("action", ["setup", "teardown", "roles"])
-def test_elastic_actions_describe_themselves(action: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["elastic", action, "--help"])
-    lines = capsys.readouterr().out.split("\n\n")
-    assert len(lines) > 1 and not lines[1].lstrip().startswith(("options:", "positional"))
-
-
-def test_help_points_at_documentation_a_wheel_has(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["analyze", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert "docs/" not in text and "python -m pydoc modelspan.commands.analyze" in text
