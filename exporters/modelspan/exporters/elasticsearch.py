@@ -23,22 +23,25 @@ Example (``modelspan.configure(exporter="elasticsearch")`` does the same from th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.exporters import _bulk
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
+from modelspan.exporters._profiles import encode_profiles, process_token
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters._sender import Sender
 from modelspan.exporters._spool import Spool
@@ -94,6 +97,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         dynamic_ids: bool | None = None,
         max_queued_batches: int = 8,
         start: bool = True,
+        profile_namespace: str | None = None,
     ) -> None:
         settings = resolve_settings(url, api_key=api_key, username=username, password=password,
                                     cloud_id=cloud_id, ca_certs=ca_certs, verify_certs=verify_certs,
@@ -114,6 +118,9 @@ class ElasticsearchSpanExporter(SpanExporter):
         self._span_events = span_events
         self.dynamic_ids = _flag(dynamic_ids, ENV_DYNAMIC_ID)
         self._closed = False
+        self.profile_namespace = profile_namespace
+        self._process = process_token()
+        self._flushes = itertools.count()
         probe = backoff or Backoff(initial=0.5, maximum=10.0)
         self._sender = Sender(self._delivery, self.spool, self.counters, timeout=self.timeout,
                               max_queued=max_queued_batches, probe_backoff=probe)
@@ -149,6 +156,32 @@ class ElasticsearchSpanExporter(SpanExporter):
             _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
             return SpanExportResult.FAILURE
 
+    def export_profiles(self, profiles: Sequence[Any]) -> int:
+        """Append one flush of profiles to ``metrics-modelspan.profile-<namespace>`` (docs/profiles.md).
+
+        Same path as spans: the sender thread, retries, the spool while Elasticsearch is down, the
+        dead-letter file for what can never be stored, and the same counters. The namespace is
+        ``profile_namespace``, else the one ``modelspan.configure`` gives model spans, else ``default``.
+        Returns the documents handed over; raises when they could not be kept (shut down, spool full),
+        which ``modelspan.instrumentation._profiles`` counts and logs.
+        """
+        if self._closed:
+            raise RuntimeError("the Elasticsearch exporter is shut down")
+        from modelspan.instrumentation._config import STATE
+
+        namespace = self.profile_namespace or STATE.namespace or layout.DEFAULT_NAMESPACE
+        items, rejected = encode_profiles(profiles, namespace, self._process, next(self._flushes))
+        self.counters.add("exported", len(profiles))
+        kept = True
+        if rejected:
+            self.counters.add("unencodable", len(rejected))
+            kept = self._delivery.dead_letter(rejected)
+        if items and not self._sender.submit(items):
+            kept = False
+        if not kept:
+            raise RuntimeError(f"{len(profiles)} profiles could not all be kept (see the exporter's stats())")
+        return len(items)
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Send what is queued and replay the spool; True when nothing is left waiting.
 
@@ -183,6 +216,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         # a forked child (gunicorn preload) has no replayer thread and must not share sockets
         self._transport = Transport(self._transport.settings)
         self._delivery.transport = self._transport
+        self._process = process_token()  # the child's profile documents are its own
         self._sender.after_fork()
 
 

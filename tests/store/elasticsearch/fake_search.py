@@ -2,7 +2,7 @@
 
 Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists;
 filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
-percentiles, date_histogram, top_hits). A row may stand for ``weight`` identical spans, so a
+percentiles, date_histogram, top_hits); metrics over a ``histogram`` field weigh each value by its count. A row may stand for ``weight`` identical spans, so a
 million spans stay cheap to hold while every count, sum and percentile is still computed, not
 canned. Percentiles are exact (weighted nearest rank) where Elasticsearch uses t-digest estimates.
 Buckets are counted per search the way ``search.max_buckets`` counts them.
@@ -126,6 +126,9 @@ def _numbers(rows: Rows, path: str, missing: Any = None) -> Iterator[tuple[float
         if not values and missing is not None:
             values = [missing]
         for value in values:
+            if isinstance(value, dict):  # a ``histogram`` field: each value stands for its count
+                yield from ((float(v), weight * int(c)) for v, c in zip(value["values"], value["counts"], strict=True))
+                continue
             yield float(value), weight
 
 
