@@ -8,6 +8,7 @@ be encoded is dead-lettered with the reason while the others are stored.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.instrumentation._profiles import Profile, _Profiles
 from modelspan.store._es_profiles import profile_body
 from modelspan.store.types import Question, Window
+from tests.contract.tsc import Case, bulk_groups, typecheck
 from tests.exporters.bulk_server import BulkServer, Fault
 
 MINUTE = 60 * 10**9
@@ -131,3 +133,17 @@ def test_the_histogram_keeps_the_sketch() -> None:
     histogram = profiles.latency_histogram(profile.buckets, profile.zeros)
     assert histogram["values"] == sorted(histogram["values"]) and histogram["counts"] == [1, 2, 1]
     assert quantile(profile.buckets, profile.zeros, 0.5) in histogram["values"]
+
+
+def test_the_bulk_body_of_profiles_is_a_bulk_request(tmp_path: Path) -> None:
+    with BulkServer(record=True) as server:
+        setup(server.url)
+        exporter = _exporter(server, tmp_path)
+        try:
+            exporter.export_profiles(_recorded([1_000, 2_000_000, 0]) + _recorded([5], module="scorer"))
+            assert exporter.force_flush(10_000)
+        finally:
+            exporter.shutdown()
+        lines = [json.loads(line) for body in server.bodies for line in body.splitlines() if line]
+    assert len(lines) == 4 and lines[0]["create"]["_index"] == "metrics-modelspan.profile-test"
+    typecheck([Case("profiles bulk", "BulkBody", bulk_groups(lines))])
