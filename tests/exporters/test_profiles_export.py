@@ -63,10 +63,11 @@ def test_profiles_are_stored_with_the_latency_as_a_histogram(server: BulkServer,
     finally:
         exporter.shutdown()
     (document,) = _stored(server)
-    body = document["profile"]
-    assert isinstance(body, dict) and body["calls"] == 201 and body["errors"] == 41 and body["spans"] == 101
+    body = {key.removeprefix("ml.profile."): value for key, value in document["metrics"].items()}  # type: ignore[attr-defined]
+    assert body["calls"] == 201 and body["errors"] == 41 and body["spans"] == 101 and body["rows"] == 402.0
     assert body["latency"]["values"][0] == 0.0 and sum(body["latency"]["counts"]) == 201
     assert body["latency_sum"] == sum(latencies) and body["latency_min"] == 0 and body["latency_max"] == max(latencies)
+    assert document["attributes"]["ml.profile.kind"] == "operations"  # type: ignore[index]
     assert exporter.stats()["stored"] == 1 and not exporter.dead_letters.read()
     # percentiles over the stored histogram are the sketch's: within 1 % of the exact order statistic
     question = Question("churn", "3", WINDOW, 600)

@@ -6,13 +6,19 @@ interval). In Elasticsearch each process flush of one key is one document (long 
 
     {"@timestamp": "2026-12-03T10:00:00.000Z",                 interval start
      "data_stream": {"type": "metrics", "dataset": "modelspan.profile", "namespace": "default"},
-     "attributes": {"ml.model.name": "churn", "ml.model.version": "3", "ml.module.name": ""},
-     "profile": {"kind": "operations", "process": "4711-9f2c...", "interval_s": 60,
-                 "calls": 120, "errors": 2, "rows": 480.0, "spans": 118, "dropped": 0,
-                 "latency": {"values": [0.0, 1.21e6, ...], "counts": [0, 40, ...]},
-                 "latency_sum": 151000000, "latency_min": 1190000, "latency_max": 2400000}}
+     "attributes": {"ml.model.name": "churn", "ml.model.version": "3", "ml.module.name": "",
+                    "ml.profile.kind": "operations", "ml.profile.process": "4711-9f2c...",
+                    "ml.profile.interval_s": 60.0},
+     "metrics": {"ml.profile.calls": 120, "ml.profile.errors": 2, "ml.profile.rows": 480.0,
+                 "ml.profile.spans": 118, "ml.profile.dropped": 0,
+                 "ml.profile.latency": {"values": [0.0, 1.21e6, ...], "counts": [1, 40, ...]},
+                 "ml.profile.latency_sum": 151000000, "ml.profile.latency_min": 0,
+                 "ml.profile.latency_max": 2400000}}
 
-``attributes.ml.module.name`` is ``""`` for the model's own calls. ``profile.latency`` is a
+The shape is the OTel Collector's ``otel`` mapping mode for metrics (dimensions under
+``attributes``, values under ``metrics.<metric name>``), so profiles sent as OTel metrics could
+index into the same fields (docs/profiles.md says what that path still lacks).
+``attributes.ml.module.name`` is ``""`` for the model's own calls. ``metrics.ml.profile.latency`` is a
 ``histogram`` field: ``values`` are the DDSketch bucket representatives (``modelspan._sketch``,
 within 1 % of every latency in the bucket; ``0`` for latencies below 1 ns) and ``counts`` their
 calls, so Elasticsearch's ``percentiles`` aggregate the merged sketch of any set of documents;
@@ -48,24 +54,52 @@ PATTERN: Final = f"{TYPE}-{DATASET}-*"
 KIND_OPERATIONS: Final = "operations"
 """``profile.kind`` of the call statistics (calls, errors, rows, spans, latency)."""
 
+PREFIX: Final = "ml.profile."
+"""Metric and attribute names of profiles (``ml.profile.calls``, ...): OTel-style dotted names."""
+METRICS: Final = "metrics"
+"""Where the Collector's ``otel`` mode puts metric values (``metrics.<metric name>``); ours too."""
+CALLS_METRIC: Final = PREFIX + "calls"
+ERRORS_METRIC: Final = PREFIX + "errors"
+ROWS_METRIC: Final = PREFIX + "rows"
+SPANS_METRIC: Final = PREFIX + "spans"
+DROPPED_METRIC: Final = PREFIX + "dropped"
+LATENCY_METRIC: Final = PREFIX + "latency"
+LATENCY_SUM_METRIC: Final = PREFIX + "latency_sum"
+LATENCY_MIN_METRIC: Final = PREFIX + "latency_min"
+LATENCY_MAX_METRIC: Final = PREFIX + "latency_max"
+KIND_ATTRIBUTE: Final = PREFIX + "kind"
+PROCESS_ATTRIBUTE: Final = PREFIX + "process"
+INTERVAL_ATTRIBUTE: Final = PREFIX + "interval_s"
+
 MODEL: Final = attr(semconv.MODEL_NAME)
 VERSION: Final = attr(semconv.MODEL_VERSION)
 MODULE: Final = attr(semconv.MODULE_NAME)
-KIND: Final = "profile.kind"
-PROCESS: Final = "profile.process"
-INTERVAL: Final = "profile.interval_s"
-CALLS: Final = "profile.calls"
-ERRORS: Final = "profile.errors"
-ROWS: Final = "profile.rows"
-SPANS: Final = "profile.spans"
+KIND: Final = attr(KIND_ATTRIBUTE)
+PROCESS: Final = attr(PROCESS_ATTRIBUTE)
+INTERVAL: Final = attr(INTERVAL_ATTRIBUTE)
+
+
+def metric(name: str) -> str:
+    """Document field of metric ``name``.
+
+    >>> metric(CALLS_METRIC)
+    'metrics.ml.profile.calls'
+    """
+    return f"{METRICS}.{name}"
+
+
+CALLS: Final = metric(CALLS_METRIC)
+ERRORS: Final = metric(ERRORS_METRIC)
+ROWS: Final = metric(ROWS_METRIC)
+SPANS: Final = metric(SPANS_METRIC)
 """Calls whose span was started (sampled)."""
-DROPPED: Final = "profile.dropped"
+DROPPED: Final = metric(DROPPED_METRIC)
 """Spans the export queue dropped."""
-LATENCY: Final = "profile.latency"
+LATENCY: Final = metric(LATENCY_METRIC)
 """``histogram``: DDSketch bucket representatives (ns) and their counts."""
-LATENCY_SUM: Final = "profile.latency_sum"
-LATENCY_MIN: Final = "profile.latency_min"
-LATENCY_MAX: Final = "profile.latency_max"
+LATENCY_SUM: Final = metric(LATENCY_SUM_METRIC)
+LATENCY_MIN: Final = metric(LATENCY_MIN_METRIC)
+LATENCY_MAX: Final = metric(LATENCY_MAX_METRIC)
 SUMS: Final = {"calls": CALLS, "errors": ERRORS, "rows": ROWS, "spans": SPANS, "dropped": DROPPED,
                "latency_sum": LATENCY_SUM}
 """Statistics that add up across documents, by the name the store's aggregations use."""
@@ -99,22 +133,22 @@ def document_id(process: str, flush: int, profile: Any) -> str:
 
 def profile_document(profile: Any, namespace: str, process: str) -> Body:
     """The document of one flush of ``profile`` (a ``modelspan.instrumentation._profiles.Profile``)."""
-    body: Body = {
-        "kind": KIND_OPERATIONS, "process": process, "interval_s": int(profile.interval_ns) / 1e9,
-        "calls": int(profile.calls), "errors": int(profile.errors), "rows": float(profile.rows),
-        "spans": int(profile.spans), "dropped": int(profile.dropped),
-        "latency": latency_histogram(profile.buckets, int(profile.zeros)),
-        "latency_sum": int(profile.latency_sum),
+    metrics: Body = {
+        CALLS_METRIC: int(profile.calls), ERRORS_METRIC: int(profile.errors), ROWS_METRIC: float(profile.rows),
+        SPANS_METRIC: int(profile.spans), DROPPED_METRIC: int(profile.dropped),
+        LATENCY_METRIC: latency_histogram(profile.buckets, int(profile.zeros)),
+        LATENCY_SUM_METRIC: int(profile.latency_sum),
     }
     if profile.latency_min is not None:
-        body["latency_min"] = int(profile.latency_min)
-        body["latency_max"] = int(profile.latency_max)
+        metrics[LATENCY_MIN_METRIC] = int(profile.latency_min)
+        metrics[LATENCY_MAX_METRIC] = int(profile.latency_max)
     return {
         TIMESTAMP: _time.iso(_time.from_ns(int(profile.start_ns))),
         "data_stream": {"type": TYPE, "dataset": DATASET, "namespace": namespace},
         "attributes": {semconv.MODEL_NAME: str(profile.model), semconv.MODEL_VERSION: str(profile.version),
-                       semconv.MODULE_NAME: str(profile.module)},
-        "profile": body,
+                       semconv.MODULE_NAME: str(profile.module), KIND_ATTRIBUTE: KIND_OPERATIONS,
+                       PROCESS_ATTRIBUTE: process, INTERVAL_ATTRIBUTE: int(profile.interval_ns) / 1e9},
+        METRICS: metrics,
     }
 
 
@@ -122,6 +156,13 @@ def mapping() -> Body:
     """The fixed mapping of the profile data streams (``dynamic: false``: nothing else is indexed)."""
     keyword = {"type": "keyword", "ignore_above": 1024}
     long = {"type": "long"}
+    attributes = {name: dict(keyword) for name in (semconv.MODEL_NAME, semconv.MODEL_VERSION, semconv.MODULE_NAME,
+                                                    KIND_ATTRIBUTE, PROCESS_ATTRIBUTE)}
+    attributes[INTERVAL_ATTRIBUTE] = {"type": "double"}
+    metrics = {name: dict(long) for name in (CALLS_METRIC, ERRORS_METRIC, SPANS_METRIC, DROPPED_METRIC,
+                                             LATENCY_SUM_METRIC, LATENCY_MIN_METRIC, LATENCY_MAX_METRIC)}
+    metrics[ROWS_METRIC] = {"type": "double"}
+    metrics[LATENCY_METRIC] = {"type": "histogram"}
     return {
         "dynamic": False,
         "properties": {
@@ -129,14 +170,8 @@ def mapping() -> Body:
             "data_stream": {"properties": {"type": {"type": "constant_keyword"},
                                            "dataset": {"type": "constant_keyword"},
                                            "namespace": {"type": "constant_keyword"}}},
-            "attributes": {"properties": {semconv.MODEL_NAME: dict(keyword), semconv.MODEL_VERSION: dict(keyword),
-                                          semconv.MODULE_NAME: dict(keyword)}},
-            "profile": {"properties": {
-                "kind": dict(keyword), "process": dict(keyword), "interval_s": {"type": "double"},
-                "calls": dict(long), "errors": dict(long), "rows": {"type": "double"}, "spans": dict(long),
-                "dropped": dict(long), "latency": {"type": "histogram"}, "latency_sum": dict(long),
-                "latency_min": dict(long), "latency_max": dict(long),
-            }},
+            "attributes": {"properties": attributes},
+            METRICS: {"properties": metrics},
         },
     }
 

@@ -42,8 +42,8 @@ def _count_buckets(buckets: list[Any]) -> None:
 
 
 def field_values(doc: Doc, path: str) -> list[Any]:
-    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``, nested objects elsewhere)."""
-    for prefix in ("resource.attributes.", "scope.attributes.", "attributes."):
+    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``/``metrics``, nested objects elsewhere)."""
+    for prefix in ("resource.attributes.", "scope.attributes.", "attributes.", "metrics."):
         if path.startswith(prefix):
             holder: Any = doc
             for part in prefix.rstrip(".").split("."):
