@@ -8,12 +8,15 @@ profiled sub-modules at 300 s stays within the bucket budget; requests per run d
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
+import modelspan
 from modelspan import _time
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.instrumentation._profiles import Profile, _Profiles
@@ -95,3 +98,34 @@ def test_a_day_of_two_hundred_profiled_sub_modules_stays_within_the_bucket_budge
     assert len(stats.modules) == 200 and stats.operations.calls == 3
     assert all(ops.calls == 3 and len(ops.intervals) == 288 for ops in stats.modules.values())
     assert [interval.calls for interval in stats.modules["m000"].intervals if interval.calls] == [1, 1, 1]
+
+
+def test_a_decorated_model_at_a_low_sample_rate_is_counted_exactly_on_elasticsearch(tmp_path: Path) -> None:
+    """The SDK end to end: every call profiled, few spans sampled, the Elasticsearch exporter and store."""
+    with cluster() as fake:
+        exporter = ElasticsearchSpanExporter(fake.url, spool_dir=tmp_path / "spool", dead_letter_path=tmp_path / "dead")
+        modelspan.configure(tracer_provider=TracerProvider(), exporter=exporter, sample_rate=0.05)
+
+        @modelspan.monitor(model="tight-es", version="1")
+        def predict(row: dict[str, float]) -> float:
+            if row["x"] % 50 == 0:
+                raise ValueError("planted")
+            return row["x"] * 2.0
+
+        try:
+            for number in range(2_000):
+                with contextlib.suppress(ValueError):
+                    predict({"x": float(number)})
+        finally:
+            modelspan.shutdown()  # flushes the profiles into the exporter, then drains it
+        assert not exporter.dead_letters.read()
+        now = _dt.datetime.now(_dt.timezone.utc)
+        window = Window(now - _dt.timedelta(hours=1), now + _dt.timedelta(minutes=5))
+        with ElasticsearchStore(fake.url) as store:
+            store.refresh()
+            listed = {model: calls for model, _, calls in store.models(window)}
+            stats, = store.model_stats([Question("tight-es", "1", window, 300)])
+    assert listed["tight-es"] == 2_000
+    assert stats.operations.calls == 2_000 and stats.operations.errors == 40
+    assert stats.operations.spans is not None and stats.operations.spans < 400  # sampled, not lost
+    assert sum(interval.scaled_calls for interval in stats.operations.intervals) == 2_000
