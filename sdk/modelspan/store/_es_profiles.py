@@ -63,7 +63,8 @@ def parse_models(response: Agg) -> dict[tuple[str, str], int]:
             for model in models.get("buckets", []) for version in model.get("versions", {}).get("buckets", [])}
 
 
-def merge_counts(rows: list[tuple[str, str, int]], profiled: Mapping[tuple[str, str], int]) -> list[tuple[str, str, int]]:
+def merge_counts(rows: list[tuple[str, str, int]],
+                 profiled: Mapping[tuple[str, str], int]) -> list[tuple[str, str, int]]:
     """Span counts per model version, replaced by the profiled count where there is one; busiest model first."""
     merged = {(model, version): calls for model, version, calls in rows}
     merged.update(profiled)

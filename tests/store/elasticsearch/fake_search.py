@@ -2,10 +2,11 @@
 
 Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists;
 filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
-percentiles, date_histogram, top_hits); metrics over a ``histogram`` field weigh each value by its count. A row may stand for ``weight`` identical spans, so a
-million spans stay cheap to hold while every count, sum and percentile is still computed, not
-canned. Percentiles are exact (weighted nearest rank) where Elasticsearch uses t-digest estimates.
-Buckets are counted per search the way ``search.max_buckets`` counts them.
+percentiles, date_histogram, top_hits); metrics over a ``histogram`` field weigh each value by
+its count. A row may stand for ``weight`` identical spans, so a million spans stay cheap to hold
+while every count, sum and percentile is still computed, not canned. Percentiles are exact
+(weighted nearest rank) where Elasticsearch uses t-digest estimates. Buckets are counted per
+search the way ``search.max_buckets`` counts them.
 """
 
 from __future__ import annotations
