@@ -194,11 +194,12 @@ class ElasticsearchStore:
         return ElasticsearchTraces(self.client)
 
     def refresh(self) -> None:
-        """Refresh the span data streams, so the last second of traffic is searchable now.
+        """Refresh the span and profile data streams, so the last second of traffic is searchable now.
 
         (Outcomes and findings are written with ``refresh=wait_for`` already.)
         """
-        self.client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
+        self.client.indices.refresh(index=[layout.ALL_SPANS, self.profiles_index], ignore_unavailable=True,
+                                    allow_no_indices=True)
 
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
         """Index findings by ``finding.id`` (re-running a window replaces them); returns how many."""
