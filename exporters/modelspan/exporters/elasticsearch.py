@@ -7,7 +7,9 @@ network, and ``export()`` itself only encodes and hands the batch to the exporte
 batch is one gzip ``_bulk`` request of ``create`` actions into
 ``traces-<dataset>.otel-<namespace>`` (model spans: ``traces-modelspan.otel-<ns>``; every other
 span of the provider too, as the collector would), with document ids derived from trace and span
-ids so a retry or a replay can never store a span twice (409 counts as stored).
+ids so a retry or a replay can never store a span twice (409 counts as stored). Profiles (the exact
+statistics of every call, docs/profiles.md) take the same path into
+``metrics-modelspan.profile-<namespace>`` (``export_profiles``).
 
 Nothing is lost silently: throttling and unavailability are retried with jittered backoff against
 the export deadline; while Elasticsearch is unreachable, batches go to a bounded on-disk spool that
