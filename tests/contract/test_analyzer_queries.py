@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from modelspan.findings import OUTCOMES_INDEX
+from modelspan.store import _es_profiles as profile_queries
 from modelspan.store import _es_queries as queries
 from tests.contract.tsc import Case, recorded_cases, typecheck
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
@@ -40,6 +41,9 @@ def test_every_builder_body_is_a_search_request() -> None:
     cases.append(Case("text, no baseline", "SearchBody", queries.model_body(question)))
     cases.append(Case("outcomes page", "SearchBody", queries.outcomes_body(WINDOW, after=["x"])))
     cases.append(Case("predictions", "SearchBody", queries.predictions_body(WINDOW, "churn", "3", ["a", "b"])))
+    cases.append(Case("profiled models", "SearchBody", profile_queries.models_body(WINDOW)))
+    for part in ("all", "calls", "modules"):
+        cases.append(Case(f"profiles {part}", "SearchBody", profile_queries.profile_body(question, part)))  # type: ignore[arg-type]
     typecheck(cases)
 
 

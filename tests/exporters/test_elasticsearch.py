@@ -322,8 +322,16 @@ def test_a_decorated_model_exports_through_configure(server: BulkServer, tmp_pat
         provider.shutdown()
         _config.STATE.baselines.clear()
     indexes = {index for index, _ in server.stored.values()}
-    assert indexes == {"traces-modelspan.otel-prod"} and len(server.stored) == 10
-    model = [doc for _, doc in server.stored.values() if doc["attributes"].get(semconv.SPAN_KIND) == "model"]
+    # spans, and the profiles of every call in the same namespace (docs/profiles.md)
+    assert indexes == {"traces-modelspan.otel-prod", "metrics-modelspan.profile-prod"}
+    spans = {key: doc for key, (index, doc) in server.stored.items() if index.startswith("traces-")}
+    profiles = [doc for index, doc in server.stored.values() if index.startswith("metrics-")]
+    assert len(spans) == 10
+    calls = {doc["attributes"]["ml.module.name"]: 0 for doc in profiles}
+    for doc in profiles:
+        calls[doc["attributes"]["ml.module.name"]] += doc["metrics"]["ml.profile.calls"]
+    assert calls == {"": 5, "scorer": 5}
+    model = [doc for doc in spans.values() if doc["attributes"].get(semconv.SPAN_KIND) == "model"]
     assert len(model) == 5 and json.dumps(model[0])
 
 

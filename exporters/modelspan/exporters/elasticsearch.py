@@ -7,7 +7,9 @@ network, and ``export()`` itself only encodes and hands the batch to the exporte
 batch is one gzip ``_bulk`` request of ``create`` actions into
 ``traces-<dataset>.otel-<namespace>`` (model spans: ``traces-modelspan.otel-<ns>``; every other
 span of the provider too, as the collector would), with document ids derived from trace and span
-ids so a retry or a replay can never store a span twice (409 counts as stored).
+ids so a retry or a replay can never store a span twice (409 counts as stored). Profiles (the exact
+statistics of every call, docs/profiles.md) take the same path into
+``metrics-modelspan.profile-<namespace>`` (``export_profiles``).
 
 Nothing is lost silently: throttling and unavailability are retried with jittered backoff against
 the export deadline; while Elasticsearch is unreachable, batches go to a bounded on-disk spool that
@@ -23,22 +25,25 @@ Example (``modelspan.configure(exporter="elasticsearch")`` does the same from th
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import tempfile
 import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import resolve_settings
 from modelspan.exporters import _bulk
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
+from modelspan.exporters._profiles import encode_profiles, process_token
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters._sender import Sender
 from modelspan.exporters._spool import Spool
@@ -95,6 +100,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         dynamic_ids: bool | None = None,
         max_queued_batches: int = 8,
         start: bool = True,
+        profile_namespace: str | None = None,
     ) -> None:
         settings = resolve_settings(url, api_key=api_key, username=username, password=password,
                                     cloud_id=cloud_id, ca_certs=ca_certs, verify_certs=verify_certs,
@@ -115,6 +121,9 @@ class ElasticsearchSpanExporter(SpanExporter):
         self._span_events = span_events
         self.dynamic_ids = _flag(dynamic_ids, ENV_DYNAMIC_ID)
         self._closed = False
+        self.profile_namespace = profile_namespace
+        self._process = process_token()
+        self._flushes = itertools.count()
         probe = backoff or Backoff(initial=0.5, maximum=10.0)
         self._sender = Sender(self._delivery, self.spool, self.counters, timeout=self.timeout,
                               max_queued=max_queued_batches, probe_backoff=probe)
@@ -152,6 +161,32 @@ class ElasticsearchSpanExporter(SpanExporter):
             _log.exception("modelspan: exporting %d span(s) to Elasticsearch failed", len(spans))
             return SpanExportResult.FAILURE
 
+    def export_profiles(self, profiles: Sequence[Any]) -> int:
+        """Append one flush of profiles to ``metrics-modelspan.profile-<namespace>`` (docs/profiles.md).
+
+        Same path as spans: the sender thread, retries, the spool while Elasticsearch is down, the
+        dead-letter file for what can never be stored, and the same counters. The namespace is
+        ``profile_namespace``, else the one ``modelspan.configure`` gives model spans, else ``default``.
+        Returns the documents handed over; raises when they could not be kept (shut down, spool full),
+        which ``modelspan.instrumentation._profiles`` counts and logs.
+        """
+        if self._closed:
+            raise RuntimeError("the Elasticsearch exporter is shut down")
+        from modelspan.instrumentation._config import STATE
+
+        namespace = self.profile_namespace or STATE.namespace or layout.DEFAULT_NAMESPACE
+        items, rejected = encode_profiles(profiles, namespace, self._process, next(self._flushes))
+        self.counters.add("exported", len(profiles))
+        kept = True
+        if rejected:
+            self.counters.add("unencodable", len(rejected))
+            kept = self._delivery.dead_letter(rejected)
+        if items and not self._sender.submit(items):
+            kept = False
+        if not kept:
+            raise RuntimeError(f"{len(profiles)} profiles could not all be kept (see the exporter's stats())")
+        return len(items)
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Send what is queued and replay the spool; True when nothing is left waiting.
 
@@ -186,6 +221,7 @@ class ElasticsearchSpanExporter(SpanExporter):
         # a forked child (gunicorn preload) has no replayer thread and must not share sockets
         self._transport = Transport(self._transport.settings)
         self._delivery.transport = self._transport
+        self._process = process_token()  # the child's profile documents are its own
         self._sender.after_fork()
 
 

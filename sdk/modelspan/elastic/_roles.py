@@ -6,8 +6,9 @@ and are explained in ``docs/elastic-roles.md``. Why each privilege:
 - the exporter only appends spans: ``create_doc`` (no update, no delete) and ``auto_configure``
   (the first span of a namespace creates its data stream from our template); application spans of
   the same provider go to ``traces-generic.otel-*`` and span events to ``logs-<dataset>.otel-*``;
-- the analyzer reads spans (model spans and, for incidents, application spans of any dataset) and
-  outcomes, and writes findings, baselines and checkpoints by id (``index`` replaces a document);
+  profiles (exact per-interval call statistics, docs/profiles.md) to ``metrics-modelspan.profile-*``;
+- the analyzer reads spans (model spans and, for incidents, application spans of any dataset),
+  profiles and outcomes, and writes findings, baselines and checkpoints by id (``index`` replaces a document);
 - the outcomes writer (``record_outcome`` in the service that learns the truth) indexes outcomes;
 - the installer (``modelspan elastic setup``) manages templates, ILM, watches, our indices and the
   Kibana objects (feature privileges through the ``kibana-.kibana`` application).
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelspan.elasticsearch import layout, templates
+from modelspan.elasticsearch import layout, profiles, templates
 
 EXPORTER = "modelspan_exporter"
 ANALYZER = "modelspan_analyzer"
@@ -37,14 +38,15 @@ def roles() -> dict[str, dict[str, Any]]:
     return {
         EXPORTER: {
             "cluster": [],
-            "indices": [{"names": [layout.SPANS_PATTERN, layout.APPLICATION_SPANS, *layout.SPAN_EVENTS],
+            "indices": [{"names": [layout.SPANS_PATTERN, layout.APPLICATION_SPANS, *layout.SPAN_EVENTS,
+                                   profiles.PATTERN],
                          "privileges": ["create_doc", "auto_configure"]}],
             "metadata": {**meta, "purpose": "ElasticsearchSpanExporter and the OTel Collector: append spans"},
         },
         ANALYZER: {
             "cluster": [],
             "indices": [
-                {"names": [layout.ALL_SPANS, layout.OUTCOMES_INDEX], "privileges": ["read"]},
+                {"names": [layout.ALL_SPANS, profiles.PATTERN, layout.OUTCOMES_INDEX], "privileges": ["read"]},
                 {"names": [layout.BASELINES_INDEX, layout.CHECKPOINTS_INDEX], "privileges": ["read", "index"]},
                 # re-analysing a window deletes that window's old findings (_delete_by_query) first
                 {"names": findings_indices, "privileges": ["read", "index", "delete"]},
@@ -61,7 +63,8 @@ def roles() -> dict[str, dict[str, Any]]:
             "indices": [
                 {"names": [layout.OWN_INDICES], "privileges": ["create_index", "manage", "view_index_metadata",
                                                           "delete_index"]},
-                {"names": [layout.SPANS_PATTERN], "privileges": ["view_index_metadata", "delete_index"]},
+                {"names": [layout.SPANS_PATTERN, profiles.PATTERN], "privileges": ["view_index_metadata",
+                                                                                   "delete_index"]},
             ],
             "applications": [{"application": "kibana-.kibana",
                               "privileges": [f"feature_{name}.all" for name in KIBANA_FEATURES],

@@ -39,7 +39,7 @@ from modelspan.elastic import _kibana
 from modelspan.elastic._http import DryRunTransport, HttpTransport, SetupError, Transport, quote
 from modelspan.elastic._roles import roles
 from modelspan.elastic._session import Session, SetupReport, check_version
-from modelspan.elasticsearch import layout, templates
+from modelspan.elasticsearch import layout, profiles, templates
 from modelspan.elasticsearch.connection import ENV_CLOUD_ID, ENV_URL, resolve_settings
 
 if TYPE_CHECKING:
@@ -60,7 +60,8 @@ TEMPLATES = "cluster privilege manage_index_templates"
 WATCHER = "cluster privilege manage_watcher"
 CREATE_INDEX = f"index privilege create_index on {layout.OWN_INDICES}"
 MANAGE_INDEX = f"index privilege manage on {layout.OWN_INDICES}"
-DELETE_INDEX = f"index privilege delete_index on {layout.SPANS_PATTERN} and {layout.OWN_INDICES}"
+DELETE_INDEX = (f"index privilege delete_index on {layout.SPANS_PATTERN}, {profiles.PATTERN} and "
+                f"{layout.OWN_INDICES}")
 
 
 class Assets(Protocol):
@@ -339,10 +340,11 @@ def _delete(session: Session, kind: str, path: str, privilege: str) -> None:
 
 
 def _delete_data(session: Session) -> None:
-    """Delete the span data streams and modelspan's indices by name (wildcard deletes are refused)."""
-    streams = session.es("GET", f"/_data_stream/{quote(layout.SPANS_PATTERN)}", DELETE_INDEX, expect=(200, 404))
-    for stream in (streams.body or {}).get("data_streams", []) if streams.status == 200 else []:
-        _delete(session, "data stream", f"/_data_stream/{quote(stream['name'])}", DELETE_INDEX)
+    """Delete the span and profile data streams and modelspan's indices by name (wildcard deletes are refused)."""
+    for pattern in (layout.SPANS_PATTERN, profiles.PATTERN):
+        streams = session.es("GET", f"/_data_stream/{quote(pattern)}", DELETE_INDEX, expect=(200, 404))
+        for stream in (streams.body or {}).get("data_streams", []) if streams.status == 200 else []:
+            _delete(session, "data stream", f"/_data_stream/{quote(stream['name'])}", DELETE_INDEX)
     aliased = session.es("GET", f"/_alias/{quote(layout.FINDINGS_INDEX)}", DELETE_INDEX, expect=(200, 404))
     for index in sorted(aliased.body or {}) if aliased.status == 200 else []:
         _delete(session, "index", f"/{quote(index)}", DELETE_INDEX)

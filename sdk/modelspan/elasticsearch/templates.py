@@ -30,7 +30,7 @@ Elasticsearch types in ``tests/sdk/elasticsearch/test_templates.py``. Index and 
 come from :mod:`modelspan.elasticsearch.layout`.
 
 >>> sorted(index_templates())
-['modelspan-findings', 'modelspan-traces']
+['modelspan-findings', 'modelspan-profiles', 'modelspan-traces']
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from modelspan import findings, semconv
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import layout, profiles
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -60,6 +60,14 @@ FINDINGS_TEMPLATE: Final = "modelspan-findings"
 FINDINGS_PRIORITY: Final = 200
 FINDINGS_FIRST_INDEX: Final = f"{layout.FINDINGS_INDEX}-000001"
 TRACES_POLICY: Final = "modelspan-traces"
+PROFILES_TEMPLATE: Final = "modelspan-profiles"
+PROFILES_MAPPINGS: Final = "modelspan-profiles@mappings"
+PROFILES_CUSTOM: Final = "modelspan-profiles@custom"
+PROFILES_POLICY: Final = "modelspan-profiles"
+PROFILES_PRIORITY: Final = 150
+"""Above Elastic's built-in ``metrics`` template (100, ``metrics-*-*``)."""
+DEFAULT_PROFILES_RETENTION_DAYS: Final = 400
+"""Profiles are a few documents per model version and minute: kept over a year, for seasonal baselines."""
 FINDINGS_POLICY: Final = "modelspan-findings"
 DEFAULT_RETENTION_DAYS: Final = 30
 DEFAULT_FINDINGS_RETENTION_DAYS: Final = 365
@@ -271,6 +279,9 @@ def component_templates(baselines: Iterable[Baseline] = (), *,
             "types of the ml.* span attributes")}}),
         FEATURES_MAPPINGS: stamp({"template": {"mappings": features}, "_meta": {"description": description.format(
             "types of the baselines' feature attributes")}}),
+        PROFILES_MAPPINGS: stamp({"template": {"settings": {"index": {"lifecycle": {"name": PROFILES_POLICY}}},
+                                               "mappings": profiles.mapping()},
+                                  "_meta": {"description": f"modelspan: the fixed mapping of {profiles.PATTERN}"}}),
     }
 
 
@@ -320,22 +331,36 @@ def index_templates(builtin: Mapping[str, Any] | None = None) -> dict[str, Body]
         "template": {"settings": findings_settings, "mappings": findings.mapping()},
         "_meta": {"description": "modelspan analyzer findings (rolled over behind the modelspan-findings alias)"},
     }
-    return {TRACES_TEMPLATE: stamp(traces), FINDINGS_TEMPLATE: stamp(findings_template)}
+    profile_streams = {
+        "index_patterns": [profiles.PATTERN],
+        "priority": PROFILES_PRIORITY,
+        "data_stream": {},
+        "allow_auto_create": True,
+        "composed_of": [PROFILES_MAPPINGS, PROFILES_CUSTOM],
+        "ignore_missing_component_templates": [PROFILES_CUSTOM],
+        "_meta": {"description": "modelspan profiles: exact per-interval call statistics (docs/profiles.md)"},
+    }
+    return {TRACES_TEMPLATE: stamp(traces), FINDINGS_TEMPLATE: stamp(findings_template),
+            PROFILES_TEMPLATE: stamp(profile_streams)}
 
 
 def ilm_policies(retention_days: int = DEFAULT_RETENTION_DAYS,
-                 findings_retention_days: int = DEFAULT_FINDINGS_RETENTION_DAYS) -> dict[str, Body]:
+                 findings_retention_days: int = DEFAULT_FINDINGS_RETENTION_DAYS,
+                 profiles_retention_days: int = DEFAULT_PROFILES_RETENTION_DAYS) -> dict[str, Body]:
     """ILM policies by name (PUT ``_ilm/policy/<name>``): roll over hot indices, delete after N days.
 
     The delete phase's age counts from rollover, so a span is kept at least ``retention_days`` and
     at most one rollover period longer.
     """
-    for label, days in (("retention_days", retention_days), ("findings_retention_days", findings_retention_days)):
+    for label, days in (("retention_days", retention_days), ("findings_retention_days", findings_retention_days),
+                        ("profiles_retention_days", profiles_retention_days)):
         if not isinstance(days, int) or days < 1:
             raise ValueError(f"{label} must be a positive number of days, got {days!r}")
     spans = _policy("1d", "50gb", retention_days, "modelspan spans: daily rollover")
     found = _policy("30d", "10gb", findings_retention_days, "modelspan findings: monthly rollover")
-    return {TRACES_POLICY: {"policy": stamp(spans["policy"])}, FINDINGS_POLICY: {"policy": stamp(found["policy"])}}
+    profile = _policy("30d", "50gb", profiles_retention_days, "modelspan profiles: monthly rollover")
+    return {TRACES_POLICY: {"policy": stamp(spans["policy"])}, FINDINGS_POLICY: {"policy": stamp(found["policy"])},
+            PROFILES_POLICY: {"policy": stamp(profile["policy"])}}
 
 
 def _policy(max_age: str, max_size: str, delete_days: int, description: str) -> Body:

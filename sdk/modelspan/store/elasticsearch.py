@@ -2,9 +2,11 @@
 
 Questions are pushed down as aggregations (docs/architecture.md, decision 5). Per analysis run:
 
-- one ``_search`` lists the model versions with spans in the window;
+- one ``_msearch`` lists the model versions with spans or profiles in the window;
 - one ``_msearch`` asks, for every model version and window at once, everything the analyzer needs
-  (see ``_es_queries.model_body``), so the number of requests grows with neither spans nor features;
+  (see ``_es_queries.model_body``), plus the profile search of each (``_es_profiles``: exact calls,
+  errors, rows and latency from ``metrics-modelspan.profile-*``, docs/profiles.md), so the number of
+  requests grows with neither spans nor features;
 - model quality pages the outcomes index and fetches the labelled predictions' outputs: two
   requests per ``LABEL_PAGE`` labels (this one grows with labels, never with spans);
 - findings are written with one ``_bulk`` of ``index`` actions whose ``_id`` is ``finding.id``, so
@@ -28,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
 import modelspan.store._es_parse as parse
+import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
 from modelspan import findings
-from modelspan.elasticsearch import clients, layout
+from modelspan.elasticsearch import clients, layout, profiles
 from modelspan.elasticsearch.connection import ENV_CLOUD_ID, ENV_URL, resolve_settings
 from modelspan.store._answers import parse_model
 from modelspan.store._es_traces import ElasticsearchTraces
@@ -94,6 +97,7 @@ class ElasticsearchStore:
         label_page: int = queries.LABEL_PAGE,
         baselines_index: str = layout.BASELINES_INDEX,
         checkpoints_index: str = layout.CHECKPOINTS_INDEX,
+        profiles_index: str = profiles.PATTERN,
         **client_options: Any,
     ) -> None:
         if interval_seconds <= 0:
@@ -106,6 +110,7 @@ class ElasticsearchStore:
         self.label_page = label_page
         self.baselines_index = baselines_index
         self.checkpoints_index = checkpoints_index
+        self.profiles_index = profiles_index
 
     def close(self) -> None:
         self.client.close()
@@ -117,9 +122,17 @@ class ElasticsearchStore:
         self.close()
 
     def models(self, window: Window) -> list[tuple[str, str, int]]:
-        """``(model, version, calls)`` with model spans in ``window``: one request."""
-        response = self._search(self.spans_index, queries.models_body(window))
-        return parse.parse_models(response)
+        """``(model, version, calls)`` with model spans or profiles in ``window``: one request.
+
+        ``calls`` is the profiled count where the version has profiles (every call), else its spans.
+        """
+        searches = [{"index": self.spans_index, "ignore_unavailable": True}, queries.models_body(window),
+                    {"index": self.profiles_index, "ignore_unavailable": True}, profile_queries.models_body(window)]
+        spans, profiled = self.client.msearch(searches=searches).body["responses"]
+        for response in (spans, profiled):
+            if "error" in response:
+                raise StoreError(f"listing the models of the window failed: {response['error']}")
+        return profile_queries.merge_counts(parse.parse_models(spans), profile_queries.parse_models(profiled))
 
     def question(self, model: str, version: str, window: Window, baseline: Baseline | None = None) -> Question:
         """What to ask about a model version: its baseline's columns, bins and categories."""
@@ -135,16 +148,25 @@ class ElasticsearchStore:
             for part in ("calls", "modules") if split else ("all",):
                 searches.append({"index": self.spans_index})
                 searches.append(queries.model_body(question, part))
+                searches.append({"index": self.profiles_index, "ignore_unavailable": True})
+                searches.append(profile_queries.profile_body(question, part))
         responses = iter(self.client.msearch(searches=searches).body["responses"])
-        results = []
-        for question, split in planned:
-            parts = [next(responses) for _ in range(2 if split else 1)]
-            for response in parts:
-                if "error" in response:
-                    raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
-            merged = {**parts[0], "aggregations": {k: v for r in parts for k, v in r.get("aggregations", {}).items()}}
-            results.append(parse_model(question, merged))
-        return results
+        return [self._answer(question, [next(responses) for _ in range(4 if split else 2)])
+                for question, split in planned]
+
+    def _answer(self, question: Question, responses: list[dict[str, Any]]) -> ModelStats:
+        """The span answer (every other response) with the profile answers laid over it."""
+        for response in responses:
+            if "error" in response:
+                raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
+        spans, profiled = responses[0::2], responses[1::2]
+        aggs = {k: v for r in spans for k, v in r.get("aggregations", {}).items()}
+        found = {k: v for r in profiled for k, v in r.get("aggregations", {}).items()}
+        if "calls" in aggs or "calls" in found:
+            profile_queries.overlay(aggs.setdefault("calls", {}), found.get("calls"))
+        if "modules" in aggs or "modules" in found:
+            profile_queries.overlay_modules(aggs.setdefault("modules", {}), found.get("modules"))
+        return parse_model(question, {**spans[0], "aggregations": aggs})
 
     def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
@@ -179,11 +201,12 @@ class ElasticsearchStore:
         return ElasticsearchTraces(self.client)
 
     def refresh(self) -> None:
-        """Refresh the span data streams, so the last second of traffic is searchable now.
+        """Refresh the span and profile data streams, so the last second of traffic is searchable now.
 
         (Outcomes and findings are written with ``refresh=wait_for`` already.)
         """
-        self.client.indices.refresh(index=layout.ALL_SPANS, ignore_unavailable=True, allow_no_indices=True)
+        self.client.indices.refresh(index=[layout.ALL_SPANS, self.profiles_index], ignore_unavailable=True,
+                                    allow_no_indices=True)
 
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
         """Index findings by ``finding.id`` (re-running a window replaces them); returns how many."""

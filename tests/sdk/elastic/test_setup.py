@@ -50,7 +50,8 @@ def test_first_run_on_platinum_installs_templates_indices_dashboards_and_watches
     report = run(stack, webhook_url=HOOK)
     sent = stack.take()
     assert report.alerting == "watcher" and report.license == "platinum" and report.version == "9.1.0"
-    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
+    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY,
+                                         templates.PROFILES_POLICY}
     assert set(templates.component_templates()) <= set(stack.state.components)
     assert set(stack.state.templates) == {*templates.index_templates(), templates.BUILTIN_TRACES_TEMPLATE}
     builtin = stack.state.templates[templates.BUILTIN_TRACES_TEMPLATE]
@@ -222,13 +223,14 @@ def test_dry_run_on_basic_plans_rules(tmp_path: Path) -> None:
 
 def test_teardown_removes_what_setup_installed_and_keeps_the_data(stack: FakeStack) -> None:
     run(stack)
-    stack.state.streams.append("traces-modelspan.otel-default")
+    stack.state.streams += ["traces-modelspan.otel-default", "metrics-modelspan.profile-default"]
     report = teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets())
     assert not stack.state.watches and not stack.state.saved
     assert set(stack.state.templates) == {templates.BUILTIN_TRACES_TEMPLATE}
     assert set(stack.state.components) == {"otel@mappings", "traces-otel@mappings", "ecs@mappings"}
     assert stack.state.streams and findings.OUTCOMES_INDEX in stack.state.indices
-    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY}
+    assert set(stack.state.policies) == {templates.TRACES_POLICY, templates.FINDINGS_POLICY,
+                                         templates.PROFILES_POLICY}
     assert any(a.outcome == "kept" for a in report.actions)
     teardown(stack.es_url, stack.kibana_url, username=USER, password=PASSWORD, assets=FixtureAssets(),
              delete_data=True)

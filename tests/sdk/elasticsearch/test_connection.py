@@ -191,4 +191,4 @@ def test_the_package_imports_without_the_client_library_or_urllib3() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == [*api_key_authorization("id:key").split(), "traces-modelspan.otel-*", "3"]
+    assert done.stdout.split() == [*api_key_authorization("id:key").split(), "traces-modelspan.otel-*", "4"]

@@ -10,6 +10,11 @@ exception: latency percentiles. SQLite's are exact with numpy's default
 estimates with t-digest. So each backend is checked against its own definition computed with numpy
 from the documents, and the two may differ by at most the gap between the order statistics around
 the percentile's rank.
+
+Profiles (docs/profiles.md) likewise: the same profile flushes go through ``SQLiteSpanExporter`` and
+``ElasticsearchSpanExporter.export_profiles``; calls, errors, rows, spans and mean latency must be
+equal, and each backend's latency percentiles within the sketch's 1 % of the exact value of its own
+rank definition.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from typing import Any
 import numpy as np
 import pytest
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import modelspan
-from modelspan import semconv
+from modelspan import _time, semconv
+from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from modelspan.exporters.sqlite import SQLiteSpanExporter
 from modelspan.instrumentation import _config
+from modelspan.instrumentation._profiles import Profile, _Profiles
 from modelspan.store import ModelStats, Operations, Window
 from modelspan.store._answers import PERCENTS
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -258,3 +267,96 @@ def test_text_features_and_numeric_outputs_agree(tmp_path: Path, traffic: Traffi
     note, output = ours[0].columns["note"], ours[0].columns[semconv.OUTPUT_FEATURE]
     assert note.kind == "text" and note.count > 0 and note.oov_rate is not None and note.oov_rate > 0
     assert output.kind == "numeric" and sum(output.bin_counts) == output.count > 80
+
+
+# --- Profiles (docs/profiles.md): the same calls through both real exporters -----------------------
+PROFILED = ("", "scorer")  # the model's own calls and one sub-module; "encoder" stays a span answer
+
+
+def _profile_flushes(rng: np.random.Generator) -> tuple[list[list[Profile]], dict[str, list[tuple[int, int]]]]:
+    """Two flushes of each of three processes (the SDK's own profile code), and every (end, latency) recorded."""
+    flushes: list[list[Profile]] = []
+    recorded: dict[str, list[tuple[int, int]]] = {module: [] for module in PROFILED}
+    start = _time.to_ns(WINDOW.start)
+    for _ in range(3):
+        state = _Profiles()
+        for _ in range(2):
+            for number in range(300):
+                begin = start + int(rng.integers(0, 3590 * 10**9))
+                for module, typical in zip(PROFILED, (2e6, 4e5), strict=True):
+                    latency = int(rng.lognormal(np.log(typical), 0.6))
+                    state.record("churn", "3", module, begin, begin + latency, number % 13 == 0,
+                                 16.0 if number % 7 == 0 else 1.0, number % 10 == 0)
+                    recorded[module].append((begin + latency, latency))
+            flushes.append(state.take())
+    return flushes, recorded
+
+
+@pytest.fixture(scope="module")
+def profiled(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Stores holding the traffic's spans and the profiles, each written by its real exporter."""
+    flushes, recorded = _profile_flushes(np.random.default_rng(11))
+    directory = tmp_path_factory.mktemp("profiled")
+    writer = SQLiteSpanExporter(directory / "store.db")
+    try:
+        assert writer.export(traffic.spans) is SpanExportResult.SUCCESS
+        for flush in flushes:
+            writer.export_profiles(flush)
+    finally:
+        writer.shutdown()
+    with cluster([traffic.baseline]) as fake:
+        export(fake, traffic.spans)
+        sender = ElasticsearchSpanExporter(fake.url, spool_dir=directory / "spool", dead_letter_path=directory / "dead")
+        try:
+            for flush in flushes:
+                sender.export_profiles(flush)
+            assert sender.force_flush(60_000) and not sender.dead_letters.read()
+        finally:
+            sender.shutdown()
+        with SQLiteStore(directory / "store.db", interval_seconds=600) as sqlite, \
+                ElasticsearchStore(fake.url, interval_seconds=600) as es:
+            yield sqlite, es, recorded
+
+
+def _exact(recorded: list[tuple[int, int]], start: _dt.datetime, seconds: float, percent: float,
+           method: str) -> float | None:
+    low = _time.to_ns(start)
+    high = low + int(seconds * 1e9)
+    # a profile counts in the interval where its minute starts (docs/profiles.md)
+    values = [latency for end, latency in recorded if low <= end - end % 60_000_000_000 < high]
+    return float(np.percentile(values, percent, method=method)) / 1e6 if values else None
+
+
+def _check_profile_percentiles(operations: Operations, recorded: list[tuple[int, int]], window: Window,
+                               method: str) -> None:
+    """Within 1 % (the sketch's bound) of the exact percentile by the backend's own rank definition."""
+    for percent in PERCENTS:
+        exact = _exact(recorded, window.start, window.seconds, percent, method)
+        assert operations.latency_ms[percent] == pytest.approx(exact, rel=0.0101), (percent, method)
+    for interval in operations.intervals:
+        step = (interval.start, 600.0)
+        for percent in PERCENTS:
+            exact = _exact(recorded, *step, percent, method)
+            if exact is None:
+                assert interval.latency_ms[percent] is None
+            else:
+                assert interval.latency_ms[percent] == pytest.approx(exact, rel=0.0101), (interval.start, percent)
+
+
+def test_sqlite_and_elasticsearch_agree_on_profiles(profiled: Any, traffic: Traffic) -> None:
+    sqlite, es, recorded = profiled
+    assert sqlite.models(WINDOW) == es.models(WINDOW)
+    questions = _questions(traffic)
+    ours, theirs = sqlite.model_stats(questions), es.model_stats(questions)
+    for mine, other in zip(ours, theirs, strict=True):
+        _assert_same(_without_percentiles(mine), _without_percentiles(other), "profiled stats")
+    whole = ours[0]
+    spans = sum(1 for d in traffic.documents if d["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL)
+    assert whole.operations.calls == len(recorded[""]) == 1800 and whole.operations.spans == spans
+    assert whole.modules["scorer"].calls == 1800 and whole.modules["encoder"].spans is None  # span answer kept
+    assert whole.operations.errors == 6 * len(range(0, 300, 13))
+    # SQLite ranks a percentile at floor(p (n - 1)) (numpy "lower"); Elasticsearch's stand-in at
+    # ceil(p n) (numpy "inverted_cdf"): each within the sketch's 1 % of its own exact value.
+    for stats, method in ((whole, "lower"), (theirs[0], "inverted_cdf")):
+        _check_profile_percentiles(stats.operations, recorded[""], WINDOW, method)
+        _check_profile_percentiles(stats.modules["scorer"], recorded["scorer"], WINDOW, method)

@@ -2,10 +2,11 @@
 
 Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists;
 filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
-percentiles, date_histogram, top_hits). A row may stand for ``weight`` identical spans, so a
-million spans stay cheap to hold while every count, sum and percentile is still computed, not
-canned. Percentiles are exact (weighted nearest rank) where Elasticsearch uses t-digest estimates.
-Buckets are counted per search the way ``search.max_buckets`` counts them.
+percentiles, date_histogram, top_hits); metrics over a ``histogram`` field weigh each value by
+its count. A row may stand for ``weight`` identical spans, so a million spans stay cheap to hold
+while every count, sum and percentile is still computed, not canned. Percentiles are exact
+(weighted nearest rank) where Elasticsearch uses t-digest estimates. Buckets are counted per
+search the way ``search.max_buckets`` counts them.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def _count_buckets(buckets: list[Any]) -> None:
 
 
 def field_values(doc: Doc, path: str) -> list[Any]:
-    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``, nested objects elsewhere)."""
-    for prefix in ("resource.attributes.", "scope.attributes.", "attributes."):
+    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``/``metrics``, nested objects elsewhere)."""
+    for prefix in ("resource.attributes.", "scope.attributes.", "attributes.", "metrics."):
         if path.startswith(prefix):
             holder: Any = doc
             for part in prefix.rstrip(".").split("."):
@@ -126,6 +127,9 @@ def _numbers(rows: Rows, path: str, missing: Any = None) -> Iterator[tuple[float
         if not values and missing is not None:
             values = [missing]
         for value in values:
+            if isinstance(value, dict):  # a ``histogram`` field: each value stands for its count
+                yield from ((float(v), weight * int(c)) for v, c in zip(value["values"], value["counts"], strict=True))
+                continue
             yield float(value), weight
 
 

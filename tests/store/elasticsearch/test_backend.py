@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from modelspan import findings, semconv
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import layout, profiles
 from modelspan.store import ModelStats
 from modelspan.store.elasticsearch import ElasticsearchStore, StoreError, client_from_env
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
@@ -195,4 +195,4 @@ def test_refresh_and_trace_questions_go_through_the_store() -> None:
         traces = store.traces()
         assert isinstance(traces, ElasticsearchTraces) and traces.client is store.client
     refreshes = [(method, path) for method, path, _ in fake.requests if path.endswith("/_refresh")]
-    assert refreshes == [("POST", f"/{layout.ALL_SPANS}/_refresh")]
+    assert refreshes == [("POST", f"/{layout.ALL_SPANS},{profiles.PATTERN}/_refresh")]

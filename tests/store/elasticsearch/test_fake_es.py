@@ -86,3 +86,23 @@ def test_limits_and_missing_things_answer_like_elasticsearch(es: FakeElasticsear
     assert _call(es, "GET", "/_index_template/absent")["http_status"] == 404
     es.max_content_length = 10
     assert _call(es, "POST", "/_bulk", lines=_create("z"))["http_status"] == 413
+
+
+def test_histogram_fields_are_checked_and_their_counts_weigh_in_percentiles() -> None:
+    template = {"index_patterns": ["metrics-h-*"], "priority": 500, "data_stream": {}, "template": {"mappings": {
+        "properties": {"metrics": {"properties": {"h": {"type": "histogram"}}}}}}}
+
+    def create(doc_id: str, values: list[float], counts: list[int]) -> list[Any]:
+        return [{"create": {"_index": "metrics-h-default", "_id": doc_id}},
+                {"@timestamp": "2026-11-22T10:00:00Z", "metrics": {"h": {"values": values, "counts": counts}}}]
+
+    with FakeElasticsearch() as fake:
+        _call(fake, "PUT", "/_index_template/h", template)
+        answer = _call(fake, "POST", "/_bulk", lines=[*create("a", [1.0, 10.0], [1, 8]), *create("b", [100.0], [1]),
+                                                      *create("c", [5.0, 2.0], [1, 1])])
+        assert [item["create"]["status"] for item in answer["items"]] == [201, 201, 400]
+        assert "[histogram]" in answer["items"][2]["create"]["error"]["reason"]
+        found = _call(fake, "POST", "/metrics-h-*/_search", {"size": 0, "aggs": {"p": {"percentiles": {
+            "field": "metrics.h", "percents": [10, 50, 95]}}}})
+    # ten values: 1 once, 10 eight times, 100 once (nearest rank)
+    assert found["aggregations"]["p"]["values"] == {"10.0": 1.0, "50.0": 10.0, "95.0": 100.0}
