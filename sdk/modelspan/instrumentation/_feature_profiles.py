@@ -156,7 +156,10 @@ class FeatureFold:
         """The stored shape of this fold (docs/profiles.md, "Profile records")."""
         record: dict[str, Any] = {"feature": name, "kind": self.kind, "baseline_id": self.baseline_id}
         record.update(self.counts)
-        record.update({semconv.STAT_SUM: self.sum, semconv.STAT_SUM_SQ: self.sum_sq, semconv.STAT_MIN: self.min,
+        # Sums that overflowed (huge user values) are null: JSON has no infinity, and a wrong sum is worse than none.
+        finite = math.isfinite(self.sum) and math.isfinite(self.sum_sq)
+        record.update({semconv.STAT_SUM: self.sum if finite else None, semconv.STAT_SUM_SQ: self.sum_sq if finite
+                       else None, semconv.STAT_MIN: self.min,
                        semconv.STAT_MAX: self.max, "bins": self.bins, "categories": self.categories,
                        "other": self.other, "top": dict(self.top), "top_other": self.top_other})
         return record
