@@ -35,8 +35,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 
 import modelspan
 from modelspan import semconv
-from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation import _profiles
+from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._feature_profiles import CallSummary, summarise_input
 from modelspan.instrumentation._summaries import batch_attributes
 from modelspan.profiling import _inputs
