@@ -27,10 +27,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-import numpy as np
-
 from modelspan import semconv
-from modelspan.instrumentation._checks import Quality, row_attributes
+from modelspan.instrumentation._checks import _KEYS, Quality, row_attributes
 from modelspan.instrumentation._outputs import Outputs, output_attributes
 from modelspan.instrumentation._summaries import UNSEEN, batch_attributes, category_slot
 from modelspan.profiling import _profile
@@ -207,6 +205,11 @@ def summarise_input(shaped: Row | Batch | None, baseline: Baseline | None, polic
 
 def _row_values(row: Row, baseline: Baseline | None, written: Mapping[str, Any]) -> tuple[
         list[tuple[str, float]], list[tuple[str, str]]]:
+    """The values ``row_attributes`` kept (a number, a category, a text's length), by feature name."""
+    if baseline is None and all(type(value) is float for value in row.values.values()):
+        # The commonest row (numbers only, no baseline): row_attributes keeps each finite float as it is.
+        isfinite = math.isfinite
+        return [(name, value) for name, value in row.values.items() if isfinite(value)], []
     numbers: list[tuple[str, float]] = []
     texts: list[tuple[str, str]] = []
     profiles = baseline.features if baseline is not None else {}
@@ -219,7 +222,7 @@ def _row_values(row: Row, baseline: Baseline | None, written: Mapping[str, Any])
             if length is not None:
                 numbers.append((name, float(length)))
             continue
-        value = written.get(semconv.feature_value(name))
+        value = written.get(_KEYS.get(name) or semconv.feature_value(name))
         if type(value) is float:
             numbers.append((name, value))
         elif type(value) is str:
@@ -231,13 +234,13 @@ def summarise_output(result: Any, outputs: Outputs | None, single: bool, baselin
                      summary: CallSummary, path: Sequence[str]) -> None:
     """Summarise a call's output (``outputs``, or a plain float/str ``result`` of a single row)."""
     summary.path = tuple(path)
-    if outputs is None:
+    if outputs is None:  # a plain single-row value or label: what output_attributes would write for it
         if single and type(result) is float:
-            outputs = Outputs(values=np.array([result]))
+            summary.outputs = {semconv.OUTPUT_VALUE: result} if math.isfinite(result) else {}
         elif single and type(result) is str:
-            outputs = Outputs(labels=[result[: semconv.MAX_STRING_LENGTH]])
-        else:
-            return
+            summary.label = result[: semconv.MAX_STRING_LENGTH]
+            summary.outputs = {semconv.OUTPUT_LABEL: summary.label}
+        return
     scratch: dict[str, Any] = {}
     output_attributes(outputs, not single, baseline, scratch, Quality())
     summary.outputs = scratch
@@ -253,13 +256,17 @@ def fold_into(features: dict[tuple[str, str | None], FeatureFold], summary: Call
     baseline_id = baseline.id if baseline is not None else None
     dropped = 0
     for name, value in summary.numbers:
-        fold = _fold(features, name, profiles.get(name), baseline_id, "numeric")
+        profile = profiles.get(name) if profiles else None
+        fold = features.get((name, None)) if profile is None else None  # the commonest: no baseline
         if fold is None:
-            dropped += 1
-        elif math.isfinite(value):
-            profile = profiles.get(name)
-            edges = profile.edges if profile is not None else None
-            fold.number(value, _profile.bin_index(value, edges) if edges and fold.bins is not None else None)
+            fold = _fold(features, name, profile, baseline_id, "numeric")
+            if fold is None:
+                dropped += 1
+                continue
+        if fold.bins is not None and profile is not None:
+            fold.number(value, _profile.bin_index(value, profile.edges))
+        else:
+            fold.number(value, None)
     for name, text in summary.texts:
         profile = profiles.get(name)
         fold = _fold(features, name, profile, baseline_id, "categorical")

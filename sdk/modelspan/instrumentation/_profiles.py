@@ -75,9 +75,13 @@ class Profile:
     """Feature statistics left off beyond ``_feature_profiles.MAX_FEATURES`` (counted, not held)."""
 
 
-def _add_summary(profile: Profile, summary: CallSummary, delta: dict[tuple[str, str | None], FeatureFold]) -> None:
+def _add_summary(profile: Profile, summary: CallSummary,
+                 delta: dict[tuple[str, str | None], FeatureFold] | None) -> None:
     """A call's features, path and data-quality counts into its profile (under the lock)."""
-    profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
+    if delta is None:
+        profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
+    else:
+        profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
     _feature_profiles.fold_path(profile.paths, summary)
     if summary.quality is not None:
         for check, count in summary.quality.counts.items():
@@ -114,8 +118,12 @@ class _Profiles:
                error: bool, rows: float, sampled: bool, summary: CallSummary | None = None) -> None:
         latency = end_ns - start_ns
         index = math.ceil(math.log(latency) / _LOG_GAMMA) if latency >= 1 else None
-        delta: dict[tuple[str, str | None], FeatureFold] = {}
-        left = _feature_profiles.fold_into(delta, summary) if summary is not None else 0  # outside the lock
+        # A batch is folded outside the lock and merged under it; a single row's few additions go straight in.
+        delta: dict[tuple[str, str | None], FeatureFold] | None = None
+        left = 0
+        if summary is not None and summary.batch is not None:
+            delta = {}
+            left = _feature_profiles.fold_into(delta, summary)
         with self.lock:
             profile = self._profile(model, version, module, end_ns)
             if module == "":
