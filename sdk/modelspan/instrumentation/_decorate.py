@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _config, _monitor, _outputs
+from modelspan.instrumentation import _call_profile, _config, _monitor, _outputs
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import clear_last
@@ -169,7 +169,7 @@ def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any
         except ValueError:  # finished in another context: restore by value
             current_call.set(None)
     record = record if record is not None else CallRecord(spec.model, spec.version, "", False)
-    _monitor.profile_unsampled(spec, args, kwargs, start, end, result, error, record)
+    _call_profile.profile_unsampled(spec, args, kwargs, start, end, result, error, record)
 
 
 def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:

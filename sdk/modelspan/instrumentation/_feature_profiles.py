@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 from modelspan import semconv
 from modelspan.instrumentation._checks import _KEYS, Quality, row_attributes
 from modelspan.instrumentation._outputs import Outputs, output_attributes
+from modelspan.instrumentation._redaction import Secrets, scrub_output
 from modelspan.instrumentation._summaries import UNSEEN, batch_attributes, category_slot
 from modelspan.profiling import _profile
 from modelspan.profiling._inputs import Batch, Row
@@ -231,18 +232,26 @@ def _row_values(row: Row, baseline: Baseline | None, written: Mapping[str, Any])
 
 
 def summarise_output(result: Any, outputs: Outputs | None, single: bool, baseline: Baseline | None,
-                     summary: CallSummary, path: Sequence[str]) -> None:
-    """Summarise a call's output (``outputs``, or a plain float/str ``result`` of a single row)."""
+                     summary: CallSummary, path: Sequence[str], policy: Mapping[str, str],
+                     secrets: Secrets | None) -> None:
+    """Summarise a call's output (``outputs``, or a plain float/str ``result`` of a single row).
+
+    Redacted as the span's output is (``_redaction.scrub_output``): an output that is, or repeats, a
+    redacted field reaches no profile either.
+    """
     summary.path = tuple(path)
-    if outputs is None:  # a plain single-row value or label: what output_attributes would write for it
-        if single and type(result) is float:
-            summary.outputs = {semconv.OUTPUT_VALUE: result} if math.isfinite(result) else {}
-        elif single and type(result) is str:
-            summary.label = result[: semconv.MAX_STRING_LENGTH]
-            summary.outputs = {semconv.OUTPUT_LABEL: summary.label}
-        return
     scratch: dict[str, Any] = {}
-    output_attributes(outputs, not single, baseline, scratch, Quality())
+    if outputs is not None:
+        output_attributes(outputs, not single, baseline, scratch, Quality())
+    elif single and type(result) is float:  # a plain single-row value or label: as output_attributes writes it
+        if math.isfinite(result):
+            scratch[semconv.OUTPUT_VALUE] = result
+    elif single and type(result) is str:
+        scratch[semconv.OUTPUT_LABEL] = result[: semconv.MAX_STRING_LENGTH]
+    else:
+        return
+    if secrets is not None or (policy and semconv.OUTPUT_FEATURE in policy):
+        scrub_output(scratch, policy, secrets or Secrets())
     summary.outputs = scratch
     summary.output_batch = not single
     if single:

@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from contextvars import ContextVar, Token
+from contextvars import Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +21,16 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _exceptions, _experiment, _outputs, _profiles, _rawcapture, _redaction
+from modelspan.instrumentation import (
+    _call_profile,
+    _config,
+    _exceptions,
+    _experiment,
+    _outputs,
+    _profiles,
+    _rawcapture,
+    _redaction,
+)
 from modelspan.instrumentation._checks import Quality, row_attributes
 from modelspan.instrumentation._feature_profiles import CallSummary, summarise_input, summarise_output
 from modelspan.instrumentation._health import record_error
@@ -144,7 +153,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         return call
     except Exception as exc:
         record_error("monitor.begin", exc)
-        _begin_failed.set(True)  # counted once: the profile of this call reads nothing of it again
+        _call_profile.begin_failed.set(True)  # counted once: the profile of this call reads nothing of it again
         _abandon(call)
         set_last(Prediction(call.record.prediction_id, spec.model, spec.version, sampled=False))
         return None
@@ -175,8 +184,8 @@ def _input_attributes(
     call: Call, args: tuple[Any, ...], kwargs: dict[str, Any], attributes: dict[str, Any]
 ) -> None:
     spec, state, quality = call.spec, _config.STATE, call.quality
-    value = _input_value(spec, args, kwargs)
-    call.shaped = shaped = _shape(spec, value, call.baseline, call.record)
+    value = _call_profile.input_value(spec, args, kwargs)
+    call.shaped = shaped = _call_profile.shape(spec, value, call.baseline, call.record)
     features: dict[str, Any] = {}
     written = features
     if type(shaped) is _inputs.Row:
@@ -194,7 +203,7 @@ def _input_attributes(
     summarise_input(shaped, call.baseline, state.redaction, call.summary, written, quality)
     if quality.counts:
         quality.write(attributes)
-    if state.capture_inputs and value is not _MISSING:
+    if state.capture_inputs and value is not _call_profile.MISSING:
         attributes[semconv.INPUT_RAW] = _rawcapture.raw_input(value, shaped, state.redaction)
     room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
     if not features:
@@ -203,75 +212,6 @@ def _input_attributes(
         attributes.update(features)
     else:
         _merge_bounded(attributes, features, room)
-
-
-_MISSING = object()
-_begin_failed: ContextVar[bool] = ContextVar("modelspan_begin_failed", default=False)
-
-
-def _shape(spec: Spec, value: Any, baseline: Baseline | None, record: CallRecord) -> _inputs.Row | _inputs.Batch | None:
-    """The call's input as a row or a batch, redacted as configured (before anything is built from it)."""
-    if type(value) is dict and len(value) <= semconv.MAX_FEATURES:  # normalise's commonest case
-        shaped: _inputs.Row | _inputs.Batch | None = _inputs.Row(value)
-    else:
-        names = spec.features or (list(baseline.features) if baseline else None)
-        shaped = _inputs.normalise(value, names, spec.input_name or "input")
-    redaction = _config.STATE.redaction
-    if redaction:  # docs/privacy.md
-        record.secrets = secrets = _redaction.Secrets()
-        shaped = _redaction.redact_shaped(shaped, redaction, secrets)
-    return shaped
-
-
-def profile_unsampled(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start_ns: int, end_ns: int,
-                      result: Any, error: bool, record: CallRecord) -> None:
-    """Profile a call that has no span (sampled out): its counts, features, outputs and path. Never raises."""
-    if _begin_failed.get():  # its span failed to start (counted, logged): counts only
-        _begin_failed.set(False)
-        _profiles.record(spec.model, spec.version, "", start_ns, end_ns, error, 1.0, False)
-        return
-    try:
-        value = _input_value(spec, args, kwargs)
-        rows = _profiles.rows_of(value)
-        state = _config.STATE
-        baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
-        summary = CallSummary()
-        shaped = _shape(spec, value, baseline, record) if value is not _MISSING else None
-        summarise_input(shaped, baseline, state.redaction, summary)
-        single = type(shaped) is not _inputs.Batch
-        outputs = None if error else _plain_or_read(spec, result, single, shaped, None)
-        if not error:
-            summarise_output(result, outputs, single, baseline, summary, record.path)
-        else:
-            summary.path = tuple(record.path)
-    except Exception as exc:
-        record_error("monitor.profile", exc)
-        summary, rows = None, 1.0
-    _profiles.record(spec.model, spec.version, "", start_ns, end_ns, error, rows, False, summary)
-
-
-def _plain_or_read(spec: Spec, result: Any, single: bool, shaped: Any, owner: Any) -> _outputs.Outputs | None:
-    """``None`` for a plain single-row float or label (summarised as is), else the output read."""
-    if single and spec.task is None and type(result) in (float, str):
-        return None
-    batch = shaped.size if type(shaped) is _inputs.Batch else None
-    classes = spec.classes
-    if classes is None:
-        source = spec.class_source if spec.class_source is not None else owner
-        classes = _outputs.class_names(source) if _outputs.is_model(source) else None
-    try:
-        return _outputs.interpret(result, batch, spec.task, classes)
-    except _outputs.UnreadableOutput as exc:  # counted and logged once per kind, as on the span path
-        record_error(f"monitor.output ({exc.kind})", exc)
-        return None
-
-
-def _input_value(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if spec.input_name is not None and spec.input_name in kwargs:
-        return kwargs[spec.input_name]
-    if spec.input_index is not None and spec.input_index < len(args):
-        return args[spec.input_index]
-    return _MISSING
 
 
 def _merge_bounded(attributes: dict[str, Any], extra: dict[str, Any], room: int) -> None:
@@ -358,10 +298,11 @@ def _output_summary(call: Call, result: Any, error: BaseException | None) -> Cal
         outputs = call.outputs
         if outputs is None and call.streamed:
             rows = _inputs.Batch(len(result) if isinstance(result, list) else 0)
-            outputs = _plain_or_read(call.spec, result, False, rows, call.owner)
+            outputs = _call_profile.plain_or_read(call.spec, result, False, rows, call.owner)
         elif outputs is None:
-            outputs = _plain_or_read(call.spec, result, single, call.shaped, call.owner)
-        summarise_output(result, outputs, single, call.baseline, summary, call.record.path)
+            outputs = _call_profile.plain_or_read(call.spec, result, single, call.shaped, call.owner)
+        summarise_output(result, outputs, single, call.baseline, summary, call.record.path, _config.STATE.redaction,
+                         call.record.secrets)
     except Exception as exc:
         record_error("monitor.profile", exc)
     return summary
