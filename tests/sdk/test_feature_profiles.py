@@ -168,3 +168,22 @@ def test_features_beyond_the_bound_are_counted_not_held(monkeypatch: pytest.Monk
     profiles.record("m", "1", "", 0, 1_000, False, 1.0, False, summary)
     (profile,) = profiles.take()
     assert len(profile.features) == 3 and profile.features_dropped == 2
+
+
+def test_a_window_that_cuts_a_profile_interval_is_answered_from_spans(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    rows = _rows(120)
+    _serve(path, rows, 0, 1.0)
+    with sqlite3.connect(path) as connection:
+        first = connection.execute("SELECT min(start_ns) FROM profiles").fetchone()[0]
+    end = dt.datetime.fromtimestamp(first / 1e9 + 0.001, dt.timezone.utc)  # a millisecond into the first minute
+    window = Window(end - dt.timedelta(hours=1), end)
+    with SQLiteStore(path) as store:
+        baseline = _baseline()
+        store.save_baseline(baseline)
+        cut = store.model_stats([store.question("m", "1", window, baseline)])[0]
+        with sqlite3.connect(path) as connection:
+            connection.execute("UPDATE profiles SET features = NULL")
+        spans = store.model_stats([store.question("m", "1", window, baseline)])[0]
+    assert _columns(cut) == _columns(spans)  # the span answer: no call after the window's end is counted
+    assert cut.columns["x"].count < 120

@@ -39,15 +39,19 @@ class Profiled:
 
 
 def read(connection: sqlite3.Connection, model: str, version: str, start: int, end: int) -> Profiled | None:
-    """The window's feature profiles of a model version, or None when it has none (span answers then)."""
+    """The window's feature profiles of a model version, or None when they cannot answer it (span answers then).
+
+    Profiles answer a window only when it holds each profile interval it touches whole: a window that
+    cuts an interval (a demo phase of seconds, a window not on minutes) would count calls outside it.
+    """
     rows = connection.execute(
-        "SELECT features, paths, checks, features_dropped FROM profiles WHERE model_name = ? AND model_version = ? "
-        "AND module = '' AND start_ns >= ? AND start_ns < ? AND features IS NOT NULL",
-        (model, version, start, end)).fetchall()
-    if not rows:
+        "SELECT features, paths, checks, features_dropped, start_ns, interval_ns FROM profiles WHERE model_name = ? "
+        "AND model_version = ? AND module = '' AND start_ns < ? AND start_ns + interval_ns > ? "
+        "AND features IS NOT NULL", (model, version, end, start)).fetchall()
+    if not rows or any(row[4] < start or row[4] + row[5] > end for row in rows):
         return None
     profiled = Profiled()
-    for features, paths, checks, dropped in rows:
+    for features, paths, checks, dropped, _, _ in rows:
         for record in json.loads(features):
             profiled.features[str(record["feature"])].append(record)
         for path, labels in json.loads(paths or "{}").items():
