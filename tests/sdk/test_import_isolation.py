@@ -35,10 +35,10 @@ SCRIPT = textwrap.dedent(
     @modelspan.monitor(model="m", version="1")
     def predict(row):
         with modelspan.module("step"):
-            return 0.5
+            return [0.5] * len(row) if isinstance(row, np.ndarray) else 0.5  # one output per row of a batch
 
     assert predict({"x": 1.0, "c": "a"}) == 0.5
-    assert predict(np.ones((4, 3))) == 0.5
+    assert predict(np.ones((4, 3))) == [0.5] * 4
     baseline = modelspan.Baseline.from_data({"x": [1.0, 2.0, 3.0]}, model="m", version="1")
     with modelspan.Baseline.capture(model="m", version="1") as cap:
         predict({"x": 2.0})

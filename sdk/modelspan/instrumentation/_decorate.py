@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 
 from modelspan import semconv
 from modelspan.baseline import Baseline
-from modelspan.instrumentation import _config, _monitor, _outputs, _profiles
+from modelspan.instrumentation import _call_profile, _config, _monitor, _outputs
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import clear_last
@@ -133,14 +133,15 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
             return func(*args, **kwargs)
         call = begin(spec, args, kwargs)
         if call is None:  # no span: the call still counts, in its profile
-            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
+            record = CallRecord(spec.model, spec.version, "", False)
+            token = current_call.set(record)
             start = clock()
             try:
                 result = func(*args, **kwargs)
             except BaseException:
-                _unsampled(spec, args, kwargs, start, True, token)
+                _unsampled(spec, args, kwargs, start, True, record, token)
                 raise
-            _unsampled(spec, args, kwargs, start, False, token)
+            _unsampled(spec, args, kwargs, start, False, record, token, result)
             return result
         try:
             result = func(*args, **kwargs)
@@ -154,19 +155,18 @@ def _wrap(func: Any, spec: _monitor.Spec) -> Any:
 
 
 def _unsampled(spec: _monitor.Spec, args: tuple[Any, ...], kwargs: dict[str, Any], start: int, error: bool,
-               token: Token[CallRecord | None] | None = None) -> None:
-    """Profile a call that has no span (sampled out): exact counts cost no span.
+               record: CallRecord | None = None, token: Token[CallRecord | None] | None = None,
+               result: Any = None) -> None:
+    """Profile a call that has no span (sampled out): exact statistics cost no span.
 
-    ``token`` restores the call context set for the call's sub-modules (profiled, without spans).
+    ``token`` restores the call context set for the call's sub-modules (profiled, without spans);
+    ``record`` holds the path they took.
     """
     end = time.time_ns()
     if token is not None:
         _reset(token)
-    try:
-        rows = _profiles.rows_of(_monitor._input_value(spec, args, kwargs))
-        _profiles.record(spec.model, spec.version, "", start, end, error, rows, False)
-    except Exception as exc:
-        record_error("monitor.profile", exc)
+    record = record if record is not None else CallRecord(spec.model, spec.version, "", False)
+    _call_profile.profile_unsampled(spec, args, kwargs, start, end, result, error, record)
 
 
 def _unsampled_generator(func: Any, spec: _monitor.Spec, args: tuple[Any, ...],
@@ -198,7 +198,7 @@ def _unsampled_generator(func: Any, spec: _monitor.Spec, args: tuple[Any, ...],
             except BaseException as exc:  # thrown in by the consumer: pass it on
                 step, value = generator.throw, exc
     finally:
-        _unsampled(spec, args, kwargs, start, error)
+        _unsampled(spec, args, kwargs, start, error, record)
 
 
 async def _anext_in_call(iterator: Any, record: CallRecord) -> tuple[bool, Any]:
@@ -245,14 +245,15 @@ def _wrap_async(func: Any, spec: _monitor.Spec) -> Any:
             return await func(*args, **kwargs)
         call = _monitor.begin(spec, args, kwargs)
         if call is None:
-            token = current_call.set(CallRecord(spec.model, spec.version, "", False))
+            record = CallRecord(spec.model, spec.version, "", False)
+            token = current_call.set(record)
             start = time.time_ns()
             try:
                 result = await func(*args, **kwargs)
             except BaseException:
-                _unsampled(spec, args, kwargs, start, True, token)
+                _unsampled(spec, args, kwargs, start, True, record, token)
                 raise
-            _unsampled(spec, args, kwargs, start, False, token)
+            _unsampled(spec, args, kwargs, start, False, record, token, result)
             return result
         try:
             result = await func(*args, **kwargs)
@@ -361,7 +362,7 @@ def _wrap_async_generator(func: Any, spec: _monitor.Spec) -> Any:
                         raise
             finally:
                 await _aclose_in_call(iterator, record)
-                _unsampled(spec, args, kwargs, start, error)
+                _unsampled(spec, args, kwargs, start, error, record)
         call.streamed = True
         collected = _Collected()
         iterator = func(*args, **kwargs).__aiter__()

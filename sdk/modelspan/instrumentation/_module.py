@@ -106,6 +106,7 @@ class module:
         try:
             call = current_call.get()
             if call is not None and not call.sampled:  # profiled only (docs/profiles.md)
+                call.enter(self.name)  # the path is profiled too
                 return (None, None, call, time.time_ns())
             attributes: dict[str, Any] = {
                 semconv.SPAN_KIND: semconv.SPAN_KIND_MODULE,

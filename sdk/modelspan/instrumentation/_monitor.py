@@ -21,8 +21,18 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from modelspan import semconv
-from modelspan.instrumentation import _config, _exceptions, _experiment, _outputs, _profiles, _rawcapture, _redaction
+from modelspan.instrumentation import (
+    _call_profile,
+    _config,
+    _exceptions,
+    _experiment,
+    _outputs,
+    _profiles,
+    _rawcapture,
+    _redaction,
+)
 from modelspan.instrumentation._checks import Quality, row_attributes
+from modelspan.instrumentation._feature_profiles import CallSummary, summarise_input, summarise_output
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import Prediction, set_last, set_last_fields
@@ -64,8 +74,8 @@ class Spec:
 class Call:
     """One monitored call in flight."""
 
-    __slots__ = ("baseline", "capture", "experiment", "otel_token", "owner", "quality", "record", "record_token",
-                 "room", "shaped", "span", "spec", "start_ns", "streamed")
+    __slots__ = ("baseline", "capture", "experiment", "otel_token", "outputs", "owner", "quality", "record",
+                 "record_token", "room", "shaped", "span", "spec", "start_ns", "streamed", "summary")
 
     def __init__(self, spec: Spec, record: CallRecord) -> None:
         self.spec = spec
@@ -82,6 +92,8 @@ class Call:
         self.streamed = False  # a generator: the yielded items are the output rows
         self.owner: Any = None  # ``self`` of a decorated method
         self.experiment: _experiment.Scope | None = None
+        self.summary: CallSummary | None = None  # what the call adds to its profile's features
+        self.outputs: _outputs.Outputs | None = None
 
     def attach(self) -> None:
         self.otel_token = otel_context.attach(trace.set_span_in_context(self.span))
@@ -141,6 +153,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         return call
     except Exception as exc:
         record_error("monitor.begin", exc)
+        _call_profile.begin_failed.set(True)  # counted once: the profile of this call reads nothing of it again
         _abandon(call)
         set_last(Prediction(call.record.prediction_id, spec.model, spec.version, sampled=False))
         return None
@@ -171,32 +184,26 @@ def _input_attributes(
     call: Call, args: tuple[Any, ...], kwargs: dict[str, Any], attributes: dict[str, Any]
 ) -> None:
     spec, state, quality = call.spec, _config.STATE, call.quality
-    value = _input_value(spec, args, kwargs)
-    if type(value) is dict and len(value) <= semconv.MAX_FEATURES:  # normalise's commonest case
-        shaped: _inputs.Row | _inputs.Batch | None = _inputs.Row(value)
-    else:
-        names = spec.features or (list(call.baseline.features) if call.baseline else None)
-        shaped = _inputs.normalise(value, names, spec.input_name or "input")
-    if state.redaction:  # before anything is built from the input (docs/privacy.md)
-        call.record.secrets = secrets = _redaction.Secrets()
-        shaped = _redaction.redact_shaped(shaped, state.redaction, secrets)
-    call.shaped = shaped
+    value = _call_profile.input_value(spec, args, kwargs)
+    call.shaped = shaped = _call_profile.shape(spec, value, call.baseline, call.record)
     features: dict[str, Any] = {}
+    written = features
     if type(shaped) is _inputs.Row:
         attributes[semconv.BATCH_SIZE] = 1
         values = shaped.values
         # At most two attributes per value (text), two per failed check, one raw input: when
         # that surely fits, the features go straight in (the bound below could drop nothing).
         if 2 * len(values) + _CHECK_ATTRIBUTES <= state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes):
-            row_attributes(values, call.baseline, state.redaction, attributes, quality)
-        else:
-            row_attributes(values, call.baseline, state.redaction, features, quality)
+            written = attributes
+        row_attributes(values, call.baseline, state.redaction, written, quality)
     elif type(shaped) is _inputs.Batch:
         attributes[semconv.BATCH_SIZE] = shaped.size
         batch_attributes(shaped, call.baseline, state.redaction, features, quality)
+    call.summary = CallSummary()
+    summarise_input(shaped, call.baseline, state.redaction, call.summary, written, quality)
     if quality.counts:
         quality.write(attributes)
-    if state.capture_inputs and value is not _MISSING:
+    if state.capture_inputs and value is not _call_profile.MISSING:
         attributes[semconv.INPUT_RAW] = _rawcapture.raw_input(value, shaped, state.redaction)
     room = state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes)
     if not features:
@@ -205,17 +212,6 @@ def _input_attributes(
         attributes.update(features)
     else:
         _merge_bounded(attributes, features, room)
-
-
-_MISSING = object()
-
-
-def _input_value(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if spec.input_name is not None and spec.input_name in kwargs:
-        return kwargs[spec.input_name]
-    if spec.input_index is not None and spec.input_index < len(args):
-        return args[spec.input_index]
-    return _MISSING
 
 
 def _merge_bounded(attributes: dict[str, Any], extra: dict[str, Any], room: int) -> None:
@@ -280,12 +276,36 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
         record_error("monitor.finish", exc)
     finally:
         _end(call, end_ns)
-        _profiles.profile_call(call.spec, call.shaped, call.start_ns, end_ns, error is not None)
+        _profiles.profile_call(call.spec, call.shaped, call.start_ns, end_ns, error is not None,
+                               _output_summary(call, result, error))
         shaped = call.shaped
         if type(shaped) is _inputs.Batch:
             set_last_fields((record.prediction_id, record.model, record.version, shaped.size, True, True))
         else:
             set_last_fields((record.prediction_id, record.model, record.version))
+
+
+def _output_summary(call: Call, result: Any, error: BaseException | None) -> CallSummary | None:
+    """The call's profile summary, its output and path added (the input was summarised by ``begin``)."""
+    summary = call.summary
+    if summary is None:
+        return None
+    try:
+        if error is not None:
+            summary.path = tuple(call.record.path)
+            return summary
+        single = type(call.shaped) is not _inputs.Batch and not call.streamed
+        outputs = call.outputs
+        if outputs is None and call.streamed:
+            rows = _inputs.Batch(len(result) if isinstance(result, list) else 0)
+            outputs = _call_profile.plain_or_read(call.spec, result, False, rows, call.owner)
+        elif outputs is None:
+            outputs = _call_profile.plain_or_read(call.spec, result, single, call.shaped, call.owner)
+        summarise_output(result, outputs, single, call.baseline, summary, call.record.path, _config.STATE.redaction,
+                         call.record.secrets)
+    except Exception as exc:
+        record_error("monitor.profile", exc)
+    return summary
 
 
 def _plain_output(call: Call, result: Any, attributes: dict[str, Any]) -> bool:
@@ -307,6 +327,7 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
     batch = call.shaped.size if isinstance(call.shaped, _inputs.Batch) else None
     if call.streamed:
         batch = len(result) if isinstance(result, list) else 0
+    call.outputs = _outputs.Outputs()  # read once: a failure here is not met again by the profile
     try:
         outputs = _outputs.interpret(result, batch, call.spec.task, _classes(call))
     except _outputs.UnreadableOutput as exc:
@@ -314,6 +335,7 @@ def _record_outputs(call: Call, result: Any, attributes: dict[str, Any]) -> _out
         call.record.errors += 1
         record_error(f"monitor.output ({exc.kind})", exc)
         outputs = _outputs.Outputs()
+    call.outputs = outputs
     quality = Quality()
     _outputs.output_attributes(outputs, batch is not None, call.baseline, attributes, quality)
     quality.write(attributes)

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from modelspan._sketch import LOG_GAMMA as _LOG_GAMMA
+from modelspan.instrumentation import _feature_profiles
+from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 
 logger = logging.getLogger("modelspan")
 
@@ -64,6 +66,29 @@ class Profile:
     zeros: int = 0
     """Latencies below 1 ns (a clock that did not move)."""
     buckets: dict[int, int] = field(default_factory=dict)
+    features: dict[tuple[str, str | None], FeatureFold] = field(default_factory=dict)
+    """Per (feature, baseline id): the inputs' and outputs' statistics (``_feature_profiles``)."""
+    paths: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Calls per module path and output label (model profiles only)."""
+    checks: dict[str, list[int]] = field(default_factory=dict)
+    """Per data-quality check: [failed values, calls with a failure]."""
+    features_dropped: int = 0
+    """Feature statistics left off beyond ``_feature_profiles.MAX_FEATURES`` (counted, not held)."""
+
+
+def _add_summary(profile: Profile, summary: CallSummary,
+                 delta: dict[tuple[str, str | None], FeatureFold] | None) -> None:
+    """A call's features, path and data-quality counts into its profile (under the lock)."""
+    if delta is None:
+        profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
+    else:
+        profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
+    _feature_profiles.fold_path(profile.paths, summary)
+    if summary.quality is not None:
+        for check, count in summary.quality.counts.items():
+            held = profile.checks.setdefault(check, [0, 0])
+            held[0] += count
+            held[1] += 1
 
 
 class _Profiles:
@@ -91,9 +116,15 @@ class _Profiles:
         return profile
 
     def record(self, model: str, version: str, module: str, start_ns: int, end_ns: int,
-               error: bool, rows: float, sampled: bool) -> None:
+               error: bool, rows: float, sampled: bool, summary: CallSummary | None = None) -> None:
         latency = end_ns - start_ns
         index = math.ceil(math.log(latency) / _LOG_GAMMA) if latency >= 1 else None
+        # A batch is folded outside the lock and merged under it; a single row's few additions go straight in.
+        delta: dict[tuple[str, str | None], FeatureFold] | None = None
+        left = 0
+        if summary is not None and summary.batch is not None:
+            delta = {}
+            left = _feature_profiles.fold_into(delta, summary)
         with self.lock:
             profile = self._profile(model, version, module, end_ns)
             if module == "":
@@ -113,6 +144,9 @@ class _Profiles:
                 buckets = profile.buckets
                 buckets[index] = buckets.get(index, 0) + 1
             profile.latency_sum += latency
+            if summary is not None:
+                _add_summary(profile, summary, delta)
+                profile.features_dropped += left
             if profile.latency_min is None or latency < profile.latency_min:
                 profile.latency_min = latency
             if profile.latency_max is None or latency > profile.latency_max:
@@ -202,12 +236,13 @@ def stats() -> dict[str, int]:
         return dict(PROFILES.counts)
 
 
-def profile_call(spec: Any, shaped: Any, start_ns: int, end_ns: int, error: bool) -> None:
+def profile_call(spec: Any, shaped: Any, start_ns: int, end_ns: int, error: bool,
+                 summary: CallSummary | None = None) -> None:
     """Profile a call that has a span (``_monitor.finish``); never raises."""
     try:
         size = getattr(shaped, "size", None)
         rows = float(size) if type(size) is int else 1.0
-        PROFILES.record(spec.model, spec.version, "", start_ns, end_ns, error, rows, True)
+        PROFILES.record(spec.model, spec.version, "", start_ns, end_ns, error, rows, True, summary)
     except Exception as exc:
         from modelspan.instrumentation._health import record_error
 

@@ -163,11 +163,10 @@ def categorical_summary(
             attributes[semconv.batch_category(name, i)] = counter.get(category, 0)
         unseen = other = 0
         for category, count in counter.items():
-            if category in index:
-                continue
-            if profile.is_unseen(category):
+            slot = category_slot(profile, category, index)
+            if slot == UNSEEN:
                 unseen += count
-            else:  # a listed category beyond the top-k, or one of an incomplete vocabulary's tail
+            elif slot == OTHER:
                 other += count
         attributes[stat(name, semconv.STAT_OTHER_COUNT)] = other
         attributes[stat(name, semconv.STAT_UNSEEN_COUNT)] = unseen
@@ -178,6 +177,23 @@ def categorical_summary(
             category[: semconv.MAX_STRING_LENGTH] for category, _ in top
         ]
         attributes[stat(name, semconv.STAT_TOP_COUNTS)] = [count for _, count in top]
+
+
+OTHER = -1
+"""``category_slot``: a category the baseline knows beyond its listed top-k (or an incomplete vocabulary's tail)."""
+UNSEEN = -2
+"""``category_slot``: a category the baseline never saw."""
+
+
+def category_slot(profile: FeatureProfile, category: str, index: Mapping[str, int] | None = None) -> int:
+    """Where a category is counted against a categorical baseline: its index, ``OTHER`` or ``UNSEEN``.
+
+    The one rule for batch summaries and per-feature profiles (``_feature_profiles``).
+    """
+    position = (profile.category_index if index is None else index).get(category)
+    if position is not None:
+        return position
+    return UNSEEN if profile.is_unseen(category) else OTHER
 
 
 def text_summary(

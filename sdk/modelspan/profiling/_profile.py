@@ -7,6 +7,7 @@ summaries, Elasticsearch ``range`` aggregations): with edges ``e[0] < ... < e[k-
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections import Counter
@@ -56,6 +57,15 @@ def bin_counts(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> np.nd
     # side="right": a value equal to e[i] belongs to bin i + 1 (ES range "from" is inclusive).
     index = np.searchsorted(edges_array, values, side="right")
     return np.bincount(index, minlength=edges_array.size + 1)
+
+
+def bin_index(value: float, edges: Sequence[float]) -> int:
+    """The bin of one finite value, by the rule of ``bin_counts``: bin ``i`` holds ``e[i-1] <= x < e[i]``.
+
+    >>> [bin_index(x, [1.0, 2.0]) for x in (0.0, 1.0, 1.5, 2.0, 9.0)]
+    [0, 1, 1, 2, 2]
+    """
+    return bisect.bisect_right(edges, value)
 
 
 def quantile_edges(values: np.ndarray, bins: int = 10) -> list[float]:

@@ -120,10 +120,14 @@ def migrate(connection: sqlite3.Connection) -> None:
         for statement in (*(_schema.V2_TABLES if version < 2 else ()), *_schema.V3_TABLES, *_schema.V3_INDEXES,
                           *_schema.V5_TABLES):
             connection.execute(statement)
+        have = {str(row[1]) for row in connection.execute("PRAGMA table_info(profiles)")}
+        for statement in _schema.V6_COLUMNS:  # added where missing (a file marked older may have them)
+            if statement.split()[5] not in have:
+                connection.execute(statement)
         if version in (2, 3):
             _clear_derived(connection)  # version 4: feature names re-keyed in today's grammar
         if 1 <= version < 4:
-            _backfill(connection)  # every derived table, the version 3 rollups too (4 -> 5 adds a table only)
+            _backfill(connection)  # every derived table, the version 3 rollups too (4 -> 5 -> 6 add profiles only)
         connection.execute(f"PRAGMA user_version = {_schema.SCHEMA_VERSION}")
 
 

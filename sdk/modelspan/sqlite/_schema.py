@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 MINUTE_NS: Final = 60 * 10**9
 """Width of a rollup bucket."""
 
@@ -199,4 +199,16 @@ V5_TABLES: Final = (
         rows REAL NOT NULL, spans INTEGER NOT NULL, dropped INTEGER NOT NULL, latency_sum INTEGER NOT NULL,
         latency_min INTEGER, latency_max INTEGER, zeros INTEGER NOT NULL, buckets TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS profiles_model_time ON profiles (model_name, model_version, module, start_ns)",
+)
+
+
+# --- Version 6 ---------------------------------------------------------------------------------
+V6_COLUMNS: Final = (
+    # Per-feature profiles (docs/profiles.md, "Profile records"): JSON, NULL on rows written by version 5
+    # (a window without them is answered from spans). ``features``: a list of feature records;
+    # ``paths``: {"<path key>": {"<output label>": calls}}; ``checks``: {"<check>": [failed values, calls]}.
+    "ALTER TABLE profiles ADD COLUMN features TEXT",
+    "ALTER TABLE profiles ADD COLUMN paths TEXT",
+    "ALTER TABLE profiles ADD COLUMN checks TEXT",
+    "ALTER TABLE profiles ADD COLUMN features_dropped INTEGER NOT NULL DEFAULT 0",
 )

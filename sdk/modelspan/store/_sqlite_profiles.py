@@ -3,8 +3,8 @@
 A window with profile rows for a model version is answered from them: calls, errors and rows per
 interval are sums (exact whatever the span sample rate, whatever the span queue dropped), latency
 percentiles come from the merged log-bucketed histogram (within 1 % relative error). A window without
-profile rows (data written before profiles existed) keeps the span answer of ``_sqlite_ops``. Module
-paths, output labels and data quality stay span answers (sampled, scaled by the sample rate).
+profile rows (data written before profiles existed) keeps the span answer of ``_sqlite_ops``. Features,
+outputs, module paths and data quality come from the same rows' feature records (``_sqlite_features``).
 """
 
 from __future__ import annotations

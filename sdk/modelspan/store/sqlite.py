@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import modelspan.store._sqlite_extras as extras
+import modelspan.store._sqlite_features as features
 import modelspan.store._sqlite_ops as ops
 import modelspan.store._sqlite_profiles as profiles
 from modelspan import _time, semconv
@@ -134,9 +135,15 @@ class SQLiteStore:
         series = -1 if row is None else int(row[0])
         calls = ops.operations(self.connection, series, start, end, step, len(semconv.CHECKS))
         profiles.overlay(self.connection, question.model, question.version, start, end, step, calls)
-        reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
-        for index, column in enumerate(question.columns):
-            calls.update(reader.aggs(index, column))
+        profiled = features.read(self.connection, question.model, question.version, start, end)
+        if profiled is not None:  # every call's statistics (docs/profiles.md); else the spans'
+            features.overlay_model(self.connection, series, start, end, profiled, calls)
+            for index, column in enumerate(question.columns):
+                calls.update(features.column_aggs(index, column, profiled, question.baseline_id))
+        else:
+            reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
+            for index, column in enumerate(question.columns):
+                calls.update(reader.aggs(index, column))
         modules = ops.modules(self.connection, series, start, end, step)
         profiles.overlay_modules(self.connection, question.model, question.version, start, end, step, modules)
         return {"calls": calls, "modules": modules}

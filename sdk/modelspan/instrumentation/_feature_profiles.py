@@ -1,0 +1,406 @@
+"""Per-feature profiles (docs/profiles.md): every call's inputs, outputs and module path, before sampling.
+
+A call is summarised once, outside the profiles' lock, by the rules that already own each concept:
+``_checks.row_attributes`` (single-row values and their data-quality checks), ``_summaries`` (batch
+summaries over the baseline's bins and categories, whole-column numpy), ``_outputs`` (what the output
+is). :class:`CallSummary` holds the result; ``Profile.fold`` adds it to the profile under the lock,
+which is a handful of additions per feature, whatever the batch size.
+
+What a feature's :class:`FeatureFold` holds (one per feature and baseline id in a profile):
+
+- count (valid values), null/NaN/type-change/out-of-range/unseen counts (the data-quality checks),
+  sum, sum of squares, min, max: mergeable by addition (min/max by min/max);
+- with a baseline: counts per baseline bin (numeric, text lengths) or per baseline category plus
+  ``other`` (known beyond the listed top-k) and ``unseen``;
+- categories outside the baseline's list (every category without a baseline): the first
+  ``MAX_TRACKED_CATEGORIES`` distinct values of the interval counted exactly, later new values counted
+  in ``top_other``. Bins need edges and edges come from a baseline: a feature profiled without one has
+  no bins, and a store counts its values as unbinned (as it does batch summaries over another baseline).
+
+Pseudo-features ``_output`` (labels or values, over the baseline's output profile) and ``_score``
+(scores, no baseline) profile the outputs; module paths are counted per output label.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from modelspan import semconv
+from modelspan.instrumentation._checks import _KEYS, Quality, row_attributes
+from modelspan.instrumentation._outputs import Outputs, output_attributes
+from modelspan.instrumentation._redaction import Secrets, scrub_output
+from modelspan.instrumentation._summaries import UNSEEN, batch_attributes, category_slot
+from modelspan.profiling import _profile
+from modelspan.profiling._inputs import Batch, Row
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline, FeatureProfile
+
+MAX_TRACKED_CATEGORIES: Final = 64
+"""Distinct categories counted exactly per feature and profile (the rest: ``top_other``)."""
+MAX_FEATURES: Final = semconv.MAX_FEATURES + 2
+"""Feature folds per profile (features, ``_output``, ``_score``); further ones are counted, not held."""
+MAX_PATHS: Final = 200
+"""Module paths per profile; calls on further paths are counted under ``OTHER_PATH``."""
+MAX_LABELS: Final = 50
+"""Output labels per path; further labels are counted under ``OTHER_LABEL``."""
+OTHER_PATH: Final = "\x00other"
+OTHER_LABEL: Final = "\x00other"
+_CHECK_STATS: Final = {semconv.CHECK_NULL: semconv.STAT_NULL_COUNT, semconv.CHECK_NAN: semconv.STAT_NAN_COUNT,
+                       semconv.CHECK_TYPE_CHANGE: semconv.STAT_TYPE_CHANGE_COUNT,
+                       semconv.CHECK_OUT_OF_RANGE: semconv.STAT_OUT_OF_RANGE}
+COUNT_STATS: Final = (semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_COUNT,
+                      semconv.STAT_TYPE_CHANGE_COUNT, semconv.STAT_OUT_OF_RANGE, semconv.STAT_UNSEEN_COUNT)
+"""Counts a fold holds (record keys: ``semconv.STAT_*``)."""
+
+
+class FeatureFold:
+    """One feature's mergeable statistics in one profile (record shape: ``record()``, docs/profiles.md)."""
+
+    __slots__ = ("baseline_id", "bins", "categories", "counts", "kind", "max", "min", "other", "sum", "sum_sq",
+                 "top", "top_other")
+
+    def __init__(self, kind: str, baseline_id: str | None, bins: int, categories: int | None) -> None:
+        self.kind = kind
+        self.baseline_id = baseline_id
+        self.counts = dict.fromkeys(COUNT_STATS, 0)
+        self.sum = self.sum_sq = 0.0
+        self.min: float | None = None
+        self.max: float | None = None
+        self.bins = [0] * bins if bins else None
+        self.categories = None if categories is None else [0] * categories
+        self.other = 0
+        self.top: dict[str, int] = {}
+        self.top_other = 0
+
+    def number(self, value: float, bin_index: int | None) -> None:
+        self.counts[semconv.STAT_COUNT] += 1
+        self.sum += value
+        self.sum_sq += value * value
+        if self.min is None or value < self.min:
+            self.min = value
+        if self.max is None or value > self.max:
+            self.max = value
+        if bin_index is not None and self.bins is not None:
+            self.bins[bin_index] += 1
+
+    def category(self, text: str, slot: int | None, count: int = 1) -> None:
+        self.counts[semconv.STAT_COUNT] += count
+        if slot is not None and slot >= 0 and self.categories is not None:
+            self.categories[slot] += count
+            return
+        if slot == UNSEEN:
+            self.counts[semconv.STAT_UNSEEN_COUNT] += count
+        elif slot is not None:
+            self.other += count
+            return
+        self.tracked(text, count)
+
+    def tracked(self, text: str, count: int) -> None:
+        if text in self.top or len(self.top) < MAX_TRACKED_CATEGORIES:
+            self.top[text] = self.top.get(text, 0) + count
+        else:
+            self.top_other += count
+
+    def merge(self, other: FeatureFold) -> None:
+        """Add ``other`` (same feature and baseline) to this fold."""
+        for key, count in other.counts.items():
+            self.counts[key] += count
+        self.sum += other.sum
+        self.sum_sq += other.sum_sq
+        if other.min is not None and (self.min is None or other.min < self.min):
+            self.min = other.min
+        if other.max is not None and (self.max is None or other.max > self.max):
+            self.max = other.max
+        if self.bins is not None and other.bins is not None:
+            self.bins = [a + b for a, b in zip(self.bins, other.bins, strict=True)]
+        if self.categories is not None and other.categories is not None:
+            self.categories = [a + b for a, b in zip(self.categories, other.categories, strict=True)]
+        self.other += other.other
+        self.top_other += other.top_other
+        for text, count in other.top.items():
+            self.tracked(text, count)
+
+    def summary(self, name: str, scratch: Mapping[str, Any], profile: FeatureProfile | None) -> None:
+        """Add a batch summary (``_summaries``' attributes of feature ``name``)."""
+        stat = semconv.batch_stat
+        for key in COUNT_STATS:
+            self.counts[key] += int(scratch.get(stat(name, key), 0))
+        total, squares = scratch.get(stat(name, semconv.STAT_SUM)), scratch.get(stat(name, semconv.STAT_SUM_SQ))
+        if total is not None and squares is not None:
+            self.sum += total
+            self.sum_sq += squares
+        low, high = scratch.get(stat(name, semconv.STAT_MIN)), scratch.get(stat(name, semconv.STAT_MAX))
+        if low is not None and (self.min is None or low < self.min):
+            self.min = low
+        if high is not None and (self.max is None or high > self.max):
+            self.max = high
+        if self.bins is not None:
+            for index in range(len(self.bins)):
+                self.bins[index] += int(scratch.get(semconv.batch_bin(name, index), 0))
+        if self.categories is not None:
+            for index in range(len(self.categories)):
+                self.categories[index] += int(scratch.get(semconv.batch_category(name, index), 0))
+            self.other += int(scratch.get(stat(name, semconv.STAT_OTHER_COUNT), 0))
+        known = profile.category_index if profile is not None and profile.kind == "categorical" else {}
+        values = scratch.get(stat(name, semconv.STAT_TOP_VALUES)) or ()
+        counts = scratch.get(stat(name, semconv.STAT_TOP_COUNTS)) or ()
+        for text, count in zip(values, counts, strict=False):
+            if text not in known:
+                self.tracked(text, int(count))
+
+    def record(self, name: str) -> dict[str, Any]:
+        """The stored shape of this fold (docs/profiles.md, "Profile records")."""
+        record: dict[str, Any] = {"feature": name, "kind": self.kind, "baseline_id": self.baseline_id}
+        record.update(self.counts)
+        # Sums that overflowed (huge user values) are null: JSON has no infinity, and a wrong sum is worse than none.
+        finite = math.isfinite(self.sum) and math.isfinite(self.sum_sq)
+        record.update({semconv.STAT_SUM: self.sum if finite else None, semconv.STAT_SUM_SQ: self.sum_sq if finite
+                       else None, semconv.STAT_MIN: self.min,
+                       semconv.STAT_MAX: self.max, "bins": self.bins, "categories": self.categories,
+                       "other": self.other, "top": dict(self.top), "top_other": self.top_other})
+        return record
+
+
+class CallSummary:
+    """What one call adds to its profile's features, checks and paths (computed outside the lock)."""
+
+    __slots__ = ("baseline", "batch", "label", "numbers", "output_batch", "outputs", "path", "quality", "row",
+                 "texts")
+
+    def __init__(self) -> None:
+        self.baseline: Baseline | None = None
+        self.row: Mapping[str, Any] | None = None  # row_attributes' output: ``ml.feature.<name>`` values
+        self.batch: tuple[Batch, Mapping[str, Any]] | None = None  # the batch and its summaries
+        self.quality: Quality | None = None
+        self.outputs: dict[str, Any] | None = None  # output_attributes' output
+        self.output_batch = False
+        self.path: tuple[str, ...] = ()
+        self.label = ""
+        self.numbers: list[tuple[str, float]] = []
+        self.texts: list[tuple[str, str]] = []
+
+
+def summarise_input(shaped: Row | Batch | None, baseline: Baseline | None, policy: Mapping[str, str],
+                    summary: CallSummary, written: Mapping[str, Any] | None = None,
+                    quality: Quality | None = None) -> None:
+    """Summarise a call's input; ``written``/``quality``: what the span path computed already."""
+    summary.baseline = baseline
+    if quality is None:
+        quality, written = Quality(), None
+    summary.quality = quality
+    if type(shaped) is Row:
+        if written is None:
+            written = {}
+            row_attributes(shaped.values, baseline, policy, written, quality)
+        summary.row = written
+        summary.numbers, summary.texts = _row_values(shaped, baseline, written)
+    elif type(shaped) is Batch:
+        if written is None:
+            written = {}
+            batch_attributes(shaped, baseline, policy, written, quality)
+        summary.batch = (shaped, written)
+
+
+def _row_values(row: Row, baseline: Baseline | None, written: Mapping[str, Any]) -> tuple[
+        list[tuple[str, float]], list[tuple[str, str]]]:
+    """The values ``row_attributes`` kept (a number, a category, a text's length), by feature name."""
+    if baseline is None and all(type(value) is float for value in row.values.values()):
+        # The commonest row (numbers only, no baseline): row_attributes keeps each finite float as it is.
+        isfinite = math.isfinite
+        return [(name, value) for name, value in row.values.items() if isfinite(value)], []
+    numbers: list[tuple[str, float]] = []
+    texts: list[tuple[str, str]] = []
+    profiles = baseline.features if baseline is not None else {}
+    for name in row.values:
+        if type(name) is not str:
+            name = _profile.safe_name(name)
+        profile = profiles.get(name)
+        if profile is not None and profile.kind == "text":
+            length = written.get(semconv.text_length(name))
+            if length is not None:
+                numbers.append((name, float(length)))
+            continue
+        value = written.get(_KEYS.get(name) or semconv.feature_value(name))
+        if type(value) is float:
+            numbers.append((name, value))
+        elif type(value) is str:
+            texts.append((name, value))
+    return numbers, texts
+
+
+def summarise_output(result: Any, outputs: Outputs | None, single: bool, baseline: Baseline | None,
+                     summary: CallSummary, path: Sequence[str], policy: Mapping[str, str],
+                     secrets: Secrets | None) -> None:
+    """Summarise a call's output (``outputs``, or a plain float/str ``result`` of a single row).
+
+    Redacted as the span's output is (``_redaction.scrub_output``): an output that is, or repeats, a
+    redacted field reaches no profile either.
+    """
+    summary.path = tuple(path)
+    scratch: dict[str, Any] = {}
+    if outputs is not None:
+        output_attributes(outputs, not single, baseline, scratch, Quality())
+    elif single and type(result) is float:  # a plain single-row value or label: as output_attributes writes it
+        if math.isfinite(result):
+            scratch[semconv.OUTPUT_VALUE] = result
+    elif single and type(result) is str:
+        scratch[semconv.OUTPUT_LABEL] = result[: semconv.MAX_STRING_LENGTH]
+    else:
+        return
+    if secrets is not None or (policy and semconv.OUTPUT_FEATURE in policy):
+        scrub_output(scratch, policy, secrets or Secrets())
+    summary.outputs = scratch
+    summary.output_batch = not single
+    if single:
+        summary.label = str(scratch.get(semconv.OUTPUT_LABEL, ""))
+
+
+def fold_into(features: dict[tuple[str, str | None], FeatureFold], summary: CallSummary) -> int:
+    """Add ``summary``'s inputs and outputs to ``features``; returns features left off (bound)."""
+    baseline = summary.baseline
+    profiles = baseline.features if baseline is not None else {}
+    baseline_id = baseline.id if baseline is not None else None
+    dropped = 0
+    for name, value in summary.numbers:
+        profile = profiles.get(name) if profiles else None
+        fold = features.get((name, None)) if profile is None else None  # the commonest: no baseline
+        if fold is None:
+            fold = _fold(features, name, profile, baseline_id, "numeric")
+            if fold is None:
+                dropped += 1
+                continue
+        if fold.bins is not None and profile is not None:
+            fold.number(value, _profile.bin_index(value, profile.edges))
+        else:
+            fold.number(value, None)
+    for name, text in summary.texts:
+        profile = profiles.get(name)
+        fold = _fold(features, name, profile, baseline_id, "categorical")
+        if fold is None:
+            dropped += 1
+        elif profile is not None and profile.kind == "categorical":
+            fold.category(text, category_slot(profile, text))
+        else:
+            fold.category(text, None)
+    if summary.quality is not None and summary.row is not None:
+        for check, names in summary.quality.features.items():
+            stat = _CHECK_STATS.get(check)
+            if stat is None:
+                continue  # unseen categories: counted by ``category_slot`` with the value
+            for name in names:
+                fold = _fold(features, name, profiles.get(name), baseline_id, None)
+                if fold is not None:
+                    fold.counts[stat] += 1
+    if summary.batch is not None:
+        dropped += _fold_batch(features, summary.batch, profiles, baseline_id)
+    if summary.outputs is not None:
+        dropped += _fold_outputs(features, summary.outputs, baseline, summary.output_batch)
+    return dropped
+
+
+def _fold_batch(features: dict[tuple[str, str | None], FeatureFold], batch: tuple[Batch, Mapping[str, Any]],
+                profiles: Mapping[str, FeatureProfile], baseline_id: str | None) -> int:
+    shaped, scratch = batch
+    dropped = 0
+    names = list(shaped.columns) + [name for name in profiles if name not in shaped.columns]
+    for name in names:
+        if semconv.batch_stat(name, semconv.STAT_COUNT) not in scratch and semconv.batch_stat(
+                name, semconv.STAT_NULL_COUNT) not in scratch:
+            continue  # dropped by redaction, or unreadable (a type-change finding)
+        profile = profiles.get(name)
+        fold = _fold(features, name, profile, baseline_id, None)
+        if fold is None:
+            dropped += 1
+        else:
+            fold.summary(name, scratch, profile)
+    return dropped
+
+
+def _fold_outputs(features: dict[tuple[str, str | None], FeatureFold], scratch: Mapping[str, Any],
+                  baseline: Baseline | None, batch: bool) -> int:
+    profile = baseline.output if baseline is not None else None
+    baseline_id = baseline.id if baseline is not None else None
+    name, score = semconv.OUTPUT_FEATURE, semconv.OUTPUT_SCORE_FEATURE
+    dropped = 0
+    if batch:
+        for feature, feature_profile in ((name, profile), (score, None)):
+            if semconv.batch_stat(feature, semconv.STAT_COUNT) in scratch:
+                fold = _fold(features, feature, feature_profile, baseline_id, _output_kind(scratch, feature))
+                if fold is None:
+                    dropped += 1
+                else:
+                    fold.summary(feature, scratch, feature_profile)
+        return dropped
+    label = scratch.get(semconv.OUTPUT_LABEL)
+    value = scratch.get(semconv.OUTPUT_VALUE)
+    if label is not None:
+        fold = _fold(features, name, profile, baseline_id, "categorical")
+        if fold is not None:
+            slot = category_slot(profile, label) if profile is not None and profile.kind == "categorical" else None
+            fold.category(str(label), slot)
+    elif value is not None:
+        fold = _fold(features, name, profile, baseline_id, "numeric")
+        if fold is not None:
+            edges = profile.edges if profile is not None and profile.kind == "numeric" else None
+            fold.number(float(value), _profile.bin_index(value, edges) if edges and fold.bins is not None else None)
+    scored = scratch.get(semconv.OUTPUT_SCORE)
+    if scored is not None:
+        fold = _fold(features, score, None, None, "numeric")
+        if fold is not None:
+            fold.number(float(scored), None)
+    return dropped
+
+
+def _output_kind(scratch: Mapping[str, Any], feature: str) -> str:
+    return "categorical" if feature == semconv.OUTPUT_FEATURE and semconv.OUTPUT_LABELS in scratch else "numeric"
+
+
+def _fold(features: dict[tuple[str, str | None], FeatureFold], name: str, profile: FeatureProfile | None,
+          baseline_id: str | None, kind: str | None) -> FeatureFold | None:
+    """The fold of ``name`` (made on first use, over ``profile``'s bins/categories); None beyond the bound."""
+    key = (name, baseline_id if profile is not None else None)
+    fold = features.get(key)
+    if fold is not None:
+        return fold
+    if len(features) >= MAX_FEATURES:
+        return None
+    if profile is None:
+        fold = FeatureFold(kind or "numeric", None, 0, None)
+    elif profile.kind == "categorical":
+        fold = FeatureFold(profile.kind, baseline_id, 0, len(profile.categories))
+    else:
+        fold = FeatureFold(profile.kind, baseline_id, len(profile.edges) + 1 if profile.edges else 0, None)
+    features[key] = fold
+    return fold
+
+
+def merge_into(features: dict[tuple[str, str | None], FeatureFold],
+               delta: Mapping[tuple[str, str | None], FeatureFold]) -> int:
+    """Add a call's folds to a profile's (under the profiles' lock); returns features left off (bound)."""
+    dropped = 0
+    for key, fold in delta.items():
+        held = features.get(key)
+        if held is not None:
+            held.merge(fold)
+        elif len(features) < MAX_FEATURES:
+            features[key] = fold
+        else:
+            dropped += 1
+    return dropped
+
+
+def fold_path(paths: dict[str, dict[str, int]], summary: CallSummary) -> None:
+    """Count the call once on its module path, under its output label (``""`` for a batch, as spans do)."""
+    key = semconv.PATH_SEPARATOR.join(summary.path)
+    per_label = paths.get(key)
+    if per_label is None:
+        if len(paths) >= MAX_PATHS:
+            key = OTHER_PATH
+        per_label = paths.setdefault(key, {})
+    label = summary.label
+    if label not in per_label and len(per_label) >= MAX_LABELS:
+        label = OTHER_LABEL
+    per_label[label] = per_label.get(label, 0) + 1
