@@ -349,7 +349,12 @@ def test_sqlite_and_elasticsearch_agree_on_profiles(profiled: Any, traffic: Traf
     questions = _questions(traffic)
     ours, theirs = sqlite.model_stats(questions), es.model_stats(questions)
     for mine, other in zip(ours, theirs, strict=True):
-        _assert_same(_without_percentiles(mine), _without_percentiles(other), "profiled stats")
+        # The operations part: both stores answer it from these profile documents. (The flushes here
+        # carry no per-feature part, which SQLite would answer drift and paths from and Elasticsearch
+        # does not map yet: docs/profiles.md, "Not done yet".)
+        mine_ops, other_ops = _without_percentiles(mine), _without_percentiles(other)
+        for part in ("operations", "modules"):
+            _assert_same(mine_ops[part], other_ops[part], f"profiled {part}")
     whole = ours[0]
     spans = sum(1 for d in traffic.documents if d["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL)
     assert whole.operations.calls == len(recorded[""]) == 1800 and whole.operations.spans == spans
