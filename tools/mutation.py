@@ -16,6 +16,7 @@ sees the mutant too) and runs pytest in process. No file in the tree is ever mod
 
     python tools/mutation.py                 # fast: at most 25 mutants per module, evenly spread
     python tools/mutation.py --since main    # only mutants on lines changed since a git ref
+    python tools/mutation.py --module drift --sample 100 --seed 1   # a random sample, reproducible
     python tools/mutation.py --full          # every mutant of every core module
     python tools/mutation.py --full --module multiple_testing --verbose
 """
@@ -29,6 +30,7 @@ import importlib
 import inspect
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -93,6 +95,13 @@ _CACHE = "the size of a memo cache: results are the same, only how often they ar
 _DOC = "exporters/modelspan/exporters/_document.py"
 _QUALITY = "sdk/modelspan/analyzer/performance.py"
 _INPUTS = "sdk/modelspan/profiling/_inputs.py"
+_CORE = f"{_DRIFT}/_core.py"
+_NARROWING = ("a type-narrowing assert: run() has already checked that both samples are of one type the test "
+              "takes, so 'or' only weakens an assert that cannot fail")
+_MIXED = ("differs only for a Raw beside another type, which run() refuses before calling the test (called "
+          "directly, both raise: an AssertionError or an AttributeError)")
+_EMPTY_OUTER = ("the edge matters only when the samples' extreme lies inside the edges, and then the open-ended bin "
+                "is empty in both samples: its width multiplies a zero gap, a zero bound term and a zero share")
 _SAME_LENGTH = "both sides are cut to the same ``count``, so strict= never has anything to catch"
 EQUIVALENT: dict[tuple[str, str, str], str] = {
     ("sdk/modelspan/analyzer/multiple_testing.py",
@@ -141,6 +150,26 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
         "_bounds() is only called with items to send, so start == len(items) only after the loop appended them all",
     ("exporters/modelspan/exporters/_delivery.py", "self.max_bulk_bytes = max(len(_bulk.body(chunk[:half])), 1)",
      "1 -> 2"): "half >= 1 item, and one item's two NDJSON lines are longer than 2 bytes",
+    (_CORE, "counts = np.asarray(self.counts, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_CORE, "edges = np.asarray(self.edges, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_CORE, "data = np.asarray(self.values, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (_CORE, "data = np.asarray(values, dtype=np.float64).reshape(-1)", "1 -> 2"): _NEGATIVE_SIZE,
+    (f"{_DRIFT}/ks.py", "assert isinstance(reference, Binned) and isinstance(current, Binned)", "And -> Or"):
+        _NARROWING,
+    (f"{_DRIFT}/wasserstein.py", "assert isinstance(reference, Binned) and isinstance(current, Binned)",
+     "And -> Or"): _NARROWING,
+    (f"{_DRIFT}/new_category.py", "assert isinstance(reference, Categories) and isinstance(current, Categories)",
+     "And -> Or"): _NARROWING,
+    (f"{_DRIFT}/oov.py", "assert isinstance(reference, Rate) and isinstance(current, Rate)", "And -> Or"): _NARROWING,
+    (f"{_DRIFT}/ks.py", "if isinstance(reference, Raw) and isinstance(current, Raw):", "And -> Or"): _MIXED,
+    (f"{_DRIFT}/wasserstein.py", "if isinstance(reference, Raw) and isinstance(current, Raw):", "And -> Or"): _MIXED,
+    (f"{_DRIFT}/wasserstein.py", "same_sign = a * b >= 0", "compare[0] GtE -> Gt"):
+        "at a * b == 0 one end is 0, and the crossing formula b²/(2|b|) is then |b|/2, the same-sign one",
+    (f"{_DRIFT}/wasserstein.py",
+     "outer = [min(g, t) if lows and highs else g for g, t in zip(guess, true_outer, strict=True)]", "True -> False"):
+        "both sides are tuples of two, so strict= never has anything to catch",
+    (f"{_DRIFT}/wasserstein.py", "low = min([*lows, float(edges[0])])", "0 -> 1"): _EMPTY_OUTER,
+    (f"{_DRIFT}/wasserstein.py", "high = max([*highs, float(edges[-1])])", "drop USub"): _EMPTY_OUTER,
 }
 
 _COMPARE_SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -407,6 +436,9 @@ def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
     if args.since:
         mutants = [m for m in mutants if m.line in changed_lines(args.since, m.path)]
     if not args.full and not args.since and len(mutants) > args.sample:
+        if args.seed is not None:  # a random sample, the same for the same seed
+            chosen = set(random.Random(args.seed).sample(range(len(mutants)), args.sample))
+            return [m for i, m in enumerate(mutants) if i in chosen]
         step = len(mutants) / args.sample
         mutants = [mutants[int(i * step)] for i in range(args.sample)]
     return mutants
@@ -482,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="every mutant (default: a sample per module)")
     parser.add_argument("--sample", type=int, default=25, help="mutants per module in the fast mode (evenly spread)")
+    parser.add_argument("--seed", type=int, help="sample at random with this seed instead of evenly spread")
     parser.add_argument("--since", help="only mutants on lines changed since this git ref")
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="repeatable; default all")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
