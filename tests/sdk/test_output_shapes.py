@@ -106,3 +106,23 @@ def test_outputs_that_cannot_be_read_are_refused_with_the_reason(result: Any, ro
     # recording a made-up label (the reader's contract since the real-inputs work).
     with pytest.raises(UnreadableOutput, match=re.escape(reason)):
         interpret(result, rows, None, None)
+
+
+def test_the_models_own_label_beside_its_probabilities_is_kept() -> None:
+    """A model that thresholds its probabilities itself (here below 0.5) says "cat" for [0.1, 0.9]: the
+    label is its decision, the score and margin still the probabilities'."""
+    assert _read({"probabilities": [0.1, 0.9], "label": "cat"}, classes=["cat", "dog"]) == (
+        ["cat"], None, [0.9], [pytest.approx(0.8)])
+    assert _read({"proba": [0.3, 0.7]}) == (["1"], None, [0.7], [pytest.approx(0.4)])  # no label: the argmax
+
+
+def test_a_batch_answered_with_no_columns_has_no_outputs() -> None:
+    """An (n, 0) matrix: nothing to read, not a crash in argmax."""
+    assert _read(np.zeros((3, 0)), 3) == (None, None, None, None)
+
+
+def test_path_keys_are_the_labels_or_one_star_per_row() -> None:
+    """Module-path frequencies are counted per output key: a batch of values has no label per row."""
+    assert interpret([1.5, 2.5, 3.5], 3, "regression", None).keys() == ["*", "*", "*"]
+    assert interpret(["a", "b"], 2, None, None).keys() == ["a", "b"]
+    assert interpret(None, None, None, None).keys() == ["*"]
