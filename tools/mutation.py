@@ -71,7 +71,9 @@ TARGETS: dict[str, list[tuple[str, list[str]]]] = {
     "bulk": [
         ("exporters/modelspan/exporters/_bulk.py",
          ["tests/exporters/test_delivery.py", "tests/exporters/test_document_timestamps.py",
-          "tests/exporters/test_document.py", "tests/exporters/test_elasticsearch.py"]),
+          "tests/exporters/test_document.py", "tests/exporters/test_encoding_isolation.py",
+          "tests/exporters/test_document_ids.py", "tests/exporters/test_collector_cases.py",
+          "tests/exporters/test_elasticsearch.py"]),
     ],
     "delivery": [
         ("exporters/modelspan/exporters/_delivery.py",
