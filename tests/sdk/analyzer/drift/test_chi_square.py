@@ -108,6 +108,6 @@ def test_goodness_of_fit_score_and_its_empty_cases() -> None:
     three = goodness_of_fit(Categories({"a": 50, "b": 30, "c": 20}), Categories({"a": 20, "b": 30, "c": 50}))
     statistic = stats.chisquare([20, 30, 50], [50, 30, 20]).statistic
     assert three.score == pytest.approx(np.sqrt(statistic / 100 / 2), rel=1e-12)
-    for ref, cur in [(Categories({"a": 5}), Categories({"a": 5})), (ref, Categories({"yes": 0, "no": 0}))]:
-        result = goodness_of_fit(ref, cur)
+    for one_side, other in [(Categories({"a": 5}), Categories({"a": 5})), (ref, Categories({"yes": 0, "no": 0}))]:
+        result = goodness_of_fit(one_side, other)
         assert (result.score, result.p_value) == (0.0, 1.0)

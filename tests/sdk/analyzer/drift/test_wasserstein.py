@@ -114,7 +114,8 @@ def _spread_uniformly(outer: tuple[float, float], edges: list[float], r: list[fl
     widths ``outer``: the integral of |F_r - F_c| on a fine grid (an oracle independent of the module)."""
     knots = np.array([edges[0] - outer[0], *edges, edges[-1] + outer[1]])
     x = np.linspace(knots[0], knots[-1], 400_001)
-    gap = np.abs(np.interp(x, knots, np.cumsum([0.0, *r]) / sum(r)) - np.interp(x, knots, np.cumsum([0.0, *c]) / sum(c)))
+    reference_cdf = np.interp(x, knots, np.cumsum([0.0, *r]) / sum(r))
+    gap = np.abs(reference_cdf - np.interp(x, knots, np.cumsum([0.0, *c]) / sum(c)))
     return float(np.sum((gap[1:] + gap[:-1]) / 2 * np.diff(x)))
 
 
