@@ -319,6 +319,11 @@ def _swap(old: Any, new: Any) -> None:
         for name, value in vars(new).items():  # dunders too: __post_init__ is ours
             if name in vars(old) and name != "__class__":
                 _swap(vars(old)[name], value)
+        for name in ("__setattr__", "__delattr__"):  # a dataclass's frozen= comes and goes with these two
+            if name in vars(old) and name not in vars(new):
+                delattr(old, name)
+            elif name in vars(new) and name not in vars(old):
+                setattr(old, name, vars(new)[name])
 
 
 def apply_in_place(mutant: Mutant) -> None:
@@ -445,6 +450,9 @@ def changed_lines(ref: str, path: str) -> set[int]:
 def select(mutants: list[Mutant], args: argparse.Namespace) -> list[Mutant]:
     if args.since:
         mutants = [m for m in mutants if m.line in changed_lines(args.since, m.path)]
+    if args.at:  # FILE:LINE, the file named by its path's end (``_core.py:35``)
+        places = [where.rpartition(":") for where in args.at]
+        return [m for m in mutants if any(m.path.endswith(f) and str(m.line) == n for f, _, n in places)]
     if not args.full and not args.since and len(mutants) > args.sample:
         if args.seed is not None:  # a random sample, the same for the same seed
             chosen = set(random.Random(args.seed).sample(range(len(mutants)), args.sample))
@@ -532,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="every mutant (default: a sample per module)")
     parser.add_argument("--sample", type=int, default=25, help="mutants per module in the fast mode (evenly spread)")
     parser.add_argument("--seed", type=int, help="sample at random with this seed instead of evenly spread")
+    parser.add_argument("--at", action="append", help="only the mutants of FILE:LINE (repeatable)")
     parser.add_argument("--since", help="only mutants on lines changed since this git ref")
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="repeatable; default all")
     parser.add_argument("--json", type=Path, help="write the report here as JSON")
