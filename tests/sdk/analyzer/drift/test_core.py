@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelspan.analyzer.drift import EPSILON, Binned, Categories, Measure, Raw
+from modelspan.analyzer.drift import EPSILON, REGISTRY, Binned, Categories, Measure, Rate, Raw, run
 from modelspan.analyzer.drift._core import aligned_counts, homogeneity_p_value, smoothed
 
 EDGES = np.array([-1.0, 0.0, 1.0])
@@ -16,11 +16,14 @@ EDGES = np.array([-1.0, 0.0, 1.0])
 
 @pytest.mark.parametrize(
     ("value", "field"),
-    [(Binned([1, 2, 3, 4], EDGES), "counts"), (Raw([1.0, 2.0]), "values"), (Measure(0.5, 0.01), "score")],
+    [(Binned([1, 2, 3, 4], EDGES), "counts"), (Raw([1.0, 2.0]), "values"), (Categories({"a": 1}), "counts"),
+     (Rate(0.1, 200), "rate"), (Measure(0.5, 0.01), "score"),
+     (run("oov_rate", Rate(0.1, 200), Rate(0.2, 200)), "drifted"), (REGISTRY["psi"], "default_threshold")],
 )
-def test_validated_samples_and_measures_cannot_be_changed_afterwards(value: object, field: str) -> None:
-    """__post_init__ validates once (counts non-negative, edges increasing, values finite); being frozen
-    is what keeps that true: a later assignment would skip it."""
+def test_samples_results_and_registered_tests_cannot_be_changed_afterwards(value: object, field: str) -> None:
+    """__post_init__ validates once (counts non-negative, edges increasing, values finite), and a
+    registered test is shared by every caller of run(): being frozen is what keeps both true (a later
+    assignment would skip the validation, or change a threshold for everyone)."""
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(value, field, np.array([-1.0]))
 
