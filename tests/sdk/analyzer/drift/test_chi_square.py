@@ -111,3 +111,11 @@ def test_goodness_of_fit_score_and_its_empty_cases() -> None:
     for one_side, other in [(Categories({"a": 5}), Categories({"a": 5})), (ref, Categories({"yes": 0, "no": 0}))]:
         result = goodness_of_fit(one_side, other)
         assert (result.score, result.p_value) == (0.0, 1.0)
+
+
+def test_categories_empty_in_both_are_dropped_and_one_seen_once_is_kept() -> None:
+    ref, cur = Categories({"a": 600, "b": 400, "c": 1}), Categories({"a": 300, "b": 200, "c": 0, "d": 0})
+    expected = stats.chi2_contingency([[600, 400, 1], [300, 200, 0]], correction=False)
+    result = run("chi_square", ref, cur)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert result.score == pytest.approx(np.sqrt(expected.statistic / 1501), rel=1e-12)

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from modelspan.analyzer.drift import EPSILON, REGISTRY, Binned, Categories, Measure, Rate, Raw, run
-from modelspan.analyzer.drift._core import aligned_counts, homogeneity_p_value, smoothed
+from modelspan.analyzer.drift._core import aligned_counts, homogeneity_p_value, shares, smoothed
 
 EDGES = np.array([-1.0, 0.0, 1.0])
 
@@ -56,9 +56,9 @@ def test_a_smallest_share_of_exactly_epsilon_gives_the_empty_bins_a_millionth_of
     """Evidently's rule: ``smallest / 1e6 if smallest <= EPSILON`` — at equality the millionth."""
     share = np.array([0.0, 1.0, 9999.0]) / 10_000
     assert share[1] == EPSILON
-    assert smoothed(share)[0] == pytest.approx(EPSILON / 1e6, rel=1e-12)
+    assert smoothed(share)[0] == pytest.approx(EPSILON / 1e6, rel=1e-12, abs=0)  # approx's abs 1e-12 is huge here
     below = np.array([0.0, 0.5e-4, 1 - 0.5e-4])
-    assert smoothed(below)[0] == pytest.approx(0.5e-10, rel=1e-12)
+    assert smoothed(below)[0] == pytest.approx(0.5e-10, rel=1e-12, abs=0)
 
 
 def test_all_empty_or_none_empty_shares_are_left_as_they_are() -> None:
@@ -80,3 +80,8 @@ def test_homogeneity_drops_bins_empty_in_both_and_needs_two_bins_left() -> None:
     assert homogeneity_p_value(ref, cur) == pytest.approx(expected, rel=1e-12)
     assert homogeneity_p_value(np.array([0.0, 60.0]), np.array([0.0, 45.0])) is None
     assert homogeneity_p_value(np.array([0.0, 0.0]), np.array([10.0, 45.0])) is None  # one side empty
+
+
+def test_shares_of_a_single_value_and_of_nothing() -> None:
+    assert shares(np.array([0.0, 1.0, 0.0])).tolist() == [0.0, 1.0, 0.0]
+    assert shares(np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
