@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext
 
-from modelspan.exporters._bulk import NOT_SENT
+from modelspan.exporters._bulk import NOT_SENT, encode_spans
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from tests.exporters.bulk_server import BulkServer
 from tests.exporters.test_elasticsearch import exporter_for, settle, span_id
@@ -180,3 +180,22 @@ def finite(value: Any) -> bool:
     if isinstance(value, list):
         return all(finite(item) for item in value)
     return True
+
+
+class _Unreadable(ReadableSpan):
+    """A span whose attributes raise when read (a broken wrapper around the SDK's span)."""
+
+    @property
+    def attributes(self) -> Any:
+        raise RuntimeError("unreadable attributes")
+
+
+def test_a_span_that_cannot_be_read_is_refused_alone_under_its_ids() -> None:
+    readable = sdk_spans([{"n": 1}])
+    with_ids = _Unreadable(name="broken", context=SpanContext(0xABC, 0xDEF, is_remote=False), start_time=1,
+                           end_time=2)
+    without = _Unreadable(name="broken", context=None, start_time=1, end_time=2)
+    batch = encode_spans([with_ids, *readable, without])
+    assert [item.id for item in batch.items] == [span_id(readable[0])]
+    assert [(o.item.id, o.status) for o in batch.rejected] == [(f"{0xABC:032x}{0xDEF:016x}", NOT_SENT), ("", NOT_SENT)]
+    assert all("RuntimeError: unreadable attributes" in o.reason for o in batch.rejected)
