@@ -199,3 +199,15 @@ def test_a_span_that_cannot_be_read_is_refused_alone_under_its_ids() -> None:
     assert [item.id for item in batch.items] == [span_id(readable[0])]
     assert [(o.item.id, o.status) for o in batch.rejected] == [(f"{0xABC:032x}{0xDEF:016x}", NOT_SENT), ("", NOT_SENT)]
     assert all("RuntimeError: unreadable attributes" in o.reason for o in batch.rejected)
+
+
+class _LongFailure(ReadableSpan):
+    @property
+    def attributes(self) -> Any:
+        raise RuntimeError("x" * 2000)
+
+
+def test_the_reason_of_a_refused_span_is_cut_to_500_characters() -> None:
+    """The reason travels with the dead letter and into the log: bounded, whatever the exception says."""
+    (refused,) = encode_spans([_LongFailure(name="broken", context=None, start_time=1, end_time=2)]).rejected
+    assert refused.reason == ("document cannot be encoded as JSON (RuntimeError: " + "x" * 2000)[:500]
