@@ -142,6 +142,10 @@ EQUIVALENT: dict[tuple[str, str, str], str] = {
      "ensure_ascii: faster here, measured", "False -> True #2"):
         "check_circular only makes the encoder look for reference cycles; documents are trees built afresh from "
         "span attributes, which cannot hold a cycle, so the output is the same",
+    ("exporters/modelspan/exporters/_bulk.py",
+     "source = json.dumps(document, default=repr, ensure_ascii=True, check_circular=True)", "True -> False #2"):
+        "without the check a cycle raises RecursionError instead of ValueError; both are caught the same way and "
+        "the letter falls back to the document's repr",
     ("exporters/modelspan/exporters/_bulk.py", "for item, answer in zip(items, answers, strict=True):",
      "True -> False"): "the lengths were compared just before, so strict= never has anything to catch",
     (_INPUTS, "@dataclass(slots=True)", "True -> False"): "__slots__ saves memory; no code sets other attributes",

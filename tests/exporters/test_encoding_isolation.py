@@ -211,3 +211,11 @@ def test_the_reason_of_a_refused_span_is_cut_to_500_characters() -> None:
     """The reason travels with the dead letter and into the log: bounded, whatever the exception says."""
     (refused,) = encode_spans([_LongFailure(name="broken", context=None, start_time=1, end_time=2)]).rejected
     assert refused.reason == ("document cannot be encoded as JSON (RuntimeError: " + "x" * 2000)[:500]
+
+
+def test_a_refused_document_with_a_lone_surrogate_still_makes_an_ascii_dead_letter() -> None:
+    """Refused for the datetime; the letter escapes the lone surrogate instead of failing to encode it."""
+    span = ReadableSpan(name="hand-built", context=SpanContext(0xABC, 0xDEF, is_remote=False), resource=Resource({}),
+                        attributes={"when": dt.datetime(2026, 1, 1), "text": "a\ud800b"}, start_time=1, end_time=2)
+    (refused,) = encode_spans([span]).rejected
+    assert refused.item.lines.isascii() and b"a\\ud800b" in refused.item.lines
