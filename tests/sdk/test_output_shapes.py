@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelspan.instrumentation._outputs import UnreadableOutput, interpret
+from modelspan.instrumentation._outputs import UnreadableOutput, describe, interpret, is_model
 from modelspan.semconv import MAX_STRING_LENGTH
 
 
@@ -126,3 +126,24 @@ def test_path_keys_are_the_labels_or_one_star_per_row() -> None:
     assert interpret([1.5, 2.5, 3.5], 3, "regression", None).keys() == ["*", "*", "*"]
     assert interpret(["a", "b"], 2, None, None).keys() == ["a", "b"]
     assert interpret(None, None, None, None).keys() == ["*"]
+
+
+def test_object_arrays_of_numbers_are_probabilities_and_numeric_strings_are_not() -> None:
+    assert _read(np.array([[0.9, 0.1], [0.2, 0.8]], dtype=object), 2) == (
+        ["0", "1"], None, [0.9, 0.8], [pytest.approx(0.8), pytest.approx(0.6)])
+    with pytest.raises(UnreadableOutput, match="not probabilities"):
+        interpret(np.array([["0.9", "0.1"], ["0.2", "0.8"]]), 2, None, None)
+
+
+def test_describe_names_dtype_and_shape_only_where_both_exist() -> None:
+    pandas = pytest.importorskip("pandas")
+    assert describe(pandas.DataFrame({"a": [1, 2]})) == "pandas.DataFrame"  # a shape, no single dtype
+    assert describe(np.zeros((2, 3))) == "numpy.ndarray float64 (2, 3)"
+    assert describe([1, 2]) == "builtins.list of 2"
+
+
+def test_only_something_with_classes_or_predict_is_a_model() -> None:
+    class Fitted:
+        classes_ = ["a", "b"]
+
+    assert is_model(Fitted()) and not is_model(object()) and not is_model(["a", "b"]) and not is_model("ab")
