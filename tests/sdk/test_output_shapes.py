@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelspan.instrumentation._outputs import UnreadableOutput, describe, interpret, is_model
+from modelspan.instrumentation._outputs import UnreadableOutput, class_names, describe, interpret, is_model
 from modelspan.semconv import MAX_STRING_LENGTH
 
 
@@ -147,3 +147,27 @@ def test_only_something_with_classes_or_predict_is_a_model() -> None:
         classes_ = ["a", "b"]
 
     assert is_model(Fitted()) and not is_model(object()) and not is_model(["a", "b"]) and not is_model("ab")
+
+
+def test_per_row_outputs_are_the_labels_else_the_values() -> None:
+    assert interpret(["a", "b"], 2, None, None).per_row() == ["a", "b"]
+    assert interpret([1.5, 2.5], 2, "regression", None).per_row() == [1.5, 2.5]
+    assert interpret(None, None, None, None).per_row() is None
+
+
+def test_class_names_of_a_model_come_from_its_classes_and_an_unfitted_one_has_none() -> None:
+    class Fitted:
+        classes_ = np.array(["no", "yes"])
+
+    class Unfitted:
+        def predict(self, rows: Any) -> Any:
+            return rows
+
+    assert class_names(Fitted()) == ["no", "yes"] and class_names(Unfitted()) is None
+    assert class_names(("a", "b")) == ["a", "b"]
+
+
+def test_a_pandas_series_of_labels_is_read_like_an_array() -> None:
+    pandas = pytest.importorskip("pandas")
+    assert _read(pandas.Series(["a", "b"]), 2)[0] == ["a", "b"]
+    assert _read(pandas.Series([0.9, 0.1]), None, classes=["x", "y"])[:3] == (["x"], None, [0.9])
