@@ -171,3 +171,15 @@ def test_a_pandas_series_of_labels_is_read_like_an_array() -> None:
     pandas = pytest.importorskip("pandas")
     assert _read(pandas.Series(["a", "b"]), 2)[0] == ["a", "b"]
     assert _read(pandas.Series([0.9, 0.1]), None, classes=["x", "y"])[:3] == (["x"], None, [0.9])
+
+
+def test_the_kind_of_an_unreadable_output_counts_its_dimensions() -> None:
+    """The kind groups refusals in the counters and logs: a shape's sizes become a dimension count."""
+    assert UnreadableOutput("numpy.ndarray float64 (5,)", "why").kind == "numpy.ndarray float64 1-D"
+    assert UnreadableOutput("numpy.ndarray float64 (2, 3)", "why").kind == "numpy.ndarray float64 2-D"
+    assert UnreadableOutput("builtins.list of 3", "why").kind == "builtins.list"
+
+
+def test_a_dict_without_known_keys_names_its_first_five_keys() -> None:
+    with pytest.raises(UnreadableOutput, match=re.escape("keys (a, b, c, d, e)")):
+        interpret({k: "?" for k in "gfedcba"}, None, None, None)
