@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from modelspan.exporters._bulk import encode_spans
 from modelspan.exporters.elasticsearch import ENV_DYNAMIC_ID
 from tests.exporters.bulk_server import BulkServer
 from tests.exporters.test_elasticsearch import exporter_for, settle, span_id
@@ -58,3 +59,10 @@ def test_a_bad_environment_value_is_logged_and_ignored(tmp_path: Path, monkeypat
     explicit = exporter_for(server, tmp_path / "explicit", dynamic_ids=True)
     explicit.shutdown()
     assert explicit.dynamic_ids is True
+
+
+def test_encoding_uses_the_attribute_as_the_id_only_when_asked() -> None:
+    """``encode_spans`` on its own (benchmarks, the exporter's callers): trace + span id by default."""
+    (span,) = sdk_spans([{"elasticsearch.document_id": "order-7"}])
+    assert [item.id for item in encode_spans([span]).items] == [span_id(span)]
+    assert [item.id for item in encode_spans([span], dynamic_ids=True).items] == ["order-7"]

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext
 
-from modelspan.exporters._bulk import NOT_SENT
+from modelspan.exporters._bulk import NOT_SENT, encode_spans
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from tests.exporters.bulk_server import BulkServer
 from tests.exporters.otel_values import needs_any_value
@@ -183,3 +183,42 @@ def finite(value: Any) -> bool:
     if isinstance(value, list):
         return all(finite(item) for item in value)
     return True
+
+
+class _Unreadable(ReadableSpan):
+    """A span whose attributes raise when read (a broken wrapper around the SDK's span)."""
+
+    @property
+    def attributes(self) -> Any:
+        raise RuntimeError("unreadable attributes")
+
+
+def test_a_span_that_cannot_be_read_is_refused_alone_under_its_ids() -> None:
+    readable = sdk_spans([{"n": 1}])
+    with_ids = _Unreadable(name="broken", context=SpanContext(0xABC, 0xDEF, is_remote=False), start_time=1,
+                           end_time=2)
+    without = _Unreadable(name="broken", context=None, start_time=1, end_time=2)
+    batch = encode_spans([with_ids, *readable, without])
+    assert [item.id for item in batch.items] == [span_id(readable[0])]
+    assert [(o.item.id, o.status) for o in batch.rejected] == [(f"{0xABC:032x}{0xDEF:016x}", NOT_SENT), ("", NOT_SENT)]
+    assert all("RuntimeError: unreadable attributes" in o.reason for o in batch.rejected)
+
+
+class _LongFailure(ReadableSpan):
+    @property
+    def attributes(self) -> Any:
+        raise RuntimeError("x" * 2000)
+
+
+def test_the_reason_of_a_refused_span_is_cut_to_500_characters() -> None:
+    """The reason travels with the dead letter and into the log: bounded, whatever the exception says."""
+    (refused,) = encode_spans([_LongFailure(name="broken", context=None, start_time=1, end_time=2)]).rejected
+    assert refused.reason == ("document cannot be encoded as JSON (RuntimeError: " + "x" * 2000)[:500]
+
+
+def test_a_refused_document_with_a_lone_surrogate_still_makes_an_ascii_dead_letter() -> None:
+    """Refused for the datetime; the letter escapes the lone surrogate instead of failing to encode it."""
+    span = ReadableSpan(name="hand-built", context=SpanContext(0xABC, 0xDEF, is_remote=False), resource=Resource({}),
+                        attributes={"when": dt.datetime(2026, 1, 1), "text": "a\ud800b"}, start_time=1, end_time=2)
+    (refused,) = encode_spans([span]).rejected
+    assert refused.item.lines.isascii() and b"a\\ud800b" in refused.item.lines

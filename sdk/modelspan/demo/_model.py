@@ -88,6 +88,18 @@ def labels_for(rows: list[dict[str, Any]], rng: np.random.Generator, *, stratifi
     return [true_label(row, float(n)) for row, n in zip(rows, noise, strict=True)]
 
 
+TREE_MS = 60.0
+"""Time the ``tree_scorer`` spends (a sleep standing in for a real ensemble).
+
+It is large on purpose. Latency is measured on the wall clock, and a machine busy with other work
+adds its scheduling delays to every span: on this project's shared 2-core machine at load 8 a 1 ms
+sleep measured 8-17 ms at p95, varying that much from one 4-second phase to the next. The latency
+rule is relative (x1.5 and +5 ms on p95), so with a 1 ms scorer that noise alone crossed it in
+unplanted phases. Such delays add to the sleep rather than scale with it: at 60 ms a clean phase
+needs more than 30 ms of extra p95 delay to cross x1.5, twice what was measured; the route's
+spike rule (x1.5 and +50 ms) then needs more than 50 ms."""
+
+
 @dataclass
 class Faults:
     """Problems the scenario switches on inside the service (the model and the app around it)."""
@@ -160,6 +172,8 @@ class DemandModel:
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
+        self.tree_ms = TREE_MS
+        """What ``tree_scorer`` costs when served (0 while the baseline capture profiles paths)."""
         self.tree = _Tree()
         self.linear: tuple[np.ndarray, np.ndarray, np.ndarray] = (np.zeros(len(NUMERIC) + len(DEVICES) + 1),
                                                                   np.zeros(0), np.ones(0))
@@ -193,7 +207,7 @@ class DemandModel:
     @modelspan.module("tree_scorer")
     def tree_scorer(self, x: np.ndarray) -> float:
         extra = self.faults.slow_module_ms
-        time.sleep((1.0 + extra) / 1000.0)  # the real tree ensemble is not free; a regressed build is slower
+        time.sleep((self.tree_ms + extra) / 1000.0)  # the real tree ensemble is not free; a regressed build is slower
         return self.tree.score(x)
 
     @modelspan.module("linear_scorer")
@@ -229,8 +243,12 @@ def train(seed: int = 7, rows: int = 4000) -> tuple[DemandModel, Baseline, list[
 
 def capture_paths(model: DemandModel, baseline: Baseline, validation: list[dict[str, Any]]) -> Baseline:
     """Run a validation set through the monitored model to add module paths per output label."""
-    with Baseline.capture(model=MODEL, version=VERSION, baseline=baseline) as capture:
-        for row in validation:
-            model.predict(row)
+    served, model.tree_ms = model.tree_ms, 0.0  # the capture records paths, not time: no need to wait
+    try:
+        with Baseline.capture(model=MODEL, version=VERSION, baseline=baseline) as capture:
+            for row in validation:
+                model.predict(row)
+    finally:
+        model.tree_ms = served
     assert capture.baseline is not None  # set by __exit__
     return capture.baseline

@@ -95,7 +95,7 @@ class Progress:
             self.stream.flush()
 
 
-def drive(url: str, phases: list[Phase], rate: float, *, seed: int = 11, workers: int = 4,
+def drive(url: str, phases: list[Phase], rate: float, *, seed: int = 11, workers: int = 16,
           progress: Progress | None = None) -> Traffic:
     """Send every phase's requests to ``url`` + ``/predict`` at ``rate`` per second."""
     if rate <= 0:

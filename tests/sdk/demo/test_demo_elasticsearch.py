@@ -30,7 +30,7 @@ from tests.store.elasticsearch.fake_es import FakeElasticsearch
 pytestmark = pytest.mark.slow  # two demo runs of ~40 s each
 Key = tuple[Any, ...]
 BORDERLINE = {F.TYPE_APP_LATENCY, F.TYPE_LATENCY, F.TYPE_THROUGHPUT}
-"""Verdicts measured on wall-clock time: the planted sub-module regression (30 ms) is flagged on
+"""Verdicts measured on wall-clock time: the planted sub-module regression (+120 ms) is flagged on
 both runs and checked as such, but whether an unplanted window's p95 or request rate crosses its
 threshold depends on this shared machine's scheduling during each run, not on the store. These
 are compared as measured (same type, model, version, module) without their verdict."""

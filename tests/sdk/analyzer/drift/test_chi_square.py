@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from modelspan.analyzer.drift import Categories, run
+from modelspan.analyzer.drift import REGISTRY, Categories, run
 from modelspan.analyzer.drift._core import EPSILON
 from modelspan.analyzer.drift.chi_square import goodness_of_fit
 from tests.sdk.analyzer.drift._data import rng_for
@@ -78,3 +78,44 @@ def test_unseen_categories() -> None:
 def test_the_same_shares_give_p_one() -> None:
     result = run("chi_square", Categories({"a": 600, "b": 400}), Categories({"a": 300, "b": 200}))
     assert result.p_value == pytest.approx(1.0) and result.score == pytest.approx(0.0) and not result.drifted
+
+
+def test_two_categories_score_cramers_v_of_the_uncorrected_2x2_table() -> None:
+    """2 x 2 is the one table scipy would Yates-correct by default; the test never corrects."""
+    ref, cur = Categories({"yes": 120, "no": 80}), Categories({"yes": 90, "no": 110})
+    expected = stats.chi2_contingency([[80, 120], [110, 90]], correction=False)
+    result = run("chi_square", ref, cur)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert result.score == pytest.approx(np.sqrt(expected.statistic / 400), rel=1e-12)
+    assert result.drifted  # p = 0.0027
+
+
+def test_one_category_or_an_empty_side_has_nothing_to_compare() -> None:
+    """Called directly (run() gives no verdict below MIN_SAMPLES): no statistic, not an error."""
+    assert run("chi_square", Categories({"a": 500}), Categories({"a": 300})).p_value == 1.0
+    for ref, cur in [(Categories({"a": 0, "b": 0}), Categories({"a": 5, "b": 5})),
+                     (Categories({"a": 5, "b": 5}), Categories({"a": 0, "b": 0}))]:
+        result = REGISTRY["chi_square"].function(ref, cur)
+        assert (result.score, result.p_value) == (0.0, 1.0)
+
+
+def test_goodness_of_fit_score_and_its_empty_cases() -> None:
+    ref, cur = Categories({"yes": 120, "no": 80}), Categories({"yes": 90, "no": 110})
+    expected = stats.chisquare([110, 90], np.array([0.4, 0.6]) * 200)
+    fit = goodness_of_fit(ref, cur)
+    assert fit.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert fit.score == pytest.approx(np.sqrt(expected.statistic / 200 / 1), rel=1e-12)
+    three = goodness_of_fit(Categories({"a": 50, "b": 30, "c": 20}), Categories({"a": 20, "b": 30, "c": 50}))
+    statistic = stats.chisquare([20, 30, 50], [50, 30, 20]).statistic
+    assert three.score == pytest.approx(np.sqrt(statistic / 100 / 2), rel=1e-12)
+    for one_side, other in [(Categories({"a": 5}), Categories({"a": 5})), (ref, Categories({"yes": 0, "no": 0}))]:
+        result = goodness_of_fit(one_side, other)
+        assert (result.score, result.p_value) == (0.0, 1.0)
+
+
+def test_categories_empty_in_both_are_dropped_and_one_seen_once_is_kept() -> None:
+    ref, cur = Categories({"a": 600, "b": 400, "c": 1}), Categories({"a": 300, "b": 200, "c": 0, "d": 0})
+    expected = stats.chi2_contingency([[600, 400, 1], [300, 200, 0]], correction=False)
+    result = run("chi_square", ref, cur)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert result.score == pytest.approx(np.sqrt(expected.statistic / 1501), rel=1e-12)

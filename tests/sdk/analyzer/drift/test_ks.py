@@ -73,3 +73,20 @@ def test_from_a_baseline_profile() -> None:
     exact = stats.ks_2samp(ref, cur).statistic
     assert result.bound is not None and result.score <= exact <= result.score + result.bound
     assert result.drifted
+
+
+def test_binned_statistic_and_bound_by_hand() -> None:
+    """Shares r = (.1, .2, .3, .4), c = (.1, .1, .2, .6): ECDF gaps at the three edges 0, .1, .2, so
+    D_b = .2 (at the last edge); per bin max(g + r_i, c_i - g) = .1, .2, .4, .6, so D <= .6 and the
+    bound is .6 - .2 = .4 (the last bin: F_r can reach 1 while F_c is still at .4)."""
+    edges = np.array([0.0, 1.0, 2.0])
+    reference, current = Binned([10, 20, 30, 40], edges), Binned([20, 20, 40, 120], edges)
+    assert binned_statistic(reference, current) == pytest.approx((0.2, 0.4), abs=1e-12)
+    result = run("ks", reference, current)
+    assert (result.score, result.bound) == pytest.approx((0.2, 0.4), abs=1e-12)
+    assert result.p_value == pytest.approx(stats.kstwo.sf(0.2, 67), rel=1e-12)  # round(100 * 200 / 300)
+
+
+def test_one_bin_holds_no_evidence_of_a_difference_and_bounds_nothing() -> None:
+    result = run("ks", Binned([150], []), Binned([400], []))
+    assert (result.score, result.bound, result.p_value) == (0.0, 1.0, 1.0)
