@@ -205,6 +205,8 @@ EXPERIMENT_DIFFERENCE: Final = "ml.experiment.difference"
 
 # --- Bounds (documented in docs/semantic-conventions.md) ------------------------------------
 MAX_PATH_LENGTH: Final = 32
+PROFILE_INTERVAL_SECONDS: Final = 60
+"""Length of a profile interval (docs/profiles.md); intervals start on multiples of it since the epoch."""
 MAX_ROW_OUTPUTS: Final = 256
 MAX_TOP_CATEGORIES: Final = 20
 MAX_BASELINE_CATEGORIES: Final = 50

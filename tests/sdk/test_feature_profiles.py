@@ -187,3 +187,22 @@ def test_a_window_that_cuts_a_profile_interval_is_answered_from_spans(tmp_path: 
         spans = store.model_stats([store.question("m", "1", window, baseline)])[0]
     assert _columns(cut) == _columns(spans)  # the span answer: no call after the window's end is counted
     assert cut.columns["x"].count < 120
+
+
+def test_operations_of_a_window_that_cuts_a_profile_interval_come_from_spans(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    _serve(path, _rows(120), 0, 0.5)  # half the spans sampled out: profile and span counts differ
+    with sqlite3.connect(path) as connection:
+        first, last = connection.execute("SELECT min(start_ns), max(start_ns + interval_ns) FROM profiles").fetchone()
+    cut = Window(dt.datetime.fromtimestamp(first / 1e9 - 3600, dt.timezone.utc),
+                 dt.datetime.fromtimestamp(first / 1e9 + 0.001, dt.timezone.utc))  # a millisecond into a minute
+    whole = Window(dt.datetime.fromtimestamp(first / 1e9 - 3600, dt.timezone.utc),
+                   dt.datetime.fromtimestamp(last / 1e9, dt.timezone.utc))
+    with SQLiteStore(path) as store:
+        answers = store.model_stats([store.question("m", "1", w, None) for w in (cut, whole)])
+        with sqlite3.connect(path) as connection:
+            connection.execute("DELETE FROM profiles")
+        from_spans = store.model_stats([store.question("m", "1", cut, None)])[0]
+    assert answers[1].operations.calls == 120  # whole minutes: every call, from the profiles
+    assert answers[0].operations.calls == from_spans.operations.calls < 120  # the cut one: the spans' answer
+    assert set(answers[0].modules) == set(from_spans.modules)

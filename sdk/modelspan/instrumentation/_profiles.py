@@ -30,13 +30,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from modelspan import semconv
 from modelspan._sketch import LOG_GAMMA as _LOG_GAMMA
 from modelspan.instrumentation import _feature_profiles
 from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 
 logger = logging.getLogger("modelspan")
 
-INTERVAL_NS: Final = 60 * 10**9
+INTERVAL_NS: Final = semconv.PROFILE_INTERVAL_SECONDS * 10**9
 MAX_KEYS: Final = 4096
 """Profile keys held between two flushes (model versions x modules x intervals)."""
 

@@ -26,7 +26,7 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from modelspan import _time
+from modelspan import _time, semconv
 from modelspan.elasticsearch import profiles
 from modelspan.elasticsearch.layout import TIMESTAMP
 from modelspan.store._answers import MAX_MODULES, PERCENTS
@@ -172,3 +172,10 @@ def overlay_modules(modules: dict[str, Any], answer: Agg | None) -> None:
     names["buckets"] = ordered
     modules["doc_count"] = sum(b["doc_count"] for b in ordered)
 
+
+def whole_intervals(window: Window) -> bool:
+    """Whether ``window`` starts and ends on profile interval boundaries, so it holds each profile it
+    touches whole. A window that cuts one (a demo phase of seconds) is answered from spans: a profile
+    holds the calls of its whole interval, and counting it would add calls from outside the window."""
+    step = semconv.PROFILE_INTERVAL_SECONDS * 10**9
+    return _time.to_ns(window.start) % step == 0 and _time.to_ns(window.end) % step == 0

@@ -52,11 +52,24 @@ class _Sum:
         return {str(p): quantile(self.buckets, self.zeros, p / 100) for p in PERCENTS}
 
 
+def cuts_a_profile(connection: sqlite3.Connection, model: str, version: str, start: int, end: int) -> bool:
+    """Whether the window cuts a profile interval of the model version (any sub-module) in two.
+
+    Such a window (a demo phase of seconds, a window not on minutes) is answered from spans: a profile
+    holds the calls of its whole interval, and counting it would add calls from outside the window.
+    """
+    return connection.execute(
+        "SELECT 1 FROM profiles WHERE model_name = ? AND model_version = ? AND start_ns < ? "
+        "AND start_ns + interval_ns > ? AND (start_ns < ? OR start_ns + interval_ns > ?) LIMIT 1",
+        (model, version, end, start, start, end)).fetchone() is not None
+
+
 def overlay(connection: sqlite3.Connection, model: str, version: str, start: int, end: int, step: int,
             calls: Agg) -> bool:
-    """Replace the span-counted operations in ``calls`` by the profiles' when the window has any."""
+    """Replace the span-counted operations in ``calls`` by the profiles' when the window has any
+    (and holds each of them whole)."""
     rows = _rows(connection, model, version, start, end)
-    if not rows:
+    if not rows or cuts_a_profile(connection, model, version, start, end):
         return False
     total, per_interval = _Sum(), dict[int, _Sum]()
     for row in rows:
@@ -97,7 +110,9 @@ def merge_counts(rows: list[tuple[str, str, int]], profiled: dict[tuple[str, str
 
 def overlay_modules(connection: sqlite3.Connection, model: str, version: str, start: int, end: int, step: int,
                     modules: Agg) -> None:
-    """Per sub-module operations from profiles where the window has them (``modules.names`` buckets)."""
+    """Per sub-module operations from profiles where the window has them whole (``modules.names`` buckets)."""
+    if cuts_a_profile(connection, model, version, start, end):
+        return
     names = [row[0] for row in connection.execute(
         "SELECT DISTINCT module FROM profiles WHERE model_name = ? AND model_version = ? AND module != '' "
         "AND start_ns >= ? AND start_ns < ?", (model, version, start, end))]

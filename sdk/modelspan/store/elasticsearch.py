@@ -162,6 +162,8 @@ class ElasticsearchStore:
         spans, profiled = responses[0::2], responses[1::2]
         aggs = {k: v for r in spans for k, v in r.get("aggregations", {}).items()}
         found = {k: v for r in profiled for k, v in r.get("aggregations", {}).items()}
+        if not profile_queries.whole_intervals(question.window):
+            found = {}  # the window cuts a profile interval: spans answer it (docs/profiles.md)
         if "calls" in aggs or "calls" in found:
             profile_queries.overlay(aggs.setdefault("calls", {}), found.get("calls"))
         if "modules" in aggs or "modules" in found:
