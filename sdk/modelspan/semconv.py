@@ -207,6 +207,9 @@ EXPERIMENT_DIFFERENCE: Final = "ml.experiment.difference"
 MAX_PATH_LENGTH: Final = 32
 PROFILE_INTERVAL_SECONDS: Final = 60
 """Length of a profile interval (docs/profiles.md); intervals start on multiples of it since the epoch."""
+PROFILE_WHOLE_MINUTES_FROM: Final = 10
+"""A window at least this many profile intervals long is answered from profiles in whole intervals (each
+counts where it starts) even when it cuts one at an edge; a shorter one that cuts one is answered from spans."""
 MAX_ROW_OUTPUTS: Final = 256
 MAX_TOP_CATEGORIES: Final = 20
 MAX_BASELINE_CATEGORIES: Final = 50

@@ -177,7 +177,7 @@ def test_a_window_that_cuts_a_profile_interval_is_answered_from_spans(tmp_path: 
     with sqlite3.connect(path) as connection:
         first = connection.execute("SELECT min(start_ns) FROM profiles").fetchone()[0]
     end = dt.datetime.fromtimestamp(first / 1e9 + 0.001, dt.timezone.utc)  # a millisecond into the first minute
-    window = Window(end - dt.timedelta(hours=1), end)
+    window = Window(end - dt.timedelta(minutes=5), end)  # short: a long one is answered in whole minutes
     with SQLiteStore(path) as store:
         baseline = _baseline()
         store.save_baseline(baseline)
@@ -194,15 +194,19 @@ def test_operations_of_a_window_that_cuts_a_profile_interval_come_from_spans(tmp
     _serve(path, _rows(120), 0, 0.5)  # half the spans sampled out: profile and span counts differ
     with sqlite3.connect(path) as connection:
         first, last = connection.execute("SELECT min(start_ns), max(start_ns + interval_ns) FROM profiles").fetchone()
-    cut = Window(dt.datetime.fromtimestamp(first / 1e9 - 3600, dt.timezone.utc),
-                 dt.datetime.fromtimestamp(first / 1e9 + 0.001, dt.timezone.utc))  # a millisecond into a minute
+        (in_first,) = connection.execute("SELECT sum(calls) FROM profiles WHERE module = '' AND start_ns = ?",
+                                         (first,)).fetchone()
+    at = dt.datetime.fromtimestamp(first / 1e9 + 0.001, dt.timezone.utc)  # a millisecond into the first minute
+    cut = Window(at - dt.timedelta(minutes=5), at)
+    long_cut = Window(at - dt.timedelta(hours=1), at)
     whole = Window(dt.datetime.fromtimestamp(first / 1e9 - 3600, dt.timezone.utc),
                    dt.datetime.fromtimestamp(last / 1e9, dt.timezone.utc))
     with SQLiteStore(path) as store:
-        answers = store.model_stats([store.question("m", "1", w, None) for w in (cut, whole)])
+        answers = store.model_stats([store.question("m", "1", w, None) for w in (cut, whole, long_cut)])
         with sqlite3.connect(path) as connection:
             connection.execute("DELETE FROM profiles")
         from_spans = store.model_stats([store.question("m", "1", cut, None)])[0]
     assert answers[1].operations.calls == 120  # whole minutes: every call, from the profiles
     assert answers[0].operations.calls == from_spans.operations.calls < 120  # the cut one: the spans' answer
     assert set(answers[0].modules) == set(from_spans.modules)
+    assert answers[2].operations.calls == in_first  # an hour long: whole minutes, each where it starts

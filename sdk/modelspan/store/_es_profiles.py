@@ -174,8 +174,10 @@ def overlay_modules(modules: dict[str, Any], answer: Agg | None) -> None:
 
 
 def whole_intervals(window: Window) -> bool:
-    """Whether ``window`` starts and ends on profile interval boundaries, so it holds each profile it
-    touches whole. A window that cuts one (a demo phase of seconds) is answered from spans: a profile
-    holds the calls of its whole interval, and counting it would add calls from outside the window."""
+    """Whether profiles answer ``window``: it starts and ends on profile interval boundaries, or it is
+    at least ``semconv.PROFILE_WHOLE_MINUTES_FROM`` intervals long (answered in whole intervals, each
+    counted where it starts). A short window that cuts one (a demo phase of seconds) is answered from
+    spans: a profile holds the calls of its whole interval, which would add calls from outside it."""
     step = semconv.PROFILE_INTERVAL_SECONDS * 10**9
-    return _time.to_ns(window.start) % step == 0 and _time.to_ns(window.end) % step == 0
+    start, end = _time.to_ns(window.start), _time.to_ns(window.end)
+    return (start % step == 0 and end % step == 0) or end - start >= semconv.PROFILE_WHOLE_MINUTES_FROM * step

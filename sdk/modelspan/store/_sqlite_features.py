@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import semconv
+from modelspan.store import _sqlite_profiles as profiles
 from modelspan.store._answers import BATCH_SUMS, MAX_UNSEEN_EXAMPLES
 from modelspan.store._sqlite_ops import paths as path_buckets
 from modelspan.store.types import Column
@@ -48,7 +49,10 @@ def read(connection: sqlite3.Connection, model: str, version: str, start: int, e
         "SELECT features, paths, checks, features_dropped, start_ns, interval_ns FROM profiles WHERE model_name = ? "
         "AND model_version = ? AND module = '' AND start_ns < ? AND start_ns + interval_ns > ? "
         "AND features IS NOT NULL", (model, version, end, start)).fetchall()
-    if not rows or any(row[4] < start or row[4] + row[5] > end for row in rows):
+    if profiles.cuts_a_profile(connection, model, version, start, end):
+        return None
+    rows = [row for row in rows if start <= row[4] < end]  # a long window: whole intervals, where they start
+    if not rows:
         return None
     profiled = Profiled()
     for features, paths, checks, dropped, _, _ in rows:

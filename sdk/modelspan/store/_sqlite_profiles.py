@@ -13,6 +13,7 @@ import json
 import sqlite3
 from typing import Any
 
+from modelspan import semconv
 from modelspan._sketch import quantile
 from modelspan.store._answers import MAX_MODULES, PERCENTS
 from modelspan.store._sqlite_ops import _empty_intervals
@@ -53,11 +54,14 @@ class _Sum:
 
 
 def cuts_a_profile(connection: sqlite3.Connection, model: str, version: str, start: int, end: int) -> bool:
-    """Whether the window cuts a profile interval of the model version (any sub-module) in two.
+    """Whether a short window cuts a profile interval of the model version (any sub-module) in two.
 
-    Such a window (a demo phase of seconds, a window not on minutes) is answered from spans: a profile
-    holds the calls of its whole interval, and counting it would add calls from outside the window.
+    Such a window (a demo phase of seconds) is answered from spans: a profile holds the calls of its
+    whole interval, and counting it would add calls from outside the window. A window of at least
+    ``semconv.PROFILE_WHOLE_MINUTES_FROM`` intervals is answered in whole intervals instead.
     """
+    if end - start >= semconv.PROFILE_WHOLE_MINUTES_FROM * semconv.PROFILE_INTERVAL_SECONDS * 10**9:
+        return False
     return connection.execute(
         "SELECT 1 FROM profiles WHERE model_name = ? AND model_version = ? AND start_ns < ? "
         "AND start_ns + interval_ns > ? AND (start_ns < ? OR start_ns + interval_ns > ?) LIMIT 1",

@@ -18,6 +18,8 @@ T = dt.datetime(2026, 12, 3, 10, 0, tzinfo=dt.timezone.utc)
     (T + dt.timedelta(seconds=5), T + dt.timedelta(minutes=2), False),  # starts inside a profile's minute
     (T, T + dt.timedelta(minutes=2, milliseconds=1), False),  # ends inside one
     (T + dt.timedelta(seconds=10), T + dt.timedelta(seconds=40), False),  # a demo phase of seconds
+    (T + dt.timedelta(seconds=10), T + dt.timedelta(minutes=9, seconds=59), False),
+    (T + dt.timedelta(seconds=10), T + dt.timedelta(minutes=10, seconds=10), True),  # long: whole minutes
 ])
 def test_only_windows_on_profile_interval_boundaries_are_answered_from_profiles(
         start: dt.datetime, end: dt.datetime, whole: bool) -> None:
