@@ -36,7 +36,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import modelspan
 from modelspan import _time, semconv
-from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.exporters.sqlite import SQLiteSpanExporter
 from modelspan.instrumentation import _config
 from modelspan.instrumentation._profiles import Profile, _Profiles
@@ -44,7 +43,7 @@ from modelspan.store import ModelStats, Operations, Window
 from modelspan.store._answers import PERCENTS
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
-from tests.store.elasticsearch.ingest import cluster, export
+from tests.store.elasticsearch.ingest import cluster, export, export_profiles
 from tests.store.elasticsearch.scenario import outcome_documents, questions_for
 from tests.store.elasticsearch.traffic import WINDOW, Traffic, _moved, generate
 
@@ -306,13 +305,7 @@ def profiled(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Any:
         writer.shutdown()
     with cluster([traffic.baseline]) as fake:
         export(fake, traffic.spans)
-        sender = ElasticsearchSpanExporter(fake.url, spool_dir=directory / "spool", dead_letter_path=directory / "dead")
-        try:
-            for flush in flushes:
-                sender.export_profiles(flush)
-            assert sender.force_flush(60_000) and not sender.dead_letters.read()
-        finally:
-            sender.shutdown()
+        export_profiles(fake, flushes)
         with SQLiteStore(directory / "store.db", interval_seconds=600) as sqlite, \
                 ElasticsearchStore(fake.url, interval_seconds=600) as es:
             yield sqlite, es, recorded

@@ -11,7 +11,7 @@ afterwards is what the exporter wrote, through the mappings the templates gave i
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 import modelspan
 from modelspan.elastic import setup
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
+from modelspan.instrumentation._profiles import Profile
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 
 
@@ -56,3 +57,16 @@ def export(es: FakeElasticsearch, spans: list[ReadableSpan]) -> None:
     assert not letters, [letter.get("reason") for letter in letters[:3]]
     stored = sum(1 for index, _ in es.stored.values() if index.startswith("traces-"))
     assert stored >= len(spans), f"{stored} of {len(spans)} spans stored"
+
+
+def export_profiles(es: FakeElasticsearch, flushes: Sequence[Sequence[Profile]]) -> None:
+    """Each process flush through the real exporter's ``export_profiles`` into ``es``; none dead-lettered."""
+    with tempfile.TemporaryDirectory() as directory:
+        exporter = ElasticsearchSpanExporter(es.url, spool_dir=Path(directory) / "spool",
+                                             dead_letter_path=Path(directory) / "dead.jsonl")
+        try:
+            for flush in flushes:
+                exporter.export_profiles(flush)
+            assert exporter.force_flush(60_000) and not exporter.dead_letters.read()
+        finally:
+            exporter.shutdown()

@@ -24,21 +24,11 @@ from modelspan.store import Question, Window
 from modelspan.store import _es_queries as queries
 from modelspan.store.elasticsearch import ElasticsearchStore
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
-from tests.store.elasticsearch.ingest import cluster, export
+from tests.store.elasticsearch.ingest import cluster, export, export_profiles
 from tests.store.elasticsearch.traffic import WINDOW, Traffic, generate
 
 DAY = Window.parse("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z")
 LATER = Window(WINDOW.end, WINDOW.end + _dt.timedelta(hours=1))
-
-
-def _write(fake: FakeElasticsearch, flushes: list[list[Profile]], directory: Path) -> None:
-    exporter = ElasticsearchSpanExporter(fake.url, spool_dir=directory / "spool", dead_letter_path=directory / "dead")
-    try:
-        for flush in flushes:
-            exporter.export_profiles(flush)
-        assert exporter.force_flush(60_000) and not exporter.dead_letters.read()
-    finally:
-        exporter.shutdown()
 
 
 def _calls(model: str, window: Window, count: int, modules: tuple[str, ...] = ("",), step_s: int = 7) -> list[Profile]:
@@ -61,7 +51,7 @@ def stored(traffic: Traffic, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """Spans of ``churn`` in WINDOW (old data: no profiles); ``sampled-out`` only has profiles, in LATER."""
     with cluster([traffic.baseline]) as fake:
         export(fake, traffic.spans)
-        _write(fake, [_calls("sampled-out", LATER, 500)], tmp_path_factory.mktemp("profiles"))
+        export_profiles(fake, [_calls("sampled-out", LATER, 500)])
         yield fake
 
 
@@ -87,7 +77,7 @@ def test_a_day_of_two_hundred_profiled_sub_modules_stays_within_the_bucket_budge
     modules = ("", *(f"m{number:03d}" for number in range(200)))
     with cluster() as fake:
         # three calls 8 h apart: sparse data, but every sub-module still answers 288 intervals
-        _write(fake, [_calls("big", DAY, 3, modules, step_s=8 * 3600)], tmp_path)
+        export_profiles(fake, [_calls("big", DAY, 3, modules, step_s=8 * 3600)])
         fake.largest_bucket_count = 0
         with ElasticsearchStore(fake.url, interval_seconds=300) as store:
             stats, = store.model_stats([Question("big", "1", DAY, 300)])
