@@ -43,12 +43,15 @@ class Phase:
 
 @dataclass
 class Sent:
-    """One request: its phase, HTTP status, prediction id (if the app answered) and ground truth."""
+    """One request: its phase, HTTP status, prediction id (if the app answered) and ground truth,
+    with when it was sent (epoch seconds) and how long the client waited for the answer."""
 
     phase: str
     status: int
     prediction_id: str | None
     truth: str
+    sent_at: float = 0.0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -140,14 +143,16 @@ def _run_phase(client: httpx.Client, pool: ThreadPoolExecutor, phase: Phase, rat
 
 
 def _send(client: httpx.Client, phase: str, row: Row, truth: str, traffic: Traffic, lock: threading.Lock) -> None:
+    sent_at, began = time.time(), time.perf_counter()
     try:
         response = client.post("/predict", json=row)
         status = response.status_code
         body = response.json() if status < 400 else {}
     except httpx.HTTPError:
         status, body = 599, {}  # the connection failed: counted as an error, never a crash
+    seconds = time.perf_counter() - began
     with lock:
-        traffic.sent.append(Sent(phase, status, body.get("prediction_id"), truth))
+        traffic.sent.append(Sent(phase, status, body.get("prediction_id"), truth, sent_at, seconds))
 
 
 def _draw(progress: Progress, began: float, phase: str, traffic: Traffic, force: bool = False,

@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from modelspan import findings as F
+from modelspan._time import parse
+from modelspan.analyzer.incidents._application import LATENCY_RATIO, MIN_LATENCY_CALLS
 from modelspan.demo import EXPECTED, SERVICE_NAME, DemoResult, _model, run_demo
 from modelspan.instrumentation import _config
 
@@ -49,6 +52,31 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoResult,
 def _in(doc: dict[str, Any], result: DemoResult, phase: str) -> bool:
     """The finding came from the phase's analysis run (application findings carry their episode's window)."""
     return doc[F.ID] in {d[F.ID] for d in result.by_phase[phase]}
+
+
+def _clients_waited_too(doc: dict[str, Any], result: DemoResult) -> bool:
+    """A latency finding outside the planted phase is a real slowdown of this shared test machine
+    (service, clients and exporter in one busy interpreter), not an analyzer mistake, only when the
+    clients waited as long: their own p95 over the finding's time range is at least
+    ``LATENCY_RATIO`` times their p95 in the baseline phase. Measured by the clients, independently
+    of the spans the analyzer read."""
+    start, end = parse(doc[F.WINDOW_START]).timestamp(), parse(doc[F.WINDOW_END]).timestamp()
+    inside = [s.seconds for s in result.traffic.sent if start <= s.sent_at < end]
+    usual = [s.seconds for s in result.traffic.sent if s.phase == "baseline"]
+    return (len(inside) >= MIN_LATENCY_CALLS
+            and float(np.percentile(inside, 95)) >= LATENCY_RATIO * float(np.percentile(usual, 95)))
+
+
+def _machine_slowdown(doc: dict[str, Any], result: DemoResult, flagged: list[dict[str, Any]]) -> bool:
+    """An unplanted latency finding the clients confirm, or an incident made only of such findings."""
+    if doc[F.TYPE] in (F.TYPE_LATENCY, F.TYPE_APP_LATENCY):
+        return _clients_waited_too(doc, result)
+    if doc[F.TYPE] == F.TYPE_INCIDENT:
+        ids = {*doc.get(F.INCIDENT_APP_FINDINGS, []), *doc.get(F.INCIDENT_MODEL_FINDINGS, [])}
+        linked = [d for d in flagged if d[F.ID] in ids]
+        return bool(linked) and all(d[F.TYPE] in (F.TYPE_LATENCY, F.TYPE_APP_LATENCY)
+                                    and _clients_waited_too(d, result) for d in linked)
+    return False
 
 
 def _stored_flagged(result: DemoResult) -> list[dict[str, Any]]:
@@ -88,7 +116,8 @@ def test_nothing_else_is_flagged(demo: tuple[DemoResult, str]) -> None:
     for doc in flagged:
         phase = next(name for name in result.phases if _in(doc, result, name))
         expected = by_phase[phase]
-        assert doc[F.TYPE] in expected.types | expected.allowed, (phase, doc[F.SUMMARY])
+        if doc[F.TYPE] not in expected.types | expected.allowed:
+            assert _machine_slowdown(doc, result, flagged), (phase, doc[F.SUMMARY])
         feature = doc.get(F.FEATURE_NAME)
         if feature and doc[F.TYPE] in (F.TYPE_DRIFT, F.TYPE_DATA_QUALITY):
             assert feature == expected.feature, (phase, doc[F.SUMMARY])
@@ -102,7 +131,9 @@ def test_incidents_link_the_new_category_burst_and_leave_the_outage_application_
                  for phase in result.phases}
     assert [d[F.INCIDENT_KIND] for d in incidents["new_category"]] == ["correlated"]
     assert incidents["new_category"][0].get(F.INCIDENT_EVIDENCE_SHARE, 0) > 0.9
-    assert [d[F.INCIDENT_KIND] for d in incidents["tariff_outage"]] == ["application_only"]
+    flagged = _stored_flagged(result)
+    outage = [d for d in incidents["tariff_outage"] if not _machine_slowdown(d, result, flagged)]
+    assert [d[F.INCIDENT_KIND] for d in outage] == ["application_only"]
 
 
 @pytest.mark.slow
