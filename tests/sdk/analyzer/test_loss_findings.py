@@ -18,6 +18,8 @@ from modelspan import findings, semconv
 from modelspan.analyzer import analyze
 from modelspan.analyzer.loss_estimation import realised_loss
 from modelspan.baseline import Baseline
+from modelspan.cli import main
+from modelspan.report import render
 from modelspan.store import Store
 from modelspan.store._es_loss import loss_sums_body
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -193,3 +195,22 @@ def test_both_stores_count_the_rows_of_calls_made_without_the_error_model(tmp_pa
     for sums in answers:
         assert (sums.rows, sums.unestimated) == (600, 300)
         assert sums.abs_error == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_report_and_analyze_show_mae_estimates(tmp_path: Path, baseline: Baseline,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    window = traffic(baseline, 900, rows=1_000, low=1.0, high=2.0)
+    with stored(tmp_path, window, labelled=1_000) as store:
+        store.save_baseline(baseline)
+    since, until = WINDOW.iso()
+    assert main(["analyze", "--once", "--since", since, "--until", until, "--store", str(tmp_path / "store.db")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith(f"estimated performance {MODEL} v{VERSION}: "))
+    assert "mae " in line and "rmse " in line and "realised " in line and "!" in line  # above the band
+    with SQLiteStore(tmp_path / "store.db") as store:
+        html = render(store, WINDOW, tmp_path / "report.html").read_text(encoding="utf-8")
+    start = html.index('data-chart="estimated_performance"')
+    section = html[start:html.index("</section>", start)]
+    for name in ("mae estimated", "mae band lower", "mae band upper", "mae realised"):
+        assert name in section
+    assert "accuracy" not in section and section.count("<tr>") == 1 + 2
