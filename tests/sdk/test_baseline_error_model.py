@@ -126,3 +126,26 @@ def test_json_form_ignores_unknown_keys() -> None:
 def _reference(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     x, prediction, target = draw(rng, 100_000)
     return {"x": x}, prediction, target
+
+
+def test_a_call_records_the_sums_of_its_finite_rows() -> None:
+    """What ``_expected_loss.add`` writes for a batch with a non-finite prediction, a single row and no output."""
+    from modelspan import semconv
+    from modelspan.instrumentation import _expected_loss
+    from modelspan.instrumentation._outputs import Outputs
+    from modelspan.profiling._inputs import Batch, Row
+
+    x, prediction, target = draw(np.random.default_rng(8), 1_000)
+    model = fit_error_model({"x": x}, prediction, target)
+    values = np.array([1.0, np.nan, 3.0])
+    attributes: dict[str, object] = {}
+    _expected_loss.add(model, Batch(3, {"x": [0.5, 0.7, 1.5]}), Outputs(values=values), None, attributes)
+    absolute, squared = model.expected({"x": [0.5, 1.5]}, [1.0, 3.0])
+    assert attributes == {semconv.ESTIMATION_ROWS: 2, semconv.ESTIMATION_ABS_ERROR: pytest.approx(absolute.sum()),
+                          semconv.ESTIMATION_SQUARED_ERROR: pytest.approx(squared.sum())}
+    single: dict[str, object] = {}
+    _expected_loss.add(model, Row({"x": 0.5}), None, 1.0, single)
+    assert single[semconv.ESTIMATION_ABS_ERROR] == pytest.approx(absolute[0])
+    nothing: dict[str, object] = {}
+    _expected_loss.add(model, Row({"x": 0.5}), Outputs(labels=["a"]), "a", nothing)
+    assert nothing == {}
