@@ -131,8 +131,9 @@ def findings_alerts() -> dict[str, FindingsAlert]:
             "quality drop", "Model quality dropped once late labels arrived (analyzer quality findings).",
             _flagged([findings.TYPE_QUALITY])),
         "modelspan-estimated-drop": FindingsAlert(
-            "estimated performance drop", "A classifier's performance estimated from its scores (before labels) "
-            "fell below its reference band (CBPE, docs/estimation.md).",
+            "estimated performance drop", "A model's performance estimated before labels (a classifier's from its "
+            "scores, CBPE; a regressor's MAE/RMSE from its expected errors, DLE) left its reference band for the "
+            "worse (docs/estimation.md).",
             _flagged([findings.TYPE_ESTIMATED_PERFORMANCE], {"range": {findings.TEST_SCORE: {"lt": 0}}})),
         "modelspan-novel-path": FindingsAlert(
             "novel module paths", "Calls took sub-module paths never seen in the baseline for their output.",

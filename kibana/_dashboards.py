@@ -240,21 +240,23 @@ def quality() -> Json:
     _estimated(g)
     return L.dashboard(DASHBOARDS["quality"], "[modelspan] Model quality",
                        "Quality with late labels, bucketed by prediction time, per version; performance "
-                       "estimated before the labels (CBPE) against what the labels then showed.", g, _controls())
+                       "estimated before the labels (CBPE, DLE) against what the labels then showed.", g, _controls())
 
 
 def _estimated(g: L.Grid) -> None:
-    """Estimated (CBPE) accuracy with its reference band against the realised accuracy, and every estimate."""
+    """Estimated accuracy (CBPE) and MAE (DLE) with their reference bands against the realised values, and
+    every estimate."""
     estimated = eq(findings.TYPE, findings.TYPE_ESTIMATED_PERFORMANCE)
     realised = eq(findings.TYPE, findings.TYPE_ESTIMATION_GAP)
-    _add(g, "Estimated vs realised accuracy", FINDINGS_VIEW, {
-        "x": L.date_histogram(),
-        "estimated": L.stat("average", findings.METRIC_VALUE, "estimated (no labels)", kql=estimated),
-        "lower": L.stat("average", findings.METRIC_LOWER, "reference band, lower", kql=estimated),
-        "upper": L.stat("average", findings.METRIC_UPPER, "reference band, upper", kql=estimated),
-        "realised": L.stat("average", findings.METRIC_VALUE, "realised (labels)", kql=realised)}, "line",
-         kql=f"{any_of(findings.TYPE, [findings.TYPE_ESTIMATED_PERFORMANCE, findings.TYPE_ESTIMATION_GAP])} and "
-             f"{eq(findings.METRIC_NAME, 'accuracy')}", width=32)
+    for metric, name in (("accuracy", "accuracy"), ("mae", "MAE")):
+        _add(g, f"Estimated vs realised {name}", FINDINGS_VIEW, {
+            "x": L.date_histogram(),
+            "estimated": L.stat("average", findings.METRIC_VALUE, "estimated (no labels)", kql=estimated),
+            "lower": L.stat("average", findings.METRIC_LOWER, "reference band, lower", kql=estimated),
+            "upper": L.stat("average", findings.METRIC_UPPER, "reference band, upper", kql=estimated),
+            "realised": L.stat("average", findings.METRIC_VALUE, "realised (labels)", kql=realised)}, "line",
+             kql=f"{any_of(findings.TYPE, [findings.TYPE_ESTIMATED_PERFORMANCE, findings.TYPE_ESTIMATION_GAP])} and "
+                 f"{eq(findings.METRIC_NAME, metric)}", width=32)
     _add(g, "Estimated performance per version", FINDINGS_VIEW, {
         "version": L.terms(findings.MODEL_VERSION, "version", None, 20, other=False),
         "metric": L.terms(findings.METRIC_NAME, "metric", None, 20, other=False),

@@ -36,6 +36,7 @@ from modelspan import _time, semconv
 from modelspan.profiling import _inputs, _profile
 from modelspan.profiling._calibration import Calibration, fit_calibration
 from modelspan.profiling._capture import BaselineCapture, Captured
+from modelspan.profiling._error_model import ErrorModel, fit_error_model
 
 Kind = Literal["numeric", "categorical", "text"]
 SAMPLE_SIZE = 1000
@@ -184,6 +185,7 @@ class Baseline:
     module_paths: dict[str, dict[str, int]] = field(default_factory=dict)
     latency_ms: FeatureProfile | None = None
     calibration: Calibration | None = None
+    error_model: ErrorModel | None = None
 
     def __post_init__(self) -> None:
         if not self.created_at:
@@ -227,6 +229,8 @@ class Baseline:
         a binary classifier's predicted 0/1 labels, true labels and probabilities of class 1 on a
         labelled reference set that is not the training set: the baseline then learns the
         calibration that estimates performance before labels arrive (docs/estimation.md).
+        ``prediction`` and ``target`` without ``scores`` give a regressor's predicted and true values:
+        the baseline then learns the error model of direct loss estimation (estimated MAE and RMSE).
 
         >>> data = {"age": [20, 30, 40], "plan": ["a", "b", "a"], "label": ["no", "yes", "no"]}
         >>> b = Baseline.from_data(data, model="churn", version="3", output="label")
@@ -237,8 +241,11 @@ class Baseline:
             raise ValueError(f"bins must be >= 1, got {bins}")
         columns, rows = _columns(data, features)
         out_values = columns.pop(output) if output is not None and output in columns else outputs
-        calibration = _calibration(columns, out_values if output is not None else None, output,
-                                   prediction, target, scores)
+        regression = scores is None and prediction is not None and target is not None
+        calibration = None if regression else _calibration(
+            columns, out_values if output is not None else None, output, prediction, target, scores)
+        learned = _resolved(columns, out_values if output is not None else None, output, [prediction, target]) \
+            if regression else None
         if output is not None and outputs is None and out_values is None:
             raise ValueError(f"output column {output!r} is not in the data")
         kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
@@ -256,8 +263,12 @@ class Baseline:
         latency = None
         if latency_ms is not None:
             latency = FeatureProfile.from_values("latency_ms", _list(latency_ms), "numeric", bins)
+        error_model = None
+        if learned is not None:
+            numeric = {name: columns[name] for name, profile in profiles.items() if profile.kind == "numeric"}
+            error_model = fit_error_model(numeric, learned[0], learned[1])
         return cls(model, version, row_count=rows, features=profiles, output=output_profile,
-                   latency_ms=latency, calibration=calibration)
+                   latency_ms=latency, calibration=calibration, error_model=error_model)
 
     @classmethod
     def capture(
@@ -289,8 +300,9 @@ class Baseline:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``Baseline.from_dict(b.to_dict()) == b``."""
         body = asdict(self)
-        if body["calibration"] is None:  # absent, so baselines without one keep their ids
-            del body["calibration"]
+        for key in ("calibration", "error_model"):
+            if body[key] is None:  # absent, so baselines without one keep their ids
+                del body[key]
         body["format_version"] = FORMAT_VERSION
         return body
 
@@ -304,6 +316,8 @@ class Baseline:
         }
         calibration = body.get("calibration")
         values["calibration"] = Calibration.from_dict(calibration) if calibration else None
+        error_model = body.get("error_model")
+        values["error_model"] = ErrorModel.from_dict(error_model) if error_model else None
         for key in ("output", "latency_ms"):
             values[key] = _profile_from_dict(body[key]) if body.get(key) else None
         values["module_paths"] = {
@@ -354,6 +368,12 @@ def _calibration(
         return None
     if any(item is None for item in given):
         raise ValueError("prediction, target and scores are given together or not at all")
+    prediction, target, scores = _resolved(columns, output_values, output, given)
+    return fit_calibration(scores, target, prediction)
+
+
+def _resolved(columns: dict[str, Any], output_values: Any, output: str | None, given: Sequence[Any]) -> list[Any]:
+    """Each of ``given`` as values: a column name is taken out of the features (the output's stays)."""
     resolved = []
     for item in given:
         if isinstance(item, str):
@@ -365,8 +385,7 @@ def _calibration(
                 raise ValueError(f"column {item!r} is not in the data")
         else:
             resolved.append(_list(item))
-    prediction, target, scores = resolved
-    return fit_calibration(scores, target, prediction)
+    return resolved
 
 
 def _output_kind(values: Any) -> Kind:

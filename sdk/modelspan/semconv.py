@@ -92,6 +92,14 @@ OUTPUT_VALUES: Final = "ml.output.values"
 OUTPUT_SCORES: Final = "ml.output.scores"
 """Batch (bounded): score per row, ``double[]``."""
 
+# --- Direct loss estimation (docs/estimation.md, "Regression") -----------------------------
+ESTIMATION_ROWS: Final = "ml.estimation.rows"
+"""Rows of the call whose expected error the baseline's error model gave (long)."""
+ESTIMATION_ABS_ERROR: Final = "ml.estimation.abs_error"
+"""Sum over those rows of the expected absolute error E|y - ŷ| (double; a window's sum / rows = estimated MAE)."""
+ESTIMATION_SQUARED_ERROR: Final = "ml.estimation.squared_error"
+"""Sum over those rows of the expected squared error E(y - ŷ)² (double; estimated RMSE = √(sum / rows))."""
+
 # --- Inputs: single row ----------------------------------------------------------------------
 FEATURE_PREFIX: Final = "ml.feature."
 """``ml.feature.<name>``: a single-row call's value of feature ``name`` (double or string)."""

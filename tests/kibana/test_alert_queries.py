@@ -86,6 +86,8 @@ def _findings() -> list[dict[str, Any]]:
         _finding(F.TYPE_ESTIMATED_PERFORMANCE, True, now, **{F.METRIC_NAME: "f1", F.TEST_SCORE: 4.5}),  # a rise
         _finding(F.TYPE_ESTIMATED_PERFORMANCE, False, now, **{F.METRIC_NAME: "recall", F.TEST_SCORE: -1.0}),
         _finding(F.TYPE_ESTIMATED_PERFORMANCE, True, old, **{F.METRIC_NAME: "precision", F.TEST_SCORE: -4.0}),
+        _finding(F.TYPE_ESTIMATED_PERFORMANCE, True, now, **{F.METRIC_NAME: "mae", F.TEST_SCORE: -5.0}),  # error up
+        _finding(F.TYPE_ESTIMATED_PERFORMANCE, True, now, **{F.METRIC_NAME: "rmse", F.TEST_SCORE: 5.0}),  # error down
         _finding(F.TYPE_NOVEL_PATH, True, now), _finding(F.TYPE_NOVEL_PATH, True, old),
         _finding(F.TYPE_INCIDENT, True, None, **{F.INCIDENT_KIND: "correlated"}),
         _finding(F.TYPE_INCIDENT, True, None, **{F.INCIDENT_KIND: "application_only"}),
@@ -113,7 +115,8 @@ EXPECTED = {  # alert id -> the findings it must return (by _key), nothing else
                         (F.TYPE_PREDICTION_DRIFT, True, True, None, None, None, None)},
     "modelspan-quality-drop": {(F.TYPE_QUALITY, True, True, None, None, None, None)},
     "modelspan-novel-path": {(F.TYPE_NOVEL_PATH, True, True, None, None, None, None)},
-    "modelspan-estimated-drop": {(F.TYPE_ESTIMATED_PERFORMANCE, True, True, None, "accuracy", None, None)},
+    "modelspan-estimated-drop": {(F.TYPE_ESTIMATED_PERFORMANCE, True, True, None, "accuracy", None, None),
+                                 (F.TYPE_ESTIMATED_PERFORMANCE, True, True, None, "mae", None, None)},
     "modelspan-correlated-incident": {(F.TYPE_INCIDENT, True, False, "correlated", None, None, None)},
     "modelspan-experiment": {(F.TYPE_EXPERIMENT, True, True, None, None, None, 1)},
     "modelspan-latency-p95": {(F.TYPE_LATENCY, False, True, None, "latency_p95_ms", 800.0, None)},

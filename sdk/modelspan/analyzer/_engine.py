@@ -11,7 +11,8 @@ The run asks the store as little as possible and computes everything here, in sh
 4. operations, drift, data-quality, module-path and (from ``store.labelled_predictions``) model
    performance findings (type ``quality``) are computed from those sufficient statistics; for a
    baseline with a calibration, ``store.score_sums`` gives ``estimated_performance`` findings before the
-   labels and ``estimation_gap`` ones with them (``_estimation_findings``, docs/estimation.md);
+   labels and ``estimation_gap`` ones with them (``_estimation_findings``, docs/estimation.md); with an
+   error model, ``store.loss_sums`` gives a regressor's estimated MAE and RMSE (``_loss_findings``);
 5. the incident correlator (``modelspan.analyzer.incidents``) links them with application errors;
 6. findings are written back with deterministic ids, so re-running a window replaces them.
 
@@ -34,6 +35,7 @@ from modelspan.analyzer._documents import Context, reference_tag
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._estimation_findings import estimation_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
+from modelspan.analyzer._loss_findings import loss_findings
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
 from modelspan.analyzer._performance_findings import performance_findings
@@ -153,6 +155,8 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
     if baseline is not None and baseline.calibration is not None:
         docs += estimation_findings(store, context, stats.model, stats.version, baseline.calibration, labelled)
+    if baseline is not None and baseline.error_model is not None:
+        docs += loss_findings(store, context, stats.model, stats.version, baseline.error_model, labelled)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
         docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled,

@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
                         help="column holding the ground truth: left out of the features and of the output "
                              "distribution (send labels with record_outcome)")
     parser.add_argument("--output", metavar="COLUMN", help=argparse.SUPPRESS)  # before --prediction/--label
+    parser.add_argument("--error-model", action="store_true",
+                        help="a regressor on labelled reference data (not its training set): learn from --prediction "
+                             "and --label the error model that estimates MAE and RMSE before labels arrive")
     parser.add_argument("--out", type=Path, help="where to write the JSON (default: <model>-<version>.json)")
     parser.add_argument("--bins", type=int, default=10, help="quantile bins per numeric feature (default 10)")
     parser.add_argument("--categorical", action="append", default=[], metavar="COLUMN",
@@ -50,7 +53,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         prediction = _prediction_column(args)
         out = _out_path(args)
-        data = _checked(_without(read_table(args.data), args.label), args)
+        if args.error_model and (prediction is None or args.label is None):
+            raise ValueError("--error-model learns from the predictions and the ground truth: give --prediction "
+                             "and --label")
+        table = read_table(args.data)
+        target = args.label if args.error_model else None
+        data = _checked(table if target is not None else _without(table, args.label), args)
         baseline = Baseline.from_data(
             data,
             model=args.model,
@@ -59,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             categorical=args.categorical,
             text=args.text,
             bins=args.bins,
+            prediction=prediction if target is not None else None,
+            target=target,
         )
     except (OSError, ValueError, ImportError) as exc:
         print(f"modelspan baseline: {exc}", file=sys.stderr)

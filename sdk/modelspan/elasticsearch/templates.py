@@ -159,9 +159,11 @@ def span_attribute_properties() -> dict[str, Body]:
         properties[name] = dict(KEYWORD)
     properties[semconv.MODULE_PATH_KEY] = {"type": "keyword", "ignore_above": PATH_KEY_LIMIT}
     for name in (semconv.SAMPLE_RATE, semconv.OUTPUT_VALUE, semconv.OUTPUT_SCORE, semconv.OUTPUT_MARGIN,
-                 semconv.OUTPUT_VALUES, semconv.OUTPUT_SCORES):
+                 semconv.OUTPUT_VALUES, semconv.OUTPUT_SCORES, semconv.ESTIMATION_ABS_ERROR,
+                 semconv.ESTIMATION_SQUARED_ERROR):
         properties[name] = dict(DOUBLE)
-    for name in (semconv.BATCH_SIZE, semconv.MONITORING_ERRORS, semconv.ATTRIBUTES_DROPPED):
+    for name in (semconv.BATCH_SIZE, semconv.MONITORING_ERRORS, semconv.ATTRIBUTES_DROPPED,
+                 semconv.ESTIMATION_ROWS):
         properties[name] = dict(LONG)
     properties[semconv.MODULE_PATH_TRUNCATED] = dict(BOOLEAN)
     for check in semconv.CHECKS:

@@ -25,6 +25,7 @@ from modelspan.instrumentation import (
     _call_profile,
     _config,
     _exceptions,
+    _expected_loss,
     _experiment,
     _outputs,
     _profiles,
@@ -241,6 +242,10 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
             if span.is_recording():
                 if math.isfinite(result):
                     span.set_attribute(semconv.OUTPUT_VALUE, result)
+                    if call.baseline is not None and call.baseline.error_model is not None:
+                        loss: dict[str, Any] = {}
+                        _expected_loss.add(call.baseline.error_model, call.shaped, None, result, loss)
+                        span.set_attributes(loss)
                 if call.quality.counts:
                     _add_quality_events(call)
             return
@@ -260,6 +265,8 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
             _feed_captures(call, outputs, end_ns)
         elif recording and not _plain_output(call, result, attributes):
             _record_outputs(call, result, attributes)
+        if recording and error is None and call.baseline is not None and call.baseline.error_model is not None:
+            _expected_loss.add(call.baseline.error_model, call.shaped, call.outputs, result, attributes)
         if record.secrets is not None:  # an output that is (or repeats) a redacted field
             _redaction.scrub_output(attributes, _config.STATE.redaction, record.secrets)
         if record.errors:

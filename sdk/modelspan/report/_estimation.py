@@ -1,8 +1,9 @@
-"""The report's estimated-performance section: a classifier's performance before the labels arrive.
+"""The report's estimated-performance section: a model's performance before the labels arrive.
 
 Per model version with a calibrated baseline (docs/estimation.md): the estimated accuracy of each analysed
 window with its reference band, and the realised accuracy where labels came (``estimation_gap``), over
-time; then the latest window's estimate of every metric. Without a calibration the section says so.
+time; then the latest window's estimate of every metric. A regressor whose baseline has an error model
+gets the same for its MAE (direct loss estimation). Without either the section says so.
 """
 
 from __future__ import annotations
@@ -16,30 +17,33 @@ from modelspan import findings as F
 from modelspan.report import _svg
 from modelspan.report._data import ModelReport
 
-CHARTED = "accuracy"
+CHARTED = ("accuracy", "mae")
+"""The metric drawn over time: a classifier's accuracy, else a regressor's MAE."""
 
 
 def section(report: ModelReport) -> str:
     """``<section data-chart="estimated_performance">``: estimate, band and realised value over time."""
     estimates = [d for d in report.findings if d.get(F.TYPE) == F.TYPE_ESTIMATED_PERFORMANCE]
-    title = "Estimated performance (before labels; CBPE)"
+    title = "Estimated performance (before labels; CBPE, DLE)"
     if not estimates:
-        why = ("No estimate in this window." if report.baseline is not None and report.baseline.calibration
+        learned = report.baseline is not None and (report.baseline.calibration or report.baseline.error_model)
+        why = ("No estimate in this window." if learned
                else "The baseline has no calibration: performance is not estimated (docs/estimation.md).")
         return _wrap(title, f'<p class="empty">{escape(why)}</p>')
+    charted = next((m for m in CHARTED if any(d.get(F.METRIC_NAME) == m for d in estimates)), CHARTED[0])
     lines: dict[str, list[tuple[_dt.datetime, float]]] = {}
     names = {F.METRIC_VALUE: "estimated", F.METRIC_LOWER: "band lower", F.METRIC_UPPER: "band upper"}
     for doc in estimates:
-        if doc.get(F.METRIC_NAME) == CHARTED:
+        if doc.get(F.METRIC_NAME) == charted:
             for field, name in names.items():
                 if doc.get(field) is not None:
-                    lines.setdefault(f"{CHARTED} {name}", []).append((_moment(doc), float(doc[field])))
+                    lines.setdefault(f"{charted} {name}", []).append((_moment(doc), float(doc[field])))
     for doc in report.findings:
-        if (doc.get(F.TYPE) == F.TYPE_ESTIMATION_GAP and doc.get(F.METRIC_NAME) == CHARTED
+        if (doc.get(F.TYPE) == F.TYPE_ESTIMATION_GAP and doc.get(F.METRIC_NAME) == charted
                 and doc.get(F.METRIC_VALUE) is not None):
-            lines.setdefault(f"{CHARTED} realised", []).append((_moment(doc), float(doc[F.METRIC_VALUE])))
+            lines.setdefault(f"{charted} realised", []).append((_moment(doc), float(doc[F.METRIC_VALUE])))
     series = [_svg.Series(name, sorted(points), dashed="band" in name) for name, points in sorted(lines.items())]
-    chart = _svg.line_chart("estimated performance", series, CHARTED)
+    chart = _svg.line_chart("estimated performance", series, charted)
     return _wrap(title, chart + _latest(estimates))
 
 

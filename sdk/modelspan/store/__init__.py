@@ -25,6 +25,7 @@ from modelspan.store.types import (
     ColumnStats,
     Interval,
     LabelledPrediction,
+    LossSums,
     ModelStats,
     Operations,
     PathStats,
@@ -65,6 +66,18 @@ def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool 
 
 
 __all__ = [
-    "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats", "Question",
-    "ScoreSums", "Store", "StoreError", "Window", "open_store",
+    "Column",
+    "ColumnStats",
+    "Interval",
+    "LabelledPrediction",
+    "LossSums",
+    "ModelStats",
+    "Operations",
+    "PathStats",
+    "Question",
+    "ScoreSums",
+    "Store",
+    "StoreError",
+    "Window",
+    "open_store",
 ]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
+import modelspan.store._es_loss as loss
 import modelspan.store._es_parse as parse
 import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
@@ -40,6 +41,7 @@ from modelspan.store._es_traces import ElasticsearchTraces
 from modelspan.store.types import (
     DEFAULT_INTERVAL_SECONDS,
     LabelledPrediction,
+    LossSums,
     ModelStats,
     Question,
     ScoreSums,
@@ -174,6 +176,10 @@ class ElasticsearchStore:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
         body = estimation.score_sums_body(window, model, version, edges)
         return estimation.parse_score_sums(self._search(self.spans_index, body), edges)
+
+    def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
+        """A regressor's expected-error sums over ``window`` and its unestimated rows: one request."""
+        return loss.parse_loss_sums(self._search(self.spans_index, loss.loss_sums_body(window, model, version)))
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.

@@ -260,3 +260,18 @@ class ScoreSums:
 
 class StoreError(RuntimeError):
     """The store answered a question with an error (the backend's reason is in the message)."""
+
+
+@dataclass
+class LossSums:
+    """A window's expected-error sums of a regressor (direct loss estimation, docs/estimation.md).
+
+    ``rows``, ``abs_error`` and ``squared_error`` add up the span attributes ``ml.estimation.*``
+    (sums of E|y - ŷ| and E(y - ŷ)² over each call's rows); ``unestimated`` counts the rows of the
+    window's model spans that carry none (no error model at call time, or no finite prediction).
+    """
+
+    rows: int = 0
+    abs_error: float = 0.0
+    squared_error: float = 0.0
+    unestimated: int = 0

@@ -98,3 +98,23 @@ def test_prediction_and_label_columns_are_separate_options(tmp_path: Path, capsy
     assert cli.main(["baseline", str(data), "--model", "m", "--version", "1", "--output", "predicted",
                      "--out", str(tmp_path / "old.json")]) == 0
     assert "--output is read as --prediction" in capsys.readouterr().err
+
+
+def test_error_model_from_prediction_and_label_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--error-model`` learns DLE's error model from ``--prediction`` and ``--label`` (neither is a feature), the
+    same as ``Baseline.from_data``; without both columns it is a clear error."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 2, 2_000)
+    frame = pd.DataFrame({"x": x, "predicted": 2 * x, "y": 2 * x + x * rng.normal(size=x.size)})
+    data, out = tmp_path / "reference.csv", tmp_path / "reg.json"
+    frame.to_csv(data, index=False)
+    args = ["baseline", str(data), "--model", "reg", "--version", "1", "--prediction", "predicted"]
+    assert cli.main([*args, "--error-model"]) == 2
+    assert "--label" in capsys.readouterr().err
+    assert cli.main([*args, "--label", "y", "--error-model", "--out", str(out)]) == 0
+    baseline = Baseline.load(out)
+    expected = Baseline.from_data(pd.read_csv(data), model="reg", version="1", output="predicted",
+                                  prediction="predicted", target="y")
+    assert set(baseline.features) == {"x"} and baseline.error_model == expected.error_model
+    assert baseline.error_model is not None and baseline.error_model.terms == ["_prediction", "x"]
