@@ -202,7 +202,8 @@ def documents(calls: int) -> None:
         per_span, per_profile = span_bytes / max(spans, 1), profile_bytes / max(profiles, 1)
         print(f"  span sample rate {rate}: measured {spans:,} span documents ({spans / calls:.3f} per call, "
               f"{per_span:.0f} gzip bytes each) and {profiles} profile documents ({per_profile:.0f} gzip bytes "
-              f"each); spans dropped {stats.get('spans_dropped', 0)}")
+              f"each: {KEYS} per flush, and the run flushes every 500 calls, a process once a minute); "
+              f"spans dropped {stats.get('spans_dropped', 0)}")
         for calls_per_second in (100, 5000):
             span_docs = round(spans / calls * CALLS)
             profile_docs = profile_documents(CALLS, calls_per_second, KEYS)
