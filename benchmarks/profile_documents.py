@@ -12,6 +12,8 @@ bytes per 1,000,000 calls of one model without sub-modules at a few call rates, 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,6 +25,16 @@ from modelspan.instrumentation._profiles import _Profiles
 
 START_NS = 1_795_341_600 * 10**9
 CALLS = 1_000_000
+
+
+def profile_documents(calls: int, calls_per_second: float, keys: int = 1) -> int:
+    """Profile documents of ``calls`` calls at ``calls_per_second`` in one process: one per key (model
+    version or sub-module) and minute, whatever the call rate (each further process adds its own).
+
+    >>> profile_documents(1_000_000, 5000, keys=3)
+    12
+    """
+    return keys * max(math.ceil(calls / calls_per_second / 60), 1)
 
 
 def profile_bytes(sigma: float, calls: int = 5000) -> tuple[int, int]:
@@ -64,8 +76,7 @@ def main() -> None:
     size, _ = profile_bytes(1.0)
     print(f"\nper {CALLS:,} calls (one process, wide spread)   profile docs  bytes (at most) span docs @1.0  @0.01")
     for rate in (10, 100, 1000, 5000):
-        minutes = CALLS / rate / 60
-        documents = max(int(np.ceil(minutes)), 1)
+        documents = profile_documents(CALLS, rate)
         print(f"  {rate:>5} calls/s {documents:>27,} {documents * size:>14,} {CALLS:>15,} {CALLS // 100:>6,}"
               f"   (span bytes at 1.0: {CALLS * span:,})")
 

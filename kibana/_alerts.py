@@ -2,10 +2,11 @@
 
 Findings-based alerts (drift, quality drop, novel paths, correlated incidents) fire on new flagged
 findings the analyzer wrote (``finding.analyzed_at`` within the look-back), so they fire exactly when
-``modelspan analyze`` decided something is wrong. The operational alerts are computed by the watches
-straight from the spans (p95 per model version, calls now vs the same hour one week earlier, error
-rate), so they work even without the analyzer; Kibana's `.es-query` rule can only count hits, so
-the rules read the analyzer's latency, throughput and error-rate measurements instead.
+``modelspan analyze`` decided something is wrong. The operational alerts (latency p95, QPS drop,
+error rate) read the profile data stream (``_profile_alerts``): exact counts of every call, whatever
+the span sample rate, with or without the analyzer. The watches compute them with aggregations;
+the rules for QPS and errors are ES|QL queries doing the same arithmetic, and the latency rule reads
+the analyzer's p95 (ES|QL cannot read the ``histogram`` field on the versions we target).
 
 Thresholds live in each watch's ``metadata`` (the condition reads ``ctx.metadata``) so they can be
 changed in Kibana's Watcher UI without editing scripts.
@@ -18,9 +19,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kibana._views import DURATION, MODEL, SPANS_PATTERN, STATUS_CODE, STATUS_ERROR, TIMESTAMP, VERSION, attr
+from kibana import _profile_alerts
+from kibana._views import TIMESTAMP
 from modelspan import findings
-from modelspan import semconv as _semconv
 
 Json = dict[str, Any]
 SCHEDULE = "5m"
@@ -34,22 +35,7 @@ WEBHOOK_PLACEHOLDER: Json = {"scheme": "https", "host": "webhook.invalid", "port
 """Committed in the files; ``modelspan.elastic.assets.watches(webhook_url=...)`` replaces it (or drops the
 webhook action when no URL is given)."""
 LATENCY_P95 = findings.METRIC_LATENCY_P95
-QPS = findings.METRIC_QPS
-ERROR_RATE = findings.METRIC_ERROR_RATE
 CORRELATED = findings.INCIDENT_CORRELATED
-_MAX_BUCKETS = 100
-
-
-def _root_spans(since: str, until: str = "now") -> Json:
-    return {"bool": {"filter": [
-        {"term": {attr(_semconv.SPAN_KIND): _semconv.SPAN_KIND_MODEL}},
-        {"range": {TIMESTAMP: {"gte": since, "lt": until}}},
-    ]}}
-
-
-def _per_version(aggs: Json) -> Json:
-    return {"models": {"terms": {"field": MODEL, "size": _MAX_BUCKETS}, "aggs": {
-        "versions": {"terms": {"field": VERSION, "size": _MAX_BUCKETS}, "aggs": aggs}}}}
 
 
 def _flagged(types: list[str], *extra: Json) -> Json:
@@ -64,14 +50,9 @@ _FINDINGS_ITEMS = ("def items = []; for (def hit : ctx.payload.hits.hits) { item
                    + findings.SUMMARY + "']); } " + _RESULT)
 _VERSIONS_LOOP = ("def items = []; for (def m : ctx.payload.aggregations.models.buckets) { "
                   "for (def v : m.versions.buckets) { %s } } ")
-_LATENCY = "def p = v.p95.values['95.0']; if (p != null && p > ctx.metadata.threshold_ms * 1000000.0) { %s }"
-_QPS = ("if (v.week_ago.doc_count >= ctx.metadata.min_calls && "
-        "v.now.doc_count < v.week_ago.doc_count * (1.0 - ctx.metadata.max_drop)) { %s }")
-_ERRORS = ("if (v.doc_count >= ctx.metadata.min_calls && "
-           "v.errors.doc_count > ctx.metadata.max_error_rate * v.doc_count) { %s }")
 
 
-def _span_scripts(test: str, line: str) -> tuple[str, str]:
+def _version_scripts(test: str, line: str) -> tuple[str, str]:
     """(condition, transform) over the per-version buckets: any offender / the list of offenders."""
     condition = _VERSIONS_LOOP % (test % "return true;") + "return false;"
     transform = _VERSIONS_LOOP % (test % f"items.add({line});") + _RESULT
@@ -149,41 +130,17 @@ def findings_alerts() -> dict[str, FindingsAlert]:
     }
 
 
-def _spans_watch(name: str, description: str, since: str, aggs: Json, test: str, line: str,
-                 metadata: Json, query: Json | None = None) -> Json:
-    body = {"size": 0, "track_total_hits": False, "query": query or _root_spans(since), "aggs": _per_version(aggs)}
-    condition, transform = _span_scripts(test, line)
-    return _watch(name, description, [SPANS_PATTERN], body, {"script": {"lang": "painless", "source": condition}},
-                  transform, metadata)
-
-
-_WHO = "m.key + ' v' + v.key"
+def _profile_watch(alert: _profile_alerts.ProfileWatch) -> Json:
+    condition, transform = _version_scripts(alert.test, alert.line)
+    return _watch(alert.name, alert.description, [_profile_alerts.PATTERN], alert.body,
+                  {"script": {"lang": "painless", "source": condition}}, transform, alert.metadata)
 
 
 def watches() -> dict[str, Json]:
     """Watch id -> PutWatch body."""
-    week_ago = {"range": {TIMESTAMP: {"gte": "now-169h", "lt": "now-168h"}}}
-    now = {"range": {TIMESTAMP: {"gte": "now-1h", "lt": "now"}}}
-    qps_query = {"bool": {"filter": [{"term": {attr(_semconv.SPAN_KIND): _semconv.SPAN_KIND_MODEL}}],
-                          "should": [now, week_ago], "minimum_should_match": 1}}
-    spans = {
-        "modelspan-latency-p95": _spans_watch(
-            "latency p95", "p95 latency of a model version above threshold_ms over the last 5 minutes.", "now-5m",
-            {"p95": {"percentiles": {"field": DURATION, "percents": [95]}}}, _LATENCY,
-            _WHO + " + ' p95 ' + Math.round(p / 1000000.0) + ' ms'", {"threshold_ms": 500}),
-        "modelspan-qps-drop": _spans_watch(
-            "QPS drop", "Calls in the last hour fell by more than max_drop against the same hour a week ago.",
-            "now-1h", {"now": {"filter": now}, "week_ago": {"filter": week_ago}}, _QPS,
-            _WHO + " + ' ' + v.now.doc_count + ' calls vs ' + v.week_ago.doc_count + ' a week ago'",
-            {"max_drop": 0.5, "min_calls": 100}, qps_query),
-        "modelspan-error-rate": _spans_watch(
-            "error rate", "Error rate of a model version above max_error_rate over the last 5 minutes.", "now-5m",
-            {"errors": {"filter": {"term": {STATUS_CODE: STATUS_ERROR}}}}, _ERRORS,
-            _WHO + " + ' ' + v.errors.doc_count + ' errors in ' + v.doc_count + ' calls'",
-            {"max_error_rate": 0.05, "min_calls": 20}),
-    }
+    operational = {alert_id: _profile_watch(alert) for alert_id, alert in _profile_alerts.watches().items()}
     found = {alert_id: _findings_watch(alert) for alert_id, alert in findings_alerts().items()}
-    return dict(sorted({**spans, **found}.items()))
+    return dict(sorted({**operational, **found}.items()))
 
 
 def _rule(name: str, query: Json, *, time_field: str = findings.ANALYZED_AT, window: str = LOOKBACK) -> Json:
@@ -207,6 +164,23 @@ def _rule(name: str, query: Json, *, time_field: str = findings.ANALYZED_AT, win
     }
 
 
+def _esql_rule(name: str, esql: str, minutes: int) -> Json:
+    """An ES|QL ``.es-query`` rule: it alerts when the query returns rows (threshold ``> 0`` is required)."""
+    return {
+        "name": f"[modelspan] {name}",
+        "rule_type_id": ".es-query",
+        "consumer": "stackAlerts",
+        "tags": ["modelspan"],
+        "schedule": {"interval": SCHEDULE},
+        "params": {
+            "searchType": "esqlQuery", "esqlQuery": {"esql": esql}, "timeField": TIMESTAMP,
+            "threshold": [0], "thresholdComparator": ">", "size": 100,
+            "timeWindowSize": minutes, "timeWindowUnit": "m", "excludeHitsFromPreviousRun": False,
+        },
+        "actions": [],
+    }
+
+
 def _measurement(kind: str, metric: str, *extra: Json) -> Json:
     return {"bool": {"filter": [{"term": {findings.TYPE: kind}}, {"term": {findings.METRIC_NAME: metric}},
                                 *extra]}}
@@ -214,18 +188,13 @@ def _measurement(kind: str, metric: str, *extra: Json) -> Json:
 
 def rules() -> dict[str, Json]:
     """Rule id -> Kibana alerting rule body (``POST /api/alerting/rule/<id>``); actions added at install."""
-    qps_drop = {"script": {"script": {"lang": "painless", "params": {"max_drop": 0.5, "min_calls": 100}, "source": (
-        f"doc['{findings.REFERENCE_COUNT}'].size() > 0 && doc['{findings.SAMPLE_COUNT}'].size() > 0 && "
-        f"doc['{findings.REFERENCE_COUNT}'].value >= params.min_calls && doc['{findings.SAMPLE_COUNT}'].value < "
-        f"doc['{findings.REFERENCE_COUNT}'].value * (1.0 - params.max_drop)")}}}
+    windows = _profile_alerts.RULE_WINDOW_MINUTES
     rules = {
         "modelspan-latency-p95": _rule("latency p95", _measurement(
             findings.TYPE_LATENCY, LATENCY_P95, {"range": {findings.METRIC_VALUE: {"gt": 500}}})),
-        "modelspan-qps-drop": _rule("QPS drop", _measurement(
-            findings.TYPE_THROUGHPUT, QPS, {"term": {findings.REFERENCE_KIND: "last_week"}}, qps_drop)),
-        "modelspan-error-rate": _rule("error rate", _measurement(
-            findings.TYPE_ERROR_RATE, ERROR_RATE, {"range": {findings.METRIC_VALUE: {"gt": 0.05}}},
-            {"range": {findings.SAMPLE_COUNT: {"gte": 20}}})),
+        "modelspan-qps-drop": _esql_rule("QPS drop", _profile_alerts.esql_qps_drop(), windows["modelspan-qps-drop"]),
+        "modelspan-error-rate": _esql_rule("error rate", _profile_alerts.esql_error_rate(),
+                                           windows["modelspan-error-rate"]),
     }
     for rule_id, alert in findings_alerts().items():  # the rule's own time window replaces the watch's range
         rules[rule_id] = _rule(alert.name, alert.query, time_field=alert.time_field, window=alert.lookback)

@@ -1,8 +1,11 @@
 """The seven modelspan dashboards: what each panel shows, in terms of our span and findings fields.
 
-Model-centric dashboards carry model/version controls on the spans data view; the findings data
-view defines runtime aliases of the same field names (``_views``), so one selection filters span
-panels and findings panels alike. ``kibana/README.md`` documents every dashboard.
+Model-centric dashboards carry model/version controls on the profiles data view (every model version
+that was called, even one whose spans were all sampled out); spans and profiles share the field
+names, and the findings data view defines runtime aliases of them (``_views``), so one selection
+filters profile, span and findings panels alike. Calls, latency and errors come from profiles
+(``_operations``: exact at any span sample rate), with links to the sampled traces.
+``kibana/README.md`` documents every dashboard.
 """
 
 from __future__ import annotations
@@ -11,24 +14,25 @@ import re
 from typing import Any
 
 from kibana import _lens as L
+from kibana import _operations as ops
 from kibana._views import (
     ALL_SPANS_VIEW,
     APP_SERVER_SPANS,
     APP_TYPES,
-    CALLS,
     DURATION,
     ERRORS,
     FINDINGS_VIEW,
     LABEL,
     MODEL,
+    MODEL_CALLS,
     MODEL_PROBLEMS,
     MODULE,
-    MODULES,
+    MODULE_CALLS,
     OPEN,
     PATH_KEY,
+    PROFILES_VIEW,
     ROOT,
     ROUTE,
-    ROWS,
     SCORE,
     SERVICE,
     SPANS_VIEW,
@@ -66,7 +70,8 @@ def _slug(title: str) -> str:
 def _add(grid: L.Grid, title: str, view: str, columns: Json, vis: str, *, kql: str = "", width: int = 24,
          height: int = 12, **options: Any) -> None:
     """One Lens panel. ``vis``: xy series type (``line``, ``bar_stacked`` ...), ``table`` or ``metric``;
-    xy columns are keyed ``x``, ``split`` and anything else (the y values)."""
+    xy columns are keyed ``x``, ``split`` and anything else (the y values). A profile panel links to
+    the sampled traces of its model, version and time range."""
     layer = L.Layer(_slug(title), view, columns)
     visible = [key for key in columns if not re.search(r"X\d$", key)]
     if vis == "table":
@@ -76,7 +81,8 @@ def _add(grid: L.Grid, title: str, view: str, columns: Json, vis: str, *, kql: s
     else:
         ys = [key for key in visible if key not in ("x", "split")]
         visualization = L.xy(layer, "x", ys, split="split" if "split" in columns else None, series=vis, **options)
-    grid.add_lens(L.lens(title, layer, visualization, kql), width, height)
+    actions = ops.traces_drilldown(title) if view == PROFILES_VIEW else None
+    grid.add_lens(L.lens(title, layer, visualization, kql), width, height, actions)
 
 
 def _percentiles(source: str = DURATION) -> Json:
@@ -84,9 +90,9 @@ def _percentiles(source: str = DURATION) -> Json:
 
 
 def _controls() -> tuple[Json, list[Json]]:
-    # No sub-module control: its filter would empty every root-span panel (root spans name no module);
-    # the sub-module panels split by module instead.
-    return L.controls(SPANS_VIEW, [(MODEL, "Model"), (VERSION, "Version")])
+    # No sub-module control: its filter would empty every model-level panel (the models' own calls name
+    # no module); the sub-module panels split by module instead.
+    return L.controls(PROFILES_VIEW, [(MODEL, "Model"), (VERSION, "Version")])
 
 
 def _nav() -> str:
@@ -97,33 +103,29 @@ def _nav() -> str:
 def overview() -> Json:
     g = L.Grid()
     g.add_markdown("modelspan", _nav(), height=3)
-    _add(g, "Calls per second", SPANS_VIEW, {"v": L.stat("sum", CALLS, "calls/s", per="s")}, "metric",
-         kql=ROOT, width=12, height=6)
-    _add(g, "p95 latency", SPANS_VIEW, {"v": L.stat("percentile", DURATION, "p95", percentile=95)}, "metric",
-         kql=ROOT, width=12, height=6)
-    _add(g, "Error rate", SPANS_VIEW, L.ratio("v", "error rate", ERRORS, ROOT), "metric", kql=ROOT,
-         width=12, height=6)
+    _add(g, "Calls per second", PROFILES_VIEW, {"v": ops.qps()}, "metric", kql=MODEL_CALLS, width=12, height=6)
+    _add(g, "p95 latency", PROFILES_VIEW, {"v": ops.latency(95)}, "metric", kql=MODEL_CALLS, width=12, height=6)
+    _add(g, "Error rate", PROFILES_VIEW, ops.error_rate("v"), "metric", kql=MODEL_CALLS, width=12, height=6)
     _add(g, "Open findings", FINDINGS_VIEW, {"v": L.count("open findings")}, "metric", kql=OPEN,
          width=12, height=6)
-    _add(g, "Calls per second by model", SPANS_VIEW, {
-        "x": L.date_histogram(), "split": L.terms(MODEL, "model", "qps"),
-        "qps": L.stat("sum", CALLS, "calls/s", per="s")}, "line", kql=ROOT)
-    _add(g, "Latency percentiles (all models)", SPANS_VIEW, {"x": L.date_histogram(), **_percentiles()}, "line",
-         kql=ROOT)
-    _add(g, "Error rate by model", SPANS_VIEW, {
-        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None), **L.ratio("rate", "error rate", ERRORS,
-                                                                                  ROOT)}, "line", kql=ROOT)
+    _add(g, "Calls per second by model", PROFILES_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", "qps"), "qps": ops.qps()}, "line", kql=MODEL_CALLS)
+    _add(g, "Latency percentiles (all models)", PROFILES_VIEW, {"x": L.date_histogram(), **ops.percentiles()},
+         "line", kql=MODEL_CALLS)
+    _add(g, "Error rate by model", PROFILES_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None), **ops.error_rate("rate")}, "line",
+         kql=MODEL_CALLS)
     _add(g, "Open findings by type", FINDINGS_VIEW, {
         "x": L.date_histogram(), "split": L.terms(findings.TYPE, "type", "n"), "n": L.count("findings")},
         "bar_stacked", kql=OPEN)
-    _add(g, "Models", SPANS_VIEW, {
-        "model": L.terms(MODEL, "model", "qps", 50, other=False), "version": L.terms(VERSION, "version", "qps", 20,
-                                                                                     other=False),
-        "qps": L.stat("sum", CALLS, "calls/s", per="s"), **_percentiles(), **L.ratio("err", "error rate", ERRORS,
-                                                                                      ROOT)},
-        "table", kql=ROOT, width=48)
+    _add(g, "Models", PROFILES_VIEW, {
+        "model": L.terms(MODEL, "model", "qps", 50, other=False),
+        "version": L.terms(VERSION, "version", "qps", 20, other=False),
+        "qps": ops.qps(), **ops.percentiles(), **ops.error_rate("err"), **ops.traced("traced")},
+         "table", kql=MODEL_CALLS, width=48)
     _add(g, "Open findings", FINDINGS_VIEW, _findings_table(findings.TYPE, findings.SEVERITY), "table", kql=OPEN,
          width=48)
+    g.add_search(ops.SAMPLED_CALLS, "Sampled calls (traces) of the selected models and time range")
     return L.dashboard(DASHBOARDS["overview"], "[modelspan] Overview",
                        "All models: throughput, latency percentiles, error rate and open findings.", g,
                        _controls())
@@ -140,30 +142,30 @@ def _findings_table(*keys: str) -> Json:
 def model_page() -> Json:
     g = L.Grid()
     by_version = {"x": L.date_histogram(), "split": L.terms(VERSION, "version", None)}
-    _add(g, "Calls per second by version", SPANS_VIEW, {**by_version, "qps": L.stat("sum", CALLS, "calls/s",
-                                                                                    per="s")},
-         "line", kql=ROOT, width=16)
-    _add(g, "p95 latency by version", SPANS_VIEW, {**by_version, "p95": L.stat(
-        "percentile", DURATION, "p95 latency", percentile=95)}, "line", kql=ROOT, width=16)
-    _add(g, "Error rate by version", SPANS_VIEW, {**by_version, **L.ratio("err", "error rate", ERRORS, ROOT)},
-         "line", kql=ROOT, width=16)
-    _add(g, "Versions side by side", SPANS_VIEW, {
+    _add(g, "Calls per second by version", PROFILES_VIEW, {**by_version, "qps": ops.qps()}, "line",
+         kql=MODEL_CALLS, width=16)
+    _add(g, "p95 latency by version", PROFILES_VIEW, {**by_version, "p95": ops.latency(95)}, "line",
+         kql=MODEL_CALLS, width=16)
+    _add(g, "Error rate by version", PROFILES_VIEW, {**by_version, **ops.error_rate("err")}, "line",
+         kql=MODEL_CALLS, width=16)
+    _add(g, "Versions side by side", PROFILES_VIEW, {
+        "version": L.terms(VERSION, "version", None, 20, other=False), "qps": ops.qps(),
+        "rows": ops.rows_per_second(), **ops.percentiles(), **ops.error_rate("err"), **ops.traced("traced")},
+         "table", kql=MODEL_CALLS, width=48, height=8)
+    _add(g, "Sub-module p95 latency", PROFILES_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODULE, "sub-module", "p95"), "p95": ops.latency(95)}, "line",
+         kql=MODULE_CALLS)
+    _add(g, "Sub-modules per version", PROFILES_VIEW, {
         "version": L.terms(VERSION, "version", None, 20, other=False),
-        "qps": L.stat("sum", CALLS, "calls/s", per="s"), "rows": L.stat("sum", ROWS, "rows/s", per="s"),
-        **_percentiles(), **L.ratio("err", "error rate", ERRORS, ROOT)}, "table", kql=ROOT, width=48, height=8)
-    _add(g, "Sub-module p95 latency", SPANS_VIEW, {
-        "x": L.date_histogram(), "split": L.terms(MODULE, "sub-module", "p95"),
-        "p95": L.stat("percentile", DURATION, "p95 latency", percentile=95)}, "line", kql=MODULES)
-    _add(g, "Sub-modules per version", SPANS_VIEW, {
-        "version": L.terms(VERSION, "version", None, 20, other=False),
-        "module": L.terms(MODULE, "sub-module", "calls", 50, other=False), "calls": L.count("calls"),
-        **_percentiles(), **L.ratio("err", "error rate", ERRORS, MODULES)}, "table", kql=MODULES)
+        "module": L.terms(MODULE, "sub-module", "calls", 50, other=False), "calls": ops.calls(),
+        **ops.percentiles(), **ops.error_rate("err")}, "table", kql=MODULE_CALLS)
     _add(g, "Predicted labels by version", SPANS_VIEW, {
         "x": L.terms(VERSION, "version", None, 20), "split": L.terms(LABEL, "label", "n"),
         "n": L.count("calls")}, "bar_percentage_stacked", kql=ROOT)
     _add(g, "Score distribution by version", SPANS_VIEW, {
         "x": L.histogram(SCORE, "score"), "split": L.terms(VERSION, "version", None, 5),
         "n": L.count("calls")}, "bar", kql=ROOT)
+    g.add_search(ops.SAMPLED_CALLS, "Sampled calls (traces) of this model, version and time range")
     return L.dashboard(DASHBOARDS["model"], "[modelspan] Model",
                        "One model: versions side by side, sub-modules, outputs.", g, _controls())
 
@@ -325,9 +327,9 @@ def incidents() -> Json:
     _add(g, "Application problems over time", FINDINGS_VIEW, {
         "x": L.date_histogram(), "split": L.terms(findings.SERVICE_NAME, "service", "n"),
         "n": L.count("findings")}, "bar_stacked", kql=f"{OPEN} and {any_of(findings.TYPE, APP_TYPES)}")
-    _add(g, "Model error rate", SPANS_VIEW, {
-        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None),
-        **L.ratio("err", "error rate", ERRORS, ROOT)}, "line", kql=ROOT)
+    _add(g, "Model error rate", PROFILES_VIEW, {
+        "x": L.date_histogram(), "split": L.terms(MODEL, "model", None), **ops.error_rate("err")}, "line",
+         kql=MODEL_CALLS)
     _add(g, "Application error rate (server spans)", ALL_SPANS_VIEW, {
         "x": L.date_histogram(), "split": L.terms(SERVICE, "service", None),
         **L.ratio("err", "error rate", ERRORS, APP_SERVER_SPANS)}, "line", kql=APP_SERVER_SPANS)
@@ -391,4 +393,5 @@ def experiments() -> Json:
 
 def saved_objects() -> list[Json]:
     """Every dashboard and saved search (data views come from ``_views``)."""
-    return [*incident_searches(), overview(), model_page(), drift(), quality(), paths(), incidents(), experiments()]
+    return [*incident_searches(), ops.sampled_calls_search(), overview(), model_page(), drift(), quality(), paths(),
+            incidents(), experiments()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,14 +81,26 @@ def histogram(source: str, label: str, max_bars: int = 20) -> Json:
 
 
 def ratio(column_id: str, label: str, numerator: str, denominator: str) -> dict[str, Json]:
-    """``count(kql=numerator) / count(kql=denominator)`` as a percentage, stored as Lens stores a formula:
-    the formula column plus its hidden parts (``<id>X0`` ... ``<id>X2``)."""
+    """``count(kql=numerator) / count(kql=denominator)`` as a percentage (see ``_divide``)."""
     text = f"count(kql='{numerator}') / count(kql='{denominator}')"
+    return _divide(column_id, label, text, count("", kql=numerator), count("", kql=denominator))
+
+
+def sum_ratio(column_id: str, label: str, numerator: str, denominator: str) -> dict[str, Json]:
+    """``sum(numerator) / sum(denominator)`` of two numeric fields as a percentage; an empty bucket
+    (no denominator) is no value, not 0 %."""
+    text = f"sum({numerator}) / sum({denominator})"
+    return _divide(column_id, label, text, stat("sum", numerator, ""), stat("sum", denominator, ""))
+
+
+def _divide(column_id: str, label: str, text: str, top: Json, bottom: Json) -> dict[str, Json]:
+    """A formula ``top / bottom`` stored as Lens stores one: the formula column plus its hidden parts
+    (``<id>X0`` ... ``<id>X2``)."""
     parts = [f"{column_id}X0", f"{column_id}X1", f"{column_id}X2"]
     hidden = {"customLabel": True, "label": f"Part of {text}"}
     return {
-        parts[0]: {**count("", kql=numerator), **hidden},
-        parts[1]: {**count("", kql=denominator), **hidden},
+        parts[0]: {**top, **hidden},
+        parts[1]: {**bottom, **hidden},
         parts[2]: {**hidden, "dataType": "number", "operationType": "math", "isBucketed": False, "scale": "ratio",
                    "params": {"tinymathAst": {"type": "function", "name": "divide", "args": parts[:2],
                                               "location": {"min": 0, "max": len(text)}, "text": text}},
@@ -181,12 +194,14 @@ class Grid:
         self.row_height = max(self.row_height, height)
         return grid
 
-    def add_lens(self, attributes: Json, width: int = 24, height: int = 12) -> None:
+    def add_lens(self, attributes: Json, width: int = 24, height: int = 12, actions: list[Json] | None = None) -> None:
+        """A by-value Lens panel; ``actions`` are its drilldowns (``url_drilldown``)."""
         grid = self._place(width, height)
         index = grid["i"]
+        enhancements = {"dynamicActions": {"events": actions}} if actions else {}
         self.panels.append({"version": PANEL_VERSION, "type": "lens", "gridData": grid, "panelIndex": index,
                             "title": attributes["title"],
-                            "embeddableConfig": {"attributes": attributes, "enhancements": {}}})
+                            "embeddableConfig": {"attributes": attributes, "enhancements": enhancements}})
         self.references.extend({**ref, "name": f"{index}:{ref['name']}"} for ref in attributes["references"])
 
     def add_search(self, search_id: str, title: str, width: int = 48, height: int = 14) -> None:
@@ -207,6 +222,18 @@ class Grid:
         self.panels.append({"version": PANEL_VERSION, "type": "visualization", "gridData": grid,
                             "panelIndex": grid["i"], "title": title,
                             "embeddableConfig": {"savedVis": saved_vis, "enhancements": {}}})
+
+
+def url_drilldown(panel: str, name: str, template: str, trigger: str = "CONTEXT_MENU_TRIGGER") -> Json:
+    """A URL drilldown (Kibana's ``URL_DRILLDOWN`` action; Gold licence and up) as panel ``panel`` saves it.
+
+    The event id is derived from the panel and the content (unique per panel, as Kibana's own random
+    ids are), so generation stays deterministic.
+    """
+    event_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{panel}\x1f{trigger}\x1f{name}\x1f{template}"))
+    return {"eventId": event_id, "triggers": [trigger],
+            "action": {"factoryId": "URL_DRILLDOWN", "name": name,
+                       "config": {"url": {"template": template}, "openInNewTab": True, "encodeUrl": True}}}
 
 
 def controls(data_view: str, fields: list[tuple[str, str]]) -> tuple[Json, list[Json]]:

@@ -2,6 +2,7 @@
 
 Span fields are ``attributes.<semconv name>`` (the collector's ``otel`` mapping mode, which our
 exporter reproduces); data streams and core span fields come from ``modelspan.elasticsearch.layout``,
+profile fields from ``modelspan.elasticsearch.profiles`` (the profile data stream's fixed mapping),
 findings fields from ``modelspan.findings``. Nothing here spells an ``ml.*`` name, a data stream or
 a findings field as a literal.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 from kibana import _lens
 from modelspan import findings, semconv
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import layout, profiles
 
 attr = layout.attr
 
@@ -20,6 +21,8 @@ SPANS_VIEW = "modelspan-spans"
 SPANS_PATTERN = layout.SPANS_PATTERN
 ALL_SPANS_VIEW = "modelspan-all-spans"
 ALL_SPANS_PATTERN = layout.ALL_SPANS
+PROFILES_VIEW = "modelspan-profiles"
+PROFILES_PATTERN = profiles.PATTERN
 FINDINGS_VIEW = "modelspan-findings"
 FINDINGS_PATTERN = layout.FINDINGS_INDEX + "*"
 
@@ -46,6 +49,15 @@ BATCH_SIZE = attr(semconv.BATCH_SIZE)
 SAMPLE_RATE = attr(semconv.SAMPLE_RATE)
 TRUNCATED = attr(semconv.MODULE_PATH_TRUNCATED)
 
+# Profile documents (every call, whatever the span sample rate): the same model/version field names.
+P_CALLS = profiles.CALLS
+P_ERRORS = profiles.ERRORS
+P_ROWS = profiles.ROWS
+P_SPANS = profiles.SPANS
+P_DROPPED = profiles.DROPPED
+P_LATENCY = profiles.LATENCY
+"""``histogram`` of latencies (ns): Lens ``percentile`` reads it as the merged sketch of the documents."""
+
 # Runtime fields of the spans data view: every recorded call stands for 1/sample_rate calls.
 CALLS = "modelspan.calls"
 ROWS = "modelspan.rows"
@@ -68,6 +80,10 @@ OPEN = eq(findings.FLAGGED, True)
 APP_TYPES = [findings.TYPE_APP_ERRORS, findings.TYPE_APP_LATENCY]
 MODEL_PROBLEMS = (f"{OPEN} and not {any_of(findings.TYPE, [*APP_TYPES, findings.TYPE_INCIDENT])}")
 APP_SERVER_SPANS = f"{eq(SPAN_KIND, SPAN_KIND_SERVER)} and not {attr(semconv.SPAN_KIND)} : *"
+_OPERATIONS = eq(profiles.KIND, profiles.KIND_OPERATIONS)
+MODEL_CALLS = f"{_OPERATIONS} and {eq(MODULE, '')}"
+"""Profiles of the models' own calls (sub-modules have their own documents)."""
+MODULE_CALLS = f"{_OPERATIONS} and not {eq(MODULE, '')}"
 
 
 def _scaled(numerator: str) -> str:
@@ -105,7 +121,10 @@ def data_views() -> list[dict[str, Any]]:
     }
     spans_formats = {DURATION: _NANOS, TRACE_ID: _trace_link(ALL_SPANS_VIEW)}
     findings_runtime = {MODEL: _alias(findings.MODEL_NAME), VERSION: _alias(findings.MODEL_VERSION)}
+    profile_formats = {name: _NANOS for name in (P_LATENCY, profiles.LATENCY_MIN, profiles.LATENCY_MAX)}
     return [
+        _lens.data_view(PROFILES_VIEW, PROFILES_PATTERN, "modelspan: profiles (every call)",
+                        formats=profile_formats),
         _lens.data_view(SPANS_VIEW, SPANS_PATTERN, "modelspan: model spans", runtime=runtime,
                         formats=spans_formats),
         _lens.data_view(ALL_SPANS_VIEW, ALL_SPANS_PATTERN, "modelspan: all OTel spans (application incidents)",

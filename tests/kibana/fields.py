@@ -5,7 +5,8 @@ Span fields come from the index templates ``modelspan elastic setup`` installs
 templates) plus the OpenTelemetry core fields of Elastic's ``otel@mappings``/``traces-otel@mappings``
 that our template composes (read from the reference YAML files). The catch-all ``attributes.ml.*``
 dynamic templates are deliberately not enough: a field only they would map is a misspelling.
-Findings fields come from ``modelspan.findings.mapping()``.
+Findings fields come from ``modelspan.findings.mapping()``; profile fields from the profile data
+stream's fixed mapping (``modelspan.elasticsearch.profiles.mapping()``, the one owner of its names).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from modelspan import findings
-from modelspan.elasticsearch import templates
+from modelspan.elasticsearch import profiles, templates
 
 REFERENCE = Path("/work/shared/reference/elastic")
 DYNAMIC = "dynamic"
@@ -85,6 +86,11 @@ def span_field_type(field: str) -> str | None:
     if field == "resource.attributes.service.name" or field.startswith("attributes.http."):
         return DYNAMIC
     return None
+
+
+def profile_field_type(field: str) -> str | None:
+    """Type of a field of the profile data stream (``metrics-modelspan.profile-*``), None if unmapped."""
+    return dict(_flatten(profiles.mapping()["properties"])).get(field)
 
 
 def findings_field_type(field: str) -> str | None:

@@ -1,16 +1,13 @@
-"""The alerts' searches find what they should, run over documents by the loopback Elasticsearch stand-in.
+"""The findings alerts' searches find what they should, run over documents by the loopback stand-in.
 
-Span watches run over real SDK spans (``tests/store/elasticsearch/traffic.py``) and the test checks
-the answer has every path the watch's painless reads; findings watches and rules run over findings
-documents built from ``modelspan.findings`` names, flagged/unflagged, new/old, and must pick exactly
-the alerting ones. Relative dates (``now-10m``) are resolved to a fixed instant first: the stand-in
-knows no date math. The QPS-drop rule's script query is left to the contract check (the stand-in
-runs no painless).
+Findings watches and rules run over findings documents built from ``modelspan.findings`` names,
+flagged/unflagged, new/old, and must pick exactly the alerting ones. Relative dates (``now-10m``,
+``now-6m/m``) are resolved to a fixed instant first: the stand-in knows no date math. The
+operational watches (profiles) are checked in ``test_profile_alerts.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import json
 import re
@@ -21,7 +18,6 @@ from typing import Any
 import pytest
 
 from modelspan import findings as F
-from modelspan import semconv
 from modelspan._time import iso
 from tests.store.elasticsearch import traffic
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
@@ -39,29 +35,31 @@ WATCHES = _load("watches")
 RULES = _load("rules")
 
 
-def _ago(amount: int, unit: str) -> str:
-    return iso(NOW - _dt.timedelta(**{_UNITS[unit]: amount}))
+def _ago(amount: int, unit: str, now: _dt.datetime = NOW) -> str:
+    return iso(now - _dt.timedelta(**{_UNITS[unit]: amount}))
 
 
 def _millis(iso: str) -> float:
     return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000.0
 
 
-def resolve_now(node: Any, field: str = F.TIMESTAMP) -> Any:
+def resolve_now(node: Any, field: str = F.TIMESTAMP, now: _dt.datetime = NOW) -> Any:
     """``now`` / ``now-<n><unit>`` -> instants relative to ``NOW``: ISO strings on ``@timestamp``, epoch
     milliseconds on other date fields (the stand-in parses dates of ``@timestamp`` only; the findings
     documents below carry their other dates as epoch milliseconds, which Elasticsearch accepts too)."""
     if isinstance(node, dict):
         if set(node) == {"range"}:
             ((name, bounds),) = node["range"].items()
-            return {"range": {name: resolve_now(bounds, name)}}
-        return {key: resolve_now(value, field) for key, value in node.items()}
+            return {"range": {name: resolve_now(bounds, name, now)}}
+        return {key: resolve_now(value, field, now) for key, value in node.items()}
     if isinstance(node, list):
-        return [resolve_now(item, field) for item in node]
+        return [resolve_now(item, field, now) for item in node]
     if isinstance(node, str):
-        match = re.fullmatch(r"now(?:-(\d+)([smhd]))?", node)
+        match = re.fullmatch(r"now(?:-(\d+)([smhd]))?(/m)?", node)
         if match:
-            iso = _ago(int(match[1] or 0), match[2] or "s")
+            iso = _ago(int(match[1] or 0), match[2] or "s", now)
+            if match[3]:  # rounded down to the minute (gte and lt alike, as Elasticsearch rounds them)
+                iso = iso[:17] + "00.000Z"
             return iso if field == F.TIMESTAMP else _millis(iso)
     return node
 
@@ -120,7 +118,6 @@ EXPECTED = {  # alert id -> the findings it must return (by _key), nothing else
     "modelspan-correlated-incident": {(F.TYPE_INCIDENT, True, False, "correlated", None, None, None)},
     "modelspan-experiment": {(F.TYPE_EXPERIMENT, True, True, None, None, None, 1)},
     "modelspan-latency-p95": {(F.TYPE_LATENCY, False, True, None, "latency_p95_ms", 800.0, None)},
-    "modelspan-error-rate": {(F.TYPE_ERROR_RATE, False, True, None, "error_rate", 0.1, 50)},
 }
 
 
@@ -151,49 +148,3 @@ def test_rule_finds_exactly_the_alerting_findings(findings_es: FakeElasticsearch
     query = resolve_now({"bool": {"filter": [json.loads(params["esQuery"])["query"], since]}})
     (index,) = params["index"]
     assert _keys(findings_es.search(index, {"query": query, "size": params["size"]})) == EXPECTED[rule_id]
-
-
-@pytest.fixture(scope="module")
-def spans_es() -> Iterator[FakeElasticsearch]:
-    documents = traffic.generate(singles=60, batches=6).documents
-    week_ago = []
-    roots = [doc for doc in documents if doc["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL]
-    for doc in roots[::3]:  # a third of this hour's calls, one week earlier
-        moved = copy.deepcopy(doc)
-        stamp = _dt.datetime.fromisoformat(doc["@timestamp"].replace("Z", "+00:00")) - _dt.timedelta(days=7)
-        moved["@timestamp"] = iso(stamp)
-        week_ago.append(moved)
-    with FakeElasticsearch() as fake:
-        fake.add(traffic.INDEX, documents + week_ago)
-        yield fake
-
-
-def _version_buckets(response: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for m in response["aggregations"]["models"]["buckets"] for v in m["versions"]["buckets"]]
-
-
-def _search(fake: FakeElasticsearch, watch_id: str) -> dict[str, Any]:
-    request = WATCHES[watch_id]["input"]["search"]["request"]
-    return fake.search(request["indices"][0], resolve_now(request["body"]))
-
-
-def test_latency_watch_gets_a_p95_in_nanoseconds_per_version(spans_es: FakeElasticsearch) -> None:
-    (bucket,) = _version_buckets(_search(spans_es, "modelspan-latency-p95"))
-    assert bucket["key"] == "3"
-    assert 1e6 < bucket["p95"]["values"]["95.0"] < 1e9  # the script compares with threshold_ms * 1e6
-
-
-def test_qps_watch_counts_this_hour_and_the_same_hour_a_week_ago(spans_es: FakeElasticsearch) -> None:
-    (bucket,) = _version_buckets(_search(spans_es, "modelspan-qps-drop"))
-    now, before = bucket["now"]["doc_count"], bucket["week_ago"]["doc_count"]
-    assert now > 0 and before > 0
-    assert before == pytest.approx(now / 3, abs=1)
-    assert bucket["doc_count"] == now + before  # the query keeps only the two hours
-
-
-def test_error_rate_watch_counts_errors_among_root_spans(spans_es: FakeElasticsearch) -> None:
-    (bucket,) = _version_buckets(_search(spans_es, "modelspan-error-rate"))
-    roots = [d for d, _ in spans_es.rows(traffic.INDEX)
-             if d["attributes"].get(semconv.SPAN_KIND) == semconv.SPAN_KIND_MODEL and d["@timestamp"] >= _ago(5, "m")]
-    assert bucket["doc_count"] == len(roots) > 0
-    assert bucket["errors"]["doc_count"] == sum(d.get("status", {}).get("code") == "Error" for d in roots)

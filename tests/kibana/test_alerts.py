@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from modelspan import findings
-from modelspan.elasticsearch import layout
+from modelspan.elasticsearch import layout, profiles
 from tests.contract.tsc import Case, typecheck
 from tests.kibana import fields
 from tests.kibana.test_saved_objects import VIEWS
@@ -40,8 +40,15 @@ def _field_type(indices: list[str], field: str) -> str | None:
     (index,) = indices
     if index == findings.FINDINGS_INDEX:
         return fields.findings_field_type(field)
+    if index == profiles.PATTERN:
+        return fields.profile_field_type(field)
     assert index == layout.SPANS_PATTERN, index
     return fields.span_field_type(field)
+
+
+ESQL_RULES = {"modelspan-qps-drop", "modelspan-error-rate"}
+"""Rules that read the profile data stream with ES|QL; the others query findings with the DSL."""
+_ESQL_FIELD = re.compile(r"@timestamp|\b(?:attributes|metrics)\.[\w.]+")
 
 
 def test_the_nine_alerts_exist_as_watches_and_as_rules() -> None:
@@ -106,7 +113,26 @@ def test_findings_watches_look_for_new_flagged_findings() -> None:
         assert request["rest_total_hits_as_int"] is True
 
 
-@pytest.mark.parametrize("rule_id", sorted(ALERTS))
+@pytest.mark.parametrize("rule_id", sorted(ESQL_RULES))
+def test_esql_rule_reads_the_profile_stream_by_its_mapped_fields(rule_id: str) -> None:
+    rule = RULES[rule_id]
+    assert rule["rule_type_id"] == ".es-query"
+    params = rule["params"]
+    # Kibana requires these of an ES|QL rule: it alerts when the query returns rows.
+    assert params["searchType"] == "esqlQuery" and params["thresholdComparator"] == ">"
+    assert params["threshold"] == [0] and params["timeField"] == layout.TIMESTAMP
+    esql = params["esqlQuery"]["esql"]
+    assert esql.startswith(f"FROM {profiles.PATTERN}\n")
+    names = set(_ESQL_FIELD.findall(esql))
+    assert {profiles.CALLS, profiles.MODEL, profiles.VERSION, profiles.MODULE, profiles.KIND} <= names
+    for name in names:
+        assert fields.profile_field_type(name) is not None, f"{rule_id}: unknown field {name!r}"
+    # The rule's own time window (applied before the query) holds every minute the query reads.
+    oldest = max(int(m) for m in re.findall(r"NOW\(\)\) - (\d+) minutes", esql))
+    assert params["timeWindowUnit"] == "m" and params["timeWindowSize"] > oldest
+
+
+@pytest.mark.parametrize("rule_id", sorted(ALERTS - ESQL_RULES))
 def test_rule_is_an_es_query_rule_on_existing_findings_fields(rule_id: str) -> None:
     rule = RULES[rule_id]
     assert rule["rule_type_id"] == ".es-query"
@@ -137,7 +163,12 @@ def test_contract_watches_inner_searches_rule_queries_and_runtime_fields() -> No
     cases = [Case(f"watch {i}", "WatchBody", _watch_as_typed(w)) for i, w in WATCHES.items()]
     cases += [Case(f"watch {i} search", "SearchBody", w["input"]["search"]["request"]["body"])
               for i, w in WATCHES.items()]
-    cases += [Case(f"rule {i} esQuery", "SearchBody", json.loads(r["params"]["esQuery"])) for i, r in RULES.items()]
+    cases += [Case(f"rule {i} esQuery", "SearchBody", json.loads(r["params"]["esQuery"])) for i, r in RULES.items()
+              if i not in ESQL_RULES]
+    # What Kibana sends for an ES|QL rule: the query, filtered to the rule's time window.
+    cases += [Case(f"rule {i} ES|QL", "Omit<estypes.EsqlQueryRequest, 'format'>", {
+        "query": RULES[i]["params"]["esqlQuery"]["esql"],
+        "filter": {"range": {layout.TIMESTAMP: {"gte": "now-10m", "lte": "now"}}}}) for i in sorted(ESQL_RULES)]
     cases += [Case(f"runtime fields of {view_id}", "Record<string, estypes.MappingRuntimeField>",
                    json.loads(view["attributes"]["runtimeFieldMap"])) for view_id, view in VIEWS.items()]
     typecheck(cases)

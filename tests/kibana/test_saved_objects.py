@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from modelspan.elasticsearch import profiles
 from tests.kibana import fields
 
 NDJSON = Path(__file__).resolve().parents[2] / "kibana" / "saved_objects"
@@ -42,8 +43,12 @@ def field_type(view_id: str, field: str) -> str:
     if field in runtime:
         return str(runtime[field]["type"])
     pattern = VIEWS[view_id]["attributes"]["title"]
-    kind = fields.findings_field_type(field) if pattern.startswith("modelspan-findings") else fields.span_field_type(
-        field)
+    if pattern.startswith("modelspan-findings"):
+        kind = fields.findings_field_type(field)
+    elif pattern == profiles.PATTERN:
+        kind = fields.profile_field_type(field)
+    else:
+        kind = fields.span_field_type(field)
     assert kind is not None, f"data view {view_id} ({pattern}): no field {field!r} in our templates"
     return kind
 
@@ -57,7 +62,7 @@ def test_every_object_is_an_importable_saved_object() -> None:
             if name in item["attributes"]:
                 json.loads(item["attributes"][name])
     assert {VIEWS[v]["attributes"]["title"] for v in VIEWS} == {
-        "traces-modelspan.otel-*", "traces-*.otel-*", "modelspan-findings*"}
+        "traces-modelspan.otel-*", "traces-*.otel-*", "modelspan-findings*", profiles.PATTERN}
     assert len(DASHBOARDS) == 7
 
 
@@ -156,6 +161,8 @@ def test_lens_panels_are_consistent_and_read_existing_fields(label: str, panel: 
         if source is None or source == RECORDS:
             continue
         kind = field_type(view, source)
+        if column["operationType"] == "percentile" and kind == "histogram":
+            continue  # Lens percentiles accept histogram fields (the profiles' latency sketch)
         if column["operationType"] in NUMERIC_OPS or column["operationType"] == "range":
             assert kind in fields.NUMERIC, f"{label}: {column['operationType']} of {source} ({kind})"
         if column["operationType"] == "terms":
@@ -233,3 +240,46 @@ def test_panels_fit_the_grid_without_overlapping(dashboard: dict[str, Any]) -> N
             for y in range(grid["y"], grid["y"] + grid["h"]):
                 assert (x, y) not in cells, f"{panel['panelIndex']} overlaps {cells[(x, y)]}"
                 cells[(x, y)] = panel["panelIndex"]
+
+
+def _drilldowns() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [(label, panel, event) for label, panel in _lens_panels()
+            for event in panel["embeddableConfig"]["enhancements"].get("dynamicActions", {}).get("events", [])]
+
+
+def test_every_profile_panel_links_to_the_sampled_traces_of_its_model_version_and_time() -> None:
+    for label, panel in _lens_panels():
+        attributes = panel["embeddableConfig"]["attributes"]
+        ((layer_id, _),) = attributes["state"]["datasourceStates"]["formBased"]["layers"].items()
+        events = panel["embeddableConfig"]["enhancements"].get("dynamicActions", {}).get("events", [])
+        is_profile = VIEWS[_layer_view(attributes, layer_id)]["attributes"]["title"] == profiles.PATTERN
+        assert bool(events) == is_profile, label
+    assert _drilldowns()
+    for label, _, event in _drilldowns():
+        action = event["action"]
+        assert action["factoryId"] == "URL_DRILLDOWN" and event["triggers"] == ["CONTEXT_MENU_TRIGGER"], label
+        template = action["config"]["url"]["template"]
+        # the panel's time range and filters (the model/version controls) go to Discover on the model spans
+        for variable in ("{{context.panel.timeRange.from}}", "{{context.panel.timeRange.to}}",
+                         "{{rison context.panel.filters}}"):
+            assert variable in template, label
+        view = re.search(r"dataViewId:([\w-]+)", template)
+        assert view and VIEWS[view[1]]["attributes"]["title"] == "traces-modelspan.otel-*", label
+        (query,) = re.findall(r"query:'([^']*)'", template)
+        for name in fields.kql_fields(query):
+            field_type(view[1], name)
+    assert len({event["eventId"] for _, _, event in _drilldowns()}) == len(_drilldowns())
+
+
+def test_dashboards_with_profile_panels_embed_the_sampled_calls() -> None:
+    """On Basic (no URL drilldowns) the saved search of sampled model spans sits under the profile panels:
+    the same controls and time picker filter it, and its trace ids open the whole trace."""
+    (search,) = [item for item in OBJECTS if item["id"] == "modelspan-search-sampled-calls"]
+    source = json.loads(search["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+    assert "trace_id" in search["attributes"]["columns"] and "ml.span.kind" in source["query"]["query"]
+    for dashboard in DASHBOARDS:
+        refs = _dashboard_refs(dashboard)
+        views = {refs[name]["id"] for name in refs if "indexpattern-datasource-layer" in name}
+        searches = {ref["id"] for ref in refs.values() if ref["type"] == "search"}
+        if "modelspan-profiles" in views and dashboard["id"] != "modelspan-incidents":
+            assert "modelspan-search-sampled-calls" in searches, dashboard["id"]

@@ -68,6 +68,8 @@ class FakeElasticsearch(fake_indices.Indices):
         self.log: list[tuple[str, str, Any]] = []
         self.bulk_sizes: list[tuple[int, int]] = []
         """(bytes after decompression, status) of every bulk request."""
+        self.bulk_wire: list[int] = []
+        """Bytes of every bulk request body as sent (gzip when the client compresses), in order."""
         self.request_count = 0
         """Bulk requests seen (faults are taken one per bulk request)."""
         self.responses: list[dict[str, Any]] = []
@@ -168,13 +170,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        wire = len(raw)
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
         parsed = urllib.parse.urlsplit(self.path)
         path, query = urllib.parse.unquote(parsed.path), dict(urllib.parse.parse_qsl(parsed.query))
         fake = self.fake
         if path.endswith("/_bulk"):
-            self._bulk(path, query, raw)
+            self._bulk(path, query, raw, wire)
             return
         body = _decode(path, raw)
         with fake.lock:
@@ -189,16 +192,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 
-    def _bulk(self, path: str, query: dict[str, str], raw: bytes) -> None:
+    def _bulk(self, path: str, query: dict[str, str], raw: bytes, wire: int) -> None:
         fake = self.fake
         fault = fake.next_fault()
-        if fake.record:
-            with fake.lock:
+        too_large = len(raw) > fake.max_content_length
+        with fake.lock:  # one block, so bodies[i] and bulk_wire[i] are the same request
+            if fake.record:
                 fake.headers.append(dict(self.headers.items()))
                 fake.bodies.append(raw)
-        too_large = len(raw) > fake.max_content_length
-        with fake.lock:
             fake.bulk_sizes.append((len(raw), 413 if too_large else fault.status))
+            fake.bulk_wire.append(wire)
         if too_large:  # http.max_content_length: Netty answers 413, empty
             with fake.lock:
                 fake.log.append((self.command, path, None))

@@ -2,11 +2,11 @@
 
 Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists;
 filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
-percentiles, date_histogram, top_hits); metrics over a ``histogram`` field weigh each value by
-its count. A row may stand for ``weight`` identical spans, so a million spans stay cheap to hold
-while every count, sum and percentile is still computed, not canned. Percentiles are exact
-(weighted nearest rank) where Elasticsearch uses t-digest estimates. Buckets are counted per
-search the way ``search.max_buckets`` counts them.
+percentiles, date_histogram, top_hits; ``bucket_script`` with arithmetic only, ``fake_pipeline``);
+metrics over a ``histogram`` field weigh each value by its count. A row may stand for ``weight``
+identical spans, so a million spans stay cheap to hold while every count, sum and percentile is
+still computed, not canned. Percentiles are exact (weighted nearest rank) where Elasticsearch uses
+t-digest estimates. Buckets are counted per search the way ``search.max_buckets`` counts them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
+
+from tests.store.elasticsearch.fake_pipeline import bucket_script
 
 Doc = dict[str, Any]
 Rows = list[tuple[Doc, int]]  # (document, how many identical spans it stands for)
@@ -134,7 +136,13 @@ def _numbers(rows: Rows, path: str, missing: Any = None) -> Iterator[tuple[float
 
 
 def aggregate(rows: Rows, aggs: dict[str, Any]) -> dict[str, Any]:
-    return {name: _one(rows, spec) for name, spec in aggs.items()}
+    answer = {name: _one(rows, spec) for name, spec in aggs.items() if "bucket_script" not in spec}
+    for name, spec in aggs.items():  # pipelines read their siblings' answers
+        if "bucket_script" in spec:
+            value = bucket_script(answer, spec["bucket_script"])
+            if value is not None:  # gap_policy skip (the default): no value, no output
+                answer[name] = {"value": value}
+    return answer
 
 
 def _one(rows: Rows, spec: dict[str, Any]) -> dict[str, Any]:
@@ -340,7 +348,6 @@ _BUCKETS = {"terms": _terms, "range": _range, "date_histogram": _date_histogram,
 _METRICS = {"sum": _sum, "min": _extreme(min), "max": _extreme(max), "value_count": _value_count,
             "stats": _plain_stats, "extended_stats": _extended_stats, "percentiles": _percentiles,
             "weighted_avg": _weighted_avg}
-
 
 
 def run_search(rows: Rows, body: dict[str, Any], max_result_window: int,

@@ -106,3 +106,22 @@ def test_histogram_fields_are_checked_and_their_counts_weigh_in_percentiles() ->
             "field": "metrics.h", "percents": [10, 50, 95]}}}})
     # ten values: 1 once, 10 eight times, 100 once (nearest rank)
     assert found["aggregations"]["p"]["values"] == {"10.0": 1.0, "50.0": 10.0, "95.0": 100.0}
+
+
+def test_bucket_script_does_arithmetic_on_sibling_values_and_gives_no_value_on_a_gap() -> None:
+    with FakeElasticsearch() as es:
+        es.add("things", [{"g": "a", "n": 3, "d": 4}, {"g": "a", "n": 1, "d": 0}, {"g": "b", "n": 5, "d": 0}])
+        aggs = {"groups": {"terms": {"field": "g"}, "aggs": {
+            "n": {"sum": {"field": "n"}}, "d": {"sum": {"field": "d"}},
+            "inner": {"filter": {"term": {"g": "a"}}, "aggs": {"n": {"sum": {"field": "n"}}}},
+            "share": {"bucket_script": {"buckets_path": {"n": "n", "d": "d"}, "script": "params.n / params.d"}},
+            "rate": {"bucket_script": {"buckets_path": {"n": "inner>n"},
+                                       "script": {"source": "(params.n + 1) * 2 / params.s", "params": {"s": 10}}}}}}}
+        answer = es.search("things", {"size": 0, "aggs": aggs})["aggregations"]
+        buckets = {b["key"]: b for b in answer["groups"]["buckets"]}
+        assert buckets["a"]["share"] == {"value": 1.0} and buckets["a"]["rate"] == {"value": 1.0}
+        assert "share" not in buckets["b"]  # 5 / 0: painless gives no number, Elasticsearch no value
+        assert buckets["b"]["rate"] == {"value": 0.2}
+        with pytest.raises(ValueError, match="arithmetic"):
+            es.search("things", {"size": 0, "aggs": {"x": {"sum": {"field": "n"}}, "y": {"bucket_script": {
+                "buckets_path": {"x": "x"}, "script": "Math.log(params.x)"}}}})
