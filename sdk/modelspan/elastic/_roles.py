@@ -11,7 +11,8 @@ and are explained in ``docs/elastic-roles.md``. Why each privilege:
   profiles and outcomes, and writes findings, baselines and checkpoints by id (``index`` replaces a document);
 - the outcomes writer (``record_outcome`` in the service that learns the truth) indexes outcomes;
 - the installer (``modelspan elastic setup``) manages templates, ILM, watches, our indices and the
-  Kibana objects (feature privileges through the ``kibana-.kibana`` application).
+  Kibana objects (feature privileges through the ``kibana-.kibana`` application), and reads what its
+  watches and rules search (findings, profiles): both run with their installer's privileges.
 """
 
 from __future__ import annotations
@@ -61,10 +62,12 @@ def roles() -> dict[str, dict[str, Any]]:
         INSTALLER: {
             "cluster": ["monitor", "manage_index_templates", "manage_ilm", "manage_watcher"],
             "indices": [
+                # watches run with the privileges of the user who stored them, and Kibana rules with
+                # their creator's API key: what they search (findings, profiles) must be readable
                 {"names": [layout.OWN_INDICES], "privileges": ["create_index", "manage", "view_index_metadata",
-                                                          "delete_index"]},
-                {"names": [layout.SPANS_PATTERN, profiles.PATTERN], "privileges": ["view_index_metadata",
-                                                                                   "delete_index"]},
+                                                          "delete_index", "read"]},
+                {"names": [profiles.PATTERN], "privileges": ["view_index_metadata", "delete_index", "read"]},
+                {"names": [layout.SPANS_PATTERN], "privileges": ["view_index_metadata", "delete_index"]},
             ],
             "applications": [{"application": "kibana-.kibana",
                               "privileges": [f"feature_{name}.all" for name in KIBANA_FEATURES],

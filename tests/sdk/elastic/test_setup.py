@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import fnmatch
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -318,6 +320,33 @@ def test_roles_type_check_and_stay_least_privilege() -> None:
     analyzer = bodies["modelspan_analyzer"]
     writable = {name for grant in analyzer["indices"] if "index" in grant["privileges"] for name in grant["names"]}
     assert findings.FINDINGS_INDEX in writable and not any(name.startswith("traces-") for name in writable)
+
+
+def _searched_by_alerts() -> set[str]:
+    """Every index pattern a shipped watch or Kibana rule searches (ES|QL ``FROM`` included)."""
+    kibana = Path(__file__).resolve().parents[3] / "kibana"
+    searched: set[str] = set()
+    for path in (kibana / "watches").glob("*.json"):
+        searched.update(json.loads(path.read_text())["input"]["search"]["request"]["indices"])
+    for path in (kibana / "rules").glob("*.json"):
+        params = json.loads(path.read_text())["params"]
+        esql = (params.get("esqlQuery") or {}).get("esql")
+        if esql:
+            source = re.match(r"FROM\s+(\S+)", esql)
+            assert source, esql
+            searched.add(source.group(1))
+        searched.update(params.get("index") or [])
+    return searched
+
+
+def test_the_installer_can_read_what_its_watches_and_rules_search() -> None:
+    # watches run with the privileges of whoever stored them, rules with their creator's API key
+    readable = [name for grant in roles()["modelspan_installer"]["indices"] if "read" in grant["privileges"]
+                for name in grant["names"]]
+    searched = _searched_by_alerts()
+    assert {"modelspan-findings", "metrics-modelspan.profile-*"} <= searched
+    for index in searched:
+        assert any(fnmatch.fnmatchcase(index, pattern) for pattern in readable), (index, readable)
 
 
 @pytest.mark.parametrize("licence", ["trial", "basic"])
