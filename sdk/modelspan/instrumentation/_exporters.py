@@ -167,4 +167,6 @@ def _otlp() -> Any:
         raise ImportError(
             f"modelspan: exporter 'otlp' needs {module_name} ({exc}); install 'modelspan[sdk]'"
         ) from exc
-    return module.OTLPSpanExporter()
+    from modelspan.exporters.otlp import OTLPSpanExporter  # adds the profiles (OTLP metrics) to the spans
+
+    return OTLPSpanExporter(module.OTLPSpanExporter())
