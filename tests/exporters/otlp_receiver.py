@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsPartialSuccess,
     ExportMetricsServiceRequest,
-    ExportMetricsServicePartialSuccess,
     ExportMetricsServiceResponse,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -98,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         response = ExportMetricsServiceResponse()
         if answer.rejected:
-            response.partial_success.CopyFrom(ExportMetricsServicePartialSuccess(
+            response.partial_success.CopyFrom(ExportMetricsPartialSuccess(
                 rejected_data_points=answer.rejected, error_message="scripted rejection"))
         headers = {"Retry-After": answer.retry_after} if answer.retry_after else {}
         self._answer(answer.status, response.SerializeToString() if answer.status == 200 else b"scripted", headers)

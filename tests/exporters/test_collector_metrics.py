@@ -1,4 +1,4 @@
-"""``collector_metrics`` (the Collector's ``otel``-mode metric mapping re-read in Python) against the Collector's own cases.
+"""``collector_metrics`` (the Collector's ``otel``-mode metric mapping, re-read) against the Collector's own cases.
 
 Expected documents are copied verbatim from opentelemetry-collector-contrib
 ``exporter/elasticsearchexporter/exporter_test.go``, ``TestExporterMetrics`` subtests ``otel mode``,
@@ -58,15 +58,18 @@ def test_otel_mode_histograms_and_sums_as_in_the_collectors_test() -> None:
     summary.summary.data_points.add(time_unix_nano=3 * HOUR_NS, start_time_unix_nano=3 * HOUR_NS, count=1, sum=1.5)
     index = "metrics-generic.otel-default"
     expected = [
-        (index, {"@timestamp": 0, "data_stream": DS, "metrics": {"metric.foo": {"counts": [1, 2, 3, 4], "values": [
-            0.5, 1.5, 2.5, 3.0]}}, "resource": {}, "scope": {}, "_metric_names_hash": "b23939f78dc5f649"}),
-        (index, {"@timestamp": 3600000, "data_stream": DS, "metrics": {"metric.foo": {"counts": [4, 5, 6, 7], "values": [
-            2.0, 4.5, 5.5, 6.0]}}, "resource": {}, "scope": {}, "_metric_names_hash": "b23939f78dc5f649"}),
+        (index, {"@timestamp": 0, "data_stream": DS, "metrics": {"metric.foo": {
+            "counts": [1, 2, 3, 4], "values": [0.5, 1.5, 2.5, 3.0]}}, "resource": {}, "scope": {},
+            "_metric_names_hash": "b23939f78dc5f649"}),
+        (index, {"@timestamp": 3600000, "data_stream": DS, "metrics": {"metric.foo": {
+            "counts": [4, 5, 6, 7], "values": [2.0, 4.5, 5.5, 6.0]}}, "resource": {}, "scope": {},
+            "_metric_names_hash": "b23939f78dc5f649"}),
         (index, {"@timestamp": 3600000, "start_timestamp": 7200000, "data_stream": DS, "resource": {}, "scope": {},
                  "metrics": {"metric.sum.monotonic.cumulative": 1.5, "metric.sum.monotonic.delta": 2.5,
                              "metric.sum.nonmonotonic.cumulative": 3.5, "metric.sum.nonmonotonic.delta": 4.5},
                  "_metric_names_hash": "4c23ec9ba381ab20"}),
-        (index, {"@timestamp": 10800000, "data_stream": DS, "metrics": {"metric.summary": {"sum": 1.5, "value_count": 1}},
+        (index, {"@timestamp": 10800000, "data_stream": DS,
+                 "metrics": {"metric.summary": {"sum": 1.5, "value_count": 1}},
                  "resource": {}, "scope": {}, "start_timestamp": 10800000, "_metric_names_hash": "2f30c89222c9d308"}),
     ]
     assert _canonical(to_documents(request)) == _canonical(expected)

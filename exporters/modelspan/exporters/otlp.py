@@ -117,7 +117,9 @@ class ProfileSender:
                 why = f"{type(exc).__name__}: {exc}"
             else:
                 if answer.status == 200:
-                    return ExportMetricsServiceResponse.FromString(answer.data or b"")
+                    response = ExportMetricsServiceResponse()
+                    response.ParseFromString(answer.data or b"")
+                    return response
                 if answer.status not in RETRYABLE_STATUS:
                     raise RuntimeError(f"OTLP metrics endpoint {self.endpoint} answered {answer.status}: "
                                        f"{answer.data[:300]!r}")
