@@ -2,24 +2,25 @@
 
 ``OTLPSpanExporter`` wraps opentelemetry-python's OTLP span exporter (HTTP or gRPC, chosen by
 ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` as before) and adds
-``export_profiles``: each profile flush becomes one OTLP/HTTP protobuf ``POST`` to the metrics
-endpoint, encoded by ``_otlp_profiles`` so that the OpenTelemetry Collector's ``elasticsearch``
-exporter writes the same documents as the direct exporter (docs/profiles.md, "Through the
-OpenTelemetry Collector"). Profiles always go over HTTP (a Collector's ``otlp`` receiver serves
-both; ``collector_config/`` opens 4318).
+``export_profiles``: each profile flush becomes one OTLP metrics export (protobuf), encoded by
+``_otlp_profiles`` so that the OpenTelemetry Collector's ``elasticsearch`` exporter writes the same
+documents as the direct exporter (docs/profiles.md, "Through the OpenTelemetry Collector").
 
-Where (argument, then environment, then default, as opentelemetry-python reads them):
-``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` (the full URL), else ``OTEL_EXPORTER_OTLP_ENDPOINT`` +
-``/v1/metrics``, else ``http://localhost:4318/v1/metrics``; headers from
+Where (argument, then environment, then default, as opentelemetry-python reads them): the protocol
+from ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` (``http/protobuf`` by
+default, ``grpc``); the endpoint ``OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`` (used as given), else
+``OTEL_EXPORTER_OTLP_ENDPOINT`` (+ ``/v1/metrics`` over HTTP), else ``http://localhost:4318/v1/metrics``
+(HTTP) or ``http://localhost:4317`` (gRPC); headers from
 ``OTEL_EXPORTER_OTLP_METRICS_HEADERS``/``OTEL_EXPORTER_OTLP_HEADERS`` (``k=v,k2=v2``, URL-encoded);
 a CA file from ``OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE``/``OTEL_EXPORTER_OTLP_CERTIFICATE``.
 
-Delivery: 429/502/503/504 and connection errors are retried with jittered backoff (``Retry-After``
-honoured) within ``timeout`` seconds per flush; anything else, or a partial success that rejected
-data points, raises, which ``stats()["profile_flush_failures"]`` counts and logs. There is no spool:
-a flush that cannot be delivered in time is lost *counted*. A retry after a lost answer can store a
-profile twice in Elasticsearch (metric documents get no deterministic ``_id`` from the Collector);
-docs/profiles.md says how such duplicates are found.
+Delivery: 429/502/503/504 (gRPC: UNAVAILABLE and the other retryable codes) and connection errors
+are retried with jittered backoff (``Retry-After`` honoured) within ``timeout`` seconds per flush;
+anything else, or a partial success that rejected data points, raises, which
+``stats()["profile_flush_failures"]`` counts and logs. There is no spool: a flush that cannot be
+delivered in time is lost *counted*. A retry after a lost answer can store a profile twice in
+Elasticsearch (metric documents get no deterministic ``_id`` from the Collector); docs/profiles.md
+says how such duplicates are found.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import threading
 import urllib.parse
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import urllib3
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceResponse
@@ -52,21 +53,63 @@ ENV_METRICS_HEADERS: Final = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
 ENV_HEADERS: Final = "OTEL_EXPORTER_OTLP_HEADERS"
 ENV_METRICS_CERTIFICATE: Final = "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"
 ENV_CERTIFICATE: Final = "OTEL_EXPORTER_OTLP_CERTIFICATE"
+ENV_METRICS_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+ENV_PROTOCOL: Final = "OTEL_EXPORTER_OTLP_PROTOCOL"
 DEFAULT_ENDPOINT: Final = "http://localhost:4318/v1/metrics"
+DEFAULT_GRPC_ENDPOINT: Final = "http://localhost:4317"
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds one flush may take, retries included."""
 
 
-def metrics_endpoint(environ: Mapping[str, str] = os.environ) -> str:
-    """The OTLP/HTTP metrics URL the environment names.
+def metrics_protocol(environ: Mapping[str, str] = os.environ) -> str:
+    """``grpc`` or ``http/protobuf`` (the default; ``http/json`` is not offered and counts as it).
+
+    >>> metrics_protocol({"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"})
+    'grpc'
+    """
+    value = (environ.get(ENV_METRICS_PROTOCOL) or environ.get(ENV_PROTOCOL) or "").strip().lower()
+    return "grpc" if value == "grpc" else "http/protobuf"
+
+
+def metrics_endpoint(environ: Mapping[str, str] = os.environ, protocol: str = "http/protobuf") -> str:
+    """The OTLP metrics endpoint the environment names.
 
     >>> metrics_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"})
     'http://collector:4318/v1/metrics'
+    >>> metrics_endpoint({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}, "grpc")
+    'http://collector:4317'
     """
     if environ.get(ENV_METRICS_ENDPOINT, "").strip():
         return environ[ENV_METRICS_ENDPOINT].strip()
     base = environ.get(ENV_ENDPOINT, "").strip()
+    if protocol == "grpc":
+        return base or DEFAULT_GRPC_ENDPOINT
     return base.rstrip("/") + "/v1/metrics" if base else DEFAULT_ENDPOINT
+
+
+class Sender(Protocol):
+    """Delivers one serialized ``ExportMetricsServiceRequest`` (raises ``RuntimeError`` when it cannot)."""
+
+    endpoint: str
+
+    def send(self, body: bytes) -> ExportMetricsServiceResponse: ...
+
+    def renewed(self) -> Sender: ...
+
+    def close(self) -> None: ...
+
+
+def sender_from_environment(timeout: float = DEFAULT_TIMEOUT, backoff: Backoff | None = None) -> Sender:
+    """The HTTP or gRPC sender the OTLP environment variables describe."""
+    protocol = metrics_protocol()
+    endpoint = metrics_endpoint(os.environ, protocol)
+    if protocol == "grpc":
+        from modelspan.exporters._otlp_grpc import GrpcProfileSender
+
+        headers = parse_headers(os.environ.get(ENV_METRICS_HEADERS) or os.environ.get(ENV_HEADERS) or "")
+        ca = os.environ.get(ENV_METRICS_CERTIFICATE) or os.environ.get(ENV_CERTIFICATE) or None
+        return GrpcProfileSender(endpoint, headers, timeout, backoff or Backoff(initial=0.5, maximum=5.0), ca)
+    return ProfileSender(endpoint, timeout=timeout, backoff=backoff)
 
 
 def parse_headers(value: str) -> dict[str, str]:
@@ -102,6 +145,10 @@ class ProfileSender:
         ca = os.environ.get(ENV_METRICS_CERTIFICATE) or os.environ.get(ENV_CERTIFICATE) or None
         self._pool = urllib3.PoolManager(ca_certs=ca) if ca else urllib3.PoolManager()
         self.stop = threading.Event()
+
+    def renewed(self) -> ProfileSender:
+        """The same sender with its own connections (for a forked child)."""
+        return ProfileSender(self.endpoint, self.headers, self.timeout, self.backoff)
 
     def send(self, body: bytes) -> ExportMetricsServiceResponse:
         """Deliver ``body``; raises ``RuntimeError`` saying why when it could not be delivered in time."""
@@ -141,10 +188,10 @@ def _encodable(profiles: Sequence[Any]) -> tuple[list[Any], int]:
 class OTLPSpanExporter(SpanExporter):
     """OpenTelemetry's OTLP span exporter plus ``export_profiles`` (profiles as OTLP metrics)."""
 
-    def __init__(self, spans: SpanExporter, *, sender: ProfileSender | None = None,
+    def __init__(self, spans: SpanExporter, *, sender: Sender | None = None,
                  profile_namespace: str | None = None) -> None:
         self.spans = spans
-        self.sender = sender or ProfileSender()
+        self.sender: Sender = sender or sender_from_environment()
         self.profile_namespace = profile_namespace
         self._process = process_token()
         self._flushes = itertools.count()
@@ -154,7 +201,7 @@ class OTLPSpanExporter(SpanExporter):
     def _after_fork(self) -> None:
         # a forked child is another process: its profiles are its own, sent on its own sockets
         self._process, self._flushes = process_token(), itertools.count()
-        self.sender = ProfileSender(self.sender.endpoint, self.sender.headers, self.sender.timeout, self.sender.backoff)
+        self.sender = self.sender.renewed()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self.spans.export(spans)
