@@ -203,6 +203,33 @@ def to_documents(request: ExportMetricsServiceRequest | bytes) -> list[tuple[str
             for group, route, resource, scope, urls in groups.values()]
 
 
+def dynamic_template(metric: pb.Metric) -> str:
+    """The dynamic template the bulk action names for ``metrics.<name>`` (``DynamicTemplate`` in ``datapoints``)."""
+    kind = metric.WhichOneof("data")
+    if kind in ("histogram", "summary"):
+        points = metric.histogram.data_points if kind == "histogram" else []
+        hinted = any("aggregate_metric_double" in (_attrs(p.attributes).get(_HINTS) or []) for p in points)
+        return "summary" if kind == "summary" or hinted else "histogram"
+    data = getattr(metric, kind)
+    point = data.data_points[0]
+    suffix = "long" if point.WhichOneof("value") == "as_int" else "double"
+    counter = kind == "sum" and data.is_monotonic and \
+        data.aggregation_temporality == pb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    return f"{'counter' if counter else 'gauge'}_{suffix}"
+
+
+def bulk_lines(request: ExportMetricsServiceRequest) -> list[dict[str, Any]]:
+    """The bulk NDJSON lines (action with ``dynamic_templates``, then source) the Collector sends."""
+    templates = {f"metrics.{m.name}": dynamic_template(m) for rm in request.resource_metrics
+                 for sm in rm.scope_metrics for m in sm.metrics}
+    lines: list[dict[str, Any]] = []
+    for index, doc in to_documents(request):
+        action = {"_index": index, "dynamic_templates": {f"metrics.{name}": templates[f"metrics.{name}"]
+                                                         for name in doc["metrics"]}}
+        lines += [{"create": action}, doc]
+    return lines
+
+
 def as_json(request: ExportMetricsServiceRequest) -> dict[str, Any]:
     """The request as OTLP/JSON (for reading a failing test)."""
     return MessageToDict(request)

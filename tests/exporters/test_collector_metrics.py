@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 
-from tests.exporters.collector_metrics import to_documents, xxh64
+from tests.exporters.collector_metrics import bulk_lines, to_documents, xxh64
 
 HOUR_NS = 3600 * 10**9
 DS = {"dataset": "generic.otel", "namespace": "default", "type": "metrics"}
@@ -120,3 +120,17 @@ def test_elasticsearch_index_routes_without_a_data_stream_object() -> None:
     resource.scope_metrics.add().metrics.add(name="n").gauge.data_points.add(as_int=1)
     (index, doc), = to_documents(request)
     assert index == "metrics-x-y" and "data_stream" not in doc and doc["resource"] == {"attributes": {}}
+
+
+def test_the_bulk_actions_name_the_collectors_dynamic_templates() -> None:
+    request, scope = _request()
+    for name, monotonic, temporality in (("c", True, pb.AGGREGATION_TEMPORALITY_CUMULATIVE),
+                                         ("d", True, pb.AGGREGATION_TEMPORALITY_DELTA)):
+        metric = scope.metrics.add(name=name)
+        metric.sum.is_monotonic, metric.sum.aggregation_temporality = monotonic, temporality
+        metric.sum.data_points.add(as_double=1.5)
+    scope.metrics.add(name="g").gauge.data_points.add(as_int=1)
+    action, _ = bulk_lines(request)
+    # as the Collector's "otel mode" case: a delta monotonic sum is a gauge, a cumulative one a counter
+    assert action == {"create": {"_index": "metrics-generic.otel-default", "dynamic_templates": {
+        "metrics.c": "counter_double", "metrics.d": "gauge_double", "metrics.g": "gauge_long"}}}

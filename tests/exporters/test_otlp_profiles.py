@@ -29,7 +29,8 @@ from modelspan.exporters.otlp import OTLPSpanExporter, ProfileSender
 from modelspan.instrumentation._profiles import Profile, _Profiles
 from modelspan.store import Question, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
-from tests.exporters.collector_metrics import to_documents
+from tests.contract.tsc import Case, bulk_groups, typecheck
+from tests.exporters.collector_metrics import bulk_lines, to_documents
 from tests.exporters.otlp_receiver import Answer, OTLPReceiver
 from tests.store.elasticsearch.fake_es import FakeElasticsearch
 from tests.store.elasticsearch.ingest import cluster, export_profiles
@@ -102,6 +103,10 @@ def test_the_collector_writes_the_golden_document(receiver: OTLPReceiver) -> Non
     golden["document"]["scope"]["version"] = __version__  # the scope names the sending modelspan release
     assert _collector_documents(receiver) == [(golden["index"], golden["document"])]
     assert receiver.requests[0][1]["content-type"] == "application/x-protobuf"
+    action = bulk_lines(receiver.metrics[0])[0]
+    assert action["create"]["dynamic_templates"]["metrics.ml.profile.latency"] == "histogram"
+    assert "_id" not in action["create"]  # metric documents get none: see the duplicates test
+    typecheck([Case("Collector profile bulk", "BulkBody", bulk_groups(bulk_lines(receiver.metrics[0])))])
 
 
 def test_the_store_reads_collector_documents_as_the_direct_ones(receiver: OTLPReceiver) -> None:
