@@ -11,7 +11,9 @@ document the Collector writes for one profile (golden_otel_profile.md says where
 
 from __future__ import annotations
 
+import doctest
 import json
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,3 +216,35 @@ def test_exporter_otlp_sends_spans_and_profiles_to_the_endpoint(receiver: OTLPRe
     assert sum(calls) == 250  # every call, although about one in ten has a span
     assert receiver.traces and sum(len(ss.spans) for request in receiver.traces
                                    for rs in request.resource_spans for ss in rs.scope_spans) < 250
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_sends_its_profiles_as_another_process(receiver: OTLPReceiver) -> None:
+    exporter = _exporter(receiver)
+    try:
+        exporter.export_profiles(_profiles())
+        parent = exporter._process
+        pid = os.fork()
+        if pid == 0:  # the child: its own token, its own connections, its flushes counted from 0
+            code = 3
+            try:
+                code = 0 if exporter._process != parent and exporter.export_profiles(_profiles()) == 6 else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        exporter.export_profiles(_profiles())
+    finally:
+        exporter.shutdown()
+    senders = [(doc["attributes"]["ml.profile.process"], doc["attributes"]["ml.profile.flush"])
+               for _, doc in _collector_documents(receiver)]
+    child = next(process for process, _ in senders if process != parent)
+    assert sorted(set(senders)) == sorted({(parent, 0), (parent, 1), (child, 0)})
+
+
+def test_the_modules_examples_hold() -> None:
+    from modelspan.exporters import _otlp_profiles, otlp
+
+    for module in (otlp, _otlp_profiles):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed
