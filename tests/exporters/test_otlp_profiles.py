@@ -28,6 +28,7 @@ from modelspan import _time
 from modelspan._version import __version__
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters.otlp import OTLPSpanExporter, ProfileSender
+from modelspan.instrumentation import _config
 from modelspan.instrumentation._profiles import Profile, _Profiles
 from modelspan.store import Question, Window
 from modelspan.store.elasticsearch import ElasticsearchStore
@@ -132,7 +133,8 @@ def test_the_store_reads_collector_documents_as_the_direct_ones(receiver: OTLPRe
 
 def _same_indexed_fields(direct: FakeElasticsearch, via_collector: FakeElasticsearch) -> None:
     def by_key(es: FakeElasticsearch) -> dict[tuple[Any, ...], dict[str, Any]]:
-        docs = [doc for index, doc in es.stored.values() if index == "metrics-modelspan.profile-default"]
+        # any namespace: the direct exporter takes the one an earlier configure() left, if any
+        docs = [doc for index, doc in es.stored.values() if index.startswith("metrics-modelspan.profile-")]
         return {(doc["attributes"]["ml.module.name"], _time.to_ns(_time.parse(doc["@timestamp"]))
                  if isinstance(doc["@timestamp"], str) else doc["@timestamp"] * 10**6): doc for doc in docs}
     ours, theirs = by_key(direct), by_key(via_collector)
@@ -210,6 +212,7 @@ def test_exporter_otlp_sends_spans_and_profiles_to_the_endpoint(receiver: OTLPRe
     finally:
         modelspan.shutdown()
         provider.shutdown()
+        _config.STATE.sample_rate = 1.0  # configure() state outlives shutdown(); later tests expect the default
     calls = [point.as_int for request in receiver.metrics for rm in request.resource_metrics
              for sm in rm.scope_metrics for metric in sm.metrics if metric.name == "ml.profile.calls"
              for point in metric.sum.data_points]
