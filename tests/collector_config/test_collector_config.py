@@ -47,6 +47,14 @@ def test_collector_receives_otlp_and_exports_in_otel_mode() -> None:
     assert set(config["service"]["extensions"]) <= set(config["extensions"])
 
 
+def test_profiles_have_a_metrics_pipeline_to_the_same_exporter() -> None:
+    """Profiles travel as OTLP metrics (docs/profiles.md): without this pipeline the Collector refuses them."""
+    config = _load(FOLDER / "otel-collector.yaml")
+    metrics = config["service"]["pipelines"]["metrics"]
+    assert metrics == {"receivers": ["otlp"], "processors": ["memory_limiter"], "exporters": ["elasticsearch"]}
+    assert "histogram:raw" in (FOLDER / "otel-collector.yaml").read_text()
+
+
 def test_collector_reads_the_direct_exporters_environment_variables() -> None:
     exporter = _load(FOLDER / "otel-collector.yaml")["exporters"]["elasticsearch"]
     assert _env_names(exporter["endpoints"]) == {connection.ENV_URL}

@@ -200,8 +200,11 @@ def test_builds_console_otlp_none() -> None:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
+    from modelspan.exporters import otlp
+
     built = _exporters.build(_exporters.ExporterChoice(("console", "otlp", "none")))
-    assert [type(e) for e in built] == [ConsoleSpanExporter, OTLPSpanExporter]
+    assert [type(e) for e in built] == [ConsoleSpanExporter, otlp.OTLPSpanExporter]
+    assert type(built[1].spans) is OTLPSpanExporter  # OpenTelemetry's, with the profiles beside it
     for exporter in built:
         exporter.shutdown()
 

@@ -16,8 +16,8 @@ interval). In Elasticsearch each process flush of one key is one document (long 
                  "ml.profile.latency_max": 2400000}}
 
 The shape is the OTel Collector's ``otel`` mapping mode for metrics (dimensions under
-``attributes``, values under ``metrics.<metric name>``), so profiles sent as OTel metrics could
-index into the same fields (docs/profiles.md says what that path still lacks).
+``attributes``, values under ``metrics.<metric name>``), so profiles sent as OTel metrics
+(``exporter="otlp"``, ``modelspan.exporters._otlp_profiles``) index into the same fields (docs/profiles.md).
 ``attributes.ml.module.name`` is ``""`` for the model's own calls. ``metrics.ml.profile.latency`` is a
 ``histogram`` field: ``values`` are the DDSketch bucket representatives (``modelspan._sketch``,
 within 1 % of every latency in the bucket; ``0`` for latencies below 1 ns) and ``counts`` their

@@ -167,4 +167,6 @@ def _otlp() -> Any:
         raise ImportError(
             f"modelspan: exporter 'otlp' needs {module_name} ({exc}); install 'modelspan[sdk]'"
         ) from exc
-    return module.OTLPSpanExporter()
+    # by name, like the other exporters: modelspan.exporters.otlp adds the profiles (OTLP metrics)
+    wrapper = importlib.import_module("modelspan.exporters.otlp")
+    return wrapper.OTLPSpanExporter(module.OTLPSpanExporter())
