@@ -36,6 +36,7 @@ from modelspan import _time, semconv
 from modelspan.profiling import _inputs, _profile
 from modelspan.profiling._calibration import Calibration, fit_calibration
 from modelspan.profiling._capture import BaselineCapture, Captured
+from modelspan.profiling._multiclass import MulticlassCalibration, fit_multiclass_calibration
 
 Kind = Literal["numeric", "categorical", "text"]
 SAMPLE_SIZE = 1000
@@ -184,6 +185,7 @@ class Baseline:
     module_paths: dict[str, dict[str, int]] = field(default_factory=dict)
     latency_ms: FeatureProfile | None = None
     calibration: Calibration | None = None
+    multiclass_calibration: MulticlassCalibration | None = None
 
     def __post_init__(self) -> None:
         if not self.created_at:
@@ -239,6 +241,7 @@ class Baseline:
         out_values = columns.pop(output) if output is not None and output in columns else outputs
         calibration = _calibration(columns, out_values if output is not None else None, output,
                                    prediction, target, scores)
+        multiclass = calibration if isinstance(calibration, MulticlassCalibration) else None
         if output is not None and outputs is None and out_values is None:
             raise ValueError(f"output column {output!r} is not in the data")
         kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
@@ -257,7 +260,8 @@ class Baseline:
         if latency_ms is not None:
             latency = FeatureProfile.from_values("latency_ms", _list(latency_ms), "numeric", bins)
         return cls(model, version, row_count=rows, features=profiles, output=output_profile,
-                   latency_ms=latency, calibration=calibration)
+                   latency_ms=latency, calibration=calibration if isinstance(calibration, Calibration) else None,
+                   multiclass_calibration=multiclass)
 
     @classmethod
     def capture(
@@ -289,8 +293,9 @@ class Baseline:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``Baseline.from_dict(b.to_dict()) == b``."""
         body = asdict(self)
-        if body["calibration"] is None:  # absent, so baselines without one keep their ids
-            del body["calibration"]
+        for key in ("calibration", "multiclass_calibration"):
+            if body[key] is None:  # absent, so baselines without one keep their ids
+                del body[key]
         body["format_version"] = FORMAT_VERSION
         return body
 
@@ -304,6 +309,8 @@ class Baseline:
         }
         calibration = body.get("calibration")
         values["calibration"] = Calibration.from_dict(calibration) if calibration else None
+        multiclass = body.get("multiclass_calibration")
+        values["multiclass_calibration"] = MulticlassCalibration.from_dict(multiclass) if multiclass else None
         for key in ("output", "latency_ms"):
             values[key] = _profile_from_dict(body[key]) if body.get(key) else None
         values["module_paths"] = {
@@ -347,9 +354,10 @@ def _calibration(
     output_values: Any,
     output: str | None,
     *given: str | Sequence[Any] | np.ndarray | None,
-) -> Calibration | None:
+) -> Calibration | MulticlassCalibration | None:
     """The calibration learned from (prediction, target, scores), each a column name or values;
-    named columns are taken out of the features."""
+    named columns are taken out of the features. Scores with one column per class (a 2-D
+    ``predict_proba`` matrix, columns in the sorted order of the labels) give a multiclass one."""
     if all(item is None for item in given):
         return None
     if any(item is None for item in given):
@@ -366,6 +374,8 @@ def _calibration(
         else:
             resolved.append(_list(item))
     prediction, target, scores = resolved
+    if np.ndim(np.asarray(scores, dtype=object)) == 2:
+        return fit_multiclass_calibration(scores, target, prediction)
     return fit_calibration(scores, target, prediction)
 
 

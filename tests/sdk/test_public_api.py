@@ -15,7 +15,8 @@ EXPECTED = {
     "Baseline": "(model: 'str', version: 'str', id: 'str' = '', created_at: 'str' = '', row_count: 'int' = 0, "
     "features: 'dict[str, FeatureProfile]' = <factory>, output: 'FeatureProfile | None' = None, "
     "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None, "
-    "calibration: 'Calibration | None' = None) -> None",
+    "calibration: 'Calibration | None' = None, "
+    "multiclass_calibration: 'MulticlassCalibration | None' = None) -> None",
     "FeatureProfile": "(name: 'str', kind: 'Kind', count: 'int' = 0, null_count: 'int' = 0, "
     "edges: 'list[float]' = <factory>, bin_counts: 'list[int]' = <factory>, min: 'float | None' = None, "
     "max: 'float | None' = None, mean: 'float | None' = None, std: 'float | None' = None, "
