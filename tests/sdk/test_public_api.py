@@ -69,8 +69,8 @@ def test_public_functions_have_docstrings() -> None:
         assert (getattr(modelspan, name).__doc__ or "").strip(), name
 
 
-STORE_NAMES = ["Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats",
-               "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store"]
+STORE_NAMES = ["ClassScoreSums", "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats",
+               "Operations", "PathStats", "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store"]
 STORE_OPERATIONS = {
     "models": "(self, window: 'Window') -> 'list[tuple[str, str, int]]'",
     "question": "(self, model: 'str', version: 'str', window: 'Window', baseline: 'Baseline | None' = None) "
@@ -78,6 +78,8 @@ STORE_OPERATIONS = {
     "model_stats": "(self, questions: 'Sequence[Question]') -> 'list[ModelStats]'",
     "labelled_predictions": "(self, window: 'Window', model: 'str', version: 'str') -> 'list[LabelledPrediction]'",
     "score_sums": "(self, window: 'Window', model: 'str', version: 'str', edges: 'Sequence[float]') -> 'ScoreSums'",
+    "class_score_sums": "(self, window: 'Window', model: 'str', version: 'str', "
+    "edges: 'Sequence[Sequence[float]]') -> 'ClassScoreSums'",
     "traces": "(self) -> 'TraceQueries'",
     "refresh": "(self) -> 'None'",
     "write_findings": "(self, documents: 'Iterable[dict[str, Any]]') -> 'int'",

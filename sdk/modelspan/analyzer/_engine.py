@@ -34,6 +34,7 @@ from modelspan.analyzer._documents import Context, reference_tag
 from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._estimation_findings import estimation_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
+from modelspan.analyzer._multiclass_findings import multiclass_findings
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
 from modelspan.analyzer._performance_findings import performance_findings
@@ -153,6 +154,9 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
     labelled = store.labelled_predictions(context.window, stats.model, stats.version)
     if baseline is not None and baseline.calibration is not None:
         docs += estimation_findings(store, context, stats.model, stats.version, baseline.calibration, labelled)
+    if baseline is not None and baseline.multiclass_calibration is not None:
+        docs += multiclass_findings(store, context, stats.model, stats.version, baseline.multiclass_calibration,
+                                    labelled)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
         docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled,

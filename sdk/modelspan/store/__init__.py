@@ -21,6 +21,7 @@ import os
 from modelspan.elasticsearch.connection import is_configured
 from modelspan.store.protocol import Store
 from modelspan.store.types import (
+    ClassScoreSums,
     Column,
     ColumnStats,
     Interval,
@@ -65,6 +66,6 @@ def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool 
 
 
 __all__ = [
-    "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations", "PathStats", "Question",
-    "ScoreSums", "Store", "StoreError", "Window", "open_store",
+    "ClassScoreSums", "Column", "ColumnStats", "Interval", "LabelledPrediction", "ModelStats", "Operations",
+    "PathStats", "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store",
 ]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
+import modelspan.store._es_multiclass as multiclass
 import modelspan.store._es_parse as parse
 import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
@@ -39,6 +40,7 @@ from modelspan.store._answers import parse_model
 from modelspan.store._es_traces import ElasticsearchTraces
 from modelspan.store.types import (
     DEFAULT_INTERVAL_SECONDS,
+    ClassScoreSums,
     LabelledPrediction,
     ModelStats,
     Question,
@@ -174,6 +176,12 @@ class ElasticsearchStore:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
         body = estimation.score_sums_body(window, model, version, edges)
         return estimation.parse_score_sums(self._search(self.spans_index, body), edges)
+
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class, predicted it, interval): one request."""
+        body = multiclass.class_score_sums_body(window, model, version, edges)
+        return multiclass.parse_class_score_sums(self._search(self.spans_index, body), edges)
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.

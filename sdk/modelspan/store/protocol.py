@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelspan.store.traces import TraceQueries
-from modelspan.store.types import LabelledPrediction, ModelStats, Question, ScoreSums, Window
+from modelspan.store.types import ClassScoreSums, LabelledPrediction, ModelStats, Question, ScoreSums, Window
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -52,6 +52,12 @@ class Store(Protocol):
 
     def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request."""
+        ...
+
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class column, predicted it or not, interval of
+        ``edges[column]``), for a multiclass model's probability vectors, in one request."""
         ...
 
     def traces(self) -> TraceQueries:

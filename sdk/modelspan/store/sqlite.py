@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._sqlite_extras as extras
 import modelspan.store._sqlite_features as features
+import modelspan.store._sqlite_multiclass as multiclass
 import modelspan.store._sqlite_ops as ops
 import modelspan.store._sqlite_profiles as profiles
 from modelspan import _time, semconv
@@ -33,7 +34,15 @@ from modelspan.sqlite._db import save_baseline as _save_baseline
 from modelspan.store._answers import parse_model
 from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_traces import SQLiteTraces
-from modelspan.store.types import DEFAULT_INTERVAL_SECONDS, LabelledPrediction, ModelStats, Question, ScoreSums, Window
+from modelspan.store.types import (
+    DEFAULT_INTERVAL_SECONDS,
+    ClassScoreSums,
+    LabelledPrediction,
+    ModelStats,
+    Question,
+    ScoreSums,
+    Window,
+)
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -157,6 +166,12 @@ class SQLiteStore:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): two SQL queries."""
         with self._lock:
             return extras.score_sums(self.connection, window, model, version, edges)
+
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class, predicted it, interval): one SQL query."""
+        with self._lock:
+            return multiclass.class_score_sums(self.connection, window, model, version, edges)
 
     # --- findings, outcomes, baselines, checkpoints -----------------------------------------
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:
