@@ -1,6 +1,6 @@
 """Multiclass CBPE on synthetic truth, and what the SQLite store's sums cost (docs/estimation.md, issue 19).
 
-x ~ N(μ, σ²I) in 2-D, y ~ softmax(Wx) with 3 classes, a model saying softmax(2Wx); reference of 30,000
+x ~ N(mean, std² I) in 2-D, y ~ softmax(Wx) with 3 classes, a model saying softmax(2Wx); reference of 30,000
 labelled rows. Per shift: the true expected metric (from 1,000,000 rows), the mean estimate over the windows,
 how often the truth lies within 3 SE, and how often the estimated accuracy leaves the reference band.
 Then the time ``Store.class_score_sums`` takes on SQLite for 20,000 rows recorded by the real SDK (in

@@ -4,11 +4,14 @@ estimates on SQLite and Elasticsearch, and the analyzer writes ``estimated_perfo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+import modelspan
 from modelspan import findings, semconv
 from modelspan.analyzer import analyze
 from modelspan.analyzer import multiclass_estimation as mce
@@ -21,6 +24,7 @@ from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.contract.tsc import Case, typecheck
 from tests.sdk.analyzer.multiclass_traffic import MODEL, VERSION, WINDOW, reference_baseline, traffic
+from tests.sdk.conftest import Spans
 from tests.store.elasticsearch.ingest import cluster, export
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -130,3 +134,19 @@ def test_a_window_without_vectors_says_so(tmp_path: Path, baseline: Baseline) ->
         found = run(store, baseline)
     only = found[(findings.TYPE_ESTIMATED_PERFORMANCE, "accuracy")]
     assert only[findings.FLAGGED] is False and "400 rows without a probability vector" in only[findings.SUMMARY]
+
+
+@pytest.mark.parametrize("policy", ["hash", "drop"])
+def test_a_redacted_output_records_no_vector(spans: Spans, policy: str) -> None:
+    """A probability vector gives the predicted class away: under an ``_output`` policy it goes like the score."""
+    modelspan.configure(tracer_provider=spans.provider, exporter=spans.exporter, redact={"_output": policy},
+                        hash_key="test-key-0123456789")
+
+    @modelspan.monitor(model="m", classes=["cat", "dog", "fox"])
+    def predict_proba(row: dict[str, float]) -> np.ndarray:
+        return np.array([0.2, 0.5, 0.3])
+
+    predict_proba({"x": 1.0})
+    attributes = spans.one()
+    assert not [key for key in attributes if key.startswith((semconv.OUTPUT_PROBABILITY_PREFIX, semconv.OUTPUT_CLASS))]
+    assert "dog" not in json.dumps(attributes)
