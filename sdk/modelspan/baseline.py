@@ -228,7 +228,10 @@ class Baseline:
         ``prediction``, ``target`` and ``scores`` (column names or values, all three or none) give
         a binary classifier's predicted 0/1 labels, true labels and probabilities of class 1 on a
         labelled reference set that is not the training set: the baseline then learns the
-        calibration that estimates performance before labels arrive (docs/estimation.md).
+        calibration that estimates performance before labels arrive (docs/estimation.md). For a
+        multiclass classifier ``scores`` is the probability matrix (one column per class, in the
+        sorted order of the labels) and the predictions and targets are class labels: the baseline
+        then carries a ``multiclass_calibration`` (one class against the rest) instead.
 
         >>> data = {"age": [20, 30, 40], "plan": ["a", "b", "a"], "label": ["no", "yes", "no"]}
         >>> b = Baseline.from_data(data, model="churn", version="3", output="label")

@@ -24,7 +24,9 @@ from modelspan.profiling._multiclass import MulticlassCalibration, fit_multiclas
 
 # NannyML sends usage statistics unless told not to; the tests send nothing anywhere.
 os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"
-nannyml = pytest.importorskip("nannyml", reason="nannyml (the test extra's CBPE peer) is not installed")
+nannyml = pytest.importorskip(
+    "nannyml", reason="nannyml (the CBPE peer) is not installed: the test extra has it on Python 3.11 and 3.12 only "
+    "(it supports no later Python, and pip cannot resolve it at the minimum versions, docs/testing.md)")
 pd = pytest.importorskip("pandas")
 
 CHUNK = 2_000
