@@ -37,6 +37,7 @@ from modelspan.profiling import _inputs, _profile
 from modelspan.profiling._calibration import Calibration, fit_calibration
 from modelspan.profiling._capture import BaselineCapture, Captured
 from modelspan.profiling._error_model import ErrorModel, fit_error_model
+from modelspan.profiling._multiclass import MulticlassCalibration, fit_multiclass_calibration
 
 Kind = Literal["numeric", "categorical", "text"]
 SAMPLE_SIZE = 1000
@@ -186,6 +187,7 @@ class Baseline:
     latency_ms: FeatureProfile | None = None
     calibration: Calibration | None = None
     error_model: ErrorModel | None = None
+    multiclass_calibration: MulticlassCalibration | None = None
 
     def __post_init__(self) -> None:
         if not self.created_at:
@@ -231,6 +233,9 @@ class Baseline:
         calibration that estimates performance before labels arrive (docs/estimation.md).
         ``prediction`` and ``target`` without ``scores`` give a regressor's predicted and true values:
         the baseline then learns the error model of direct loss estimation (estimated MAE and RMSE).
+        For a multiclass classifier ``scores`` is the probability matrix (one column per class, in
+        the sorted order of the labels) and the predictions and targets are class labels: the
+        baseline then carries a ``multiclass_calibration`` (one class against the rest) instead.
 
         >>> data = {"age": [20, 30, 40], "plan": ["a", "b", "a"], "label": ["no", "yes", "no"]}
         >>> b = Baseline.from_data(data, model="churn", version="3", output="label")
@@ -246,6 +251,7 @@ class Baseline:
             columns, out_values if output is not None else None, output, prediction, target, scores)
         learned = _resolved(columns, out_values if output is not None else None, output, [prediction, target]) \
             if regression else None
+        multiclass = calibration if isinstance(calibration, MulticlassCalibration) else None
         if output is not None and outputs is None and out_values is None:
             raise ValueError(f"output column {output!r} is not in the data")
         kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
@@ -268,7 +274,8 @@ class Baseline:
             numeric = {name: columns[name] for name, profile in profiles.items() if profile.kind == "numeric"}
             error_model = fit_error_model(numeric, learned[0], learned[1])
         return cls(model, version, row_count=rows, features=profiles, output=output_profile,
-                   latency_ms=latency, calibration=calibration, error_model=error_model)
+                   latency_ms=latency, calibration=calibration if isinstance(calibration, Calibration) else None,
+                   error_model=error_model, multiclass_calibration=multiclass)
 
     @classmethod
     def capture(
@@ -300,7 +307,7 @@ class Baseline:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; ``Baseline.from_dict(b.to_dict()) == b``."""
         body = asdict(self)
-        for key in ("calibration", "error_model"):
+        for key in ("calibration", "error_model", "multiclass_calibration"):
             if body[key] is None:  # absent, so baselines without one keep their ids
                 del body[key]
         body["format_version"] = FORMAT_VERSION
@@ -318,6 +325,8 @@ class Baseline:
         values["calibration"] = Calibration.from_dict(calibration) if calibration else None
         error_model = body.get("error_model")
         values["error_model"] = ErrorModel.from_dict(error_model) if error_model else None
+        multiclass = body.get("multiclass_calibration")
+        values["multiclass_calibration"] = MulticlassCalibration.from_dict(multiclass) if multiclass else None
         for key in ("output", "latency_ms"):
             values[key] = _profile_from_dict(body[key]) if body.get(key) else None
         values["module_paths"] = {
@@ -361,14 +370,17 @@ def _calibration(
     output_values: Any,
     output: str | None,
     *given: str | Sequence[Any] | np.ndarray | None,
-) -> Calibration | None:
+) -> Calibration | MulticlassCalibration | None:
     """The calibration learned from (prediction, target, scores), each a column name or values;
-    named columns are taken out of the features."""
+    named columns are taken out of the features. Scores with one column per class (a 2-D
+    ``predict_proba`` matrix, columns in the sorted order of the labels) give a multiclass one."""
     if all(item is None for item in given):
         return None
     if any(item is None for item in given):
         raise ValueError("prediction, target and scores are given together or not at all")
     prediction, target, scores = _resolved(columns, output_values, output, given)
+    if np.ndim(np.asarray(scores, dtype=object)) == 2:
+        return fit_multiclass_calibration(scores, target, prediction)
     return fit_calibration(scores, target, prediction)
 
 

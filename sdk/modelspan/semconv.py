@@ -91,6 +91,19 @@ OUTPUT_VALUES: Final = "ml.output.values"
 """Batch (bounded): predicted value per row, ``double[]``."""
 OUTPUT_SCORES: Final = "ml.output.scores"
 """Batch (bounded): score per row, ``double[]``."""
+OUTPUT_CLASS: Final = "ml.output.class"
+"""Single-row multiclass (3 to ``MAX_CLASS_PROBABILITIES`` probabilities): the column of the
+highest probability (int), whatever the class is called (docs/estimation.md)."""
+OUTPUT_PROBABILITY_PREFIX: Final = "ml.output.probability."
+"""``ml.output.probability.<k>``: single-row multiclass, the probability of column ``k`` (double)."""
+OUTPUT_PROBABILITIES: Final = "ml.output.probabilities"
+"""Batch multiclass (bounded): the first rows' probability vectors, row after row, ``double[]``
+(at most ``MAX_ROW_OUTPUTS`` rows and ``MAX_BATCH_PROBABILITIES`` values, whole rows; the rest of
+the batch is counted as unscored)."""
+MAX_CLASS_PROBABILITIES: Final = 32
+"""Most classes whose probabilities a span records."""
+MAX_BATCH_PROBABILITIES: Final = 2048
+"""Most probabilities a batch span records (whole rows of the vector)."""
 
 # --- Direct loss estimation (docs/estimation.md, "Regression") -----------------------------
 ESTIMATION_ROWS: Final = "ml.estimation.rows"

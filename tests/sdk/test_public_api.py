@@ -15,7 +15,8 @@ EXPECTED = {
     "Baseline": "(model: 'str', version: 'str', id: 'str' = '', created_at: 'str' = '', row_count: 'int' = 0, "
     "features: 'dict[str, FeatureProfile]' = <factory>, output: 'FeatureProfile | None' = None, "
     "module_paths: 'dict[str, dict[str, int]]' = <factory>, latency_ms: 'FeatureProfile | None' = None, "
-    "calibration: 'Calibration | None' = None, error_model: 'ErrorModel | None' = None) -> None",
+    "calibration: 'Calibration | None' = None, error_model: 'ErrorModel | None' = None, "
+    "multiclass_calibration: 'MulticlassCalibration | None' = None) -> None",
     "FeatureProfile": "(name: 'str', kind: 'Kind', count: 'int' = 0, null_count: 'int' = 0, "
     "edges: 'list[float]' = <factory>, bin_counts: 'list[int]' = <factory>, min: 'float | None' = None, "
     "max: 'float | None' = None, mean: 'float | None' = None, std: 'float | None' = None, "
@@ -68,8 +69,8 @@ def test_public_functions_have_docstrings() -> None:
         assert (getattr(modelspan, name).__doc__ or "").strip(), name
 
 
-STORE_NAMES = ["Column", "ColumnStats", "Interval", "LabelledPrediction", "LossSums", "ModelStats", "Operations",
-               "PathStats", "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store"]
+STORE_NAMES = ["ClassScoreSums", "Column", "ColumnStats", "Interval", "LabelledPrediction", "LossSums", "ModelStats",
+               "Operations", "PathStats", "Question", "ScoreSums", "Store", "StoreError", "Window", "open_store"]
 STORE_OPERATIONS = {
     "models": "(self, window: 'Window') -> 'list[tuple[str, str, int]]'",
     "question": "(self, model: 'str', version: 'str', window: 'Window', baseline: 'Baseline | None' = None) "
@@ -78,6 +79,8 @@ STORE_OPERATIONS = {
     "labelled_predictions": "(self, window: 'Window', model: 'str', version: 'str') -> 'list[LabelledPrediction]'",
     "score_sums": "(self, window: 'Window', model: 'str', version: 'str', edges: 'Sequence[float]') -> 'ScoreSums'",
     "loss_sums": "(self, window: 'Window', model: 'str', version: 'str') -> 'LossSums'",
+    "class_score_sums": "(self, window: 'Window', model: 'str', version: 'str', "
+    "edges: 'Sequence[Sequence[float]]') -> 'ClassScoreSums'",
     "traces": "(self) -> 'TraceQueries'",
     "refresh": "(self) -> 'None'",
     "write_findings": "(self, documents: 'Iterable[dict[str, Any]]') -> 'int'",

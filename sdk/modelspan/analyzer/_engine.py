@@ -36,6 +36,7 @@ from modelspan.analyzer._drift_findings import Thresholds, drift_findings
 from modelspan.analyzer._estimation_findings import estimation_findings
 from modelspan.analyzer._learned import history_windows, learned_thresholds
 from modelspan.analyzer._loss_findings import loss_findings
+from modelspan.analyzer._multiclass_findings import multiclass_findings
 from modelspan.analyzer._operations import operations_findings
 from modelspan.analyzer._paths import path_findings
 from modelspan.analyzer._performance_findings import performance_findings
@@ -157,6 +158,9 @@ def _model_findings(store: Store, context: Context, ref: Reference, stats: Model
         docs += estimation_findings(store, context, stats.model, stats.version, baseline.calibration, labelled)
     if baseline is not None and baseline.error_model is not None:
         docs += loss_findings(store, context, stats.model, stats.version, baseline.error_model, labelled)
+    if baseline is not None and baseline.multiclass_calibration is not None:
+        docs += multiclass_findings(store, context, stats.model, stats.version, baseline.multiclass_calibration,
+                                    labelled)
     if labelled:
         reference_labelled = store.labelled_predictions(ref.window, stats.model, stats.version)
         docs += performance_findings(context, stats.model, stats.version, labelled, reference_labelled,

@@ -64,6 +64,8 @@ class Outputs:
     values: np.ndarray | None = None
     scores: np.ndarray | None = None
     margins: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    """The probability vector per row (rows x classes), for 3 to ``MAX_CLASS_PROBABILITIES`` classes."""
 
     def keys(self) -> list[str]:
         """Per-row keys for module-path frequencies: the label, or ``"*"`` without one."""
@@ -268,7 +270,9 @@ def _probabilities_of(matrix: np.ndarray, classes: Sequence[str] | None) -> Outp
     if matrix.shape[1] >= 2:
         top2 = np.partition(matrix, -2, axis=1)[:, -2]
         margins = scores - top2
-    return Outputs(labels, scores=np.where(np.isfinite(scores), scores, np.nan), margins=margins)
+    vectors = matrix if 3 <= matrix.shape[1] <= semconv.MAX_CLASS_PROBABILITIES else None
+    return Outputs(labels, scores=np.where(np.isfinite(scores), scores, np.nan), margins=margins,
+                   probabilities=vectors)
 
 
 def _batch(plain: Any, rows: int, task: str | None, classes: Sequence[str] | None, result: Any) -> Outputs:
@@ -350,6 +354,8 @@ def output_attributes(
         ):
             if array is not None and array.size and np.isfinite(array[0]):
                 attributes[key] = float(array[0])
+        if outputs.probabilities is not None and outputs.probabilities.shape[0]:
+            _class_probabilities(outputs.probabilities[0], attributes)
         return
     limit = semconv.MAX_ROW_OUTPUTS
     profile = baseline.output if baseline is not None else None
@@ -363,6 +369,19 @@ def output_attributes(
     if outputs.scores is not None:
         attributes[semconv.OUTPUT_SCORES] = _finite_list(outputs.scores[:limit])
         numeric_summary(semconv.OUTPUT_SCORE_FEATURE, outputs.scores, None, attributes, quality)
+    if outputs.probabilities is not None:
+        rows = min(limit, semconv.MAX_BATCH_PROBABILITIES // outputs.probabilities.shape[1])
+        attributes[semconv.OUTPUT_PROBABILITIES] = _finite_list(outputs.probabilities[:rows].ravel())
+
+
+def _class_probabilities(vector: np.ndarray, attributes: dict[str, Any]) -> None:
+    """A single row's probability vector, one attribute per class (Elasticsearch flattens arrays, so
+    an aggregation could not tell the classes of an array apart), and the predicted class's column."""
+    if not np.all(np.isfinite(vector)):
+        return
+    attributes[semconv.OUTPUT_CLASS] = int(np.argmax(vector))
+    for k, value in enumerate(vector.tolist()):
+        attributes[f"{semconv.OUTPUT_PROBABILITY_PREFIX}{k}"] = value
 
 
 def _finite_list(values: np.ndarray) -> list[float | None]:

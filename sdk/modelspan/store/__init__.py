@@ -21,6 +21,7 @@ import os
 from modelspan.elasticsearch.connection import is_configured
 from modelspan.store.protocol import Store
 from modelspan.store.types import (
+    ClassScoreSums,
     Column,
     ColumnStats,
     Interval,
@@ -66,6 +67,7 @@ def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool 
 
 
 __all__ = [
+    "ClassScoreSums",
     "Column",
     "ColumnStats",
     "Interval",

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
 import modelspan.store._es_loss as loss
+import modelspan.store._es_multiclass as multiclass
 import modelspan.store._es_parse as parse
 import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
@@ -40,6 +41,7 @@ from modelspan.store._answers import parse_model
 from modelspan.store._es_traces import ElasticsearchTraces
 from modelspan.store.types import (
     DEFAULT_INTERVAL_SECONDS,
+    ClassScoreSums,
     LabelledPrediction,
     LossSums,
     ModelStats,
@@ -180,6 +182,11 @@ class ElasticsearchStore:
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """A regressor's expected-error sums over ``window`` and its unestimated rows: one request."""
         return loss.parse_loss_sums(self._search(self.spans_index, loss.loss_sums_body(window, model, version)))
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class, predicted it, interval): one request."""
+        body = multiclass.class_score_sums_body(window, model, version, edges)
+        return multiclass.parse_class_score_sums(self._search(self.spans_index, body), edges)
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:
         """Predictions of ``window`` that have a recorded outcome, with their outputs.

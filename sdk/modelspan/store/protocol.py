@@ -11,7 +11,15 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from modelspan.store.traces import TraceQueries
-from modelspan.store.types import LabelledPrediction, LossSums, ModelStats, Question, ScoreSums, Window
+from modelspan.store.types import (
+    ClassScoreSums,
+    LabelledPrediction,
+    LossSums,
+    ModelStats,
+    Question,
+    ScoreSums,
+    Window,
+)
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -56,6 +64,10 @@ class Store(Protocol):
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """Sums of a regressor's expected errors over ``window`` (one request, whatever the traffic)."""
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class column, predicted it or not, interval of
+        ``edges[column]``), for a multiclass model's probability vectors, in one request."""
         ...
 
     def traces(self) -> TraceQueries:

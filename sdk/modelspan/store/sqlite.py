@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import modelspan.store._sqlite_extras as extras
 import modelspan.store._sqlite_features as features
 import modelspan.store._sqlite_loss as loss
+import modelspan.store._sqlite_multiclass as multiclass
 import modelspan.store._sqlite_ops as ops
 import modelspan.store._sqlite_profiles as profiles
 from modelspan import _time, semconv
@@ -36,6 +37,7 @@ from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_traces import SQLiteTraces
 from modelspan.store.types import (
     DEFAULT_INTERVAL_SECONDS,
+    ClassScoreSums,
     LabelledPrediction,
     LossSums,
     ModelStats,
@@ -171,6 +173,11 @@ class SQLiteStore:
         """A regressor's expected-error sums over ``window`` and its unestimated rows: one SQL query."""
         with self._lock:
             return loss.loss_sums(self.connection, model, version, extras.window_ns(window))
+    def class_score_sums(self, window: Window, model: str, version: str,
+                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+        """Rows and probability sums of ``window`` per (class, predicted it, interval): one SQL query."""
+        with self._lock:
+            return multiclass.class_score_sums(self.connection, window, model, version, edges)
 
     # --- findings, outcomes, baselines, checkpoints -----------------------------------------
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:

@@ -258,6 +258,26 @@ class ScoreSums:
         return sum(count for count, _ in self.cells.values())
 
 
+@dataclass
+class ClassScoreSums:
+    """A window's multiclass predictions per (class column, predicted that class or not, interval of
+    that column's probability): rows and probability sum.
+
+    The probabilities are ``ml.output.probability.<k>`` with ``ml.output.class`` (single-row calls) or
+    the vectors of ``ml.output.probabilities`` (batches, SQLite only: docs/estimation.md). Interval 0
+    lies below ``edges[k][0]``, interval ``i`` in ``[edges[k][i-1], edges[k][i])``. Counts and sums add
+    across windows; multiclass estimation turns them into exact sums of calibrated probabilities.
+    Rows without a usable vector of ``len(edges)`` probabilities are counted in ``unscored``.
+    """
+
+    edges: tuple[tuple[float, ...], ...]
+    cells: dict[tuple[int, bool, int], tuple[int, float]] = field(default_factory=dict)
+    """(class column, predicted it, interval) -> (rows, sum of that column's probabilities)."""
+    rows: int = 0
+    """Rows with a usable probability vector (each appears once per class in ``cells``)."""
+    unscored: int = 0
+
+
 class StoreError(RuntimeError):
     """The store answered a question with an error (the backend's reason is in the message)."""
 

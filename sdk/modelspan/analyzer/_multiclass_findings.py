@@ -1,0 +1,119 @@
+"""Multiclass CBPE findings per model version and window (docs/estimation.md).
+
+For a model version whose baseline carries a multiclass calibration, each analysed window gets
+``estimated_performance`` findings (accuracy, macro precision, recall, F1 and one-vs-rest ROC-AUC) from
+ONE store request (``Store.class_score_sums``: per class, rows and probability sums per predicted-or-not
+and interval of that class's edges), whatever the traffic, with the ±3 SE band and flagged outside it;
+and ``estimation_gap`` findings once labels arrive. The accuracy gap is tested on the labelled rows
+themselves (each prediction is right with the calibrated probability of its class, a Poisson-binomial
+count); the macro metrics are compared with the window's estimate, 3 sampling errors at the labelled
+count apart. The document shapes are the binary ones (``_estimation_findings``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from modelspan import findings, semconv
+from modelspan.analyzer import estimation
+from modelspan.analyzer import multiclass_estimation as mce
+from modelspan.analyzer._documents import Context, document, number
+from modelspan.analyzer._estimation_findings import GAP_ALPHA, MIN_GAP_LABELS, _estimate_document
+from modelspan.analyzer.estimation import Estimate
+from modelspan.profiling._multiclass import MulticlassCalibration
+from modelspan.store import ClassScoreSums, LabelledPrediction, Store
+
+
+def class_arrays(calibration: MulticlassCalibration, sums: ClassScoreSums) -> list[np.ndarray]:
+    """The store's cells as ``multiclass_estimation.class_sums`` arrays (one per class)."""
+    arrays = [np.zeros((2, len(edges) + 1, 2), dtype=np.float64) for edges in sums.edges]
+    for (k, predicted, interval), (count, total) in sums.cells.items():
+        arrays[k][int(predicted), interval] += (count, total)
+    return arrays
+
+
+def multiclass_findings(store: Store, context: Context, model: str, version: str,
+                        calibration: MulticlassCalibration,
+                        labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
+    """``estimated_performance`` findings of the window, and ``estimation_gap`` ones for its labelled rows."""
+    edges = [mce.class_edges(cal) for cal in calibration.per_class]
+    sums = store.class_score_sums(context.window, model, version, edges)
+    if sums.rows == 0:
+        return [document(context, findings.TYPE_ESTIMATED_PERFORMANCE, model, version, "accuracy", flagged=False,
+                         summary=f"model {model} v{version}: no scored multiclass predictions in the window "
+                                 f"({sums.unscored} rows without a probability vector): performance not estimated",
+                         fields={findings.METRIC_NAME: "accuracy", findings.SAMPLE_COUNT: 0})]
+    result, bound = mce.estimate_from_sums(calibration, class_arrays(calibration, sums))
+    docs = [_estimate_document(context, model, version, item, bound if name == "roc_auc" else 0.0, sums.unscored)
+            for name, item in result.items()]
+    for doc in docs:  # the binary wording of the unusable rows
+        doc[findings.SUMMARY] = doc[findings.SUMMARY].replace("without a usable score or binary label",
+                                                              "without a probability vector")
+    return docs + gap_findings(context, model, version, calibration, result, labelled)
+
+
+def _column(text: Any, calibration: MulticlassCalibration) -> int | None:
+    """The class column of a recorded or true label: its name, or its index as the SDK records it
+    when the monitor was not told the classes."""
+    value = semconv.category_value(text)
+    if value in calibration.classes:
+        return calibration.classes.index(value)
+    if value is not None and value.isdigit() and int(value) < len(calibration.classes):
+        return int(value)
+    return None
+
+
+def labelled_columns(calibration: MulticlassCalibration, labelled: Sequence[LabelledPrediction]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(probability of the predicted class as recorded, predicted column, true column) of usable rows."""
+    kept = [(r.score, _column(r.label, calibration), _column(r.actual, calibration)) for r in labelled]
+    rows = [(s, p, a) for s, p, a in kept if s is not None and 0.0 <= s <= 1.0 and p is not None and a is not None]
+    return (np.array([s for s, _, _ in rows], dtype=np.float64), np.array([p for _, p, _ in rows], dtype=np.int64),
+            np.array([a for _, _, a in rows], dtype=np.int64))
+
+
+def gap_findings(context: Context, model: str, version: str, calibration: MulticlassCalibration,
+                 estimated: dict[str, Estimate], labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
+    """Realised vs estimated performance once labels arrive, one finding per metric (not ROC-AUC: the
+    labelled rows' vectors are not joined)."""
+    scores, predicted, actual = labelled_columns(calibration, labelled)
+    n = int(scores.size)
+    if n == 0:
+        return []
+    names = np.array(calibration.classes, dtype=object)
+    realised = mce.realised(calibration, names[actual], names[predicted])
+    q = np.array([calibration.per_class[c].apply([s])[0] for s, c in zip(scores, predicted, strict=True)])
+    docs = []
+    for metric in ("accuracy", *mce.MACRO):
+        if metric == "accuracy":
+            value = float(q.mean())
+            error = math.sqrt(float(np.sum(q * (1 - q)))) / n
+            z = (realised[metric] - value) / error if error > 0 else float("nan")
+            p_value: float | None = float(2 * scipy_stats.norm.sf(abs(z))) if error > 0 else None
+            apart = p_value is not None and p_value < GAP_ALPHA
+        else:
+            value, error, p_value = estimated[metric].value, mce.sampling_error(calibration, metric, n), None
+            apart = not math.isnan(realised[metric]) and abs(realised[metric] - value) > estimation.BAND_WIDTH * error
+        docs.append(_gap_document(context, model, version, metric, realised[metric], value, error, p_value,
+                                  bool(apart and n >= MIN_GAP_LABELS), n))
+    return docs
+
+
+def _gap_document(context: Context, model: str, version: str, metric: str, realised: float, value: float,
+                  error: float, p_value: float | None, flagged: bool, n: int) -> dict[str, Any]:
+    text = (f"model {model} v{version}: realised {metric} {number(realised)} vs estimated {number(value)} "
+            f"on {n} labelled predictions"
+            + (f", p={number(p_value)}" if p_value is not None else f", 3 SE = {number(3 * error)}"))
+    if flagged:
+        text = f"labels disagree with the estimate (concept drift?): {text}"
+    return document(
+        context, findings.TYPE_ESTIMATION_GAP, model, version, metric, flagged=flagged, summary=text,
+        fields={findings.METRIC_NAME: metric, findings.METRIC_VALUE: realised, findings.METRIC_ESTIMATED_VALUE: value,
+                findings.METRIC_SAMPLING_ERROR: error,
+                findings.TEST_NAME: "poisson_binomial_z" if p_value is not None else "band_3se",
+                findings.TEST_P_VALUE: p_value, findings.SAMPLE_COUNT: n})

@@ -1,0 +1,77 @@
+"""The Elasticsearch store's answer to ``class_score_sums``: one aggregation, whatever the traffic.
+
+Single-row multiclass spans carry one attribute per class, ``ml.output.probability.<k>``, and the
+predicted column ``ml.output.class``. Per class: a ``filter`` on the predicted column (and its
+complement), a ``range`` on the class's probability with its edges (``from`` inclusive, ``to``
+exclusive) and a ``sum`` of it. A batch span's flat vectors cannot be split into rows inside an
+aggregation (Elasticsearch flattens arrays): its rows are counted as unscored, as the binary
+``score_sums`` does (docs/estimation.md). The body is type-checked in ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from modelspan import semconv
+from modelspan.elasticsearch.layout import attr
+from modelspan.store._es_estimation import score_ranges
+from modelspan.store._es_queries import term, window_query
+from modelspan.store.types import ClassScoreSums, Window
+
+Body = dict[str, Any]
+
+
+def _probability(k: int) -> str:
+    return attr(f"{semconv.OUTPUT_PROBABILITY_PREFIX}{k}")
+
+
+def _usable(classes: int) -> Body:
+    """A single-row span with a predicted column and a probability in [0, 1] for every class."""
+    return {"bool": {"filter": [{"exists": {"field": attr(semconv.OUTPUT_CLASS)}}, *(
+        {"range": {_probability(k): {"gte": 0.0, "lte": 1.0}}} for k in range(classes))]}}
+
+
+def class_score_sums_body(window: Window, model: str, version: str, edges: Sequence[Sequence[float]]) -> Body:
+    """Rows and probability sums per (class, predicted it, interval) of a model version's single-row
+    spans in ``window``, and the rows of the calls without a usable vector."""
+    per_class: Body = {}
+    for k, class_edges in enumerate(edges):
+        field = _probability(k)
+        intervals = {"intervals": {"range": {"field": field, "ranges": score_ranges(class_edges)},
+                                   "aggs": {"total": {"sum": {"field": field}}}}}
+        predicted = {"term": {attr(semconv.OUTPUT_CLASS): k}}
+        per_class[f"class_{k}_predicted"] = {"filter": predicted, "aggs": intervals}
+        per_class[f"class_{k}_other"] = {"filter": {"bool": {"must_not": [predicted]}}, "aggs": intervals}
+    predicted_column = {"exists": {"field": attr(semconv.OUTPUT_CLASS)}}
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": window_query(window, term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),
+                              term(semconv.MODEL_NAME, model), term(semconv.MODEL_VERSION, version)),
+        "aggs": {
+            "single": {"filter": _usable(len(edges)), "aggs": per_class},
+            "with_class": {"filter": predicted_column},
+            # calls without a vector (batches, other outputs): their rows, a call without a size being one
+            "rest": {"filter": {"bool": {"must_not": [predicted_column]}},
+                     "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}}},
+        },
+    }
+
+
+def parse_class_score_sums(response: Body, edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+    """``ClassScoreSums`` from the response to ``class_score_sums_body``."""
+    aggregations = response.get("aggregations", {})
+    single = aggregations.get("single", {})
+    cells: dict[tuple[int, bool, int], tuple[int, float]] = {}
+    for k in range(len(edges)):
+        for name, flag in (("predicted", True), ("other", False)):
+            buckets = single.get(f"class_{k}_{name}", {}).get("intervals", {}).get("buckets", [])
+            for interval, cell in enumerate(buckets):
+                if cell["doc_count"]:
+                    cells[(k, flag, interval)] = (int(cell["doc_count"]), float(cell["total"]["value"] or 0.0))
+    usable = int(single.get("doc_count", 0))
+    rest = int(aggregations.get("rest", {}).get("rows", {}).get("value") or 0.0)
+    invalid = int(aggregations.get("with_class", {}).get("doc_count", 0)) - usable
+    return ClassScoreSums(tuple(tuple(float(e) for e in per_class) for per_class in edges), cells, usable,
+                          rest + invalid)
