@@ -84,7 +84,8 @@ def test_a_day_of_two_hundred_profiled_sub_modules_stays_within_the_bucket_budge
         largest = fake.largest_bucket_count
         searches = [body for _, path, body in fake.requests if path.endswith("/_msearch")]
     assert largest <= queries.BUCKET_BUDGET
-    assert len(searches) == 1 and len(searches[0]) == 8  # span and profile searches, each split in two
+    # span and profile searches, each split in two, and the per-feature profile search
+    assert len(searches) == 1 and len(searches[0]) == 10
     assert len(stats.modules) == 200 and stats.operations.calls == 3
     assert all(ops.calls == 3 and len(ops.intervals) == 288 for ops in stats.modules.values())
     assert [interval.calls for interval in stats.modules["m000"].intervals if interval.calls] == [1, 1, 1]
