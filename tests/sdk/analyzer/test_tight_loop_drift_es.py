@@ -2,10 +2,11 @@
 
 The Elasticsearch counterpart of ``test_tight_loop_drift``: 20,000 single-row calls with a planted shift
 go as fast as Python calls them through the real Elasticsearch exporter into the loopback Elasticsearch
-(after ``modelspan elastic setup``) at span sample rate 0.01 (at 1.0 the exporter's own queue keeps up
-here: 20,000 spans stored, none dropped, and the same verdicts, at about four times the run time). The drift verdicts, sample counts and scores the Elasticsearch
-store gives must equal those of a paced run into the default store (nothing dropped): exact counts
-from the per-feature profile documents, whatever spans survived.
+(after ``modelspan elastic setup``) at span sample rate 0.01. The drift verdicts, sample counts and
+scores the Elasticsearch store gives must equal those of a paced run into the default store (nothing
+dropped): exact counts from the per-feature profile documents, whatever spans survived. (At 1.0 the
+exporter's own queue keeps up here: 20,000 spans stored, none dropped, the same verdicts, in about
+three times the run time; not repeated in the suite.)
 """
 
 from __future__ import annotations

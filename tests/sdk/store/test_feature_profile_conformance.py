@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,7 +81,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any,
         writer.shutdown()
     with cluster([baseline]) as fake:
         export_profiles(fake, flushes)
-        with SQLiteStore(path, interval_seconds=600) as sqlite, ElasticsearchStore(fake.url, interval_seconds=600) as es:
+        with SQLiteStore(path, interval_seconds=600) as sqlite, \
+                ElasticsearchStore(fake.url, interval_seconds=600) as es:
             yield sqlite, es, baseline
 
 
