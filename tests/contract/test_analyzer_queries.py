@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from modelspan.findings import OUTCOMES_INDEX
+from modelspan.store import _es_features as feature_queries
 from modelspan.store import _es_profiles as profile_queries
 from modelspan.store import _es_queries as queries
 from tests.contract.tsc import Case, recorded_cases, typecheck
@@ -44,6 +45,9 @@ def test_every_builder_body_is_a_search_request() -> None:
     cases.append(Case("profiled models", "SearchBody", profile_queries.models_body(WINDOW)))
     for part in ("all", "calls", "modules"):
         cases.append(Case(f"profiles {part}", "SearchBody", profile_queries.profile_body(question, part)))  # type: ignore[arg-type]
+    cases.append(Case("feature profiles, no baseline", "SearchBody", feature_queries.feature_body(question)))
+    for traffic_question in questions_for(traffic):  # with a baseline: bins, categories, unseen values
+        cases.append(Case("feature profiles", "SearchBody", feature_queries.feature_body(traffic_question)))
     typecheck(cases)
 
 

@@ -325,7 +325,8 @@ def test_a_decorated_model_exports_through_configure(server: BulkServer, tmp_pat
     # spans, and the profiles of every call in the same namespace (docs/profiles.md)
     assert indexes == {"traces-modelspan.otel-prod", "metrics-modelspan.profile-prod"}
     spans = {key: doc for key, (index, doc) in server.stored.items() if index.startswith("traces-")}
-    profiles = [doc for index, doc in server.stored.values() if index.startswith("metrics-")]
+    profiles = [doc for index, doc in server.stored.values()
+                if index.startswith("metrics-") and doc["attributes"]["ml.profile.kind"] == "operations"]
     assert len(spans) == 10
     calls = {doc["attributes"]["ml.module.name"]: 0 for doc in profiles}
     for doc in profiles:

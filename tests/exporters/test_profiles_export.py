@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,15 +51,17 @@ def _recorded(latencies: list[int], module: str = "", start: int = START) -> lis
     return state.take()
 
 
-def _stored(server: BulkServer) -> list[dict[str, object]]:
-    return [doc for index, doc in server.stored.values() if index == "metrics-modelspan.profile-test"]
+def _stored(server: BulkServer, kind: str = "operations") -> list[dict[str, Any]]:
+    """The profile documents of ``kind`` stored (a model profile also has per-feature documents)."""
+    return [doc for index, doc in server.stored.values()
+            if index == "metrics-modelspan.profile-test" and doc["attributes"]["ml.profile.kind"] == kind]
 
 
 def test_profiles_are_stored_with_the_latency_as_a_histogram(server: BulkServer, tmp_path: Path) -> None:
     exporter = _exporter(server, tmp_path)
     latencies = [1_000_000 + 7_919 * i for i in range(200)] + [0]
     try:
-        assert exporter.export_profiles(_recorded(latencies)) == 1
+        assert exporter.export_profiles(_recorded(latencies)) == 2  # operations, and the (empty) quality counts
         assert exporter.force_flush(10_000)
     finally:
         exporter.shutdown()
@@ -68,7 +71,8 @@ def test_profiles_are_stored_with_the_latency_as_a_histogram(server: BulkServer,
     assert body["latency"]["values"][0] == 0.0 and sum(body["latency"]["counts"]) == 201
     assert body["latency_sum"] == sum(latencies) and body["latency_min"] == 0 and body["latency_max"] == max(latencies)
     assert document["attributes"]["ml.profile.kind"] == "operations"  # type: ignore[index]
-    assert exporter.stats()["stored"] == 1 and not exporter.dead_letters.read()
+    assert len(_stored(server, "quality")) == 1 and exporter.stats()["stored"] == 2
+    assert not exporter.dead_letters.read()
     # percentiles over the stored histogram are the sketch's: within 1 % of the exact order statistic
     question = Question("churn", "3", WINDOW, 600)
     answer = server.search(profiles.PATTERN, profile_body(question))["aggregations"]["calls"]
@@ -87,9 +91,9 @@ def test_a_lost_answer_is_retried_and_stored_once(server: BulkServer, tmp_path: 
         assert exporter.force_flush(10_000)
     finally:
         exporter.shutdown()
-    assert len(_stored(server)) == 2
+    assert len(_stored(server)) == 2 and len(_stored(server, "quality")) == 1  # the sub-module has no features
     stats = exporter.stats()
-    assert stats["stored"] == 2 and stats["duplicates"] == 2 and stats["retries"] >= 2
+    assert stats["stored"] == 3 and stats["duplicates"] == 3 and stats["retries"] >= 2
 
 
 def test_flushes_of_one_key_add_up_instead_of_replacing(server: BulkServer, tmp_path: Path) -> None:
@@ -113,7 +117,8 @@ def test_an_unencodable_profile_is_dead_lettered_and_the_rest_stored(server: Bul
     bad[0].rows = math.nan
     exporter = _exporter(server, tmp_path)
     try:
-        assert exporter.export_profiles(good + bad) == 1  # the bad one is kept in the dead-letter file
+        # the bad one is kept in the dead-letter file; its (well-formed) quality counts are sent
+        assert exporter.export_profiles(good + bad) == 3
         assert exporter.force_flush(10_000)
         letters = exporter.dead_letters.read()
     finally:
@@ -146,5 +151,5 @@ def test_the_bulk_body_of_profiles_is_a_bulk_request(tmp_path: Path) -> None:
         finally:
             exporter.shutdown()
         lines = [json.loads(line) for body in server.bodies for line in body.splitlines() if line]
-    assert len(lines) == 4 and lines[0]["create"]["_index"] == "metrics-modelspan.profile-test"
+    assert len(lines) == 6 and lines[0]["create"]["_index"] == "metrics-modelspan.profile-test"
     typecheck([Case("profiles bulk", "BulkBody", bulk_groups(lines))])

@@ -176,7 +176,7 @@ class ElasticsearchSpanExporter(SpanExporter):
 
         namespace = self.profile_namespace or STATE.namespace or layout.DEFAULT_NAMESPACE
         items, rejected = encode_profiles(profiles, namespace, self._process, next(self._flushes))
-        self.counters.add("exported", len(profiles))
+        self.counters.add("exported", len(items) + len(rejected))  # documents, as "stored" counts them
         kept = True
         if rejected:
             self.counters.add("unencodable", len(rejected))

@@ -26,10 +26,12 @@ calls, so Elasticsearch's ``percentiles`` aggregate the merged sketch of any set
 
 Why this mapping is fixed and bounded: ``dynamic: false`` (a field no mapping names is kept in
 ``_source`` and never indexed), 19 leaf fields whatever the number of models, sub-modules or
-features. Per-feature profiles will be further documents of other ``profile.kind`` values in the
-same stream, a feature's name a ``keyword`` value and its bin counts a histogram over bin indices,
-so 500 features add documents, not fields; a wide format (a field per feature statistic and bin)
-would need about 500 x 20 = 10,000 fields, ten times Elasticsearch's default field limit.
+features (``mapping()`` here is the operations part). Per-feature profiles are further documents of
+other ``profile.kind`` values in the same stream (``modelspan.elasticsearch.feature_profiles``, whose
+``mapping()`` is the one installed), a feature's name a ``keyword`` value and its bin counts a
+histogram over bin indices, so 500 features add documents, not fields; a wide format (a field per
+feature statistic and bin) would need about 500 x 20 = 10,000 fields, ten times Elasticsearch's
+default field limit.
 
 >>> data_stream_name("prod")
 'metrics-modelspan.profile-prod'

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from modelspan import findings, semconv
-from modelspan.elasticsearch import layout, profiles
+from modelspan.elasticsearch import feature_profiles, layout, profiles
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline
@@ -282,7 +282,7 @@ def component_templates(baselines: Iterable[Baseline] = (), *,
         FEATURES_MAPPINGS: stamp({"template": {"mappings": features}, "_meta": {"description": description.format(
             "types of the baselines' feature attributes")}}),
         PROFILES_MAPPINGS: stamp({"template": {"settings": {"index": {"lifecycle": {"name": PROFILES_POLICY}}},
-                                               "mappings": profiles.mapping()},
+                                               "mappings": feature_profiles.mapping()},
                                   "_meta": {"description": f"modelspan: the fixed mapping of {profiles.PATTERN}"}}),
     }
 

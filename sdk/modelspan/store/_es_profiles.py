@@ -8,7 +8,7 @@ dropped and of latency (the exact mean), latency percentiles aggregated from the
 sub-module. ``overlay`` then replaces the span-counted operations of the span answer with these
 where the window has profile documents (per model version and per sub-module, as on SQLite); a
 window without any (data written before profiles) keeps the span answer. Module paths, outputs,
-data quality and features stay span answers.
+data quality and features are answered from the per-feature documents by ``_es_features``.
 
 Percentiles: the window's use HDR histograms with 3 significant digits over the sketch's bucket
 representatives (within 1 % of every latency they stand for), so they are within about 1.1 % of the

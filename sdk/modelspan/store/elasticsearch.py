@@ -5,8 +5,9 @@ Questions are pushed down as aggregations (docs/architecture.md, decision 5). Pe
 - one ``_msearch`` lists the model versions with spans or profiles in the window;
 - one ``_msearch`` asks, for every model version and window at once, everything the analyzer needs
   (see ``_es_queries.model_body``), plus the profile search of each (``_es_profiles``: exact calls,
-  errors, rows and latency from ``metrics-modelspan.profile-*``, docs/profiles.md), so the number of
-  requests grows with neither spans nor features;
+  errors, rows and latency from ``metrics-modelspan.profile-*``, docs/profiles.md) and its per-feature
+  profile search (``_es_features``: drift bins, data quality, outputs, module paths), so the number
+  of requests grows with neither spans nor features;
 - model quality pages the outcomes index and fetches the labelled predictions' outputs: two
   requests per ``LABEL_PAGE`` labels (this one grows with labels, never with spans);
 - findings are written with one ``_bulk`` of ``index`` actions whose ``_id`` is ``finding.id``, so
@@ -31,6 +32,7 @@ import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
 import modelspan.store._es_loss as loss
 import modelspan.store._es_multiclass as multiclass
+import modelspan.store._es_features as feature_queries
 import modelspan.store._es_parse as parse
 import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
@@ -154,24 +156,32 @@ class ElasticsearchStore:
                 searches.append(queries.model_body(question, part))
                 searches.append({"index": self.profiles_index, "ignore_unavailable": True})
                 searches.append(profile_queries.profile_body(question, part))
+            searches.append({"index": self.profiles_index, "ignore_unavailable": True})
+            searches.append(feature_queries.feature_body(question))
         responses = iter(self.client.msearch(searches=searches).body["responses"])
-        return [self._answer(question, [next(responses) for _ in range(4 if split else 2)])
+        return [self._answer(question, [next(responses) for _ in range(5 if split else 3)])
                 for question, split in planned]
 
     def _answer(self, question: Question, responses: list[dict[str, Any]]) -> ModelStats:
-        """The span answer (every other response) with the profile answers laid over it."""
+        """The span answer (every other response) with the profile answers laid over it; the last
+        response is the per-feature profile search (``_es_features``)."""
         for response in responses:
             if "error" in response:
                 raise StoreError(f"search for {question.model} {question.version} failed: {response['error']}")
-        spans, profiled = responses[0::2], responses[1::2]
+        *pairs, features = responses
+        spans, profiled = pairs[0::2], pairs[1::2]
         aggs = {k: v for r in spans for k, v in r.get("aggregations", {}).items()}
         found = {k: v for r in profiled for k, v in r.get("aggregations", {}).items()}
-        if not profile_queries.whole_intervals(question.window):
+        whole = profile_queries.whole_intervals(question.window)
+        if not whole:
             found = {}  # the window cuts a profile interval: spans answer it (docs/profiles.md)
         if "calls" in aggs or "calls" in found:
             profile_queries.overlay(aggs.setdefault("calls", {}), found.get("calls"))
         if "modules" in aggs or "modules" in found:
             profile_queries.overlay_modules(aggs.setdefault("modules", {}), found.get("modules"))
+        by_feature = feature_queries.profiled(question, features.get("aggregations", {})) if whole else None
+        if by_feature is not None:  # every call's features, paths and checks; else the sampled spans'
+            feature_queries.overlay(question, aggs.setdefault("calls", {}), by_feature)
         return parse_model(question, {**spans[0], "aggregations": aggs})
 
     def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:

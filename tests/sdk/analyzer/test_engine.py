@@ -62,8 +62,8 @@ def test_one_statistics_request_answers_every_version_and_reference_window(plant
         analysis = analyze(store, WINDOW)
         msearches = [body for _, path, body in store.fake.requests if path.endswith("/_msearch")
                      and "calls" in body[1].get("aggs", {})]  # model statistics (not the incident searches)
-    # (header, body) x (spans, profiles) x 2 versions x 2 windows
-    assert len(msearches) == 1 and len(msearches[0]) == 2 * 2 * 4
+    # (header, body) x (spans, profiles, per-feature profiles) x 2 versions x 2 windows
+    assert len(msearches) == 1 and len(msearches[0]) == 2 * 3 * 4
     assert sorted((s.model, s.version) for s in analysis.stats) == [("fraud", "1"), ("fraud", "2")]
     by_version = Counter((f[findings.MODEL_VERSION], f[findings.TYPE]) for f in analysis.flagged)
     assert by_version[("2", findings.TYPE_DRIFT)] == 3

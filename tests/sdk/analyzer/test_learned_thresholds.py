@@ -105,8 +105,8 @@ def test_learned_thresholds_quiet_the_noisy_feature_and_still_catch_the_shift(tr
         analysis = analyze(store, WINDOW, write=False, learn_thresholds=6)
         requests = _statistics_requests(store)
     assert _drifted(analysis) == {"age"}
-    # one request: (header, body) x (spans, profiles) x (window, reference, 6 history)
-    assert len(requests) == 1 and len(requests[0]) == 2 * 2 * (2 + 6)
+    # one request: (header, body) x (spans, profiles, per-feature profiles) x (window, reference, 6 history)
+    assert len(requests) == 1 and len(requests[0]) == 2 * 3 * (2 + 6)
     learned = analysis.thresholds[("m", "1")]
     for test, threshold in learned["jitter"].items():
         assert threshold > drift.REGISTRY[test].default_threshold  # jitter's spread raised its bar

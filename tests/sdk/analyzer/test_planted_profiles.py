@@ -97,12 +97,16 @@ def _clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
         yield clock
 
 
-def _run(path: Path, sample_rate: float, monkeypatch: pytest.MonkeyPatch) -> modelspan.Baseline:
+def _run(path: Path, sample_rate: float, monkeypatch: pytest.MonkeyPatch, exporter: Any = None) -> modelspan.Baseline:
+    """Serve the reference and the planted hour into the SQLite file ``path`` (or into ``exporter``)."""
     rng = np.random.default_rng(7)
     baseline = training_baseline(rng, 0)
     reference, current = _rows(rng, CALLS, 0), _rows(rng, CALLS, 0, Plan())
     provider = TracerProvider()
-    modelspan.configure(tracer_provider=provider, exporter="sqlite", store=str(path), sample_rate=sample_rate)
+    if exporter is None:
+        modelspan.configure(tracer_provider=provider, exporter="sqlite", store=str(path), sample_rate=sample_rate)
+    else:
+        modelspan.configure(tracer_provider=provider, exporter=exporter, sample_rate=sample_rate)
     traffic = Traffic()
     try:
         with _clock(monkeypatch) as clock:

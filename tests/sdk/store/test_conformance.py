@@ -343,8 +343,7 @@ def test_sqlite_and_elasticsearch_agree_on_profiles(profiled: Any, traffic: Traf
     ours, theirs = sqlite.model_stats(questions), es.model_stats(questions)
     for mine, other in zip(ours, theirs, strict=True):
         # The operations part: both stores answer it from these profile documents. (The flushes here
-        # carry no per-feature part, which SQLite would answer drift and paths from and Elasticsearch
-        # does not map yet: docs/profiles.md, "Not done yet".)
+        # carry no per-feature part: test_feature_profile_conformance compares that part.)
         mine_ops, other_ops = _without_percentiles(mine), _without_percentiles(other)
         for part in ("operations", "modules"):
             _assert_same(mine_ops[part], other_ops[part], f"profiled {part}")

@@ -1,12 +1,14 @@
 """Query and aggregation evaluation for the loopback Elasticsearch (``fake_es``), over stored documents.
 
-Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists;
-filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
-percentiles, date_histogram, top_hits; ``bucket_script`` with arithmetic only, ``fake_pipeline``);
-metrics over a ``histogram`` field weigh each value by its count. A row may stand for ``weight``
-identical spans, so a million spans stay cheap to hold while every count, sum and percentile is
-still computed, not canned. Percentiles are exact (weighted nearest rank) where Elasticsearch uses
-t-digest estimates. Buckets are counted per search the way ``search.max_buckets`` counts them.
+Evaluates what the analyzer, the store and the alert queries send (bool/term/terms/range/exists, in
+``fake_query``; filter, terms, range, sum, min, max, value_count, stats, extended_stats, weighted_avg,
+percentiles, date_histogram, histogram, top_hits; ``terms`` ordered by count, key or a metric;
+``bucket_script`` with arithmetic only, ``fake_pipeline``); metrics and the ``histogram``
+aggregation over a ``histogram`` field weigh each value by its count.
+A row may stand for ``weight`` identical spans, so a million spans stay cheap to hold while every
+count, sum and percentile is still computed, not canned. Percentiles are exact (weighted nearest
+rank) where Elasticsearch uses t-digest estimates. Buckets are counted per search the way
+``search.max_buckets`` counts them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.store.elasticsearch.fake_pipeline import bucket_script
+from tests.store.elasticsearch.fake_query import ElasticError, _same, field_values, matches, to_millis
 
 Doc = dict[str, Any]
 Rows = list[tuple[Doc, int]]  # (document, how many identical spans it stands for)
@@ -28,99 +31,11 @@ MAX_RESULT_WINDOW = 10_000
 MAX_BUCKETS = 65_536
 """``search.max_buckets``'s default: a response with more buckets fails as a whole."""
 _buckets = threading.local()
-
-
-class ElasticError(Exception):
-    """An error Elasticsearch would answer, with its status and its error object."""
-
-    def __init__(self, status: int, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.body = {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
-                     "status": status}
+__all__ = ["ElasticError", "field_values", "matches", "to_millis"]
 
 
 def _count_buckets(buckets: list[Any]) -> None:
     _buckets.count = getattr(_buckets, "count", 0) + len(buckets)
-
-
-def field_values(doc: Doc, path: str) -> list[Any]:
-    """Values of ``path`` in ``doc`` (flat dotted keys under ``attributes``/``metrics``, nested objects elsewhere)."""
-    for prefix in ("resource.attributes.", "scope.attributes.", "attributes.", "metrics."):
-        if path.startswith(prefix):
-            holder: Any = doc
-            for part in prefix.rstrip(".").split("."):
-                holder = holder.get(part, {}) if isinstance(holder, dict) else {}
-            value = holder.get(path[len(prefix):]) if isinstance(holder, dict) else None
-            break
-    else:
-        value = doc.get(path)
-        if value is None and "." in path:
-            value = doc
-            for part in path.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-        return []
-    values = value if isinstance(value, list) else [value]
-    if path == "@timestamp":
-        return [to_millis(v) for v in values]
-    return [v for v in values if v is not None]
-
-
-def to_millis(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
-    try:
-        return float(text)
-    except ValueError:
-        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return moment.timestamp() * 1000.0
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
-        return float(a) == float(b)
-    if isinstance(a, str) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        return a == str(b)  # a keyword field compares the query's number as its text
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, str):
-        # A numeric field parses the query's (or include list's) strings as numbers, as Elasticsearch does.
-        try:
-            return float(a) == float(b)
-        except ValueError:
-            return False
-    return bool(a == b)
-
-
-def matches(doc: Doc, query: dict[str, Any] | None) -> bool:
-    if not query:
-        return True
-    (kind, spec), = query.items()
-    if kind == "match_all":
-        return True
-    if kind == "bool":
-        return (all(matches(doc, q) for q in spec.get("filter", []) + spec.get("must", []))
-                and not any(matches(doc, q) for q in spec.get("must_not", []))
-                and (not spec.get("should") or any(matches(doc, q) for q in spec["should"])))
-    if kind == "exists":
-        return bool(field_values(doc, spec["field"]))
-    (path, arg), = spec.items()
-    values = field_values(doc, path)
-    if kind == "term":
-        wanted = arg["value"] if isinstance(arg, dict) else arg
-        return any(_same(v, wanted) for v in values)
-    if kind == "terms":
-        return any(_same(v, w) for v in values for w in arg)
-    if kind == "range":
-        convert = to_millis if path == "@timestamp" else float
-        bounds = {op: convert(arg[op]) for op in ("gte", "gt", "lte", "lt") if op in arg}
-        return any(_in_range(convert(v), bounds) for v in values)
-    raise ValueError(f"fake Elasticsearch does not know query {kind!r}")
-
-
-def _in_range(value: float, bounds: dict[str, float]) -> bool:
-    return (value >= bounds.get("gte", -math.inf) and value > bounds.get("gt", -math.inf)
-            and value <= bounds.get("lte", math.inf) and value < bounds.get("lt", math.inf))
 
 
 def _numbers(rows: Rows, path: str, missing: Any = None) -> Iterator[tuple[float, int]]:
@@ -169,12 +84,55 @@ def _terms(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, An
         keys = [k for k in keys if any(_same(k, i) for i in arg["include"])]
     if isinstance(arg.get("exclude"), list):
         keys = [k for k in keys if not any(_same(k, e) for e in arg["exclude"])]
-    counted = sorted(((sum(w for _, w in groups[k]), k) for k in keys), key=lambda c: (-c[0], str(c[1])))
+    every = [{"key": key, "doc_count": sum(w for _, w in groups[key]), **aggregate(groups[key], sub)} for key in keys]
+    every.sort(key=lambda b: (-b["doc_count"], str(b["key"])))
+    for name, direction in reversed(_order(arg.get("order"))):  # stable sorts: the first criterion last
+        every.sort(key=lambda b, n=name: _sort_value(b, n), reverse=direction == "desc")
     size = arg.get("size", 10)
-    buckets = [{"key": key, "doc_count": count, **aggregate(groups[key], sub)} for count, key in counted[:size]]
+    buckets = every[:size]
     _count_buckets(buckets)
-    return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": sum(c for c, _ in counted[size:]),
+    return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": sum(b["doc_count"] for b in every[size:]),
             "buckets": buckets}
+
+
+def _order(order: Any) -> list[tuple[str, str]]:
+    """``order`` of a ``terms`` aggregation: a dict or a list of dicts, by ``_count``, ``_key`` or a sub-aggregation."""
+    criteria = order if isinstance(order, list) else [order] if order else []
+    return [(name, direction) for criterion in criteria for name, direction in criterion.items()]
+
+
+def _sort_value(bucket: dict[str, Any], name: str) -> Any:
+    if name == "_count":
+        return bucket["doc_count"]
+    if name == "_key":
+        return str(bucket["key"])
+    value = bucket[name].get("value")  # a single-value metric sub-aggregation
+    return -math.inf if value is None else value
+
+
+def _histogram(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
+    """``histogram`` by ``interval``: over a ``histogram`` field a bucket counts the values' counts, as
+    Elasticsearch does (sub-aggregations are not allowed there, nor here)."""
+    step = float(arg["interval"])
+    counts: dict[float, int] = defaultdict(int)
+    groups: dict[float, Rows] = defaultdict(list)
+    for doc, weight in rows:
+        for value in field_values(doc, arg["field"]):
+            pairs = zip(value["values"], value["counts"], strict=True) if isinstance(value, dict) else [(value, 1)]
+            for number, count in pairs:
+                key = math.floor(float(number) / step) * step
+                counts[key] += weight * int(count)
+                if not isinstance(value, dict):
+                    groups[key].append((doc, weight))
+    if sub and any(isinstance(v, dict) for d, _ in rows for v in field_values(d, arg["field"])):
+        raise ElasticError(400, "illegal_argument_exception", "histogram fields allow no sub-aggregations")
+    keys = sorted(counts)
+    if keys and int(arg.get("min_doc_count", 0)) == 0:  # empty buckets between the first and the last
+        keys = [keys[0] + step * n for n in range(round((keys[-1] - keys[0]) / step) + 1)]
+    buckets = [{"key": key, "doc_count": counts.get(key, 0), **aggregate(groups.get(key, []), sub)} for key in keys
+               if counts.get(key, 0) >= int(arg.get("min_doc_count", 0))]
+    _count_buckets(buckets)
+    return {"buckets": buckets}
 
 
 def _range(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str, Any]:
@@ -344,7 +302,7 @@ def _composite(rows: Rows, arg: dict[str, Any], sub: dict[str, Any]) -> dict[str
 
 
 _BUCKETS = {"terms": _terms, "range": _range, "date_histogram": _date_histogram, "top_hits": _top_hits,
-            "composite": _composite}
+            "composite": _composite, "histogram": _histogram}
 _METRICS = {"sum": _sum, "min": _extreme(min), "max": _extreme(max), "value_count": _value_count,
             "stats": _plain_stats, "extended_stats": _extended_stats, "percentiles": _percentiles,
             "weighted_avg": _weighted_avg}

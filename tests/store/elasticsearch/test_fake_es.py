@@ -125,3 +125,20 @@ def test_bucket_script_does_arithmetic_on_sibling_values_and_gives_no_value_on_a
         with pytest.raises(ValueError, match="arithmetic"):
             es.search("things", {"size": 0, "aggs": {"x": {"sum": {"field": "n"}}, "y": {"bucket_script": {
                 "buckets_path": {"x": "x"}, "script": "Math.log(params.x)"}}}})
+
+
+def test_a_histogram_aggregation_over_a_histogram_field_sums_the_counts_and_terms_order_by_a_metric() -> None:
+    with FakeElasticsearch() as es:
+        es.add("metrics-x-default", [
+            {"name": "a", "n": 1, "h": {"values": [0, 2], "counts": [3, 1]}},
+            {"name": "a", "n": 5, "h": {"values": [2, 3], "counts": [4, 2]}},
+            {"name": "b", "n": 9},
+            {"name": "c", "n": 9},
+        ])
+        aggs = {"bins": {"histogram": {"field": "h", "interval": 1}},
+                "names": {"terms": {"field": "name", "order": [{"calls": "desc"}, {"_key": "asc"}]},
+                          "aggs": {"calls": {"sum": {"field": "n"}}}}}
+        answer = es.search("metrics-x-default", {"size": 0, "aggs": aggs})["aggregations"]
+    # Elasticsearch fills the empty buckets between the first and the last key (min_doc_count 0)
+    assert [(b["key"], b["doc_count"]) for b in answer["bins"]["buckets"]] == [(0, 3), (1, 0), (2, 5), (3, 2)]
+    assert [b["key"] for b in answer["names"]["buckets"]] == ["b", "c", "a"]  # by summed n, then by key

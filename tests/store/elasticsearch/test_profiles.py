@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import modelspan
 from modelspan import _time
+from modelspan.elasticsearch import profiles
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.instrumentation._profiles import Profile, _Profiles
 from modelspan.store import Question, Window
@@ -84,7 +85,8 @@ def test_a_day_of_two_hundred_profiled_sub_modules_stays_within_the_bucket_budge
         largest = fake.largest_bucket_count
         searches = [body for _, path, body in fake.requests if path.endswith("/_msearch")]
     assert largest <= queries.BUCKET_BUDGET
-    assert len(searches) == 1 and len(searches[0]) == 8  # span and profile searches, each split in two
+    # span and profile searches, each split in two, and the per-feature profile search
+    assert len(searches) == 1 and len(searches[0]) == 10
     assert len(stats.modules) == 200 and stats.operations.calls == 3
     assert all(ops.calls == 3 and len(ops.intervals) == 288 for ops in stats.modules.values())
     assert [interval.calls for interval in stats.modules["m000"].intervals if interval.calls] == [1, 1, 1]
@@ -119,3 +121,22 @@ def test_a_decorated_model_at_a_low_sample_rate_is_counted_exactly_on_elasticsea
     assert stats.operations.calls == 2_000 and stats.operations.errors == 40
     assert stats.operations.spans is not None and stats.operations.spans < 400  # sampled, not lost
     assert sum(interval.scaled_calls for interval in stats.operations.intervals) == 2_000
+
+
+def test_operations_only_profiles_keep_the_span_answers_of_features(traffic: Traffic, tmp_path: Path) -> None:
+    """Profiles written before their per-feature part reached Elasticsearch (no ``quality`` documents):
+    calls from the profiles, drift, data quality, outputs and paths from the spans, as before."""
+    question = Question.about("churn", "3", WINDOW, 600, traffic.baseline)
+    with cluster([traffic.baseline]) as fake:
+        export(fake, traffic.spans)
+        with ElasticsearchStore(fake.url, interval_seconds=600) as store:
+            spans_only, = store.model_stats([question])
+        old = [profiles.profile_document(p, "default", "1-old") for p in _calls("churn", WINDOW, 7)]
+        for document in old:
+            document["attributes"]["ml.model.version"] = "3"
+        fake.add(profiles.data_stream_name("default"), old)
+        with ElasticsearchStore(fake.url, interval_seconds=600) as store:
+            stats, = store.model_stats([question])
+    assert stats.operations.calls == 7 and spans_only.operations.calls == 40 + 4
+    assert stats.columns == spans_only.columns and stats.paths == spans_only.paths
+    assert stats.quality == spans_only.quality and stats.columns["temp"].count > 0
