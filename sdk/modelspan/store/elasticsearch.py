@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 import modelspan.store._es_estimation as estimation
 import modelspan.store._es_extras as extras
+import modelspan.store._es_features as feature_queries
 import modelspan.store._es_loss as loss
 import modelspan.store._es_multiclass as multiclass
-import modelspan.store._es_features as feature_queries
 import modelspan.store._es_parse as parse
 import modelspan.store._es_profiles as profile_queries
 import modelspan.store._es_queries as queries
