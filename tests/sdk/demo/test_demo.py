@@ -58,11 +58,11 @@ def _clients_waited_too(doc: dict[str, Any], result: DemoResult) -> bool:
     """A latency finding outside the planted phase is a real slowdown of this shared test machine
     (service, clients and exporter in one busy interpreter), not an analyzer mistake, only when the
     clients waited as long: their own p95 over the finding's time range is at least
-    ``LATENCY_RATIO`` times their p95 in the baseline phase. Measured by the clients, independently
+    ``LATENCY_RATIO`` times their p95 in the rest of the baseline phase. Measured by the clients, independently
     of the spans the analyzer read."""
     start, end = parse(doc[F.WINDOW_START]).timestamp(), parse(doc[F.WINDOW_END]).timestamp()
     inside = [s.seconds for s in result.traffic.sent if start <= s.sent_at < end]
-    usual = [s.seconds for s in result.traffic.sent if s.phase == "baseline"]
+    usual = [s.seconds for s in result.traffic.sent if s.phase == "baseline" and not start <= s.sent_at < end]
     return (len(inside) >= MIN_LATENCY_CALLS
             and float(np.percentile(inside, 95)) >= LATENCY_RATIO * float(np.percentile(usual, 95)))
 
@@ -111,7 +111,8 @@ def test_every_planted_problem_is_found_with_its_feature_module_and_version(demo
 def test_nothing_else_is_flagged(demo: tuple[DemoResult, str]) -> None:
     result, _ = demo
     flagged = _stored_flagged(result)
-    assert not [d[F.SUMMARY] for d in flagged if _in(d, result, "baseline")]
+    assert not [d[F.SUMMARY] for d in flagged
+                if _in(d, result, "baseline") and not _machine_slowdown(d, result, flagged)]
     by_phase = {e.phase: e for e in EXPECTED}
     for doc in flagged:
         phase = next(name for name in result.phases if _in(doc, result, name))
