@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from modelspan import semconv
 from modelspan.instrumentation import _config, _outputs, _profiles, _redaction
+from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._feature_profiles import CallSummary, summarise_input, summarise_output
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord
+from modelspan.instrumentation._row_fold import summarise_row
 from modelspan.profiling import _inputs
 
 if TYPE_CHECKING:
@@ -54,7 +56,9 @@ def profile_unsampled(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any],
         baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
         summary = CallSummary()
         shaped = shape(spec, value, baseline, record) if value is not MISSING else None
-        summarise_input(shaped, baseline, state.redaction, summary)
+        if type(shaped) is not _inputs.Row or not summarise_row(shaped.values, baseline, state.redaction, summary,
+                                                               Quality()):
+            summarise_input(shaped, baseline, state.redaction, summary)
         single = type(shaped) is not _inputs.Batch
         outputs = None if error else plain_or_read(spec, result, single, shaped, None)
         if not error:

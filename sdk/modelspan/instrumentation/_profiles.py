@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from modelspan import semconv
 from modelspan._sketch import LOG_GAMMA as _LOG_GAMMA
-from modelspan.instrumentation import _feature_profiles
+from modelspan.instrumentation import _feature_profiles, _row_fold
 from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 
 logger = logging.getLogger("modelspan")
@@ -80,10 +80,12 @@ class Profile:
 def _add_summary(profile: Profile, summary: CallSummary,
                  delta: dict[tuple[str, str | None], FeatureFold] | None) -> None:
     """A call's features, path and data-quality counts into its profile (under the lock)."""
-    if delta is None:
-        profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
-    else:
+    if delta is not None:
         profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
+    elif summary.lean is not None:  # a single row summarised the lean way (``_row_fold``)
+        profile.features_dropped += _row_fold.fold_row(profile.features, summary)
+    else:
+        profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
     _feature_profiles.fold_path(profile.paths, summary)
     if summary.quality is not None:
         for check, count in summary.quality.counts.items():
