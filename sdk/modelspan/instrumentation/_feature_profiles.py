@@ -179,8 +179,8 @@ class CallSummary:
         self.output_batch = False
         self.path: tuple[str, ...] = ()
         self.label = ""
-        self.numbers: list[tuple[str, float]] = []
-        self.texts: list[tuple[str, str]] = []
+        self.numbers: Sequence[tuple[str, float]] = ()
+        self.texts: Sequence[tuple[str, str]] = ()
         self.lean: tuple[Any, list[tuple[int, Any]]] | None = None  # ``_row_fold``: (plan, (position, value))
 
 

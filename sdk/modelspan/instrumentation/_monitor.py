@@ -126,7 +126,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         c.wants(spec.model, spec.version) for c in _capture.ACTIVE
     )
     if rate < 1.0 and not capture and random.random() >= rate:
-        set_last(Prediction(_new_id(), spec.model, spec.version, sampled=False))
+        set_last_fields((_new_id(), spec.model, spec.version, 1, False, False))  # Prediction's fields, unsampled
         return None
     prediction_id = _new_id()
     call = Call(spec, CallRecord(spec.model, spec.version, prediction_id))

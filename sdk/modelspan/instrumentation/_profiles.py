@@ -75,6 +75,8 @@ class Profile:
     """Per data-quality check: [failed values, calls with a failure]."""
     features_dropped: int = 0
     """Feature statistics left off beyond ``_feature_profiles.MAX_FEATURES`` (counted, not held)."""
+    row_folds: dict[Any, list[FeatureFold]] = field(default_factory=dict, repr=False, compare=False)
+    """Per ``_row_fold.RowPlan``: the folds of a row of floats, in order (a cache of ``features``' own folds)."""
 
 
 def _add_summary(profile: Profile, summary: CallSummary,
@@ -83,7 +85,7 @@ def _add_summary(profile: Profile, summary: CallSummary,
     if delta is not None:
         profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
     elif summary.lean is not None:  # a single row summarised the lean way (``_row_fold``)
-        profile.features_dropped += _row_fold.fold_row(profile.features, summary)
+        profile.features_dropped += _row_fold.fold_row(profile.features, summary, profile.row_folds)
     else:
         profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
     _feature_profiles.fold_path(profile.paths, summary)

@@ -19,7 +19,8 @@ both ways call it: ``profiling._profile.bin_index`` (a value's bin) and ``_summa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from operator import gt, lt
 from typing import TYPE_CHECKING, Any, Final
 
 from modelspan import semconv
@@ -27,7 +28,7 @@ from modelspan.instrumentation import _feature_profiles
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 from modelspan.instrumentation._summaries import category_slot
-from modelspan.profiling._profile import bin_index
+from modelspan.profiling._profile import bin_index, bin_indices
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 _NONE, _NUMERIC, _CATEGORICAL, _OTHER = 0, 1, 2, 3
 """A feature's baseline kind, as the lean fold tells values apart (``_OTHER``: text)."""
 _COUNT: Final = semconv.STAT_COUNT
+_FLOATS: Final = frozenset({float})
 MAX_PLANS: Final = 256
 """Plans held (feature names x baselines); the cache is emptied when full (a plan is cheap to rebuild)."""
 
@@ -42,7 +44,8 @@ MAX_PLANS: Final = 256
 class RowPlan:
     """What a row with these feature names needs per feature, over one baseline (or none)."""
 
-    __slots__ = ("baseline", "baseline_id", "entries", "missing", "names")
+    __slots__ = ("baseline", "baseline_id", "binned", "bounded", "edges", "entries", "highs", "keys", "lows",
+                 "missing", "names", "plain")
 
     def __init__(self, names: tuple[str, ...], baseline: Baseline | None) -> None:
         self.names = names
@@ -50,9 +53,17 @@ class RowPlan:
         profiles = baseline.features if baseline is not None else {}
         self.baseline_id = baseline.id if baseline is not None else None
         # (name, attribute key, fold key, profile, kind, edges, min, max) per position
-        self.entries = tuple(_entry(name, profiles.get(name), self.baseline_id) for name in names)
+        self.entries = entries = tuple(_entry(name, profiles.get(name), self.baseline_id) for name in names)
         # The baseline's features the row leaves out, in the order row_attributes reports them.
         self.missing = tuple(profiles.keys() - dict.fromkeys(names).keys()) if profiles else ()
+        # A row of finite floats within these bounds needs no check (tested at C speed, ``summarise_row``).
+        self.plain = all(entry[4] <= _NUMERIC for entry in entries)
+        self.keys = tuple(entry[1] for entry in entries)
+        self.lows = tuple(-math.inf if entry[6] is None else entry[6] for entry in entries)
+        self.highs = tuple(math.inf if entry[7] is None else entry[7] for entry in entries)
+        self.bounded = any(entry[6] is not None for entry in entries)
+        self.edges = tuple(entry[5] or () for entry in entries)
+        self.binned = any(entry[5] for entry in entries)
 
 
 def _entry(name: str, profile: FeatureProfile | None, baseline_id: str | None) -> tuple[Any, ...]:
@@ -84,62 +95,131 @@ def plan_for(values: Mapping[Any, Any], baseline: Baseline | None) -> RowPlan | 
 
 
 def summarise_row(values: Mapping[Any, Any], baseline: Baseline | None, policy: Mapping[str, str],
-                  summary: CallSummary, quality: Quality, written: dict[str, Any] | None = None) -> bool:
+                  summary: CallSummary, quality: Quality | None = None, written: dict[str, Any] | None = None) -> bool:
     """Summarise a single row the lean way into ``summary`` (and its attributes into ``written``).
 
-    ``False`` (nothing written, ``quality`` untouched) when a value needs the general way.
+    ``False`` (nothing written, ``quality`` untouched) when a value needs the general way. Without a
+    ``quality``, one is made when a check fails (most rows fail none).
     """
     if policy:
         return False
     plan = plan_for(values, baseline)
     if plan is None:
         return False
+    row = tuple(values.values())
+    if plan.plain and set(map(type, row)) <= _FLOATS and math.isfinite(sum(row)) and not (
+            plan.bounded and (any(map(lt, row, plan.lows)) or any(map(gt, row, plan.highs)))):
+        # The commonest row: finite floats within the baseline's range, nothing to check value by value.
+        items: list[tuple[int, Any]] | None = None
+        failed: list[tuple[str, str]] = []
+        if written is not None:
+            written.update(zip(plan.keys, row))
+    else:
+        checked = _items(plan, row, written)
+        if checked is None:
+            return False
+        items, failed = checked
+    if failed or plan.missing:
+        quality = quality if quality is not None else Quality()
+        for check, name in failed:
+            quality.add(check, name)
+        for name in plan.missing:
+            quality.add(semconv.CHECK_NULL, name)
+    summary.baseline = baseline
+    summary.quality = quality
+    summary.lean = (plan, items, row)
+    return True
+
+
+def _items(plan: RowPlan, row: tuple[Any, ...], written: dict[str, Any] | None) -> tuple[
+        list[tuple[int, Any]], list[tuple[str, str]]] | None:
+    """Each value as ``(position, value)`` and the checks that failed, in row order; ``None`` (nothing
+    written) when a value needs the general way."""
     items: list[tuple[int, Any]] = []
     failed: list[tuple[str, str]] = []
     isfinite, append = math.isfinite, items.append
-    for position, (entry, value) in enumerate(zip(plan.entries, values.values(), strict=True)):
+    for position, (entry, value) in enumerate(zip(plan.entries, row, strict=True)):
         kind = type(value)
         if kind is float:
             if not isfinite(value):
                 failed.append((semconv.CHECK_NAN, entry[0]))
                 continue
             if entry[4] > _NUMERIC:  # a number given to a categorical or text feature
-                return False
+                return None
             low = entry[6]
             if low is not None and (value < low or value > entry[7]):
                 failed.append((semconv.CHECK_OUT_OF_RANGE, entry[0]))
         elif kind is str:
             if entry[4] == _NUMERIC or entry[4] == _OTHER:
-                return False
+                return None
             profile = entry[3]
             if profile is not None and profile.is_unseen(value):
                 failed.append((semconv.CHECK_UNSEEN_CATEGORY, entry[0]))
             value = value[: semconv.MAX_STRING_LENGTH]
         else:
-            return False
+            return None
         append((position, value))
-    for check, name in failed:
-        quality.add(check, name)
-    for name in plan.missing:
-        quality.add(semconv.CHECK_NULL, name)
     if written is not None:
         entries = plan.entries
         for position, value in items:
             written[entries[position][1]] = value
-    summary.baseline = baseline
-    summary.quality = quality
-    summary.lean = (plan, items)
-    return True
+    return items, failed
 
 
-def fold_row(features: dict[tuple[str, str | None], FeatureFold], summary: CallSummary) -> int:
+def fold_row(features: dict[tuple[str, str | None], FeatureFold], summary: CallSummary,
+             plans: dict[RowPlan, list[FeatureFold]] | None = None) -> int:
     """Add a lean summary's inputs, checks and outputs to ``features`` (under the profiles' lock).
 
     The folds are made in the general fold's order (numbers, then categories, then checks), so the
-    profile holds the same folds in the same order; returns features left off (bound).
+    profile holds the same folds in the same order; returns features left off (bound). ``plans``
+    keeps, per plan, the folds of a row of floats (the profile's own cache: its folds live as long).
     """
     assert summary.lean is not None
-    plan, items = summary.lean
+    plan, items, row = summary.lean
+    dropped = 0
+    folds = _plain_folds(features, plan, plans if plans is not None else {}) if items is None else None
+    if folds is not None:
+        _add_numbers(folds, row)
+        if plan.binned:
+            for fold, index in zip(folds, bin_indices(row, plan.edges), strict=True):
+                if fold.bins is not None:
+                    fold.bins[index] += 1
+    else:
+        dropped += _fold_items(features, plan, list(enumerate(row)) if items is None else items)
+    if summary.quality is not None and summary.quality.features:
+        profiles = plan.baseline.features if plan.baseline is not None else {}
+        _feature_profiles.fold_checks(features, summary.quality, profiles, plan.baseline_id)
+    if summary.outputs is not None:
+        dropped += _feature_profiles._fold_outputs(features, summary.outputs, summary.baseline, summary.output_batch)
+    return dropped
+
+
+def _plain_folds(features: dict[tuple[str, str | None], FeatureFold], plan: RowPlan,
+                 plans: dict[RowPlan, list[FeatureFold]]) -> list[FeatureFold] | None:
+    """The folds of a row of floats in order, made in row order as needed; ``None`` when one is beyond the bound."""
+    folds = plans.get(plan)
+    if folds is None:
+        made = [_feature_profiles._fold(features, entry[0], entry[3], plan.baseline_id, "numeric")
+                for entry in plan.entries]
+        if None in made:  # the folds made are the general fold's first ones: _fold_items finds them
+            return None
+        folds = plans[plan] = made  # type: ignore[assignment]
+    return folds
+
+
+def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
+    for fold, value in zip(folds, row, strict=True):
+        fold.counts[_COUNT] += 1
+        fold.sum += value
+        fold.sum_sq += value * value
+        if fold.min is None or value < fold.min:
+            fold.min = value
+        if fold.max is None or value > fold.max:
+            fold.max = value
+
+
+def _fold_items(features: dict[tuple[str, str | None], FeatureFold], plan: RowPlan,
+                items: list[tuple[int, Any]]) -> int:
     entries, baseline_id, make = plan.entries, plan.baseline_id, _feature_profiles._fold
     dropped = 0
     texts = False
@@ -154,23 +234,12 @@ def fold_row(features: dict[tuple[str, str | None], FeatureFold], summary: CallS
             if fold is None:
                 dropped += 1
                 continue
-        fold.counts[_COUNT] += 1
-        fold.sum += value
-        fold.sum_sq += value * value
-        if fold.min is None or value < fold.min:
-            fold.min = value
-        if fold.max is None or value > fold.max:
-            fold.max = value
+        _add_numbers((fold,), (value,))
         edges = entry[5]
         if edges is not None and fold.bins is not None:
             fold.bins[bin_index(value, edges)] += 1
     if texts:
         dropped += _fold_texts(features, entries, items, baseline_id)
-    profiles = plan.baseline.features if plan.baseline is not None else {}
-    if summary.quality is not None:
-        _feature_profiles.fold_checks(features, summary.quality, profiles, baseline_id)
-    if summary.outputs is not None:
-        dropped += _feature_profiles._fold_outputs(features, summary.outputs, summary.baseline, summary.output_batch)
     return dropped
 
 
