@@ -181,7 +181,8 @@ class CallSummary:
         self.label = ""
         self.numbers: Sequence[tuple[str, float]] = ()
         self.texts: Sequence[tuple[str, str]] = ()
-        self.lean: tuple[Any, list[tuple[int, Any]]] | None = None  # ``_row_fold``: (plan, (position, value))
+        # ``_row_fold``: (plan, checked values as (position, value), or None for a row of floats in range; the row)
+        self.lean: tuple[Any, list[tuple[int, Any]] | None, tuple[Any, ...]] | None = None
 
 
 def summarise_input(shaped: Row | Batch | None, baseline: Baseline | None, policy: Mapping[str, str],

@@ -113,7 +113,7 @@ def summarise_row(values: Mapping[Any, Any], baseline: Baseline | None, policy: 
         items: list[tuple[int, Any]] | None = None
         failed: list[tuple[str, str]] = []
         if written is not None:
-            written.update(zip(plan.keys, row))
+            written.update(zip(plan.keys, row, strict=True))
     else:
         checked = _items(plan, row, written)
         if checked is None:
@@ -179,11 +179,10 @@ def fold_row(features: dict[tuple[str, str | None], FeatureFold], summary: CallS
     dropped = 0
     folds = _plain_folds(features, plan, plans if plans is not None else {}) if items is None else None
     if folds is not None:
-        _add_numbers(folds, row)
         if plan.binned:
-            for fold, index in zip(folds, bin_indices(row, plan.edges), strict=True):
-                if fold.bins is not None:
-                    fold.bins[index] += 1
+            _add_binned(folds, row, bin_indices(row, plan.edges))
+        else:
+            _add_numbers(folds, row)
     else:
         dropped += _fold_items(features, plan, list(enumerate(row)) if items is None else items)
     if summary.quality is not None and summary.quality.features:
@@ -203,11 +202,12 @@ def _plain_folds(features: dict[tuple[str, str | None], FeatureFold], plan: RowP
                 for entry in plan.entries]
         if None in made:  # the folds made are the general fold's first ones: _fold_items finds them
             return None
-        folds = plans[plan] = made  # type: ignore[assignment]
+        folds = plans[plan] = [fold for fold in made if fold is not None]
     return folds
 
 
 def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
+    """Each value into its fold's moments (the hot loop of a row without bins: kept apart from ``_add_binned``)."""
     for fold, value in zip(folds, row, strict=True):
         fold.counts[_COUNT] += 1
         fold.sum += value
@@ -216,6 +216,20 @@ def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
             fold.min = value
         if fold.max is None or value > fold.max:
             fold.max = value
+
+
+def _add_binned(folds: Sequence[FeatureFold], row: tuple[float, ...], indices: list[int]) -> None:
+    """``_add_numbers`` and each value's bin (folds made without edges hold no bins)."""
+    for fold, value, index in zip(folds, row, indices, strict=True):
+        fold.counts[_COUNT] += 1
+        fold.sum += value
+        fold.sum_sq += value * value
+        if fold.min is None or value < fold.min:
+            fold.min = value
+        if fold.max is None or value > fold.max:
+            fold.max = value
+        if fold.bins is not None:
+            fold.bins[index] += 1
 
 
 def _fold_items(features: dict[tuple[str, str | None], FeatureFold], plan: RowPlan,
