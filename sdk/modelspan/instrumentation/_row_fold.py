@@ -76,21 +76,27 @@ def _entry(name: str, profile: FeatureProfile | None, baseline_id: str | None) -
 
 
 _PLANS: dict[tuple[tuple[str, ...], int], RowPlan] = {}
+_LAST: list[RowPlan | None] = [None]
+"""The plan of the last row (most calls repeat it: a tuple comparison instead of hashing the names)."""
 
 
 def plan_for(values: Mapping[Any, Any], baseline: Baseline | None) -> RowPlan | None:
     """The plan of a row with ``values``' names over ``baseline``; ``None`` when the row needs the general way."""
     names = tuple(values)
+    plan = _LAST[0]
+    if plan is not None and plan.baseline is baseline and plan.names == names:  # the same as the last row's
+        return plan
     key = (names, id(baseline))
     plan = _PLANS.get(key)
     if plan is not None and plan.baseline is baseline:  # the plan holds its baseline: the id is not reused
+        _LAST[0] = plan
         return plan
     limit = semconv.MAX_NAME_LENGTH
     if len(names) > semconv.MAX_FEATURES or not all(type(name) is str and len(name) <= limit for name in names):
         return None
     if len(_PLANS) >= MAX_PLANS:
         _PLANS.clear()
-    plan = _PLANS[key] = RowPlan(names, baseline)
+    plan = _PLANS[key] = _LAST[0] = RowPlan(names, baseline)
     return plan
 
 
