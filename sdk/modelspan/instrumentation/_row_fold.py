@@ -214,28 +214,32 @@ def _plain_folds(features: dict[tuple[str, str | None], FeatureFold], plan: RowP
 
 def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
     """Each value into its fold's moments (the hot loop of a row without bins: kept apart from ``_add_binned``)."""
+    count = _COUNT
     for fold, value in zip(folds, row, strict=True):
-        fold.counts[_COUNT] += 1
+        fold.counts[count] += 1
         fold.sum += value
         fold.sum_sq += value * value
-        if fold.min is None or value < fold.min:
+        low, high = fold.min, fold.max
+        if low is None or value < low:
             fold.min = value
-        if fold.max is None or value > fold.max:
+        if high is None or value > high:
             fold.max = value
 
 
 def _add_binned(folds: Sequence[FeatureFold], row: tuple[float, ...], indices: list[int]) -> None:
     """``_add_numbers`` and each value's bin (folds made without edges hold no bins)."""
+    count = _COUNT
     for fold, value, index in zip(folds, row, indices, strict=True):
-        fold.counts[_COUNT] += 1
+        fold.counts[count] += 1
         fold.sum += value
         fold.sum_sq += value * value
-        if fold.min is None or value < fold.min:
+        low, high, bins = fold.min, fold.max, fold.bins
+        if low is None or value < low:
             fold.min = value
-        if fold.max is None or value > fold.max:
+        if high is None or value > high:
             fold.max = value
-        if fold.bins is not None:
-            fold.bins[index] += 1
+        if bins is not None:
+            bins[index] += 1
 
 
 def _fold_items(features: dict[tuple[str, str | None], FeatureFold], plan: RowPlan,
