@@ -163,3 +163,30 @@ def test_ties_keep_the_first_value_as_the_general_fold_does(zeros: list[float]) 
         general.record("m", "1", "", 0, 1_000, False, 1.0, False, by_general)
         lean.record("m", "1", "", 0, 1_000, False, 1.0, False, by_lean)
     assert _state(lean) == _state(general)
+
+
+@pytest.mark.parametrize("with_baseline", [True, False])
+def test_rows_of_floats_held_and_folded_at_once_add_up_as_one_by_one(with_baseline: bool) -> None:
+    """Thousands of rows of one plan (several full buffers), sums that lose precision and overflow."""
+    baseline = _baseline() if with_baseline else None
+    rng = np.random.default_rng(5)
+    general, lean = _profiles._Profiles(), _profiles._Profiles()
+    scales = [1.0, 1e-300, 1e15, 1e200]
+    for i in range(3_000):
+        row = {"x": float(rng.normal(0.0, scales[i % 4])), "y": float(rng.choice(EDGES)),
+               "extra": float(rng.normal(1e8, 1.0))}
+        by_general, by_lean = _summaries(row, baseline, 0.5, [])
+        general.record("m", "1", "", 0, 1_000, False, 1.0, False, by_general)
+        lean.record("m", "1", "", 0, 1_000, False, 1.0, False, by_lean or by_general)
+    assert _row_fold.PENDING_VALUES < 3 * 3_000  # the buffer was folded while full, not only when taken
+    assert _state(lean) == _state(general)
+
+
+def test_a_sum_that_overflows_is_infinite_held_and_null_in_the_record() -> None:
+    profiles = _profiles._Profiles()
+    for _ in range(3):
+        _, by_lean = _summaries({"x": 1e308}, None, 0.5, [])
+        profiles.record("m", "1", "", 0, 1_000, False, 1.0, False, by_lean)
+    (profile,) = profiles.take()
+    fold = profile.features[("x", None)]
+    assert (fold.sum, fold.sum_sq, fold.record("x")["sum"], fold.record("x")["count"]) == (math.inf, math.inf, None, 3)

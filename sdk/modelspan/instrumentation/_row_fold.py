@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from operator import gt, lt
 from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
 
 from modelspan import semconv
 from modelspan.instrumentation import _feature_profiles
 from modelspan.instrumentation._checks import Quality
 from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 from modelspan.instrumentation._summaries import category_slot
-from modelspan.profiling._profile import bin_index, bin_indices
+from modelspan.profiling._profile import bin_counts, bin_index
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile
@@ -44,8 +47,8 @@ MAX_PLANS: Final = 256
 class RowPlan:
     """What a row with these feature names needs per feature, over one baseline (or none)."""
 
-    __slots__ = ("baseline", "baseline_id", "binned", "bounded", "edges", "entries", "highs", "keys", "lows",
-                 "missing", "names", "plain")
+    __slots__ = ("baseline", "baseline_id", "binned", "bounded", "deferrable", "edges", "entries", "highs", "keys",
+                 "lows", "missing", "names", "plain")
 
     def __init__(self, names: tuple[str, ...], baseline: Baseline | None) -> None:
         self.names = names
@@ -64,6 +67,8 @@ class RowPlan:
         self.bounded = any(entry[6] is not None for entry in entries)
         self.edges = tuple(entry[5] or () for entry in entries)
         self.binned = any(entry[5] for entry in entries)
+        # A feature named like an output pseudo-feature shares the output's fold: folded at once, in order.
+        self.deferrable = not any(name in (semconv.OUTPUT_FEATURE, semconv.OUTPUT_SCORE_FEATURE) for name in names)
 
 
 def _entry(name: str, profile: FeatureProfile | None, baseline_id: str | None) -> tuple[Any, ...]:
@@ -172,24 +177,46 @@ def _items(plan: RowPlan, row: tuple[Any, ...], written: dict[str, Any] | None) 
     return items, failed
 
 
+PENDING_VALUES: Final = 2048
+"""Values of rows of floats a profile holds before folding them (``RowState``): at most ``PENDING_VALUES``
+floats per profile key (one row when a row is wider), folded at once when full, before any other fold
+into the profile, and before the profile is taken."""
+
+
+class RowState:
+    """A profile's lean-fold state: the folds of each plan's row of floats, and the rows not folded yet."""
+
+    __slots__ = ("folds", "pending", "plan")
+
+    def __init__(self) -> None:
+        self.folds: dict[RowPlan, list[FeatureFold]] = {}
+        self.plan: RowPlan | None = None
+        self.pending: list[tuple[float, ...]] = []
+
+
 def fold_row(features: dict[tuple[str, str | None], FeatureFold], summary: CallSummary,
-             plans: dict[RowPlan, list[FeatureFold]] | None = None) -> int:
+             state: RowState | None = None) -> int:
     """Add a lean summary's inputs, checks and outputs to ``features`` (under the profiles' lock).
 
     The folds are made in the general fold's order (numbers, then categories, then checks), so the
-    profile holds the same folds in the same order; returns features left off (bound). ``plans``
-    keeps, per plan, the folds of a row of floats (the profile's own cache: its folds live as long).
+    profile holds the same folds in the same order; returns features left off (bound). A row of floats
+    is kept in ``state`` (the profile's) and folded with the next ones (:func:`drain`); without a
+    ``state`` it is folded at once.
     """
     assert summary.lean is not None
     plan, items, row = summary.lean
+    held = state if state is not None else RowState()
     dropped = 0
-    folds = _plain_folds(features, plan, plans if plans is not None else {}) if items is None else None
+    folds = _plain_folds(features, plan, held.folds) if items is None and plan.deferrable else None
     if folds is not None:
-        if plan.binned:
-            _add_binned(folds, row, bin_indices(row, plan.edges))
-        else:
-            _add_numbers(folds, row)
+        if held.plan is not plan:
+            drain(held)
+            held.plan = plan
+        held.pending.append(row)
+        if len(held.pending) * len(folds) >= PENDING_VALUES or state is None:
+            drain(held)
     else:
+        drain(held)
         dropped += _fold_items(features, plan, list(enumerate(row)) if items is None else items)
     if summary.quality is not None and summary.quality.features:
         profiles = plan.baseline.features if plan.baseline is not None else {}
@@ -212,8 +239,41 @@ def _plain_folds(features: dict[tuple[str, str | None], FeatureFold], plan: RowP
     return folds
 
 
+def drain(state: RowState) -> None:
+    """Fold the rows of floats ``state`` holds, exactly as one by one: sums by ``np.add.accumulate`` (in
+    row order, so the same additions as ``fold.sum += value``), the first minimum and maximum (``argmin``
+    / ``argmax``: ties keep the earlier value, as ``<`` does), bins by ``profiling._profile.bin_counts``."""
+    rows, plan = state.pending, state.plan
+    if not rows or plan is None:
+        return
+    state.pending = []
+    folds = state.folds[plan]
+    if not folds:
+        return
+    width = len(folds)
+    values = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width).reshape(-1, width)
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum that overflows is inf, as in Python
+        sums = np.add.accumulate(np.vstack(([fold.sum for fold in folds], values)), axis=0)[-1].tolist()
+        squares = np.add.accumulate(np.vstack(([fold.sum_sq for fold in folds], values * values)), axis=0)[-1]
+    columns = np.arange(width)
+    lows = values[values.argmin(axis=0), columns].tolist()
+    highs = values[values.argmax(axis=0), columns].tolist()
+    count = len(rows)
+    for column, (fold, total, square, low, high) in enumerate(zip(folds, sums, squares.tolist(), lows, highs,
+                                                                  strict=True)):
+        fold.counts[_COUNT] += count
+        fold.sum, fold.sum_sq = total, square
+        if fold.min is None or low < fold.min:
+            fold.min = low
+        if fold.max is None or high > fold.max:
+            fold.max = high
+        if fold.bins is not None:
+            added = bin_counts(values[:, column], plan.edges[column]).tolist()
+            fold.bins = [a + b for a, b in zip(fold.bins, added, strict=True)]
+
+
 def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
-    """Each value into its fold's moments (the hot loop of a row without bins: kept apart from ``_add_binned``)."""
+    """Each value into its fold's moments."""
     count = _COUNT
     for fold, value in zip(folds, row, strict=True):
         fold.counts[count] += 1
@@ -224,22 +284,6 @@ def _add_numbers(folds: Sequence[FeatureFold], row: tuple[float, ...]) -> None:
             fold.min = value
         if high is None or value > high:
             fold.max = value
-
-
-def _add_binned(folds: Sequence[FeatureFold], row: tuple[float, ...], indices: list[int]) -> None:
-    """``_add_numbers`` and each value's bin (folds made without edges hold no bins)."""
-    count = _COUNT
-    for fold, value, index in zip(folds, row, indices, strict=True):
-        fold.counts[count] += 1
-        fold.sum += value
-        fold.sum_sq += value * value
-        low, high, bins = fold.min, fold.max, fold.bins
-        if low is None or value < low:
-            fold.min = value
-        if high is None or value > high:
-            fold.max = value
-        if bins is not None:
-            bins[index] += 1
 
 
 def _fold_items(features: dict[tuple[str, str | None], FeatureFold], plan: RowPlan,

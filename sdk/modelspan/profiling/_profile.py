@@ -68,15 +68,6 @@ def bin_index(value: float, edges: Sequence[float]) -> int:
     return bisect.bisect_right(edges, value)
 
 
-def bin_indices(values: Sequence[float], edges: Sequence[Sequence[float]]) -> list[int]:
-    """The bins of one value per feature (``values[i]`` over ``edges[i]``), by the rule of ``bin_index``.
-
-    >>> bin_indices([0.0, 2.0, 5.0], [[1.0, 2.0], [1.0, 2.0], []])
-    [0, 2, 0]
-    """
-    return list(map(bisect.bisect_right, edges, values))
-
-
 def quantile_edges(values: np.ndarray, bins: int = 10) -> list[float]:
     """Strictly increasing bin edges at the quantiles of ``values``; robust to ties.
 
