@@ -5,7 +5,9 @@ policy. Such a row is summarised in one pass (:func:`summarise_row`): each value
 to the span's attributes when the call has a span, and kept as ``(position, value)`` for the profile;
 :func:`fold_row` then adds it to the profile's folds under the lock. What each feature of a row needs
 (its attribute key, fold key, baseline profile, bin edges) is worked out once per feature names and
-baseline (:class:`RowPlan`, cached), not on every call.
+baseline (:class:`RowPlan`, cached), not on every call. A row of finite floats within range is held by
+the profile (:class:`RowState`) and folded with the next ones in one numpy pass (:func:`drain`), with
+the same additions in the same order as one by one.
 
 Anything else (a redaction policy, an integer, a boolean, a null, a number given to a categorical or text
 feature, a string given to a numeric or text feature, a name that is not a short string) goes the general
