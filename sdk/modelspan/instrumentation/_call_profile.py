@@ -14,6 +14,7 @@ from modelspan.instrumentation import _config, _outputs, _profiles, _redaction
 from modelspan.instrumentation._feature_profiles import CallSummary, summarise_input, summarise_output
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord
+from modelspan.instrumentation._row_fold import summarise_row
 from modelspan.profiling import _inputs
 
 if TYPE_CHECKING:
@@ -49,13 +50,18 @@ def profile_unsampled(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any],
         return
     try:
         value = input_value(spec, args, kwargs)
-        rows = _profiles.rows_of(value)
         state = _config.STATE
         baseline = spec.baseline or state.baselines.get((spec.model, spec.version))
         summary = CallSummary()
-        shaped = shape(spec, value, baseline, record) if value is not MISSING else None
-        summarise_input(shaped, baseline, state.redaction, summary)
-        single = type(shaped) is not _inputs.Batch
+        shaped: _inputs.Row | _inputs.Batch | None = None
+        if type(value) is dict and not state.redaction and len(value) <= semconv.MAX_FEATURES and summarise_row(
+                value, baseline, state.redaction, summary):
+            rows, single = 1.0, True  # the lean way (_row_fold): the row as it is, nothing redacted
+        else:
+            rows = _profiles.rows_of(value)
+            shaped = shape(spec, value, baseline, record) if value is not MISSING else None
+            summarise_input(shaped, baseline, state.redaction, summary)
+            single = type(shaped) is not _inputs.Batch
         outputs = None if error else plain_or_read(spec, result, single, shaped, None)
         if not error:
             summarise_output(result, outputs, single, baseline, summary, record.path, state.redaction, record.secrets)

@@ -167,8 +167,8 @@ class FeatureFold:
 class CallSummary:
     """What one call adds to its profile's features, checks and paths (computed outside the lock)."""
 
-    __slots__ = ("baseline", "batch", "label", "numbers", "output_batch", "outputs", "path", "quality", "row",
-                 "texts")
+    __slots__ = ("baseline", "batch", "label", "lean", "numbers", "output_batch", "outputs", "path", "quality",
+                 "row", "texts")
 
     def __init__(self) -> None:
         self.baseline: Baseline | None = None
@@ -179,8 +179,10 @@ class CallSummary:
         self.output_batch = False
         self.path: tuple[str, ...] = ()
         self.label = ""
-        self.numbers: list[tuple[str, float]] = []
-        self.texts: list[tuple[str, str]] = []
+        self.numbers: Sequence[tuple[str, float]] = ()
+        self.texts: Sequence[tuple[str, str]] = ()
+        # ``_row_fold``: (plan, checked values as (position, value), or None for a row of floats in range; the row)
+        self.lean: tuple[Any, list[tuple[int, Any]] | None, tuple[Any, ...]] | None = None
 
 
 def summarise_input(shaped: Row | Batch | None, baseline: Baseline | None, policy: Mapping[str, str],
@@ -286,19 +288,25 @@ def fold_into(features: dict[tuple[str, str | None], FeatureFold], summary: Call
         else:
             fold.category(text, None)
     if summary.quality is not None and summary.row is not None:
-        for check, names in summary.quality.features.items():
-            stat = _CHECK_STATS.get(check)
-            if stat is None:
-                continue  # unseen categories: counted by ``category_slot`` with the value
-            for name in names:
-                fold = _fold(features, name, profiles.get(name), baseline_id, None)
-                if fold is not None:
-                    fold.counts[stat] += 1
+        fold_checks(features, summary.quality, profiles, baseline_id)
     if summary.batch is not None:
         dropped += _fold_batch(features, summary.batch, profiles, baseline_id)
     if summary.outputs is not None:
         dropped += _fold_outputs(features, summary.outputs, baseline, summary.output_batch)
     return dropped
+
+
+def fold_checks(features: dict[tuple[str, str | None], FeatureFold], quality: Quality,
+                profiles: Mapping[str, FeatureProfile], baseline_id: str | None) -> None:
+    """A single row's failed checks into its features' counts (one per feature and check)."""
+    for check, names in quality.features.items():
+        stat = _CHECK_STATS.get(check)
+        if stat is None:
+            continue  # unseen categories: counted by ``category_slot`` with the value
+        for name in names:
+            fold = _fold(features, name, profiles.get(name), baseline_id, None)
+            if fold is not None:
+                fold.counts[stat] += 1
 
 
 def _fold_batch(features: dict[tuple[str, str | None], FeatureFold], batch: tuple[Batch, Mapping[str, Any]],

@@ -37,6 +37,7 @@ from modelspan.instrumentation._feature_profiles import CallSummary, summarise_i
 from modelspan.instrumentation._health import record_error
 from modelspan.instrumentation._module import CallRecord, current_call
 from modelspan.instrumentation._prediction import Prediction, set_last, set_last_fields
+from modelspan.instrumentation._row_fold import summarise_row
 from modelspan.instrumentation._summaries import batch_attributes
 from modelspan.profiling import _capture, _inputs
 
@@ -126,7 +127,7 @@ def begin(spec: Spec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | N
         c.wants(spec.model, spec.version) for c in _capture.ACTIVE
     )
     if rate < 1.0 and not capture and random.random() >= rate:
-        set_last(Prediction(_new_id(), spec.model, spec.version, sampled=False))
+        set_last_fields((_new_id(), spec.model, spec.version, 1, False, False))  # Prediction's fields, unsampled
         return None
     prediction_id = _new_id()
     call = Call(spec, CallRecord(spec.model, spec.version, prediction_id))
@@ -196,12 +197,17 @@ def _input_attributes(
         # that surely fits, the features go straight in (the bound below could drop nothing).
         if 2 * len(values) + _CHECK_ATTRIBUTES <= state.attribute_limit - _RESERVED_ATTRIBUTES - len(attributes):
             written = attributes
-        row_attributes(values, call.baseline, state.redaction, written, quality)
-    elif type(shaped) is _inputs.Batch:
-        attributes[semconv.BATCH_SIZE] = shaped.size
-        batch_attributes(shaped, call.baseline, state.redaction, features, quality)
-    call.summary = CallSummary()
-    summarise_input(shaped, call.baseline, state.redaction, call.summary, written, quality)
+        # One pass feeds the span and the profile (_row_fold); other rows go the general way.
+        call.summary = CallSummary()
+        if not summarise_row(values, call.baseline, state.redaction, call.summary, quality, written):
+            row_attributes(values, call.baseline, state.redaction, written, quality)
+            summarise_input(shaped, call.baseline, state.redaction, call.summary, written, quality)
+    else:
+        if type(shaped) is _inputs.Batch:
+            attributes[semconv.BATCH_SIZE] = shaped.size
+            batch_attributes(shaped, call.baseline, state.redaction, features, quality)
+        call.summary = CallSummary()
+        summarise_input(shaped, call.baseline, state.redaction, call.summary, written, quality)
     if quality.counts:
         quality.write(attributes)
     if state.capture_inputs and value is not _call_profile.MISSING:

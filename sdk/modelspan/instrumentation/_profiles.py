@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from modelspan import semconv
 from modelspan._sketch import LOG_GAMMA as _LOG_GAMMA
-from modelspan.instrumentation import _feature_profiles
+from modelspan.instrumentation import _feature_profiles, _row_fold
 from modelspan.instrumentation._feature_profiles import CallSummary, FeatureFold
 
 logger = logging.getLogger("modelspan")
@@ -75,15 +75,21 @@ class Profile:
     """Per data-quality check: [failed values, calls with a failure]."""
     features_dropped: int = 0
     """Feature statistics left off beyond ``_feature_profiles.MAX_FEATURES`` (counted, not held)."""
+    row_state: _row_fold.RowState = field(default_factory=_row_fold.RowState, repr=False, compare=False)
+    """Rows of floats not folded yet and each plan's folds (``_row_fold``); empty once the profile is taken."""
 
 
 def _add_summary(profile: Profile, summary: CallSummary,
                  delta: dict[tuple[str, str | None], FeatureFold] | None) -> None:
     """A call's features, path and data-quality counts into its profile (under the lock)."""
-    if delta is None:
-        profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
+    if summary.lean is not None:  # a single row summarised the lean way (``_row_fold``)
+        profile.features_dropped += _row_fold.fold_row(profile.features, summary, profile.row_state)
     else:
-        profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
+        _row_fold.drain(profile.row_state)  # the rows held first: every fold adds in call order
+        if delta is not None:
+            profile.features_dropped += _feature_profiles.merge_into(profile.features, delta)
+        else:
+            profile.features_dropped += _feature_profiles.fold_into(profile.features, summary)
     _feature_profiles.fold_path(profile.paths, summary)
     if summary.quality is not None:
         for check, count in summary.quality.counts.items():
@@ -166,6 +172,8 @@ class _Profiles:
     def take(self) -> list[Profile]:
         with self.lock:
             taken, self.current = list(self.current.values()), {}
+            for profile in taken:
+                _row_fold.drain(profile.row_state)
         return taken
 
     def flush(self) -> bool:
