@@ -48,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.exporters.
 from benchmarks.profile_documents import CALLS, profile_documents
 
 import modelspan
+from modelspan import semconv
+from modelspan.elasticsearch import profiles
 from modelspan.exporters import _bulk
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 
@@ -163,14 +165,19 @@ def sustained(spans: list[ReadableSpan]) -> None:
 
 
 def _sent(server: Any) -> dict[str, list[int]]:
-    """``{"traces" | "metrics": [documents, gzip bytes]}`` of the bulk requests the server received."""
-    sent: dict[str, list[int]] = {"traces": [0, 0], "metrics": [0, 0]}
+    """``{"traces" | "metrics": [documents, gzip bytes]}`` of the bulk requests the server received,
+    and ``{"flushes": [model profile flushes]}``: the model's own operations documents, one per flush."""
+    sent: dict[str, list[int]] = {"traces": [0, 0], "metrics": [0, 0], "flushes": [0]}
     for body, wire in zip(server.bodies, server.bulk_wire, strict=True):
         lines = body.splitlines()
         ((_, action),) = json.loads(lines[0]).items()
         kind = action["_index"].split("-")[0]  # one batch per request: spans or profiles, never both
         sent[kind][0] += len(lines) // 2
         sent[kind][1] += wire
+        if kind == "metrics":
+            sources = (json.loads(line)["attributes"] for line in lines[1::2])
+            sent["flushes"][0] += sum(1 for a in sources if a.get(profiles.KIND_ATTRIBUTE) == profiles.KIND_OPERATIONS
+                                      and a.get(semconv.MODULE_NAME) == "")
     return sent
 
 
@@ -198,15 +205,18 @@ def documents(calls: int) -> None:
           f"(model + {KEYS - 1} sub-modules, one in ten a 32-row batch), extrapolated to {CALLS:,} calls:")
     for rate in (1.0, 0.01):
         sent, stats = measure(calls, rate)
-        (spans, span_bytes), (profiles, profile_bytes) = sent["traces"], sent["metrics"]
-        per_span, per_profile = span_bytes / max(spans, 1), profile_bytes / max(profiles, 1)
+        (spans, span_bytes), (profile_docs_sent, profile_bytes) = sent["traces"], sent["metrics"]
+        per_span, per_profile = span_bytes / max(spans, 1), profile_bytes / max(profile_docs_sent, 1)
+        # operations documents for the model and each sub-module, plus the model's per-feature ones
+        per_flush = round(profile_docs_sent / max(sent["flushes"][0], 1))
         print(f"  span sample rate {rate}: measured {spans:,} span documents ({spans / calls:.3f} per call, "
-              f"{per_span:.0f} gzip bytes each) and {profiles} profile documents ({per_profile:.0f} gzip bytes "
-              f"each: {KEYS} per flush, and the run flushes every 500 calls, a process once a minute); "
+              f"{per_span:.0f} gzip bytes each) and {profile_docs_sent} profile documents ({per_profile:.0f} gzip "
+              f"bytes each: {per_flush} per flush ({KEYS} operations + the model's per-feature documents), and "
+              f"the run flushes every 500 calls, a process once a minute); "
               f"spans dropped {stats.get('spans_dropped', 0)}")
         for calls_per_second in (100, 5000):
             span_docs = round(spans / calls * CALLS)
-            profile_docs = profile_documents(CALLS, calls_per_second, KEYS)
+            profile_docs = profile_documents(CALLS, calls_per_second, per_flush)
             total_bytes = span_docs * per_span + profile_docs * per_profile
             print(f"    at {calls_per_second:>5,} calls/s per process: {span_docs + profile_docs:>9,} documents per "
                   f"{CALLS:,} calls ({span_docs:,} span + {profile_docs:,} profile), "
