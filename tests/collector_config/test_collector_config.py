@@ -47,12 +47,20 @@ def test_collector_receives_otlp_and_exports_in_otel_mode() -> None:
     assert set(config["service"]["extensions"]) <= set(config["extensions"])
 
 
-def test_profiles_have_a_metrics_pipeline_to_the_same_exporter() -> None:
-    """Profiles travel as OTLP metrics (docs/profiles.md): without this pipeline the Collector refuses them."""
+def test_profiles_have_a_metrics_pipeline_to_an_exporter_that_never_splits_a_batch() -> None:
+    """Profiles travel as OTLP metrics (docs/profiles.md): without this pipeline the Collector refuses them.
+
+    A split batch would cut one profile document's data points into two partial documents, so the
+    profiles' exporter is the spans' one (same cluster, credentials, retries) without ``max_size``.
+    """
     config = _load(FOLDER / "otel-collector.yaml")
     metrics = config["service"]["pipelines"]["metrics"]
-    assert metrics == {"receivers": ["otlp"], "processors": ["memory_limiter"], "exporters": ["elasticsearch"]}
+    assert metrics == {"receivers": ["otlp"], "processors": ["memory_limiter"], "exporters": ["elasticsearch/profiles"]}
     assert "histogram:raw" in (FOLDER / "otel-collector.yaml").read_text()
+    spans, profiles = config["exporters"]["elasticsearch"], config["exporters"]["elasticsearch/profiles"]
+    assert "max_size" not in profiles["sending_queue"]["batch"] and profiles["sending_queue"]["enabled"] is True
+    same = {key: value for key, value in spans.items() if key != "sending_queue"}
+    assert {key: value for key, value in profiles.items() if key != "sending_queue"} == same
 
 
 def test_collector_reads_the_direct_exporters_environment_variables() -> None:

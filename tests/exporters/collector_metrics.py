@@ -13,6 +13,7 @@ beyond the hint. ``replay_collector_cases`` in the tests checks it against the C
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from collections.abc import Iterable
@@ -134,7 +135,10 @@ def _points(metric: pb.Metric) -> Iterable[tuple[Any, Any]]:
     kind = metric.WhichOneof("data")
     if kind in ("sum", "gauge"):
         for point in getattr(metric, kind).data_points:
-            yield point, point.as_int if point.WhichOneof("value") == "as_int" else float(point.as_double)
+            if point.WhichOneof("value") == "as_int":
+                yield point, point.as_int
+            else:  # number.go: a NaN or infinite double is written as 0
+                yield point, float(point.as_double) if math.isfinite(point.as_double) else 0.0
     elif kind == "histogram":
         if metric.histogram.aggregation_temporality == pb.AGGREGATION_TEMPORALITY_CUMULATIVE:
             return  # "dropping cumulative temporality histogram"

@@ -25,8 +25,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from modelspan.exporters._otlp_features import flush_requests
 from modelspan.exporters._otlp_grpc import GrpcProfileSender
-from modelspan.exporters._otlp_profiles import profile_request
 from modelspan.exporters._retry import Backoff
 from modelspan.exporters.otlp import OTLPSpanExporter, sender_from_environment
 from tests.exporters.collector_metrics import to_documents
@@ -82,6 +82,7 @@ def test_grpc_profiles_are_retried_and_arrive_as_the_http_request(service: tuple
     finally:
         exporter.shutdown()
     received, = servicer.received
-    assert received == profile_request(profiles, "default", "1-ab", 0)
-    assert to_documents(received) == to_documents(profile_request(profiles, "default", "1-ab", 0))
+    (expected,), _ = flush_requests(profiles, "default", "1-ab", 0)
+    assert received == expected
+    assert to_documents(received) == to_documents(expected)
     assert len(servicer.metadata) == 3 and servicer.metadata[0]["api-key"] == "secret"

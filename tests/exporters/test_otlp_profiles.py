@@ -105,7 +105,10 @@ def test_the_collector_writes_the_golden_document(receiver: OTLPReceiver) -> Non
         exporter.shutdown()
     golden = json.loads(GOLDEN.read_text())
     golden["document"]["scope"]["version"] = __version__  # the scope names the sending modelspan release
-    assert _collector_documents(receiver) == [(golden["index"], golden["document"])]
+    operations, *rest = _collector_documents(receiver)
+    assert operations == (golden["index"], golden["document"])
+    # and its quality document, always (its features: golden["feature_documents"], test_otlp_feature_profiles)
+    assert [doc["attributes"][KIND_ATTRIBUTE] for _, doc in rest] == ["quality"]
     assert receiver.requests[0][1]["content-type"] == "application/x-protobuf"
     action = bulk_lines(receiver.metrics[0])[0]
     assert action["create"]["dynamic_templates"]["metrics.ml.profile.latency"] == "histogram"
@@ -121,7 +124,9 @@ def test_the_store_reads_collector_documents_as_the_direct_ones(receiver: OTLPRe
     finally:
         exporter.shutdown()
     collector = _collector_documents(receiver)
-    assert len(collector) == len(profiles) == 6  # one document per profile: no data point split off
+    operations = [doc for _, doc in collector if doc["attributes"][KIND_ATTRIBUTE] == KIND_OPERATIONS]
+    assert len(operations) == len(profiles) == 6  # one document per profile: no data point split off
+    assert len(collector) == 6 + 3  # and a quality document per model profile (test_otlp_feature_profiles)
     with cluster() as direct, cluster() as via_collector:
         export_profiles(direct, [profiles])
         _bulk(via_collector, collector)
@@ -135,7 +140,7 @@ def test_the_store_reads_collector_documents_as_the_direct_ones(receiver: OTLPRe
 def _same_indexed_fields(direct: FakeElasticsearch, via_collector: FakeElasticsearch) -> None:
     def by_key(es: FakeElasticsearch) -> dict[tuple[Any, ...], dict[str, Any]]:
         # any namespace: the direct exporter takes the one an earlier configure() left, if any; the
-        # direct exporter also writes the per-feature documents, which OTLP does not carry (yet)
+        # per-feature documents are compared in test_otlp_feature_profiles
         docs = [doc for index, doc in es.stored.values() if index.startswith("metrics-modelspan.profile-")
                 and doc["attributes"][KIND_ATTRIBUTE] == KIND_OPERATIONS]
         return {(doc["attributes"]["ml.module.name"], _time.to_ns(_time.parse(doc["@timestamp"]))
@@ -185,14 +190,15 @@ def test_a_lost_answer_stores_a_profile_twice_and_the_flush_attribute_finds_the_
     finally:
         exporter.shutdown()
     documents = _collector_documents(receiver)
-    assert len(receiver.metrics) == 2 and len(documents) == 12
+    assert len(receiver.metrics) == 2 and len(documents) == 2 * (6 + 3)  # operations + quality, twice
     with cluster() as es:
         _bulk(es, documents)
         stats, _ = _stats(es)
     assert stats.operations.calls == 1200  # the consequence: counted twice (metric documents have no _id)
     identities = [(doc["attributes"]["ml.profile.process"], doc["attributes"]["ml.profile.flush"],
-                   doc["attributes"]["ml.module.name"], doc["@timestamp"]) for _, doc in documents]
-    assert len(set(identities)) == 6  # (process, flush, key) tells the copies apart from second flushes
+                   doc["attributes"]["ml.module.name"], doc["@timestamp"], doc["attributes"][KIND_ATTRIBUTE])
+                  for _, doc in documents]
+    assert len(set(identities)) == 9  # (process, flush, key, kind) tells the copies apart from second flushes
 
 
 def test_exporter_otlp_sends_spans_and_profiles_to_the_endpoint(receiver: OTLPReceiver,

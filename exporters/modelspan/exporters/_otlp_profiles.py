@@ -1,9 +1,9 @@
 """Profiles as OTLP metrics, shaped so the Collector's ``elasticsearch`` exporter writes our documents.
 
-docs/profiles.md ("Through the OpenTelemetry Collector") explains each choice; in short, one flush
-is one ``ExportMetricsServiceRequest`` per profile namespace whose data points the Collector's
-``otel`` mapping mode groups back into one document per profile, the fields of
-``modelspan.elasticsearch.profiles``:
+docs/profiles.md ("Through the OpenTelemetry Collector") explains each choice; in short, a flush's
+operations part is the first ``ExportMetricsServiceRequest`` of the flush (``_otlp_features.flush_requests``
+adds the per-feature part), whose data points the Collector's ``otel`` mapping mode groups back into
+one document per profile, the fields of ``modelspan.elasticsearch.profiles``:
 
 - the resource carries ``elasticsearch.index: metrics-modelspan.profile-<namespace>`` (the
   Collector routes there and writes no ``data_stream`` object) and, for Collectors that predate
@@ -21,14 +21,14 @@ is one ``ExportMetricsServiceRequest`` per profile namespace whose data points t
 - ``ml.profile.flush`` (the flush number) travels as one more attribute: the mapping does not
   index it, but with ``ml.profile.process`` it tells a Collector retry's duplicate from a second flush.
 
->>> request = profile_request([], "default", "1-ab", 0)
->>> len(request.resource_metrics)
-0
+>>> request, _ = request_metrics("default")
+>>> request.resource_metrics[0].resource.attributes[0].value.string_value
+'metrics-modelspan.profile-default'
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -63,7 +63,7 @@ def _value(value: object) -> AnyValue:
     return AnyValue(string_value=str(value))
 
 
-def _attributes(values: dict[str, object]) -> list[KeyValue]:
+def attributes_of(values: Mapping[str, object]) -> list[KeyValue]:
     return [KeyValue(key=key, value=_value(value)) for key, value in values.items()]
 
 
@@ -87,8 +87,11 @@ def _latency_point(profile: Any, attributes: list[KeyValue], time_ns: int) -> pb
     return point
 
 
-class _Metrics:
-    """The request's metrics by name, one data point per profile each (created in a fixed order)."""
+class Metrics:
+    """The request's metrics by name, one data point per document each (created in a fixed order).
+
+    ``kind``: ``sum`` (delta, monotonic), ``updown`` (delta, not monotonic), ``gauge``, ``histogram`` (delta).
+    """
 
     def __init__(self, scope: pb.ScopeMetrics) -> None:
         self.scope = scope
@@ -97,8 +100,8 @@ class _Metrics:
     def metric(self, name: str, kind: str) -> pb.Metric:
         if name not in self.by_name:
             metric = self.scope.metrics.add(name=name)
-            if kind == "sum":
-                metric.sum.aggregation_temporality, metric.sum.is_monotonic = _DELTA, True
+            if kind in ("sum", "updown"):
+                metric.sum.aggregation_temporality, metric.sum.is_monotonic = _DELTA, kind == "sum"
             elif kind == "histogram":
                 metric.histogram.aggregation_temporality = _DELTA
             else:
@@ -107,7 +110,7 @@ class _Metrics:
         return self.by_name[name]
 
     def add(self, profile: Any, process: str, flush: int) -> None:
-        attributes = _attributes(_point_attributes(profile, process, flush))
+        attributes = attributes_of(_point_attributes(profile, process, flush))
         time_ns = int(profile.start_ns)
         for name, value in ((n, int(getattr(profile, n.removeprefix(shape.PREFIX)))) for n in _INT_SUMS):
             self.metric(name, "sum").sum.data_points.add(attributes=attributes, time_unix_nano=time_ns, as_int=value)
@@ -122,20 +125,11 @@ class _Metrics:
                     attributes=attributes, time_unix_nano=time_ns, as_int=int(value))
 
 
-def profile_request(profiles: Sequence[Any], namespace: str, process: str, flush: int) -> ExportMetricsServiceRequest:
-    """One flush of profiles (``modelspan.instrumentation._profiles.Profile``) as an OTLP metrics request.
-
-    ``process`` and ``flush`` are the exporter's per-process token and flush number, as for the
-    direct exporter's document ids.
-    """
+def request_metrics(namespace: str) -> tuple[ExportMetricsServiceRequest, Metrics]:
+    """An empty request routed to ``namespace``'s profile data stream, and its metrics to fill."""
     request = ExportMetricsServiceRequest()
-    if not profiles:
-        return request
     routing = {INDEX_ATTRIBUTE: shape.data_stream_name(namespace),
                "data_stream.dataset": shape.DATASET, "data_stream.namespace": namespace}
-    resource = request.resource_metrics.add(resource=Resource(attributes=_attributes(dict(routing))))
+    resource = request.resource_metrics.add(resource=Resource(attributes=attributes_of(dict(routing))))
     scope = resource.scope_metrics.add(scope=InstrumentationScope(name=SCOPE, version=__version__))
-    metrics = _Metrics(scope)
-    for profile in profiles:
-        metrics.add(profile, process, flush)
-    return request
+    return request, Metrics(scope)

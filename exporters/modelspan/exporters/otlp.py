@@ -3,8 +3,9 @@
 ``OTLPSpanExporter`` wraps opentelemetry-python's OTLP span exporter (HTTP or gRPC, chosen by
 ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` as before) and adds
 ``export_profiles``: each profile flush becomes one OTLP metrics export (protobuf), encoded by
-``_otlp_profiles`` so that the OpenTelemetry Collector's ``elasticsearch`` exporter writes the same
-documents as the direct exporter (docs/profiles.md, "Through the OpenTelemetry Collector").
+``_otlp_profiles`` (operations) and ``_otlp_features`` (the per-feature part) so that the
+OpenTelemetry Collector's ``elasticsearch`` exporter writes the same documents as the direct exporter
+(docs/profiles.md, "Through the OpenTelemetry Collector").
 
 Where (argument, then environment, then default, as opentelemetry-python reads them): the protocol
 from ``OTEL_EXPORTER_OTLP_METRICS_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` (``http/protobuf`` by
@@ -41,7 +42,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan.elasticsearch import layout
-from modelspan.exporters._otlp_profiles import profile_request
+from modelspan.exporters._otlp_features import flush_requests
 from modelspan.exporters._profiles import process_token
 from modelspan.exporters._retry import RETRYABLE_STATUS, Backoff, Deadline, retry_after
 
@@ -215,15 +216,28 @@ class OTLPSpanExporter(SpanExporter):
         namespace = self.profile_namespace or STATE.namespace or layout.DEFAULT_NAMESPACE
         kept, bad = _encodable(profiles)
         flush = next(self._flushes)
-        if kept:
-            answer = self.sender.send(profile_request(kept, namespace, self._process, flush).SerializeToString())
+        requests, left_out = flush_requests(kept, namespace, self._process, flush)
+        self._send([request.SerializeToString() for request in requests], len(kept))
+        if bad or left_out:
+            raise ValueError(f"{bad} profiles with a non-finite row count and {left_out} per-feature documents "
+                             "with a non-finite value were not sent")
+        return len(kept)
+
+    def _send(self, bodies: Sequence[bytes], profiles: int) -> None:
+        """Send every request of one flush; raises after the last when one failed or had data points rejected."""
+        failures: list[str] = []
+        for body in bodies:
+            try:
+                answer = self.sender.send(body)
+            except RuntimeError as exc:
+                failures.append(str(exc))
+                continue
             rejected = answer.partial_success.rejected_data_points
             if rejected:
-                raise RuntimeError(f"the OTLP receiver rejected {rejected} data points of {len(kept)} profiles: "
-                                   f"{answer.partial_success.error_message}")
-        if bad:
-            raise ValueError(f"{bad} profiles with a non-finite row count were not sent")
-        return len(kept)
+                failures.append(f"the OTLP receiver rejected {rejected} data points of {profiles} profiles: "
+                                f"{answer.partial_success.error_message}")
+        if failures:
+            raise RuntimeError(f"{len(failures)} of {len(bodies)} requests failed: " + "; ".join(failures)[:1000])
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.spans.force_flush(timeout_millis)
