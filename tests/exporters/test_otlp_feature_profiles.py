@@ -198,6 +198,24 @@ def test_a_large_flush_arrives_whole_in_several_requests(receiver: OTLPReceiver)
         [_as_collector_writes(doc) for doc in _direct(profile)]
 
 
+def test_profiles_are_gzipped_when_the_environment_says_so(receiver: OTLPReceiver,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    profile = _wide(200)
+    exporter = _exporter(receiver)
+    exporter._process = PROCESS
+    try:
+        exporter.export_profiles([profile])
+    finally:
+        exporter.shutdown()
+    (_, headers), = receiver.requests
+    (expected,), _ = flush_requests([profile], "default", PROCESS, 0)
+    assert headers["content-encoding"] == "gzip" and receiver.metrics == [expected]
+    # the attributes that repeat on every data point compress well
+    assert int(headers["content-length"]) * 20 < expected.ByteSize()
+
+
 class _Both(SpanExporter):
     """Spans into both clusters; profiles directly into one and over OTLP (for the Collector) to the other."""
 

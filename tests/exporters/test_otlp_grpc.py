@@ -86,3 +86,25 @@ def test_grpc_profiles_are_retried_and_arrive_as_the_http_request(service: tuple
     assert received == expected
     assert to_documents(received) == to_documents(expected)
     assert len(servicer.metadata) == 3 and servicer.metadata[0]["api-key"] == "secret"
+
+
+def test_grpc_profiles_are_gzipped_when_the_environment_says_so(service: tuple[_Service, str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    servicer, endpoint = service
+    for name in ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+                 "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    sender = sender_from_environment(timeout=5.0, backoff=Backoff(initial=0.01, maximum=0.05))
+    assert isinstance(sender, GrpcProfileSender) and sender.gzip and sender.renewed().gzip
+    exporter = OTLPSpanExporter(InMemorySpanExporter(), sender=sender, profile_namespace="default")
+    exporter._process = "1-ab"
+    profiles = _profiles()
+    try:
+        assert exporter.export_profiles(profiles) == 6
+    finally:
+        exporter.shutdown()
+    (expected,), _ = flush_requests(profiles, "default", "1-ab", 0)
+    assert servicer.received == [expected]

@@ -4,7 +4,8 @@ The same contract as the HTTP sender: ``send(body)`` delivers one serialized
 ``ExportMetricsServiceRequest`` or raises ``RuntimeError`` saying why; the status codes OTLP calls
 retryable (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ABORTED, CANCELLED) are retried with
 jittered backoff within the flush's timeout. The endpoint is used as given (``http://host:4317``
-plaintext, ``https://`` with TLS and the optional CA file), headers become gRPC metadata.
+plaintext, ``https://`` with TLS and the optional CA file), headers become gRPC metadata; ``gzip``
+compresses the call (``OTEL_EXPORTER_OTLP_METRICS_COMPRESSION``/``OTEL_EXPORTER_OTLP_COMPRESSION``).
 """
 
 from __future__ import annotations
@@ -41,15 +42,15 @@ class GrpcProfileSender:
     """``MetricsService/Export`` on one channel; a forked child gets a new sender (``renewed``)."""
 
     def __init__(self, endpoint: str, headers: Mapping[str, str], timeout: float, backoff: Backoff,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, gzip: bool = False) -> None:
         self.endpoint, self.headers, self.timeout, self.backoff = endpoint, dict(headers), timeout, backoff
-        self.ca_file = ca_file
+        self.ca_file, self.gzip = ca_file, gzip
         self._channel = _channel(endpoint, ca_file)
         self._stub: Any = MetricsServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self.stop = threading.Event()
 
     def renewed(self) -> GrpcProfileSender:
-        return GrpcProfileSender(self.endpoint, self.headers, self.timeout, self.backoff, self.ca_file)
+        return GrpcProfileSender(self.endpoint, self.headers, self.timeout, self.backoff, self.ca_file, self.gzip)
 
     def send(self, body: bytes) -> ExportMetricsServiceResponse:
         request = ExportMetricsServiceRequest.FromString(body)
@@ -59,7 +60,8 @@ class GrpcProfileSender:
         while True:
             try:
                 response: ExportMetricsServiceResponse = self._stub.Export(
-                    request, metadata=metadata, timeout=max(deadline.remaining(), 0.1))
+                    request, metadata=metadata, timeout=max(deadline.remaining(), 0.1),
+                    compression=grpc.Compression.Gzip if self.gzip else grpc.Compression.NoCompression)
                 return response
             except grpc.RpcError as exc:
                 code = exc.code()  # a grpc.Call as well
