@@ -29,7 +29,6 @@ import itertools
 import logging
 import os
 import tempfile
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -39,7 +38,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan.elasticsearch import layout
 from modelspan.elasticsearch.connection import resolve_settings
-from modelspan.exporters import _bulk
+from modelspan.exporters import _bulk, _fork
 from modelspan.exporters._counters import Counters
 from modelspan.exporters._deadletter import DeadLetters
 from modelspan.exporters._delivery import Delivery
@@ -129,7 +128,7 @@ class ElasticsearchSpanExporter(SpanExporter):
                               max_queued=max_queued_batches, probe_backoff=probe)
         if start:
             self._sender.start_if_spooled()  # batches a previous process spooled
-        _register_fork_handler(self)
+        _fork.register(self)
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -259,19 +258,3 @@ def _default_spool_dir(urls: Sequence[str]) -> Path:
     digest = hashlib.sha256(",".join(urls).encode()).hexdigest()[:12]
     user = getattr(os, "getuid", lambda: 0)()
     return Path(tempfile.gettempdir()) / f"modelspan-{user}" / f"spool-{digest}"
-
-
-_exporters: weakref.WeakSet[ElasticsearchSpanExporter] = weakref.WeakSet()
-_fork_handler: list[bool] = []
-
-
-def _register_fork_handler(exporter: ElasticsearchSpanExporter) -> None:
-    if not _fork_handler and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_handler.append(True)
-    _exporters.add(exporter)
-
-
-def _after_fork_in_child() -> None:
-    for exporter in list(_exporters):
-        exporter._after_fork()

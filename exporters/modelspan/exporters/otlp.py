@@ -35,7 +35,6 @@ import math
 import os
 import threading
 import urllib.parse
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -45,6 +44,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from modelspan.elasticsearch import layout
+from modelspan.exporters import _fork
 from modelspan.exporters._otlp_features import flush_requests
 from modelspan.exporters._profiles import process_token
 from modelspan.exporters._retry import RETRYABLE_STATUS, Backoff, Deadline, retry_after
@@ -219,7 +219,7 @@ class OTLPSpanExporter(SpanExporter):
         self._process = process_token()
         self._flushes = itertools.count()
         self._closed = False
-        _register_fork_handler(self)
+        _fork.register(self)
 
     def _after_fork(self) -> None:
         # a forked child is another process: its profiles are its own, sent on its own sockets
@@ -269,20 +269,3 @@ class OTLPSpanExporter(SpanExporter):
             self._closed = True
             self.spans.shutdown()
             self.sender.close()
-
-
-_exporters: weakref.WeakSet[OTLPSpanExporter] = weakref.WeakSet()
-_fork_handler: list[bool] = []
-
-
-def _register_fork_handler(exporter: OTLPSpanExporter) -> None:
-    if not _fork_handler and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_handler.append(True)
-    _exporters.add(exporter)
-
-
-def _after_fork_in_child() -> None:
-    for exporter in list(_exporters):
-        exporter._after_fork()
-

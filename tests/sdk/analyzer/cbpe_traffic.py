@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 
 import modelspan
-from modelspan import semconv
-from tests.store.elasticsearch.traffic import WINDOW, _moved
+from tests.sdk.analyzer.traffic import record
+from tests.store.elasticsearch.traffic import WINDOW
 
 MODEL, VERSION = "clf", "1"
 BATCH = 250  # <= semconv.MAX_ROW_OUTPUTS: every row's label and score is on its span
@@ -70,32 +69,15 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
     rng = np.random.default_rng(seed)
     x = rng.normal(mean, std, rows)
     actual = (rng.random(rows) < sigmoid(2.0 * x - shift)).astype(int)
-    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
-    exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter)
 
-    @modelspan.monitor(model=MODEL, version=VERSION, task="classification")
     def predict_proba(features: Any) -> np.ndarray:
         rows = features if isinstance(features, list) else [features]
         s = model_score(np.array([row["x"] for row in rows], dtype=float))
         matrix = np.column_stack([1.0 - s, s])
         return matrix if isinstance(features, list) else matrix[0]
 
-    try:
-        for i in range(singles):
-            predict_proba({"x": float(x[i])})
-        for start in range(singles, rows, batch):
-            predict_proba([{"x": value} for value in x[start:start + batch].tolist()])
-            modelspan.force_flush()
-        modelspan.force_flush()
-        spans = list(exporter.get_finished_spans())
-    finally:
-        modelspan.shutdown()
-        provider.shutdown()
-    calls = singles + len(range(singles, rows, batch))
-    assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
-    documents, moved = _moved(spans, rng)
-    ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
-    prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(batch)]
+    recorded = record(predict_proba, [{"x": value} for value in x.tolist()], rng, singles=singles,
+                      batch=batch, monitor={"model": MODEL, "version": VERSION, "task": "classification"})
     score = model_score(x)
-    return Window(documents, score, (score > 0.5).astype(int), actual, prediction_ids[:rows], moved)
+    return Window(recorded.documents, score, (score > 0.5).astype(int), actual, recorded.prediction_ids,
+                  recorded.spans)

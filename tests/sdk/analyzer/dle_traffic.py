@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 
 import modelspan
-from modelspan import semconv
-from tests.store.elasticsearch.traffic import WINDOW, _moved
+from tests.sdk.analyzer.traffic import record
+from tests.store.elasticsearch.traffic import WINDOW
 
 MODEL, VERSION = "reg", "1"
 LOW, HIGH = 0.0, 2.0
@@ -62,31 +61,13 @@ def traffic(baseline: modelspan.Baseline, seed: int, rows: int = 2_000, low: flo
     """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
     rng = np.random.default_rng(seed)
     x, predicted, actual = draw(rng, rows, low, high, noise)
-    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
-    exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter, baselines=[baseline])
 
-    @modelspan.monitor(model=MODEL, version=VERSION, task="regression")
     def predict(features: Any) -> Any:
         if isinstance(features, dict):
             return 2.0 * float(features["x"])
         return 2.0 * np.array([row["x"] for row in features], dtype=float)
 
-    try:
-        for i in range(singles):
-            predict({"x": float(x[i])})
-        for start in range(singles, rows, batch):
-            predict([{"x": value} for value in x[start:start + batch].tolist()])
-        modelspan.force_flush()
-        spans = list(exporter.get_finished_spans())
-    finally:
-        modelspan.shutdown()
-        provider.shutdown()
-    calls = singles + len(range(singles, rows, batch))
-    assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"
-    documents, moved = _moved(spans, rng)
-    ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
-    sizes = [1] * singles + [len(range(start, min(start + batch, rows))) for start in range(singles, rows, batch)]
-    prediction_ids = [pid if size == 1 and i < singles else f"{pid}:{row}"
-                      for i, (pid, size) in enumerate(zip(ids, sizes, strict=True)) for row in range(size)]
-    return Traffic(documents, x, predicted, actual, prediction_ids, moved)
+    recorded = record(predict, [{"x": value} for value in x.tolist()], rng, singles=singles, batch=batch,
+                      monitor={"model": MODEL, "version": VERSION, "task": "regression"},
+                      baselines=[baseline], flush_each_batch=False)
+    return Traffic(recorded.documents, x, predicted, actual, recorded.prediction_ids, recorded.spans)

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace import ReadableSpan
 
 import modelspan
-from modelspan import semconv
-from tests.store.elasticsearch.traffic import WINDOW, _moved
+from tests.sdk.analyzer.traffic import record
+from tests.store.elasticsearch.traffic import WINDOW
 
 MODEL, VERSION = "triage", "1"
 CLASSES = ["cat", "dog", "fox"]
@@ -60,30 +59,14 @@ def traffic(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, s
     """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
     rng = np.random.default_rng(seed)
     x, scores, actual = draw(rng, rows, mean, std)
-    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
-    exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter)
 
-    @modelspan.monitor(model=MODEL, version=VERSION, task="classification", classes=CLASSES)
     def predict_proba(features: Any) -> np.ndarray:
         rows = features if isinstance(features, list) else [features]
         matrix = softmax(2.0 * np.array([[r["x0"], r["x1"]] for r in rows]) @ WEIGHTS.T)
         return matrix if isinstance(features, list) else matrix[0]
 
-    try:
-        for i in range(singles):
-            predict_proba({"x0": float(x[i, 0]), "x1": float(x[i, 1])})
-        for start in range(singles, rows, batch):
-            predict_proba([{"x0": a, "x1": b} for a, b in x[start:start + batch].tolist()])
-            modelspan.force_flush()
-        modelspan.force_flush()
-        spans = list(exporter.get_finished_spans())
-    finally:
-        modelspan.shutdown()
-        provider.shutdown()
-    calls = singles + len(range(singles, rows, batch))
-    assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"
-    documents, moved = _moved(spans, rng)
-    ids = [str(d["attributes"][semconv.PREDICTION_ID]) for d in documents]
-    prediction_ids = ids[:singles] + [f"{call}:{row}" for call in ids[singles:] for row in range(batch)]
-    return Traffic(documents, scores, np.array(CLASSES)[scores.argmax(axis=1)], actual, prediction_ids[:rows], moved)
+    recorded = record(predict_proba, [{"x0": a, "x1": b} for a, b in x.tolist()], rng, singles=singles,
+                      batch=batch, monitor={"model": MODEL, "version": VERSION, "task": "classification",
+                                        "classes": CLASSES})
+    return Traffic(recorded.documents, scores, np.array(CLASSES)[scores.argmax(axis=1)], actual,
+                   recorded.prediction_ids, recorded.spans)

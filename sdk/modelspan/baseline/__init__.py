@@ -24,23 +24,24 @@ import datetime as _dt
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property, partial
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from modelspan import _time, semconv
-from modelspan.profiling import _inputs, _profile
-from modelspan.profiling._calibration import Calibration, fit_calibration
+from modelspan.baseline import _data
+from modelspan.baseline._feature import SAMPLE_SIZE, Kind, output_kind, profile_fields
+from modelspan.profiling import _profile
+from modelspan.profiling._calibration import Calibration
 from modelspan.profiling._capture import BaselineCapture, Captured
 from modelspan.profiling._error_model import ErrorModel, fit_error_model
-from modelspan.profiling._multiclass import MulticlassCalibration, fit_multiclass_calibration
+from modelspan.profiling._multiclass import MulticlassCalibration
 
-Kind = Literal["numeric", "categorical", "text"]
-SAMPLE_SIZE = 1000
+__all__ = ["FORMAT_VERSION", "SAMPLE_SIZE", "Baseline", "FeatureProfile", "Kind"]
+
 FORMAT_VERSION = 1
 
 
@@ -121,55 +122,7 @@ class FeatureProfile:
         >>> p.kind, p.count, p.null_count, p.min, p.max
         ('numeric', 3, 1, 20.0, 40.0)
         """
-        kind = kind or _profile.infer_kind(values)  # type: ignore[assignment]
-        if kind == "numeric":
-            floats, nulls, wrong = _profile.as_floats(values)
-            profile = _numeric(name, floats, bins)
-            profile.null_count = nulls + wrong + int(np.count_nonzero(~np.isfinite(floats)))
-            profile.sample = _profile.sample(floats[np.isfinite(floats)].tolist(), sample_size)
-            return profile
-        strings, nulls, wrong = _profile.as_strings(values)
-        if kind == "text":
-            lengths = np.asarray([len(text) for text in strings], dtype=np.float64)
-            profile = _numeric(name, lengths, bins)
-            profile.kind = "text"
-            profile.vocabulary = _profile.text_vocabulary(strings)
-        else:
-            profile = _categorical(name, strings)
-        profile.null_count = nulls + wrong
-        profile.sample = _profile.sample(strings, sample_size)
-        return profile
-
-
-def _numeric(name: str, values: np.ndarray, bins: int) -> FeatureProfile:
-    finite = values[np.isfinite(values)]
-    edges = _profile.quantile_edges(finite, bins)
-    profile = FeatureProfile(name, "numeric", count=int(finite.size), edges=edges)
-    profile.bin_counts = _profile.bin_counts(finite, edges).tolist()
-    if finite.size:
-        profile.min, profile.max = float(finite.min()), float(finite.max())
-        with np.errstate(all="ignore"):  # values near the float limit overflow the mean
-            mean, std = float(finite.mean()), float(finite.std())
-        # JSON has no inf/NaN: an overflowing moment is unknown rather than wrong.
-        profile.mean = mean if np.isfinite(mean) else None
-        profile.std = std if np.isfinite(std) else None
-    return profile
-
-
-def _categorical(name: str, strings: list[str]) -> FeatureProfile:
-    counter = Counter(strings)
-    top = _profile.top_categories(counter, semconv.MAX_BASELINE_CATEGORIES)
-    vocabulary = _profile.top_categories(counter, _profile.MAX_VOCABULARY)
-    return FeatureProfile(
-        name,
-        "categorical",
-        count=len(strings),
-        categories=[category for category, _ in top],
-        category_counts=[count for _, count in top],
-        other_count=len(strings) - sum(count for _, count in top),
-        vocabulary=sorted(category for category, _ in vocabulary),
-        levels=len(counter),
-    )
+        return cls(name, **profile_fields(values, kind or _profile.infer_kind(values), bins, sample_size))
 
 
 @dataclass
@@ -244,14 +197,10 @@ class Baseline:
         """
         if bins < 1:
             raise ValueError(f"bins must be >= 1, got {bins}")
-        columns, rows = _columns(data, features)
+        columns, rows = _data.columns(data, features)
         out_values = columns.pop(output) if output is not None and output in columns else outputs
-        regression = scores is None and prediction is not None and target is not None
-        calibration = None if regression else _calibration(
+        calibration, learned = _data.labelled(
             columns, out_values if output is not None else None, output, prediction, target, scores)
-        learned = _resolved(columns, out_values if output is not None else None, output, [prediction, target]) \
-            if regression else None
-        multiclass = calibration if isinstance(calibration, MulticlassCalibration) else None
         if output is not None and outputs is None and out_values is None:
             raise ValueError(f"output column {output!r} is not in the data")
         kinds: dict[str, Kind] = {name: "categorical" for name in categorical}
@@ -262,17 +211,18 @@ class Baseline:
         }
         output_profile = None
         if out_values is not None:
-            values = _list(out_values)
+            values = _data.as_values(out_values)
             output_profile = FeatureProfile.from_values(
-                semconv.OUTPUT_FEATURE, values, _output_kind(values), bins, sample_size
+                semconv.OUTPUT_FEATURE, values, output_kind(values), bins, sample_size
             )
         latency = None
         if latency_ms is not None:
-            latency = FeatureProfile.from_values("latency_ms", _list(latency_ms), "numeric", bins)
+            latency = FeatureProfile.from_values("latency_ms", _data.as_values(latency_ms), "numeric", bins)
         error_model = None
         if learned is not None:
             numeric = {name: columns[name] for name, profile in profiles.items() if profile.kind == "numeric"}
             error_model = fit_error_model(numeric, learned[0], learned[1])
+        multiclass = calibration if isinstance(calibration, MulticlassCalibration) else None
         return cls(model, version, row_count=rows, features=profiles, output=output_profile,
                    latency_ms=latency, calibration=calibration if isinstance(calibration, Calibration) else None,
                    error_model=error_model, multiclass_calibration=multiclass)
@@ -365,78 +315,7 @@ def _from_captured(
     return baseline.with_module_paths(captured.module_paths, latency)
 
 
-def _calibration(
-    columns: dict[str, Any],
-    output_values: Any,
-    output: str | None,
-    *given: str | Sequence[Any] | np.ndarray | None,
-) -> Calibration | MulticlassCalibration | None:
-    """The calibration learned from (prediction, target, scores), each a column name or values;
-    named columns are taken out of the features. Scores with one column per class (a 2-D
-    ``predict_proba`` matrix, columns in the sorted order of the labels) give a multiclass one."""
-    if all(item is None for item in given):
-        return None
-    if any(item is None for item in given):
-        raise ValueError("prediction, target and scores are given together or not at all")
-    prediction, target, scores = _resolved(columns, output_values, output, given)
-    if np.ndim(np.asarray(scores, dtype=object)) == 2:
-        return fit_multiclass_calibration(scores, target, prediction)
-    return fit_calibration(scores, target, prediction)
-
-
-def _resolved(columns: dict[str, Any], output_values: Any, output: str | None, given: Sequence[Any]) -> list[Any]:
-    """Each of ``given`` as values: a column name is taken out of the features (the output's stays)."""
-    resolved = []
-    for item in given:
-        if isinstance(item, str):
-            if item == output and output_values is not None:
-                resolved.append(output_values)
-            elif item in columns:
-                resolved.append(columns.pop(item))
-            else:
-                raise ValueError(f"column {item!r} is not in the data")
-        else:
-            resolved.append(_list(item))
-    return resolved
-
-
-def _output_kind(values: Any) -> Kind:
-    """Float outputs are values/scores; integers, booleans and strings are class labels, as the
-    monitor reads them."""
-    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    present = [v for v in items if not _profile.is_null(v)]
-    if present and all(isinstance(v, float) for v in present):
-        return "numeric"
-    return "categorical"
-
-
 def _profile_from_dict(body: Mapping[str, Any]) -> FeatureProfile:
     names = {f.name for f in fields(FeatureProfile)}
     return FeatureProfile(**{key: value for key, value in body.items() if key in names})
 
-
-def _list(values: Any) -> Any:
-    if isinstance(values, np.ndarray):
-        return values
-    to_numpy = getattr(values, "to_numpy", None)
-    return to_numpy() if callable(to_numpy) else list(values)
-
-
-def _columns(data: Any, features: Sequence[str] | None) -> tuple[dict[str, Any], int]:
-    """Columns of the data set and its row count."""
-    if isinstance(data, Mapping) and all(
-        isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "to_numpy")
-        for value in data.values()
-    ):
-        columns = {_profile.safe_name(name): _list(values) for name, values in data.items()}
-        lengths = {len(column) for column in columns.values()}
-        if len(lengths) > 1:
-            raise ValueError(f"columns have different lengths: {sorted(lengths)}")
-        return columns, lengths.pop() if lengths else 0
-    shaped = _inputs.normalise(data, features, "value")
-    if isinstance(shaped, _inputs.Batch):
-        return dict(shaped.columns), shaped.size
-    raise ValueError(
-        "data must be a DataFrame, a dict of columns, a list of dicts or a 2-D array, "
-        f"got {type(data).__name__}"
-    )
