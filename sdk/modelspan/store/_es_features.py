@@ -27,7 +27,7 @@ from typing import Any
 from modelspan import semconv
 from modelspan.elasticsearch import feature_profiles as fp
 from modelspan.elasticsearch import profiles
-from modelspan.store._answers import BATCH_SUMS, MAX_LABELS, MAX_PATHS, MAX_UNSEEN_EXAMPLES
+from modelspan.store._answers import BATCH_SUMS, MAX_LABELS, MAX_PATHS, MAX_UNSEEN_EXAMPLES, span_oov
 from modelspan.store._es_queries import window_query
 from modelspan.store._profile_columns import Profiled, column_aggs
 from modelspan.store.types import Column, Question
@@ -199,4 +199,5 @@ def overlay(question: Question, calls: dict[str, Any], found: Profiled) -> None:
         profiled = column_aggs(index, column, found, question.baseline_id)  # replaces the spans' answer
         calls.update(profiled)
         if column.kind == "text" and prefix + "p_oov" not in profiled:  # profiles without token counts
-            calls.update({key: spans[key] for key in (prefix + "oov", prefix + "b_oov") if key in spans})
+            total, weight = span_oov(prefix, spans)
+            calls[prefix + "p_oov"] = {"sum": {"value": total}, "count": {"value": float(weight)}}

@@ -17,6 +17,7 @@ from typing import Any
 
 from modelspan import semconv
 from modelspan.store import _sqlite_profiles as profiles
+from modelspan.store._answers import span_oov
 from modelspan.store._profile_columns import OTHER, Profiled, column_aggs
 from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_ops import paths as path_buckets
@@ -63,8 +64,8 @@ def column_answer(index: int, column: Column, profiled: Profiled, baseline_id: s
     before them) keeps the spans' OOV rate (``reader``: the span answers, asked only then)."""
     answer = column_aggs(index, column, profiled, baseline_id)
     if column.kind == "text" and f"c{index}_p_oov" not in answer:
-        spans = reader.aggs(index, column)
-        answer.update({key: spans[key] for key in (f"c{index}_oov", f"c{index}_b_oov") if key in spans})
+        total, weight = span_oov(f"c{index}_", reader.aggs(index, column))
+        answer[f"c{index}_p_oov"] = {"sum": {"value": total}, "count": {"value": float(weight)}}
     return answer
 
 
