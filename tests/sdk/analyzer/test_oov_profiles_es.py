@@ -50,3 +50,26 @@ def test_elasticsearch_gives_the_exact_oov_counts_and_sqlites_finding(
     assert oov_score(note) == oov_score(on_sqlite[2]) and note[findings.SUMMARY] == on_sqlite[2][findings.SUMMARY]
     assert f"oov_rate from profiles (every call: {current.oov_tokens:,} of {current.tokens:,}" in note[
         findings.SUMMARY]
+
+
+def test_feature_documents_without_token_counts_keep_the_span_rate(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents of an SDK before token counts answer everything else; the OOV rate stays the spans'."""
+    made = baseline()
+    with cluster([made]) as fake:
+        exporter = ElasticsearchSpanExporter(fake.url, spool_dir=tmp_path / "spool", dead_letter_path=tmp_path / "dead")
+        serve(exporter, 1.0, made, monkeypatch)
+        with ElasticsearchStore(fake.url, interval_seconds=600) as store:
+            store.refresh()
+            profiled = answers(store, made)
+            for identifier, (index, document) in list(fake.stored.items()):  # re-indexed as an older SDK wrote them
+                if index.startswith("metrics-modelspan.profile-"):
+                    metrics = {k: v for k, v in document["metrics"].items()
+                               if k not in {fp.feature_metric(stat) for stat in fp.TEXT_COUNTS + fp.TEXT_SUMS}}
+                    fake._store("index", index, identifier, {**document, "metrics": metrics})
+            older = answers(store, made)
+    for side in (0, 1):
+        assert profiled[side].oov_source == "profiles" and older[side].oov_source == "spans"
+        assert older[side].count == profiled[side].count and older[side].tokens is None
+        assert older[side].oov_rate == pytest.approx(profiled[side].oov_rate, rel=1e-12)
+    assert "oov_rate from sampled spans" in older[2][findings.SUMMARY] and older[2][findings.FLAGGED]
