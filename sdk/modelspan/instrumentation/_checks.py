@@ -48,12 +48,17 @@ class Quality:
         The rate is weighted as the span answers weight it (``store._answers``): a single row's own
         rate, a batch's token rate times its number of texts; so profiles give the span path's rate.
         """
+        rate = unseen / words * weight
         if self.tokens is None:
-            self.tokens = {}
-        held = self.tokens.setdefault(feature, [0, 0, 0.0, 0])
+            self.tokens = {feature: [words, unseen, rate, weight]}
+            return
+        held = self.tokens.get(feature)
+        if held is None:
+            self.tokens[feature] = [words, unseen, rate, weight]
+            return
         held[0] += words
         held[1] += unseen
-        held[2] += unseen / words * weight
+        held[2] += rate
         held[3] += weight
 
     def add(self, check: str, feature: str, count: int = 1) -> None:

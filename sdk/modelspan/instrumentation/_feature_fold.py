@@ -58,9 +58,10 @@ class FeatureFold:
 
     def tokens(self, counts: Sequence[float]) -> None:
         """Add a call's token counts (``_checks.Quality.add_tokens``: a row's or a batch column's)."""
-        if self.oov is None:
-            self.oov = [0, 0, 0.0, 0]
         held = self.oov
+        if held is None:
+            self.oov = list(counts)
+            return
         held[0] += counts[0]
         held[1] += counts[1]
         held[2] += counts[2]
