@@ -6,7 +6,8 @@ summaries over the baseline's bins and categories, whole-column numpy), ``_outpu
 is). :class:`CallSummary` holds the result; ``Profile.fold`` adds it to the profile under the lock,
 which is a handful of additions per feature, whatever the batch size.
 
-What a feature's :class:`FeatureFold` holds (one per feature and baseline id in a profile):
+What a feature's :class:`FeatureFold` (``_feature_fold``, re-exported here) holds, one per feature and
+baseline id in a profile:
 
 - count (valid values), null/NaN/type-change/out-of-range/unseen counts (the data-quality checks),
   sum, sum of squares, min, max: mergeable by addition (min/max by min/max);
@@ -15,7 +16,9 @@ What a feature's :class:`FeatureFold` holds (one per feature and baseline id in 
 - categories outside the baseline's list (every category without a baseline): the first
   ``MAX_TRACKED_CATEGORIES`` distinct values of the interval counted exactly, later new values counted
   in ``top_other``. Bins need edges and edges come from a baseline: a feature profiled without one has
-  no bins, and a store counts its values as unbinned (as it does batch summaries over another baseline).
+  no bins, and a store counts its values as unbinned (as it does batch summaries over another baseline);
+- text features: tokens and out-of-vocabulary tokens against the baseline's vocabulary, counted by the
+  span path's own tokenisation and carried on the call's ``Quality`` (``_fold_tokens``).
 
 Pseudo-features ``_output`` (labels or values, over the baseline's output profile) and ``_score``
 (scores, no baseline) profile the outputs; module paths are counted per output label.
