@@ -61,7 +61,7 @@ def test_the_mapping_is_the_same_for_one_feature_and_five_hundred() -> None:
     kinds = _by_kind(stored)
     assert len(kinds["feature"]) == 2 + 501 and len(kinds["quality"]) == 2 and len(kinds["operations"]) == 2
     mapped = feature_profiles.leaf_fields(feature_profiles.mapping()["properties"])
-    assert len(fields) == mapped == 52  # no field per feature or bin: dynamic false, nothing added
+    assert len(fields) == mapped == 56  # no field per feature or bin: dynamic false, nothing added
 
 
 def test_the_documents_carry_every_count_of_the_record() -> None:

@@ -51,6 +51,7 @@ class Column:
     current_count: int
     before: Histogram = None
     after: Histogram = None
+    oov_note: str = ""  # where the OOV rates came from (profiles: every call; spans: the sampled ones)
 
 
 def profiles(baseline: Baseline) -> dict[str, FeatureProfile]:
@@ -97,9 +98,27 @@ def tested_columns(current: ModelStats, reference: ModelStats | None, baseline: 
             continue
         after = current_histogram(stats, profile)
         given = (thresholds or {}).get(name, {})
-        columns.append(_test(name, profile.kind, before, after, _rates(stats, reference, name), given,
-                             tested_categories(profile)))
+        oov = _rates(stats, reference, name)
+        column = _test(name, profile.kind, before, after, oov, given, tested_categories(profile))
+        if oov is not None:
+            column.oov_note = oov_note(stats, reference.columns[name] if reference is not None else None)
+        columns.append(column)
     return columns
+
+
+def oov_note(current: ColumnStats, before: ColumnStats | None) -> str:
+    """Where a text column's OOV rates came from, e.g. "oov_rate from profiles (every call: 120 of 4,000
+    tokens out of vocabulary; reference from profiles)"."""
+    def source(stats: ColumnStats) -> str:
+        if stats.oov_source == "profiles":
+            return (f"profiles (every call: {stats.oov_tokens or 0:,} of {stats.tokens or 0:,} tokens "
+                    "out of vocabulary)")
+        return "sampled spans"
+
+    note = f"oov_rate from {source(current)}"
+    if before is not None:
+        note += f"; reference from {source(before)}"
+    return note
 
 
 def profile_histogram(profile: FeatureProfile) -> Histogram:
@@ -248,6 +267,8 @@ def _document(context: Context, stats: ModelStats, column: Column, p_value: floa
                    f"p={number(p_value)} (BH-adjusted {number(adjusted)}), n={column.current_count}; {scores}")
     else:
         summary = f"{where}: no drift ({scores}, p={number(p_value)}, n={column.current_count})"
+    if column.oov_note:
+        summary += f"; {column.oov_note}"
     return document(
         context, findings.TYPE_PREDICTION_DRIFT if output else findings.TYPE_DRIFT, stats.model, stats.version,
         column.name, flagged=flagged, summary=summary,

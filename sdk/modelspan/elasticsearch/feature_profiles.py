@@ -19,6 +19,8 @@ in long format, each with the operations document's ``@timestamp``, ``data_strea
                    "ml.profile.feature.width": 11,
                    "ml.profile.feature.bins": {"values": [0, 1, 2], "counts": [10, 80, 160]}}}
 
+  A text feature's document also carries ``ml.profile.feature.tokens``, ``.oov_tokens`` (against the
+  baseline's vocabulary) and ``.oov_rate_sum`` / ``.oov_rate_count`` (its OOV rate, weighted as spans are).
 - ``category``: one per (feature, baseline id, tracked category): the categories counted outside the
   baseline's list (``top`` of the record), ``ml.profile.category`` and its count;
 - ``path``: one per (module path, output label): ``ml.profile.path``, ``ml.profile.label`` and
@@ -27,7 +29,7 @@ in long format, each with the operations document's ``@timestamp``, ``data_strea
 - ``quality``: one per model profile flush, always (it also marks the interval as profiled with
   features): failed values and failed calls per data-quality check and ``features_dropped``.
 
-Why long format: the mapping stays fixed at 52 leaf fields (33 of them here), for 1 feature or 500. A
+Why long format: the mapping stays fixed at 56 leaf fields (37 of them here), for 1 feature or 500. A
 field per feature statistic and bin would take about 500 x 20 = 10,000 fields at 500 features (ten
 times Elasticsearch's default ``index.mapping.total_fields.limit``) and a mapping update per new
 feature; a ``nested`` list of features in one document would make each feature a hidden Lucene
@@ -35,7 +37,7 @@ document anyway and need ``nested`` aggregations. Here the analyzer's aggregatio
 on the feature name with the same sub-aggregations for every feature.
 
 >>> leaf_fields(mapping()["properties"])
-52
+56
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ COUNTS: Final = (semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_C
 """Record counts kept per feature document (``long``)."""
 NUMBERS: Final = (semconv.STAT_SUM, semconv.STAT_SUM_SQ, semconv.STAT_MIN, semconv.STAT_MAX)
 """Record sums and extremes (``double``; absent when the record has none)."""
+TEXT_COUNTS: Final = ("tokens", "oov_tokens", "oov_rate_count")
+"""A text feature's token counts (``long``; only on text features' documents, from SDKs that count them)."""
+TEXT_SUMS: Final = ("oov_rate_sum",)
+"""A text feature's OOV rates x their weights (``double``): the rate is ``oov_rate_sum / oov_rate_count``."""
 
 
 def feature_metric(stat: str) -> str:
@@ -131,6 +137,8 @@ def _feature(base: Body, record: Mapping[str, Any]) -> Body:
         attributes[BASELINE_ATTRIBUTE] = str(record["baseline_id"])
     metrics: Body = {feature_metric(stat): int(record.get(stat) or 0) for stat in COUNTS}
     metrics.update({feature_metric(stat): float(record[stat]) for stat in NUMBERS if record.get(stat) is not None})
+    metrics.update({feature_metric(stat): int(record[stat]) for stat in TEXT_COUNTS if record.get(stat) is not None})
+    metrics.update({feature_metric(stat): float(record[stat]) for stat in TEXT_SUMS if record.get(stat) is not None})
     for name, counts in ((BINS_METRIC, record.get("bins")), (CATEGORIES_METRIC, record.get("categories"))):
         if counts is not None:
             metrics[WIDTH_METRIC] = len(counts)
@@ -178,6 +186,8 @@ def mapping() -> Body:
     metrics = full["properties"][METRICS]["properties"]
     metrics.update({feature_metric(stat): {"type": "long"} for stat in COUNTS})
     metrics.update({feature_metric(stat): {"type": "double"} for stat in NUMBERS})
+    metrics.update({feature_metric(stat): {"type": "long"} for stat in TEXT_COUNTS})
+    metrics.update({feature_metric(stat): {"type": "double"} for stat in TEXT_SUMS})
     metrics.update({WIDTH_METRIC: {"type": "long"}, BINS_METRIC: {"type": "histogram"},
                     CATEGORIES_METRIC: {"type": "histogram"}, PATH_CALLS_METRIC: {"type": "long"},
                     FEATURES_DROPPED_METRIC: {"type": "long"}})

@@ -33,11 +33,33 @@ _MAX_KEY_NAME = 128  # long names are not kept: the cache stays small whatever t
 class Quality:
     """Check failures collected during one call."""
 
-    __slots__ = ("counts", "features")
+    __slots__ = ("counts", "features", "tokens")
 
     def __init__(self) -> None:
         self.features: dict[str, list[str]] = {}
         self.counts: dict[str, int] = {}
+        # Text features' token counts for the profile (never written to the span): feature ->
+        # [tokens, out-of-vocabulary tokens, OOV rate x weight, weight] (``add_tokens``).
+        self.tokens: dict[str, list[float]] | None = None
+
+    def add_tokens(self, feature: str, words: int, unseen: int, weight: int) -> None:
+        """Count a text value's (``weight`` 1) or a batch column's (``weight`` its texts) tokens.
+
+        The rate is weighted as the span answers weight it (``store._answers``): a single row's own
+        rate, a batch's token rate times its number of texts; so profiles give the span path's rate.
+        """
+        rate = unseen / words * weight
+        if self.tokens is None:
+            self.tokens = {feature: [words, unseen, rate, weight]}
+            return
+        held = self.tokens.get(feature)
+        if held is None:
+            self.tokens[feature] = [words, unseen, rate, weight]
+            return
+        held[0] += words
+        held[1] += unseen
+        held[2] += rate
+        held[3] += weight
 
     def add(self, check: str, feature: str, count: int = 1) -> None:
         if count <= 0:
@@ -158,6 +180,7 @@ def _string(
             attributes[semconv.text_oov_rate(name)] = (
                 unseen / len(words)
             )
+            quality.add_tokens(name, len(words), unseen, 1)
             if unseen:
                 quality.add(semconv.CHECK_UNSEEN_CATEGORY, name)
     else:

@@ -6,7 +6,8 @@ summaries over the baseline's bins and categories, whole-column numpy), ``_outpu
 is). :class:`CallSummary` holds the result; ``Profile.fold`` adds it to the profile under the lock,
 which is a handful of additions per feature, whatever the batch size.
 
-What a feature's :class:`FeatureFold` holds (one per feature and baseline id in a profile):
+What a feature's :class:`FeatureFold` (``_feature_fold``, re-exported here) holds, one per feature and
+baseline id in a profile:
 
 - count (valid values), null/NaN/type-change/out-of-range/unseen counts (the data-quality checks),
   sum, sum of squares, min, max: mergeable by addition (min/max by min/max);
@@ -15,7 +16,9 @@ What a feature's :class:`FeatureFold` holds (one per feature and baseline id in 
 - categories outside the baseline's list (every category without a baseline): the first
   ``MAX_TRACKED_CATEGORIES`` distinct values of the interval counted exactly, later new values counted
   in ``top_other``. Bins need edges and edges come from a baseline: a feature profiled without one has
-  no bins, and a store counts its values as unbinned (as it does batch summaries over another baseline).
+  no bins, and a store counts its values as unbinned (as it does batch summaries over another baseline);
+- text features: tokens and out-of-vocabulary tokens against the baseline's vocabulary, counted by the
+  span path's own tokenisation and carried on the call's ``Quality`` (``_fold_tokens``).
 
 Pseudo-features ``_output`` (labels or values, over the baseline's output profile) and ``_score``
 (scores, no baseline) profile the outputs; module paths are counted per output label.
@@ -29,17 +32,20 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelspan import semconv
 from modelspan.instrumentation._checks import _KEYS, Quality, row_attributes
+from modelspan.instrumentation._feature_fold import COUNT_STATS, MAX_TRACKED_CATEGORIES, FeatureFold
 from modelspan.instrumentation._outputs import Outputs, output_attributes
 from modelspan.instrumentation._redaction import Secrets, scrub_output
-from modelspan.instrumentation._summaries import UNSEEN, batch_attributes, category_slot
+from modelspan.instrumentation._summaries import batch_attributes, category_slot
 from modelspan.profiling import _profile
 from modelspan.profiling._inputs import Batch, Row
 
 if TYPE_CHECKING:
     from modelspan.baseline import Baseline, FeatureProfile
 
-MAX_TRACKED_CATEGORIES: Final = 64
-"""Distinct categories counted exactly per feature and profile (the rest: ``top_other``)."""
+__all__ = ["COUNT_STATS", "MAX_FEATURES", "MAX_LABELS", "MAX_PATHS", "MAX_TRACKED_CATEGORIES", "OTHER_LABEL",
+           "OTHER_PATH", "CallSummary", "FeatureFold", "fold_checks", "fold_into", "fold_path", "merge_into",
+           "summarise_input", "summarise_output"]
+
 MAX_FEATURES: Final = semconv.MAX_FEATURES + 2
 """Feature folds per profile (features, ``_output``, ``_score``); further ones are counted, not held."""
 MAX_PATHS: Final = 200
@@ -51,117 +57,6 @@ OTHER_LABEL: Final = "\x00other"
 _CHECK_STATS: Final = {semconv.CHECK_NULL: semconv.STAT_NULL_COUNT, semconv.CHECK_NAN: semconv.STAT_NAN_COUNT,
                        semconv.CHECK_TYPE_CHANGE: semconv.STAT_TYPE_CHANGE_COUNT,
                        semconv.CHECK_OUT_OF_RANGE: semconv.STAT_OUT_OF_RANGE}
-COUNT_STATS: Final = (semconv.STAT_COUNT, semconv.STAT_NULL_COUNT, semconv.STAT_NAN_COUNT,
-                      semconv.STAT_TYPE_CHANGE_COUNT, semconv.STAT_OUT_OF_RANGE, semconv.STAT_UNSEEN_COUNT)
-"""Counts a fold holds (record keys: ``semconv.STAT_*``)."""
-
-
-class FeatureFold:
-    """One feature's mergeable statistics in one profile (record shape: ``record()``, docs/profiles.md)."""
-
-    __slots__ = ("baseline_id", "bins", "categories", "counts", "kind", "max", "min", "other", "sum", "sum_sq",
-                 "top", "top_other")
-
-    def __init__(self, kind: str, baseline_id: str | None, bins: int, categories: int | None) -> None:
-        self.kind = kind
-        self.baseline_id = baseline_id
-        self.counts = dict.fromkeys(COUNT_STATS, 0)
-        self.sum = self.sum_sq = 0.0
-        self.min: float | None = None
-        self.max: float | None = None
-        self.bins = [0] * bins if bins else None
-        self.categories = None if categories is None else [0] * categories
-        self.other = 0
-        self.top: dict[str, int] = {}
-        self.top_other = 0
-
-    def number(self, value: float, bin_index: int | None) -> None:
-        self.counts[semconv.STAT_COUNT] += 1
-        self.sum += value
-        self.sum_sq += value * value
-        if self.min is None or value < self.min:
-            self.min = value
-        if self.max is None or value > self.max:
-            self.max = value
-        if bin_index is not None and self.bins is not None:
-            self.bins[bin_index] += 1
-
-    def category(self, text: str, slot: int | None, count: int = 1) -> None:
-        self.counts[semconv.STAT_COUNT] += count
-        if slot is not None and slot >= 0 and self.categories is not None:
-            self.categories[slot] += count
-            return
-        if slot == UNSEEN:
-            self.counts[semconv.STAT_UNSEEN_COUNT] += count
-        elif slot is not None:
-            self.other += count
-            return
-        self.tracked(text, count)
-
-    def tracked(self, text: str, count: int) -> None:
-        if text in self.top or len(self.top) < MAX_TRACKED_CATEGORIES:
-            self.top[text] = self.top.get(text, 0) + count
-        else:
-            self.top_other += count
-
-    def merge(self, other: FeatureFold) -> None:
-        """Add ``other`` (same feature and baseline) to this fold."""
-        for key, count in other.counts.items():
-            self.counts[key] += count
-        self.sum += other.sum
-        self.sum_sq += other.sum_sq
-        if other.min is not None and (self.min is None or other.min < self.min):
-            self.min = other.min
-        if other.max is not None and (self.max is None or other.max > self.max):
-            self.max = other.max
-        if self.bins is not None and other.bins is not None:
-            self.bins = [a + b for a, b in zip(self.bins, other.bins, strict=True)]
-        if self.categories is not None and other.categories is not None:
-            self.categories = [a + b for a, b in zip(self.categories, other.categories, strict=True)]
-        self.other += other.other
-        self.top_other += other.top_other
-        for text, count in other.top.items():
-            self.tracked(text, count)
-
-    def summary(self, name: str, scratch: Mapping[str, Any], profile: FeatureProfile | None) -> None:
-        """Add a batch summary (``_summaries``' attributes of feature ``name``)."""
-        stat = semconv.batch_stat
-        for key in COUNT_STATS:
-            self.counts[key] += int(scratch.get(stat(name, key), 0))
-        total, squares = scratch.get(stat(name, semconv.STAT_SUM)), scratch.get(stat(name, semconv.STAT_SUM_SQ))
-        if total is not None and squares is not None:
-            self.sum += total
-            self.sum_sq += squares
-        low, high = scratch.get(stat(name, semconv.STAT_MIN)), scratch.get(stat(name, semconv.STAT_MAX))
-        if low is not None and (self.min is None or low < self.min):
-            self.min = low
-        if high is not None and (self.max is None or high > self.max):
-            self.max = high
-        if self.bins is not None:
-            for index in range(len(self.bins)):
-                self.bins[index] += int(scratch.get(semconv.batch_bin(name, index), 0))
-        if self.categories is not None:
-            for index in range(len(self.categories)):
-                self.categories[index] += int(scratch.get(semconv.batch_category(name, index), 0))
-            self.other += int(scratch.get(stat(name, semconv.STAT_OTHER_COUNT), 0))
-        known = profile.category_index if profile is not None and profile.kind == "categorical" else {}
-        values = scratch.get(stat(name, semconv.STAT_TOP_VALUES)) or ()
-        counts = scratch.get(stat(name, semconv.STAT_TOP_COUNTS)) or ()
-        for text, count in zip(values, counts, strict=False):
-            if text not in known:
-                self.tracked(text, int(count))
-
-    def record(self, name: str) -> dict[str, Any]:
-        """The stored shape of this fold (docs/profiles.md, "Profile records")."""
-        record: dict[str, Any] = {"feature": name, "kind": self.kind, "baseline_id": self.baseline_id}
-        record.update(self.counts)
-        # Sums that overflowed (huge user values) are null: JSON has no infinity, and a wrong sum is worse than none.
-        finite = math.isfinite(self.sum) and math.isfinite(self.sum_sq)
-        record.update({semconv.STAT_SUM: self.sum if finite else None, semconv.STAT_SUM_SQ: self.sum_sq if finite
-                       else None, semconv.STAT_MIN: self.min,
-                       semconv.STAT_MAX: self.max, "bins": self.bins, "categories": self.categories,
-                       "other": self.other, "top": dict(self.top), "top_other": self.top_other})
-        return record
 
 
 class CallSummary:
@@ -287,8 +182,11 @@ def fold_into(features: dict[tuple[str, str | None], FeatureFold], summary: Call
             fold.category(text, category_slot(profile, text))
         else:
             fold.category(text, None)
-    if summary.quality is not None and summary.row is not None:
-        fold_checks(features, summary.quality, profiles, baseline_id)
+    if summary.quality is not None:
+        if summary.row is not None:
+            fold_checks(features, summary.quality, profiles, baseline_id)
+        if summary.quality.tokens:
+            dropped += _fold_tokens(features, summary.quality.tokens, profiles, baseline_id)
     if summary.batch is not None:
         dropped += _fold_batch(features, summary.batch, profiles, baseline_id)
     if summary.outputs is not None:
@@ -307,6 +205,19 @@ def fold_checks(features: dict[tuple[str, str | None], FeatureFold], quality: Qu
             fold = _fold(features, name, profiles.get(name), baseline_id, None)
             if fold is not None:
                 fold.counts[stat] += 1
+
+
+def _fold_tokens(features: dict[tuple[str, str | None], FeatureFold], tokens: Mapping[str, Sequence[float]],
+                 profiles: Mapping[str, FeatureProfile], baseline_id: str | None) -> int:
+    """A call's text tokens into its text features' folds (one addition per feature, whatever the batch)."""
+    dropped = 0
+    for name, counts in tokens.items():
+        fold = _fold(features, name, profiles.get(name), baseline_id, "text")
+        if fold is None:
+            dropped += 1
+        else:
+            fold.tokens(counts)
+    return dropped
 
 
 def _fold_batch(features: dict[tuple[str, str | None], FeatureFold], batch: tuple[Batch, Mapping[str, Any]],

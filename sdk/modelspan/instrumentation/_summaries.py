@@ -226,4 +226,5 @@ def text_summary(
                 unseen += word not in profile.known
         if words:
             attributes[stat(name, semconv.STAT_OOV_RATE)] = unseen / words
+            quality.add_tokens(name, words, unseen, len(strings))
         quality.add(semconv.CHECK_UNSEEN_CATEGORY, name, unseen)

@@ -167,13 +167,37 @@ def _numbers(prefix: str, column: Column, calls: Agg, stats: ColumnStats, batch:
         stats.bin_counts = [a + b for a, b in zip(counts, batch_bins, strict=True)]
         stats.unbinned_count = batch_count - sum(batch_bins)
     if column.kind == "text":
-        single = calls.get(prefix + "oov", {})
-        batch_oov = calls.get(prefix + "b_oov", {}).get("value")
-        parts = [(float(single["avg"]), int(single["count"]))] if single.get("avg") is not None else []
-        if batch_oov is not None:
-            parts.append((float(batch_oov), batch_count))
-        weight = sum(n for _, n in parts)
-        stats.oov_rate = sum(rate * n for rate, n in parts) / weight if weight else None
+        _oov(prefix, calls, stats, batch_count)
+
+
+def _oov(prefix: str, calls: Agg, stats: ColumnStats, batch_count: int) -> None:
+    """The OOV rate: from profiles (``p_oov``, every call) where they carry it, else from the spans."""
+    profiled = calls.get(prefix + "p_oov")
+    if profiled is not None and "tokens" not in profiled:  # profiles without token counts: the spans' sums
+        weight = int(_float(profiled.get("count")))
+        stats.oov_rate = _float(profiled.get("sum")) / weight if weight else None
+        stats.oov_source = "spans" if stats.oov_rate is not None else None
+        return
+    if profiled is not None:
+        weight = int(_float(profiled.get("count")))
+        stats.oov_rate = _float(profiled.get("sum")) / weight if weight else None
+        stats.tokens, stats.oov_tokens = int(_float(profiled.get("tokens"))), int(_float(profiled.get("oov_tokens")))
+        stats.oov_source = "profiles"
+        return
+    total, weight = span_oov(prefix, calls, batch_count)
+    stats.oov_rate = total / weight if weight else None
+    stats.oov_source = "spans" if stats.oov_rate is not None else None
+
+
+def span_oov(prefix: str, calls: Agg, batch_count: int | None = None) -> tuple[float, int]:
+    """The spans' OOV rates x weights and the weights: single rows 1 each, batches their texts."""
+    single = calls.get(prefix + "oov", {})
+    batch_oov = calls.get(prefix + "b_oov", {}).get("value")
+    parts = [(float(single["avg"]), int(single["count"]))] if single.get("avg") is not None else []
+    if batch_oov is not None:
+        weight = int(_float(calls.get(f"{prefix}b_{semconv.STAT_COUNT}"))) if batch_count is None else batch_count
+        parts.append((float(batch_oov), weight))
+    return sum(rate * n for rate, n in parts), sum(n for _, n in parts)
 
 
 def _categories(prefix: str, column: Column, calls: Agg, stats: ColumnStats, batch_count: int) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from modelspan import semconv
 from modelspan.elasticsearch import feature_profiles as fp
 from modelspan.elasticsearch import profiles
-from modelspan.store._answers import BATCH_SUMS, MAX_LABELS, MAX_PATHS, MAX_UNSEEN_EXAMPLES
+from modelspan.store._answers import BATCH_SUMS, MAX_LABELS, MAX_PATHS, MAX_UNSEEN_EXAMPLES, span_oov
 from modelspan.store._es_queries import window_query
 from modelspan.store._profile_columns import Profiled, column_aggs
 from modelspan.store.types import Column, Question
@@ -38,6 +38,7 @@ MAX_WIDTHS = 4
 """Distinct bin counts kept under one baseline id (one in practice: the id names the baseline's bins)."""
 _BY_CALLS = [{"calls": "desc"}, {"_key": "asc"}]
 _BINNED = (semconv.STAT_COUNT, semconv.STAT_UNSEEN_COUNT, "other")
+_TEXT = fp.TEXT_COUNTS + fp.TEXT_SUMS
 
 
 def _kind(kind: str) -> Body:
@@ -52,6 +53,9 @@ def _features(question: Question) -> Body:
     per_feature: Body = {stat: _sum(profiles.metric(fp.feature_metric(stat))) for stat in BATCH_SUMS}
     per_feature["min"] = {"min": {"field": profiles.metric(fp.feature_metric(semconv.STAT_MIN))}}
     per_feature["max"] = {"max": {"field": profiles.metric(fp.feature_metric(semconv.STAT_MAX))}}
+    if any(column.kind == "text" for column in question.columns):  # token counts (SDKs that write them)
+        per_feature.update({stat: _sum(profiles.metric(fp.feature_metric(stat))) for stat in _TEXT})
+        per_feature["oov_docs"] = {"value_count": {"field": profiles.metric(fp.feature_metric("oov_rate_count"))}}
     if question.baseline_id is not None:
         binned: Body = {stat: _sum(profiles.metric(fp.feature_metric(stat))) for stat in _BINNED}
         binned["bins"] = {"histogram": {"field": fp.BINS, "interval": 1, "min_doc_count": 1}}
@@ -124,6 +128,8 @@ def _records(column: Column, found: Agg, unseen: Agg | None, baseline_id: str | 
     rest: Body = {**totals, "min": (found.get("min") or {}).get("value"), "max": (found.get("max") or {}).get("value")}
     categorical = column.kind == "categorical"
     width = len(column.categories) if categorical else len(column.edges) + 1 if column.edges else 0
+    if _value(found.get("oov_docs")) > 0:  # documents of an SDK that counts tokens (else the spans' OOV rate)
+        rest.update({stat: _value(found.get(stat)) for stat in _TEXT})
     records = [rest]
     for bucket in (found.get("same") or {}).get("widths", {}).get("buckets", []):
         if int(bucket["key"]) != width or (not categorical and not column.edges):
@@ -189,6 +195,9 @@ def overlay(question: Question, calls: dict[str, Any], found: Profiled) -> None:
         calls[f"q{number}_calls"] = {"doc_count": int(failed_calls)}
     for index, column in enumerate(question.columns):
         prefix = f"c{index}_"
-        for key in [key for key in calls if key.startswith(prefix)]:
-            del calls[key]  # the sampled spans' answer for this column, replaced as a whole
-        calls.update(column_aggs(index, column, found, question.baseline_id))
+        spans = {key: calls.pop(key) for key in [key for key in calls if key.startswith(prefix)]}
+        profiled = column_aggs(index, column, found, question.baseline_id)  # replaces the spans' answer
+        calls.update(profiled)
+        if column.kind == "text" and prefix + "p_oov" not in profiled:  # profiles without token counts
+            total, weight = span_oov(prefix, spans)
+            calls[prefix + "p_oov"] = {"sum": {"value": total}, "count": {"value": float(weight)}}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelspan import semconv
+from modelspan.instrumentation._feature_fold import OOV_RATE_COUNT, OOV_RATE_SUM, OOV_TOKENS, TOKENS
 from modelspan.store._answers import BATCH_SUMS, MAX_UNSEEN_EXAMPLES
 from modelspan.store.types import Column
 
@@ -45,12 +46,28 @@ def column_aggs(index: int, column: Column, profiled: Profiled, baseline_id: str
         aggs.update(_categories(prefix, column, records, same))
         return aggs
     aggs[prefix + "rows"] = {"count": 0, "sum": 0.0, "sum_of_squares": None, "min": None, "max": None}
+    if column.kind == "text":
+        aggs.update(oov_aggs(prefix, records))
     if column.edges:
         width = len(column.edges) + 1
         binned = [r["bins"] for r in same if r.get("bins") is not None and len(r["bins"]) == width]
         aggs[prefix + "bins"] = {"buckets": [{"doc_count": 0} for _ in range(width)]}
         aggs[prefix + "batch"] = {f"b{i}": {"value": float(sum(b[i] for b in binned))} for i in range(width)}
     return aggs
+
+
+def oov_aggs(prefix: str, records: list[Agg]) -> Agg:
+    """A text column's token sums (``p_oov``), when its records carry them (an SDK before them: none, spans answer).
+
+    The rate is ``oov_rate_sum / oov_rate_count`` (the span path's weighting); tokens and OOV tokens are exact.
+    """
+    carrying = [r for r in records if r.get(OOV_RATE_COUNT) is not None]
+    if not carrying:
+        return {}
+    sums = {key: {"value": float(sum(r.get(field) or 0 for r in carrying))}
+            for key, field in (("tokens", TOKENS), ("oov_tokens", OOV_TOKENS), ("sum", OOV_RATE_SUM),
+                               ("count", OOV_RATE_COUNT))}
+    return {prefix + "p_oov": sums}
 
 
 def _categories(prefix: str, column: Column, records: list[Agg], same: list[Agg]) -> Agg:

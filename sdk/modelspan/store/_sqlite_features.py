@@ -5,7 +5,8 @@ the operations are by ``_sqlite_profiles``: each feature's records are summed in
 aggregations by ``_profile_columns`` (shared with Elasticsearch). Module paths per output label and the
 model's data-quality counts replace the span answers; example traces still come from the sampled spans.
 A window without feature profiles (data written before version 6) keeps the span answers
-(``_sqlite_columns``).
+(``_sqlite_columns``), and so does a text column's OOV rate when its records carry no token counts
+(written by an SDK before them).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from typing import Any
 
 from modelspan import semconv
 from modelspan.store import _sqlite_profiles as profiles
+from modelspan.store._answers import span_oov
 from modelspan.store._profile_columns import OTHER, Profiled, column_aggs
+from modelspan.store._sqlite_columns import ColumnReader
 from modelspan.store._sqlite_ops import paths as path_buckets
+from modelspan.store.types import Column
 
 Agg = dict[str, Any]
-__all__ = ["OTHER", "Profiled", "column_aggs", "overlay_model", "read"]
+__all__ = ["OTHER", "Profiled", "column_aggs", "column_answer", "overlay_model", "read"]
 
 
 def read(connection: sqlite3.Connection, model: str, version: str, start: int, end: int) -> Profiled | None:
@@ -52,6 +56,17 @@ def read(connection: sqlite3.Connection, model: str, version: str, start: int, e
             pair[1] += int(calls)
         profiled.dropped += int(dropped or 0)
     return profiled
+
+
+def column_answer(index: int, column: Column, profiled: Profiled, baseline_id: str | None,
+                  reader: ColumnReader) -> Agg:
+    """One column from its profile records; a text column whose records have no token counts (an SDK
+    before them) keeps the spans' OOV rate (``reader``: the span answers, asked only then)."""
+    answer = column_aggs(index, column, profiled, baseline_id)
+    if column.kind == "text" and f"c{index}_p_oov" not in answer:
+        total, weight = span_oov(f"c{index}_", reader.aggs(index, column))
+        answer[f"c{index}_p_oov"] = {"sum": {"value": total}, "count": {"value": float(weight)}}
+    return answer
 
 
 def overlay_model(connection: sqlite3.Connection, series: int, start: int, end: int, profiled: Profiled,

@@ -149,8 +149,9 @@ class SQLiteStore:
         profiled = features.read(self.connection, question.model, question.version, start, end)
         if profiled is not None:  # every call's statistics (docs/profiles.md); else the spans'
             features.overlay_model(self.connection, series, start, end, profiled, calls)
+            reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
             for index, column in enumerate(question.columns):
-                calls.update(features.column_aggs(index, column, profiled, question.baseline_id))
+                calls.update(features.column_answer(index, column, profiled, question.baseline_id, reader))
         else:
             reader = ColumnReader(self.connection, self._ids, self._edges, series, start, end, question.baseline_id)
             for index, column in enumerate(question.columns):

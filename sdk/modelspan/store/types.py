@@ -160,6 +160,12 @@ class ColumnStats:
     type_change_count: int = 0
     out_of_range_count: int = 0
     oov_rate: float | None = None
+    oov_source: str | None = None
+    """Where ``oov_rate`` came from: ``"profiles"`` (every call) or ``"spans"`` (the sampled ones)."""
+    tokens: int | None = None
+    """Text, from profiles: the window's tokens checked against the vocabulary (None from spans)."""
+    oov_tokens: int | None = None
+    """Text, from profiles: those outside the baseline's vocabulary (None from spans)."""
 
 
 @dataclass
