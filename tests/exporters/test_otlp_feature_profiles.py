@@ -27,6 +27,7 @@ from modelspan.exporters import _otlp_features
 from modelspan.exporters._otlp_features import flush_requests
 from modelspan.exporters.elasticsearch import ElasticsearchSpanExporter
 from modelspan.exporters.otlp import OTLPSpanExporter
+from modelspan.instrumentation._feature_fold import TOKEN_FIELDS
 from modelspan.instrumentation._feature_profiles import OTHER_LABEL, OTHER_PATH, FeatureFold
 from modelspan.instrumentation._profiles import Profile
 from tests.contract.tsc import Case, bulk_groups, typecheck
@@ -54,8 +55,9 @@ KINDS = (feature_profiles.KIND_FEATURE, feature_profiles.KIND_CATEGORY, feature_
          feature_profiles.KIND_QUALITY)
 
 
-def _with_features(profile: Profile, numeric: int = 1) -> Profile:
-    """``profile`` with numeric features of 4 bins, a categorical one (an unseen category), paths, checks."""
+def _with_features(profile: Profile, numeric: int = 1, with_text: bool = False) -> Profile:
+    """``profile`` with numeric features of 4 bins, a categorical one (an unseen category), paths, checks,
+    and with ``with_text`` a text feature with its token counts."""
     for number in range(numeric):
         fold = FeatureFold("numeric", "b-1", 4, None)
         for value in (1.0, 2.0, 2.5, 9.0 + number):
@@ -65,6 +67,12 @@ def _with_features(profile: Profile, numeric: int = 1) -> Profile:
     for text, slot in (("basic", 0), ("pro", 2), ("enterprise", None), ("pro", 2)):
         plan.category(text, slot)
     profile.features[("plan", "b-1")] = plan
+    if with_text:
+        note = FeatureFold("text", "b-1", 4, None)
+        for length, bin_index, counts in ((12.0, 1, (3.0, 1.0, 1 / 3, 1.0)), (30.0, 3, (8.0, 0.0, 0.0, 1.0))):
+            note.number(length, bin_index)
+            note.tokens(counts)  # tokens, out of vocabulary, the OOV rate x weight, the weight
+        profile.features[("note", "b-1")] = note
     profile.paths = {"": {"ok": 3, OTHER_LABEL: 1}, "scorer": {"fraud": 1}, OTHER_PATH: {"ok": 0}}
     profile.checks = {semconv.CHECK_NULL: [2, 1]}
     return profile
@@ -101,7 +109,7 @@ def test_the_collector_writes_the_golden_feature_documents(receiver: OTLPReceive
 
 
 def test_each_collector_document_is_the_direct_one(receiver: OTLPReceiver) -> None:
-    profile = _with_features(_golden_profile(), numeric=3)
+    profile = _with_features(_golden_profile(), numeric=3, with_text=True)
     exporter = _exporter(receiver)
     exporter._process = PROCESS
     try:
@@ -112,9 +120,12 @@ def test_each_collector_document_is_the_direct_one(receiver: OTLPReceiver) -> No
                if doc["attributes"][profiles.KIND_ATTRIBUTE] != profiles.KIND_OPERATIONS]
     direct = _direct(profile)
     assert {doc["attributes"][profiles.KIND_ATTRIBUTE] for doc in direct} == set(KINDS)
-    assert len(written) == len(direct) == 4 + 1 + 4 + 1  # features, the unseen category, paths, quality
+    assert len(written) == len(direct) == 5 + 1 + 4 + 1  # features, the unseen category, paths, quality
     assert [{key: doc[key] for key in ("@timestamp", "attributes", "metrics")} for doc in written] == \
         [_as_collector_writes(doc) for doc in direct]
+    (note,) = [doc for doc in written if doc["attributes"].get(feature_profiles.FEATURE_ATTRIBUTE) == "note"]
+    assert {name: note["metrics"][f"ml.profile.feature.{name}"] for name in TOKEN_FIELDS} == {
+        "tokens": 11.0, "oov_tokens": 1.0, "oov_rate_sum": pytest.approx(1 / 3), "oov_rate_count": 2.0}
 
 
 def test_the_store_indexes_both_shapes_alike(receiver: OTLPReceiver) -> None:
@@ -130,7 +141,7 @@ def test_the_store_indexes_both_shapes_alike(receiver: OTLPReceiver) -> None:
         (stream,) = {index for index, _ in es.stored.values() if index.startswith("metrics-modelspan.profile-")}
         fields = es.mappings[stream]["fields"]
     assert len(stored) == 1 + len(_direct(profile))
-    assert len(fields) == feature_profiles.leaf_fields(feature_profiles.mapping()["properties"]) == 52
+    assert len(fields) == feature_profiles.leaf_fields(feature_profiles.mapping()["properties"]) == 56
 
 
 def test_a_document_with_a_non_finite_value_is_left_out_and_counted(receiver: OTLPReceiver) -> None:
