@@ -21,13 +21,13 @@ sums that overflowed) is left out and counted,
 as the direct exporter dead-letters it alone: the Collector would write that value as ``0``
 (``internal/datapoints/number.go``), a wrong number rather than a missing one.
 
-Bounded: per model profile flush, a ``feature`` document has at most 14 data points (8 counts, sum,
+Bounded: per model profile flush, a ``feature`` document has at most 14 data points (18 for text: its token counts) (8 counts, sum,
 sum of squares, min, max, width, bins or categories) whose histogram has at most ``width + 1``
 bounds; a ``category`` or ``path`` document one; ``quality`` 11 (two per check and
 ``features_dropped``). Data point attributes: at most 10 keys (6 dimensions, the flush, and feature,
 its kind and baseline id, or feature, category and baseline id, or path and label), their values
 bounded by the SDK's own bounds (``_feature_profiles``: features, tracked categories, paths, labels).
-The metric names are fixed: 27 here, 36 with the operations part, whatever the number of features.
+The metric names are fixed: 31 here, 40 with the operations part, whatever the number of features.
 A flush is sent as requests of about ``MAX_REQUEST_BYTES`` at most, each holding whole documents:
 at the SDK's bounds (202 features, 64 tracked categories each, 200 paths x 50 labels) a flush could
 pass the 4 MiB an OTLP/gRPC receiver accepts by default.
