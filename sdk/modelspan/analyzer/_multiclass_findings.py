@@ -8,7 +8,8 @@ and ``estimation_gap`` findings once labels arrive. The accuracy gap is tested o
 themselves (each prediction is right with the calibrated probability of its class, a Poisson-binomial
 count); the macro metrics are compared with the window's estimate, 3 sampling errors at the labelled
 count apart; ROC-AUC (one against the rest, macro) realised on the labelled rows whose probability
-vector the store joined is compared with the estimate of those same rows, 3 sampling errors apart. The document shapes are the binary ones (``_estimation_findings``).
+vector the store joined is compared with the estimate of those same rows, 3 sampling errors apart.
+The document shapes are the binary ones (``_estimation_findings``).
 """
 
 from __future__ import annotations

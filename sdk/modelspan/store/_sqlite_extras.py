@@ -91,7 +91,7 @@ def labelled_predictions(connection: sqlite3.Connection, window: Window, model: 
               WHERE o.timestamp_ns >= ? AND (s1.span_id IS NOT NULL OR s2.span_id IS NOT NULL))
         ORDER BY prediction_id"""
     result = []
-    vectors: dict[str, tuple[float | None, ...]] = {}  # a batch's array, parsed once for all its rows
+    vectors: dict[str, tuple[float | None, ...] | None] = {}  # a batch's array, parsed once for all its rows
     for prediction_id, actual, stamp, trace_id, label, value, score, picked, probabilities in connection.execute(
             sql, (*args, *args, start)):
         result.append(LabelledPrediction(
@@ -109,7 +109,8 @@ def _probabilities(alias: str, row: str) -> str:
     ``ml.output.probability.<k>`` attributes as one JSON object (read only when ``ml.output.class`` says
     the call has a vector)."""
     attributes = f"{alias}, '$.attributes'"
-    return (f"CASE WHEN {row} IS NOT NULL THEN json_extract({alias}, '$.attributes.\"{semconv.OUTPUT_PROBABILITIES}\"') "
+    batch = f"json_extract({alias}, '$.attributes.\"{semconv.OUTPUT_PROBABILITIES}\"')"
+    return (f"CASE WHEN {row} IS NOT NULL THEN {batch} "
             f"WHEN json_extract({alias}, '$.attributes.\"{semconv.OUTPUT_CLASS}\"') IS NOT NULL THEN "
             f"(SELECT json_group_object(key, value) FROM json_each({attributes}) "
             f"WHERE key LIKE '{semconv.OUTPUT_PROBABILITY_PREFIX}%') END")
