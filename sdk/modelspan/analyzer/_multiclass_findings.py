@@ -7,7 +7,9 @@ and interval of that class's edges), whatever the traffic, with the ±3 SE band 
 and ``estimation_gap`` findings once labels arrive. The accuracy gap is tested on the labelled rows
 themselves (each prediction is right with the calibrated probability of its class, a Poisson-binomial
 count); the macro metrics are compared with the window's estimate, 3 sampling errors at the labelled
-count apart. The document shapes are the binary ones (``_estimation_findings``).
+count apart; ROC-AUC (one against the rest, macro) realised on the labelled rows whose probability
+vector the store joined is compared with the estimate of those same rows, 3 sampling errors apart.
+The document shapes are the binary ones (``_estimation_findings``).
 """
 
 from __future__ import annotations
@@ -77,10 +79,33 @@ def labelled_columns(calibration: MulticlassCalibration, labelled: Sequence[Labe
             np.array([a for _, _, a in rows], dtype=np.int64))
 
 
+def row_vector(row: LabelledPrediction, classes: int) -> list[float] | None:
+    """The labelled row's recorded probability vector (a batch row's slice of its call's array), or None
+    when it was not recorded whole or holds a value outside [0, 1]."""
+    recorded = row.probabilities
+    if recorded is None:
+        return None
+    start = 0 if row.row is None else row.row * classes
+    vector = recorded[start:start + classes]
+    if (row.row is None and len(recorded) != classes) or len(vector) != classes:
+        return None
+    kept = [p for p in vector if p is not None and 0.0 <= p <= 1.0]
+    return kept if len(kept) == classes else None
+
+
+def labelled_vectors(calibration: MulticlassCalibration, labelled: Sequence[LabelledPrediction]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(probability vectors, true class names) of the labelled rows whose whole vector was recorded."""
+    classes = len(calibration.classes)
+    kept = [(row_vector(r, classes), _column(r.actual, calibration)) for r in labelled]
+    rows = [(v, a) for v, a in kept if v is not None and a is not None]
+    matrix = np.array([v for v, _ in rows], dtype=np.float64).reshape(len(rows), classes)
+    return matrix, np.array([calibration.classes[a] for _, a in rows], dtype=object)
+
+
 def gap_findings(context: Context, model: str, version: str, calibration: MulticlassCalibration,
                  estimated: dict[str, Estimate], labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
-    """Realised vs estimated performance once labels arrive, one finding per metric (not ROC-AUC: the
-    labelled rows' vectors are not joined)."""
+    """Realised vs estimated performance once labels arrive, one finding per metric."""
     scores, predicted, actual = labelled_columns(calibration, labelled)
     n = int(scores.size)
     if n == 0:
@@ -101,7 +126,22 @@ def gap_findings(context: Context, model: str, version: str, calibration: Multic
             apart = not math.isnan(realised[metric]) and abs(realised[metric] - value) > estimation.BAND_WIDTH * error
         docs.append(_gap_document(context, model, version, metric, realised[metric], value, error, p_value,
                                   bool(apart and n >= MIN_GAP_LABELS), n))
-    return docs
+    return docs + _roc_auc_gap(context, model, version, calibration, labelled)
+
+
+def _roc_auc_gap(context: Context, model: str, version: str, calibration: MulticlassCalibration,
+                 labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
+    """Realised vs estimated one-vs-rest macro ROC-AUC of the labelled rows with a recorded vector: the
+    estimate of the same rows (as for accuracy), 3 sampling errors at their count apart."""
+    vectors, actual = labelled_vectors(calibration, labelled)
+    n = int(vectors.shape[0])
+    if n == 0:
+        return []
+    realised, value = mce.roc_auc_pair(calibration, vectors, actual)
+    error = mce.sampling_error(calibration, "roc_auc", n)
+    apart = not math.isnan(realised) and abs(realised - value) > estimation.BAND_WIDTH * error
+    return [_gap_document(context, model, version, "roc_auc", realised, value, error, None,
+                          bool(apart and n >= MIN_GAP_LABELS), n)]
 
 
 def _gap_document(context: Context, model: str, version: str, metric: str, realised: float, value: float,

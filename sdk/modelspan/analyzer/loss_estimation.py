@@ -12,8 +12,11 @@ that of the mean squared error by the delta method (SE(MSE) / (2·RMSE)). The ba
 value ± 3 sampling errors; an estimate outside it is flagged (``Estimate.flagged``).
 
 Once labels arrive, realised and estimated MAE of the labelled rows differ, if the error model holds,
-by the spread of |y - ŷ| over the window's inputs over √(labelled rows); that spread follows from the
-sums themselves (E|e|² = E e², so Var|e| = Σs/n - (Σm/n)², the law of total variance).
+by the spread of |y - ŷ| over the window's inputs over √(labelled rows) (that spread follows from the
+sums themselves: E|e|² = E e², so Var|e| = Σs/n - (Σm/n)², the law of total variance) and by the
+error model's own error, learned from a finite reference (its jackknife standard error, stored in the
+baseline). The reference band needs no such term: the reference value is the same model's mean over
+the reference (a least-squares fit with an intercept), so its error is common to both.
 """
 
 from __future__ import annotations
@@ -66,16 +69,24 @@ def realised_loss(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[str, 
 def gap_errors(model: ErrorModel, estimates: dict[str, Estimate], labelled: int) -> dict[str, float]:
     """Standard errors of realised minus estimated MAE and RMSE on ``labelled`` rows of the window.
 
-    MAE: √(estimated MSE - estimated MAE²) / √labelled, the spread of |y - ŷ| the error model expects
-    over the window's inputs; RMSE: the reference's spread of the squared error, by the delta method.
+    Two independent parts. Sampling: for MAE √(estimated MSE - estimated MAE²) / √labelled, the spread
+    of |y - ŷ| the error model expects over the window's inputs; for RMSE the reference's spread of the
+    squared error, by the delta method. The error model's own: ``model_mae`` (``model_mse`` by the
+    delta method), its jackknife standard error on the reference, which does not shrink with the window.
+
+    >>> m = ErrorModel(spread={"mae": 0.6, "mse": 2.0, "model_mae": 0.03, "model_mse": 0.0})
+    >>> e = estimate_loss(m, 400, 400.0, 500.0)  # MAE 1.0, MSE 1.25: sampling 0.5 / 20
+    >>> round(gap_errors(m, e, 400)["mae"], 4)  # √(0.025² + 0.03²)
+    0.0391
     """
     if labelled <= 0:
         return {name: float("nan") for name in LOSS_METRICS}
     mae, rmse = estimates["mae"].value, estimates["rmse"].value
     spread = math.sqrt(max(rmse * rmse - mae * mae, 0.0))
-    rmse_error = model.spread.get("mse", float("nan")) / math.sqrt(labelled) / (2 * rmse) if rmse > 0 \
-        else float("nan")
-    return {"mae": spread / math.sqrt(labelled), "rmse": rmse_error}
+    model_mae, model_mse = model.spread.get("model_mae", 0.0), model.spread.get("model_mse", 0.0)
+    mse_error = math.hypot(model.spread.get("mse", float("nan")) / math.sqrt(labelled), model_mse)
+    return {"mae": math.hypot(spread / math.sqrt(labelled), model_mae),
+            "rmse": mse_error / (2 * rmse) if rmse > 0 else float("nan")}
 
 
 def loss_gap(estimated: float, realised: float, standard_error: float) -> bool:

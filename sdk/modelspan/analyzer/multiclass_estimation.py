@@ -157,6 +157,33 @@ def realised(calibration: MulticlassCalibration, target: Any, prediction: Any,
     return values
 
 
+def roc_auc_pair(calibration: MulticlassCalibration, scores: Any, actual: Any) -> tuple[float, float]:
+    """(realised, estimated) one-vs-rest macro ROC-AUC of the same labelled rows, over the classes that
+    have both positive and negative rows among them (a class the labels never name has no realised AUC;
+    scikit-learn refuses such a set, NannyML too). Realised: rank by p_c, the label as the positive
+    weight; estimated: the same ranking, the calibrated p̂_c as the weight (the CBPE estimate).
+
+    >>> c = MulticlassCalibration(["a", "b", "c"], [Calibration(), Calibration(), Calibration()])
+    >>> p = [[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [0.5, 0.1, 0.4]]
+    >>> [round(v, 4) for v in roc_auc_pair(c, p, ["a", "b", "c", "c"])]
+    [1.0, 0.7348]
+    """
+    p = probability_matrix(scores, len(calibration.classes))
+    y = calibration.class_index(actual)
+    if p.shape[0] != y.size:
+        raise ValueError(f"scores and actual differ in length: {p.shape[0]}, {y.size}")
+    calibrated = calibration.apply(p)
+    realised, estimated = [], []
+    for k in range(p.shape[1]):
+        positive = y == k
+        if positive.any() and not positive.all():
+            realised.append(roc_auc(p[:, k], positive.astype(np.float64)))
+            estimated.append(roc_auc(p[:, k], calibrated[:, k]))
+    if not realised:
+        return float("nan"), float("nan")
+    return float(np.mean(realised)), float(np.mean(estimated))
+
+
 def _estimates(calibration: MulticlassCalibration, values: dict[str, float], rows: int) -> dict[str, Estimate]:
     return {
         metric: Estimate(metric, value, sampling_error(calibration, metric, rows),

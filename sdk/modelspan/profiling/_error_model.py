@@ -36,6 +36,8 @@ ROUNDS = 200
 RATE = 0.2
 LAMBDA = 20.0
 MIN_ROWS = 100
+FOLDS = 10
+"""Groups of the delete-a-group jackknife that measures the error model's own uncertainty."""
 
 
 @dataclass
@@ -46,7 +48,9 @@ class ErrorModel:
     and ``squared_tables[j]`` a value per bin (``len(edges[j]) + 1`` bins, then one for a missing value).
     ``reference``: realised MAE and RMSE on the reference; ``spread``: standard deviation of the per-row
     absolute error (``mae``) and squared error (``mse``) there, so a window of n rows has a sampling
-    error of spread / √n.
+    error of spread / √n, and the standard error of the model's own mean expected absolute
+    (``model_mae``) and squared (``model_mse``) error over the reference's inputs (:func:`model_error`),
+    what a finite reference leaves uncertain whatever the window's size (absent in older baselines: 0).
     """
 
     terms: list[str] = field(default_factory=list)
@@ -162,6 +166,29 @@ def boost(target: FloatArray, bins: list[npt.NDArray[np.int64]], sizes: list[int
     return intercept, tables
 
 
+def model_error(absolute: FloatArray, squared: FloatArray, bins: list[npt.NDArray[np.int64]],
+                sizes: list[int], folds: int = FOLDS) -> dict[str, float]:
+    """Standard errors of the fitted model's mean E|error| and E error² over the reference's inputs.
+
+    Delete-a-group jackknife: the model is refitted ``folds`` times (same bins), each time without
+    one group of rows (row i in group i mod ``folds``), and T_k is refit k's mean over all the
+    reference's rows; Var(T) ≈ (K - 1)/K · Σ(T_k - T̄)². This is the error the estimate of a window
+    drawn like the reference carries because the model was learned from finitely many rows (about
+    spread / √rows, the intercept's, plus what the bins' values add); it does not shrink with the
+    window's size, unlike the sampling error.
+    """
+    group = np.arange(absolute.size) % folds
+    means = np.zeros((folds, 2))
+    for k in range(folds):
+        keep = group != k
+        kept = [index[keep] for index in bins]
+        for j, target in enumerate((absolute, squared)):
+            intercept, tables = boost(target[keep], kept, sizes)
+            means[k, j] = float(_total(intercept, [t.tolist() for t in tables], bins).mean())
+    variance = (folds - 1) / folds * np.sum((means - means.mean(axis=0)) ** 2, axis=0)
+    return {"model_mae": float(math.sqrt(variance[0])), "model_mse": float(math.sqrt(variance[1]))}
+
+
 def fit_error_model(columns: Mapping[str, Any], prediction: Any, target: Any) -> ErrorModel:
     """Learn the error model of a regressor from a labelled reference set (not its training set).
 
@@ -185,7 +212,8 @@ def fit_error_model(columns: Mapping[str, Any], prediction: Any, target: Any) ->
         terms, edges, abs_intercept, [t.tolist() for t in abs_tables], squared_intercept,
         [t.tolist() for t in squared_tables], rows=int(y.size),
         reference={"mae": float(absolute.mean()), "rmse": float(math.sqrt(squared.mean()))},
-        spread={"mae": float(absolute.std()), "mse": float(squared.std())},
+        spread={"mae": float(absolute.std()), "mse": float(squared.std()),
+                **model_error(absolute, squared, bins, sizes)},
     )
 
 

@@ -18,7 +18,7 @@ from modelspan import _time, semconv
 from modelspan.elasticsearch.layout import TIMESTAMP, TRACE_ID
 from modelspan.store._answers import Agg, aggregations
 from modelspan.store._es_queries import OUTCOME_ACTUAL, OUTCOME_PREDICTION_ID
-from modelspan.store.types import LabelledPrediction
+from modelspan.store.types import LabelledPrediction, probability_vector
 
 
 def parse_models(response: Agg) -> list[tuple[str, str, int]]:
@@ -67,6 +67,7 @@ def join_predictions(actuals: Mapping[str, Any], response: Agg) -> list[Labelled
         if prediction_id is not None:
             spans[str(prediction_id)] = source
     joined = []
+    vectors: dict[int, tuple[float | None, ...] | None] = {}  # a batch's array, converted once for all its rows
     for prediction_id, actual in actuals.items():
         source, row = spans.get(prediction_id), None
         if source is None:
@@ -74,7 +75,7 @@ def join_predictions(actuals: Mapping[str, Any], response: Agg) -> list[Labelled
             if base and index.isdigit():
                 source, row = spans.get(base), int(index)
         if source is not None:
-            joined.append(_labelled(prediction_id, actual, source, row))
+            joined.append(_labelled(prediction_id, actual, source, row, vectors))
     return joined
 
 
@@ -97,7 +98,8 @@ def _span_start(value: Any) -> str:
     return _time.from_ns(nanos).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> LabelledPrediction:
+def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None,
+              vectors: dict[int, tuple[float | None, ...] | None]) -> LabelledPrediction:
     attributes = source.get("attributes", {})
 
     def pick(single: str, many: str) -> Any:
@@ -109,6 +111,14 @@ def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> 
     label = pick(semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS)
     value = pick(semconv.OUTPUT_VALUE, semconv.OUTPUT_VALUES)
     score = pick(semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES)
+    if row is None:
+        vector = {key: value for key, value in attributes.items() if key.startswith(semconv.OUTPUT_PROBABILITY_PREFIX)}
+        probabilities = probability_vector(vector) if vector else None
+    else:
+        flat = attributes.get(semconv.OUTPUT_PROBABILITIES)
+        if id(flat) not in vectors:
+            vectors[id(flat)] = probability_vector(flat)
+        probabilities = vectors[id(flat)]
     return LabelledPrediction(
         prediction_id=prediction_id,
         timestamp=_span_start(source.get(TIMESTAMP, "")),
@@ -117,4 +127,6 @@ def _labelled(prediction_id: str, actual: Any, source: Agg, row: int | None) -> 
         value=None if value is None else float(value),
         score=None if score is None else float(score),
         trace_id=source.get(TRACE_ID),
+        probabilities=probabilities,
+        row=row,
     )

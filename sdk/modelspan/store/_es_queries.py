@@ -299,6 +299,9 @@ OUTCOME_MODEL_VERSION = "model.version"
 PREDICTION_FIELDS = (
     semconv.PREDICTION_ID, semconv.OUTPUT_LABEL, semconv.OUTPUT_VALUE, semconv.OUTPUT_SCORE,
     semconv.OUTPUT_LABELS, semconv.OUTPUT_VALUES, semconv.OUTPUT_SCORES,
+    # multiclass: the vectors, for the realised ROC-AUC of labelled rows (named: the fake cluster has no wildcards)
+    semconv.OUTPUT_PROBABILITIES,
+    *(f"{semconv.OUTPUT_PROBABILITY_PREFIX}{k}" for k in range(semconv.MAX_CLASS_PROBABILITIES)),
 )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelspan import _time, findings, semconv
 from modelspan.sqlite import timestamp_ns, transaction
-from modelspan.store.types import LabelledPrediction, ScoreSums, Window, finding_inside
+from modelspan.store.types import LabelledPrediction, ScoreSums, Window, finding_inside, probability_vector
 
 
 def window_ns(window: Window) -> tuple[int, int]:
@@ -77,7 +77,8 @@ def labelled_predictions(connection: sqlite3.Connection, window: Window, model: 
         SELECT prediction_id, actual, json_extract(doc, '$."@timestamp"'), trace_id,
                {_output('doc', semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS, row)},
                {_output('doc', semconv.OUTPUT_VALUE, semconv.OUTPUT_VALUES, row)},
-               {_output('doc', semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES, row)}
+               {_output('doc', semconv.OUTPUT_SCORE, semconv.OUTPUT_SCORES, row)},
+               {row}, {_probabilities('doc', row)}
         FROM (SELECT o.prediction_id, o.actual,
                      CASE WHEN s1.span_id IS NOT NULL THEN NULL ELSE o.row END AS {row},
                      COALESCE(s1.document, s2.document) AS doc, COALESCE(s1.trace_id, s2.trace_id) AS trace_id
@@ -90,13 +91,29 @@ def labelled_predictions(connection: sqlite3.Connection, window: Window, model: 
               WHERE o.timestamp_ns >= ? AND (s1.span_id IS NOT NULL OR s2.span_id IS NOT NULL))
         ORDER BY prediction_id"""
     result = []
-    for prediction_id, actual, stamp, trace_id, label, value, score in connection.execute(
+    vectors: dict[str, tuple[float | None, ...] | None] = {}  # a batch's array, parsed once for all its rows
+    for prediction_id, actual, stamp, trace_id, label, value, score, picked, probabilities in connection.execute(
             sql, (*args, *args, start)):
         result.append(LabelledPrediction(
             prediction_id=prediction_id, timestamp=str(stamp or ""), actual=json.loads(actual),
             label=None if label is None else str(label), value=None if value is None else float(value),
-            score=None if score is None else float(score), trace_id=trace_id))
+            score=None if score is None else float(score), trace_id=trace_id,
+            probabilities=None if probabilities is None else vectors.setdefault(
+                probabilities, probability_vector(json.loads(probabilities))),
+            row=None if picked is None else int(picked)))
     return result
+
+
+def _probabilities(alias: str, row: str) -> str:
+    """A batch row's span array ``ml.output.probabilities``, or a single-row multiclass call's
+    ``ml.output.probability.<k>`` attributes as one JSON object (read only when ``ml.output.class`` says
+    the call has a vector)."""
+    attributes = f"{alias}, '$.attributes'"
+    batch = f"json_extract({alias}, '$.attributes.\"{semconv.OUTPUT_PROBABILITIES}\"')"
+    return (f"CASE WHEN {row} IS NOT NULL THEN {batch} "
+            f"WHEN json_extract({alias}, '$.attributes.\"{semconv.OUTPUT_CLASS}\"') IS NOT NULL THEN "
+            f"(SELECT json_group_object(key, value) FROM json_each({attributes}) "
+            f"WHERE key LIKE '{semconv.OUTPUT_PROBABILITY_PREFIX}%') END")
 
 
 def write_findings(connection: sqlite3.Connection, documents: Iterable[dict[str, Any]]) -> int:

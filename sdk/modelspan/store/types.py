@@ -239,6 +239,31 @@ class LabelledPrediction:
     value: float | None
     score: float | None
     trace_id: str | None
+    probabilities: tuple[float | None, ...] | None = None
+    """A multiclass call's recorded probabilities: a single-row call's vector (``ml.output.probability.<k>``
+    for k = 0, 1, ...), or a batch's ``ml.output.probabilities`` (its first rows' vectors, row after
+    row: the store does not know the number of classes, the analyzer does); None when not recorded."""
+    row: int | None = None
+    """The row of a batch call (``<id>:<row>``), None for a single-row call."""
+
+
+def probability_vector(recorded: Any) -> tuple[float | None, ...] | None:
+    """The recorded probabilities as a tuple: a batch's array as is, a single row's ``{"…probability.<k>":
+    p}`` in column order (None unless the columns are 0, 1, ... without a gap; a value that is not a
+    number becomes None).
+
+    >>> probability_vector({"ml.output.probability.1": 0.25, "ml.output.probability.0": 0.75})
+    (0.75, 0.25)
+    """
+    if isinstance(recorded, dict):
+        prefix = len(semconv.OUTPUT_PROBABILITY_PREFIX)
+        columns = {key[prefix:]: value for key, value in recorded.items()}
+        if sorted(columns) != sorted(str(k) for k in range(len(columns))):
+            return None
+        recorded = [columns[str(k)] for k in range(len(columns))]
+    if not isinstance(recorded, list):
+        return None
+    return tuple(float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in recorded)
 
 
 @dataclass

@@ -147,3 +147,24 @@ def test_multiclass_differs_from_nannyml_by_its_renormalisation_only() -> None:
         aggregated, _ = mce.estimate_from_sums(ours, mce.class_sums(ours, scores, predicted))
         assert aggregated["accuracy"].value == pytest.approx(p_hat[rows, index].mean(), abs=1e-9)
         assert abs(aggregated["accuracy"].value - theirs["accuracy"][chunk]) > 1e-4  # the renormalisation
+
+
+def test_multiclass_roc_auc_gap_equals_nannyml_realised_and_estimated() -> None:
+    """``estimation_gap`` on ROC-AUC: the realised macro one-vs-rest value equals NannyML's realised
+    performance, and the estimate of the same rows its CBPE estimate (where it keeps the scores), per chunk."""
+    rng = np.random.default_rng(9)
+    reference, analysis = multiclass_frame(rng, 20_000, 1.0), multiclass_frame(rng, 6 * CHUNK, 1.0, mean=0.5)
+    estimator = fit_nannyml(reference, nannyml.calibration.NoopCalibrator())
+    ours = same_maps(reference, estimator)
+    estimated = nannyml_estimates(estimator, analysis, ["roc_auc"])["roc_auc"]
+    calculator = nannyml.PerformanceCalculator(
+        y_pred_proba={c: f"p_{c}" for c in CLASSES}, y_pred="pred", y_true="y",
+        problem_type="classification_multiclass", metrics=["roc_auc"], chunk_size=CHUNK)
+    calculator.fit(reference)
+    frame = calculator.calculate(analysis).to_df()
+    realised = frame[frame[("chunk", "period")] == "analysis"][("roc_auc", "value")].to_numpy()
+    for chunk, (scores, _) in enumerate(chunks(analysis)):
+        actual = analysis["y"].iloc[chunk * CHUNK:(chunk + 1) * CHUNK]
+        ours_realised, ours_estimated = mce.roc_auc_pair(ours, scores, actual)
+        assert ours_realised == pytest.approx(realised[chunk], abs=1e-12)
+        assert ours_estimated == pytest.approx(estimated[chunk], abs=1e-6)  # NannyML rounds to 5 decimals
