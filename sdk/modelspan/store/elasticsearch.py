@@ -184,9 +184,10 @@ class ElasticsearchStore:
             feature_queries.overlay(question, aggs.setdefault("calls", {}), by_feature)
         return parse_model(question, {**spans[0], "aggregations": aggs})
 
-    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float],
+                   calibration: str | None = None) -> ScoreSums:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
-        body = estimation.score_sums_body(window, model, version, edges)
+        body = estimation.score_sums_body(window, model, version, edges, calibration)
         return estimation.parse_score_sums(self._search(self.spans_index, body), edges)
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:

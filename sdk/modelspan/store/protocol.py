@@ -58,8 +58,11 @@ class Store(Protocol):
         """Predictions of ``window`` with a recorded outcome, with their outputs."""
         ...
 
-    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
-        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request."""
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float],
+                   calibration: str | None = None) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request.
+        With ``calibration`` (a ``Calibration.fingerprint``), batches that recorded their CBPE sums with that
+        calibration are answered from their sums (every row), not from their listed rows."""
         ...
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import modelspan
 from modelspan import semconv
+from modelspan.instrumentation import _config
 from tests.store.elasticsearch.traffic import WINDOW, _moved
 
 MODEL, VERSION = "clf", "1"
@@ -65,14 +66,17 @@ class Window:
 
 
 def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, shift: float = 0.0,
-           singles: int = 0, batch: int = BATCH) -> Window:
-    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
+           singles: int = 0, batch: int = BATCH,
+           baseline: modelspan.Baseline | None = None) -> Window:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK;
+    with ``baseline`` the SDK has its calibration at call time (a batch records its CBPE sums)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(mean, std, rows)
     actual = (rng.random(rows) < sigmoid(2.0 * x - shift)).astype(int)
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
     exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter)
+    modelspan.configure(tracer_provider=provider, exporter=exporter,
+                        baselines=[baseline] if baseline else None)
 
     @modelspan.monitor(model=MODEL, version=VERSION, task="classification")
     def predict_proba(features: Any) -> np.ndarray:
@@ -92,6 +96,8 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
     finally:
         modelspan.shutdown()
         provider.shutdown()
+        if baseline is not None:  # configure() keeps baselines: the next window's SDK must not see this one
+            _config.STATE.baselines.pop((baseline.model, baseline.version), None)
     calls = singles + len(range(singles, rows, batch))
     assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
     documents, moved = _moved(spans, rng)

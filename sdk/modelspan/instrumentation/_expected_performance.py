@@ -1,0 +1,61 @@
+"""What a batch call records for confidence-based performance estimation (docs/estimation.md, "What the SDK records").
+
+A span lists the label and score of at most ``MAX_ROW_OUTPUTS`` rows, and Elasticsearch cannot pair a
+span's label and score arrays inside an aggregation. So when the call's baseline carries a binary
+:class:`~modelspan.profiling._calibration.Calibration`, a batch call also records, over **every** row
+(numpy over the batch, no per-row Python):
+
+- per predicted class (positive ``1``/``true``, negative ``0``/``false``) the rows and the sum of their
+  calibrated P(class 1): the expected confusion counts, as scalars every store can add up;
+- per cell (predicted class x interval of the recorded score between the calibration's score edges) the
+  rows and the score sum, the very cells ``Store.score_sums`` answers, so the ROC-AUC of the window is that
+  of the per-row path (three arrays paired by index; SQLite reads them, docs/estimation.md says why
+  Elasticsearch cannot);
+- the rows without a binary label or a score in [0, 1], and the calibration's fingerprint.
+
+Single-row calls record nothing more: their ``ml.output.label`` and ``ml.output.score`` already are a cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelspan import semconv
+from modelspan.instrumentation import _config
+from modelspan.instrumentation._outputs import Outputs
+from modelspan.profiling._calibration import Calibration
+
+POSITIVE = frozenset({"1", "true"})
+NEGATIVE = frozenset({"0", "false"})
+"""The analyzer's classes (``analyzer._estimation_findings``): labels are canonical (``semconv.category_value``)."""
+
+
+def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
+    """Write the batch's CBPE sums into ``attributes`` (nothing without per-row labels and scores)."""
+    if outputs is None or outputs.labels is None or outputs.scores is None:
+        return
+    if _config.STATE.redaction.get(semconv.OUTPUT_FEATURE) in ("hash", "drop"):
+        return  # the sums give the predicted classes away, as the scores do (docs/privacy.md)
+    labels = np.asarray(outputs.labels, dtype=object)
+    scores = np.asarray(outputs.scores, dtype=np.float64)
+    if labels.size != scores.size or labels.size == 0:
+        return
+    positive = np.isin(labels, list(POSITIVE))
+    binary = positive | np.isin(labels, list(NEGATIVE))
+    usable = binary & (scores >= 0.0) & (scores <= 1.0)  # NaN fails both
+    positive, scores = positive[usable], scores[usable]
+    p_hat = calibration.apply(np.where(positive, scores, 1.0 - scores))
+    edges = calibration.score_edges
+    cells = positive.astype(np.int64) * (edges.size + 1) + np.searchsorted(edges, scores, side="right")
+    found, inverse = np.unique(cells, return_inverse=True)
+    attributes[semconv.CBPE_CALIBRATION] = calibration.fingerprint
+    attributes[semconv.CBPE_POSITIVE_ROWS] = int(positive.sum())
+    attributes[semconv.CBPE_POSITIVE_SUM] = float(p_hat[positive].sum())
+    attributes[semconv.CBPE_NEGATIVE_ROWS] = int(positive.size - positive.sum())
+    attributes[semconv.CBPE_NEGATIVE_SUM] = float(p_hat[~positive].sum())
+    attributes[semconv.CBPE_UNUSABLE] = int(labels.size - positive.size)
+    attributes[semconv.CBPE_CELLS] = found.tolist()
+    attributes[semconv.CBPE_CELL_ROWS] = np.bincount(inverse, minlength=found.size).astype(np.int64).tolist()
+    attributes[semconv.CBPE_CELL_SUMS] = np.bincount(inverse, weights=scores, minlength=found.size).tolist()
