@@ -27,13 +27,12 @@ from modelspan.instrumentation import _config
 from modelspan.instrumentation._outputs import Outputs
 from modelspan.profiling._calibration import Calibration
 
-POSITIVE = frozenset({"1", "true"})
-NEGATIVE = frozenset({"0", "false"})
-"""The analyzer's classes (``analyzer._estimation_findings``): labels are canonical (``semconv.category_value``)."""
 
 
 def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
-    """Write the batch's CBPE sums into ``attributes`` (nothing without per-row labels and scores)."""
+    """Write the batch's CBPE sums into ``attributes`` (nothing without per-row labels and scores). The classes
+    are the analyzer's (``analyzer._estimation_findings.POSITIVE``/``NEGATIVE``): labels are canonical text
+    (``semconv.category_value``)."""
     if outputs is None or outputs.labels is None or outputs.scores is None:
         return
     if _config.STATE.redaction.get(semconv.OUTPUT_FEATURE) in ("hash", "drop"):
@@ -42,14 +41,15 @@ def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str,
     scores = np.asarray(outputs.scores, dtype=np.float64)
     if labels.size != scores.size or labels.size == 0:
         return
-    positive = np.isin(labels, list(POSITIVE))
-    binary = positive | np.isin(labels, list(NEGATIVE))
+    positive = (labels == "1") | (labels == "true")
+    binary = positive | (labels == "0") | (labels == "false")
     usable = binary & (scores >= 0.0) & (scores <= 1.0)  # NaN fails both
     positive, scores = positive[usable], scores[usable]
     p_hat = calibration.apply(np.where(positive, scores, 1.0 - scores))
     edges = calibration.score_edges
     cells = positive.astype(np.int64) * (edges.size + 1) + np.searchsorted(edges, scores, side="right")
-    found, inverse = np.unique(cells, return_inverse=True)
+    counts = np.bincount(cells, minlength=2 * (edges.size + 1))  # no sort: one pass over the rows
+    found = np.flatnonzero(counts)
     attributes[semconv.CBPE_CALIBRATION] = calibration.fingerprint
     attributes[semconv.CBPE_POSITIVE_ROWS] = int(positive.sum())
     attributes[semconv.CBPE_POSITIVE_SUM] = float(p_hat[positive].sum())
@@ -57,5 +57,5 @@ def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str,
     attributes[semconv.CBPE_NEGATIVE_SUM] = float(p_hat[~positive].sum())
     attributes[semconv.CBPE_UNUSABLE] = int(labels.size - positive.size)
     attributes[semconv.CBPE_CELLS] = found.tolist()
-    attributes[semconv.CBPE_CELL_ROWS] = np.bincount(inverse, minlength=found.size).astype(np.int64).tolist()
-    attributes[semconv.CBPE_CELL_SUMS] = np.bincount(inverse, weights=scores, minlength=found.size).tolist()
+    attributes[semconv.CBPE_CELL_ROWS] = counts[found].tolist()
+    attributes[semconv.CBPE_CELL_SUMS] = np.bincount(cells, weights=scores, minlength=counts.size)[found].tolist()

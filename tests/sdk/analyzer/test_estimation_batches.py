@@ -92,7 +92,8 @@ def test_elasticsearch_estimates_every_row_of_batches_of_500(baseline: Baseline,
     assert estimated["accuracy"][findings.SAMPLE_COUNT] == 2_000
     assert estimated["accuracy"][findings.METRIC_VALUE] == pytest.approx(per_row["accuracy"].value, abs=1e-9)
     assert "unusable" not in estimated["accuracy"][findings.SUMMARY]
-    assert not estimated["roc_auc"][findings.FLAGGED] and "ROC-AUC not estimated" in estimated["roc_auc"][findings.SUMMARY]
+    roc_auc = estimated["roc_auc"]
+    assert not roc_auc[findings.FLAGGED] and "ROC-AUC not estimated" in roc_auc[findings.SUMMARY]
     typecheck([Case("score sums with batch sums", "SearchBody",
                     score_sums_body(WINDOW, MODEL, VERSION, edges, calibration.fingerprint))])
 
