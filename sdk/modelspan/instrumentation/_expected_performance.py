@@ -28,7 +28,6 @@ from modelspan.instrumentation._outputs import Outputs
 from modelspan.profiling._calibration import Calibration
 
 
-
 def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
     """Write the batch's CBPE sums into ``attributes`` (nothing without per-row labels and scores). The classes
     are the analyzer's (``analyzer._estimation_findings.POSITIVE``/``NEGATIVE``): labels are canonical text
