@@ -134,6 +134,16 @@ CBPE_CELL_ROWS: Final = "ml.estimation.cbpe.cell_rows"
 """Rows per cell (long[])."""
 CBPE_CELL_SUMS: Final = "ml.estimation.cbpe.cell_sums"
 """Sum of the recorded scores per cell (double[])."""
+CBPE_VECTORS: Final = "ml.estimation.cbpe.vectors"
+"""Multiclass batch: rows with a usable probability vector (long; their cells are the next three)."""
+CBPE_CLASS_CELLS: Final = "ml.estimation.cbpe.class_cells"
+"""Multiclass batch: cells ``offset(k) + predicted_k * (len(edges[k]) + 1) + interval`` of each row's
+probability of class ``k`` on that class's edges, ``offset(k)`` the cells of the classes before it (long[],
+paired by index with the next two; only the cells that hold rows)."""
+CBPE_CLASS_CELL_ROWS: Final = "ml.estimation.cbpe.class_cell_rows"
+"""Rows per class cell (long[])."""
+CBPE_CLASS_CELL_SUMS: Final = "ml.estimation.cbpe.class_cell_sums"
+"""Sum of the class's probabilities per class cell (double[])."""
 
 # --- Inputs: single row ----------------------------------------------------------------------
 FEATURE_PREFIX: Final = "ml.feature."

@@ -13,12 +13,17 @@ span's label and score arrays inside an aggregation. So when the call's baseline
   Elasticsearch cannot);
 - the rows without a binary label or a score in [0, 1], and the calibration's fingerprint.
 
-Single-row calls record nothing more: their ``ml.output.label`` and ``ml.output.score`` already are a cell.
+A multiclass baseline (:class:`~modelspan.profiling._multiclass.MulticlassCalibration`) gets the cells
+``Store.class_score_sums`` answers, per class (predicted it or not x interval of its probability), over
+every row with a usable probability vector (SQLite reads them; Elasticsearch not yet, docs/estimation.md).
+
+Single-row calls record nothing more: their ``ml.output.label`` and ``ml.output.score`` (or their
+``ml.output.probability.<k>``) already are a cell.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +31,10 @@ from modelspan import semconv
 from modelspan.instrumentation import _config
 from modelspan.instrumentation._outputs import Outputs
 from modelspan.profiling._calibration import Calibration
+from modelspan.profiling._multiclass import MulticlassCalibration
+
+if TYPE_CHECKING:
+    from modelspan.baseline import Baseline
 
 
 def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
@@ -58,3 +67,40 @@ def add(calibration: Calibration, outputs: Outputs | None, attributes: dict[str,
     attributes[semconv.CBPE_CELLS] = found.tolist()
     attributes[semconv.CBPE_CELL_ROWS] = counts[found].tolist()
     attributes[semconv.CBPE_CELL_SUMS] = np.bincount(cells, weights=scores, minlength=counts.size)[found].tolist()
+
+
+def add_multiclass(calibration: MulticlassCalibration, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
+    """Write the batch's per-class cells into ``attributes`` (nothing without a probability vector per row)."""
+    if outputs is None or outputs.probabilities is None:
+        return
+    if _config.STATE.redaction.get(semconv.OUTPUT_FEATURE) in ("hash", "drop"):
+        return  # a probability vector gives the predicted class away (docs/privacy.md)
+    matrix = np.asarray(outputs.probabilities, dtype=np.float64)
+    edges = calibration.class_edges
+    if matrix.ndim != 2 or matrix.shape[1] != len(edges) or matrix.shape[0] == 0:
+        return
+    usable = np.all((matrix >= 0.0) & (matrix <= 1.0), axis=1)  # NaN fails both
+    kept = matrix[usable]
+    predicted = np.argmax(kept, axis=1)  # the first column on ties, as ``ml.output.class``
+    sizes = np.array([e.size + 1 for e in edges], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(2 * sizes)[:-1]]
+    codes = np.empty(kept.shape, dtype=np.int64)
+    for k, per_class in enumerate(edges):  # one pass per class over every row
+        codes[:, k] = offsets[k] + (predicted == k) * sizes[k] + np.searchsorted(per_class, kept[:, k], side="right")
+    counts = np.bincount(codes.ravel(), minlength=int(2 * sizes.sum()))
+    found = np.flatnonzero(counts)
+    attributes[semconv.CBPE_CALIBRATION] = calibration.fingerprint
+    attributes[semconv.CBPE_VECTORS] = int(kept.shape[0])
+    attributes[semconv.CBPE_UNUSABLE] = int(matrix.shape[0] - kept.shape[0])
+    attributes[semconv.CBPE_CLASS_CELLS] = found.tolist()
+    attributes[semconv.CBPE_CLASS_CELL_ROWS] = counts[found].tolist()
+    attributes[semconv.CBPE_CLASS_CELL_SUMS] = np.bincount(codes.ravel(), weights=kept.ravel(),
+                                                           minlength=counts.size)[found].tolist()
+
+
+def add_batch(baseline: Baseline, outputs: Outputs | None, attributes: dict[str, Any]) -> None:
+    """A batch call's CBPE sums for whichever calibration its baseline carries (binary or multiclass)."""
+    if baseline.calibration is not None:
+        add(baseline.calibration, outputs, attributes)
+    elif baseline.multiclass_calibration is not None:
+        add_multiclass(baseline.multiclass_calibration, outputs, attributes)

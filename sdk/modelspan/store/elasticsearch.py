@@ -194,7 +194,7 @@ class ElasticsearchStore:
         """A regressor's expected-error sums over ``window`` and its unestimated rows: one request."""
         return loss.parse_loss_sums(self._search(self.spans_index, loss.loss_sums_body(window, model, version)))
     def class_score_sums(self, window: Window, model: str, version: str,
-                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+                         edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class, predicted it, interval): one request."""
         body = multiclass.class_score_sums_body(window, model, version, edges)
         return multiclass.parse_class_score_sums(self._search(self.spans_index, body), edges)

@@ -68,9 +68,11 @@ class Store(Protocol):
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """Sums of a regressor's expected errors over ``window`` (one request, whatever the traffic)."""
     def class_score_sums(self, window: Window, model: str, version: str,
-                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+                         edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class column, predicted it or not, interval of
-        ``edges[column]``), for a multiclass model's probability vectors, in one request."""
+        ``edges[column]``), for a multiclass model's probability vectors, in one request. With ``calibration``
+        (a ``MulticlassCalibration.fingerprint``), batches that recorded their class cells with it are
+        answered from them (every row; SQLite only so far)."""
         ...
 
     def traces(self) -> TraceQueries:

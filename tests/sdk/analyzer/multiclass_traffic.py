@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import modelspan
 from modelspan import semconv
+from modelspan.instrumentation import _config
 from tests.store.elasticsearch.traffic import WINDOW, _moved
 
 MODEL, VERSION = "triage", "1"
@@ -56,13 +57,14 @@ class Traffic:
 
 
 def traffic(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, singles: int = 0,
-            batch: int = 200) -> Traffic:
-    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
+            batch: int = 200, baseline: modelspan.Baseline | None = None) -> Traffic:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK;
+    with ``baseline`` the SDK has its calibration at call time (a batch records its class cells)."""
     rng = np.random.default_rng(seed)
     x, scores, actual = draw(rng, rows, mean, std)
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
     exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter)
+    modelspan.configure(tracer_provider=provider, exporter=exporter, baselines=[baseline] if baseline else None)
 
     @modelspan.monitor(model=MODEL, version=VERSION, task="classification", classes=CLASSES)
     def predict_proba(features: Any) -> np.ndarray:
@@ -81,6 +83,8 @@ def traffic(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, s
     finally:
         modelspan.shutdown()
         provider.shutdown()
+        if baseline is not None:  # configure() keeps baselines: the next traffic's SDK must not see this one
+            _config.STATE.baselines.pop((baseline.model, baseline.version), None)
     calls = singles + len(range(singles, rows, batch))
     assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"
     documents, moved = _moved(spans, rng)

@@ -15,16 +15,20 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import modelspan
 from modelspan import findings, semconv
 from modelspan.analyzer import analyze, estimation
+from modelspan.analyzer import multiclass_estimation as mce
 from modelspan.analyzer._estimation_findings import estimates_from_store, score_edges
+from modelspan.analyzer._multiclass_findings import class_arrays
 from modelspan.baseline import Baseline
 from modelspan.instrumentation import _config
 from modelspan.profiling._calibration import Calibration
-from modelspan.store import ScoreSums
+from modelspan.store import ClassScoreSums, ScoreSums
 from modelspan.store._es_estimation import score_sums_body
 from modelspan.store._sqlite_extras import bin_scores
+from modelspan.store._sqlite_multiclass import bin_classes
 from modelspan.store.elasticsearch import ElasticsearchStore
 from modelspan.store.sqlite import SQLiteStore
 from tests.contract.tsc import Case, typecheck
+from tests.sdk.analyzer import multiclass_traffic
 from tests.sdk.analyzer.cbpe_traffic import MODEL, VERSION, WINDOW, Window, reference_baseline, window
 from tests.store.elasticsearch.ingest import cluster, export
 
@@ -165,3 +169,37 @@ def test_nothing_more_is_recorded_without_a_calibration_or_with_outputs_redacted
         _config.STATE.redaction = {}
     assert span.attributes is not None and semconv.BATCH_SIZE in span.attributes
     assert not any(key.startswith("ml.estimation.cbpe.") for key in span.attributes)  # the classes stay hidden
+
+
+@pytest.fixture(scope="module")
+def multiclass_baseline() -> Baseline:
+    return multiclass_traffic.reference_baseline()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_sqlite_estimates_every_row_of_multiclass_batches(tmp_path: Path, multiclass_baseline: Baseline,
+                                                          seed: int) -> None:
+    """Multiclass batches of 750 rows (beyond the 256 vectors a span lists): the recorded class cells give the
+    estimates of every row, equal to the per-row cells over all rows to 1e-9 (ROC-AUC included)."""
+    calibration = multiclass_baseline.multiclass_calibration
+    assert calibration is not None
+    window = multiclass_traffic.traffic(seed, rows=1_500, batch=750, singles=30, baseline=multiclass_baseline)
+    edges = [mce.class_edges(cal) for cal in calibration.per_class]
+    with SQLiteStore(tmp_path / "store.db") as store:
+        store.load_documents(window.documents)
+        sums = store.class_score_sums(WINDOW, multiclass_traffic.MODEL, multiclass_traffic.VERSION, edges,
+                                      calibration.fingerprint)
+        listed = store.class_score_sums(WINDOW, multiclass_traffic.MODEL, multiclass_traffic.VERSION, edges)
+    assert (sums.rows, sums.unscored) == (1_500, 0)
+    vectors = 30 + 2 * semconv.MAX_ROW_OUTPUTS  # without the fingerprint: the listed vectors only, as before
+    assert (listed.rows, listed.unscored) == (vectors, 1_500 - vectors)
+    assert sums.cells.keys() == bin_classes(window.scores, edges).keys()
+    mine, bound = mce.estimate_from_sums(calibration, class_arrays(calibration, sums))
+    theirs, their_bound = mce.estimate_from_sums(
+        calibration, class_arrays(calibration, ClassScoreSums(sums.edges, bin_classes(window.scores, edges), 1_500)))
+    per_row = mce.estimate(calibration, window.scores, window.predicted)
+    assert bound == pytest.approx(their_bound, abs=1e-12)
+    for metric in (*CONFUSION, "roc_auc"):
+        assert mine[metric].value == pytest.approx(theirs[metric].value, abs=1e-9)
+        tied = bound if metric == "roc_auc" else 0.0  # ROC-AUC's grouping, as on single-row traffic
+        assert mine[metric].value == pytest.approx(per_row[metric].value, abs=1e-9 + tied)
