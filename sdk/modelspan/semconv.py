@@ -113,6 +113,38 @@ ESTIMATION_ABS_ERROR: Final = "ml.estimation.abs_error"
 ESTIMATION_SQUARED_ERROR: Final = "ml.estimation.squared_error"
 """Sum over those rows of the expected squared error E(y - ŷ)² (double; estimated RMSE = √(sum / rows))."""
 
+# --- Confidence-based performance estimation of batches (docs/estimation.md, "What the SDK records") ---
+CBPE_CALIBRATION: Final = "ml.estimation.cbpe.calibration"
+"""Fingerprint of the calibration the call's sums were computed with (string; a store uses a span's sums
+only when it matches the calibration asked about)."""
+CBPE_POSITIVE_ROWS: Final = "ml.estimation.cbpe.positive_rows"
+"""Rows of a batch predicted as the positive class (``1``/``true``; long)."""
+CBPE_POSITIVE_SUM: Final = "ml.estimation.cbpe.positive_sum"
+"""Sum of calibrated P(class 1) over those rows (double: the expected true positives)."""
+CBPE_NEGATIVE_ROWS: Final = "ml.estimation.cbpe.negative_rows"
+"""Rows of a batch predicted as the negative class (``0``/``false``; long)."""
+CBPE_NEGATIVE_SUM: Final = "ml.estimation.cbpe.negative_sum"
+"""Sum of calibrated P(class 1) over those rows (double: the expected false negatives)."""
+CBPE_UNUSABLE: Final = "ml.estimation.cbpe.unusable"
+"""Rows of a batch without a binary label or a score in [0, 1] (long)."""
+CBPE_CELLS: Final = "ml.estimation.cbpe.cells"
+"""Cells of the batch's rows, ``positive * (len(edges) + 1) + interval`` of the recorded score on the
+calibration's score edges (long[], paired by index with the next two; only the cells that hold rows)."""
+CBPE_CELL_ROWS: Final = "ml.estimation.cbpe.cell_rows"
+"""Rows per cell (long[])."""
+CBPE_CELL_SUMS: Final = "ml.estimation.cbpe.cell_sums"
+"""Sum of the recorded scores per cell (double[])."""
+CBPE_VECTORS: Final = "ml.estimation.cbpe.vectors"
+"""Multiclass batch: rows with a usable probability vector (long; their cells are the next three)."""
+CBPE_CLASS_CELLS: Final = "ml.estimation.cbpe.class_cells"
+"""Multiclass batch: cells ``offset(k) + predicted_k * (len(edges[k]) + 1) + interval`` of each row's
+probability of class ``k`` on that class's edges, ``offset(k)`` the cells of the classes before it (long[],
+paired by index with the next two; only the cells that hold rows)."""
+CBPE_CLASS_CELL_ROWS: Final = "ml.estimation.cbpe.class_cell_rows"
+"""Rows per class cell (long[])."""
+CBPE_CLASS_CELL_SUMS: Final = "ml.estimation.cbpe.class_cell_sums"
+"""Sum of the class's probabilities per class cell (double[])."""
+
 # --- Inputs: single row ----------------------------------------------------------------------
 FEATURE_PREFIX: Final = "ml.feature."
 """``ml.feature.<name>``: a single-row call's value of feature ``name`` (double or string)."""

@@ -77,10 +77,11 @@ STORE_OPERATIONS = {
     "-> 'Question'",
     "model_stats": "(self, questions: 'Sequence[Question]') -> 'list[ModelStats]'",
     "labelled_predictions": "(self, window: 'Window', model: 'str', version: 'str') -> 'list[LabelledPrediction]'",
-    "score_sums": "(self, window: 'Window', model: 'str', version: 'str', edges: 'Sequence[float]') -> 'ScoreSums'",
+    "score_sums": "(self, window: 'Window', model: 'str', version: 'str', edges: 'Sequence[float]', "
+    "calibration: 'str | None' = None) -> 'ScoreSums'",
     "loss_sums": "(self, window: 'Window', model: 'str', version: 'str') -> 'LossSums'",
     "class_score_sums": "(self, window: 'Window', model: 'str', version: 'str', "
-    "edges: 'Sequence[Sequence[float]]') -> 'ClassScoreSums'",
+    "edges: 'Sequence[Sequence[float]]', calibration: 'str | None' = None) -> 'ClassScoreSums'",
     "traces": "(self) -> 'TraceQueries'",
     "refresh": "(self) -> 'None'",
     "write_findings": "(self, documents: 'Iterable[dict[str, Any]]') -> 'int'",

@@ -30,7 +30,7 @@ from modelspan import findings, semconv
 from modelspan.analyzer import estimation, severity
 from modelspan.analyzer._documents import Context, document, number
 from modelspan.analyzer.estimation import Estimate
-from modelspan.profiling._calibration import Calibration
+from modelspan.profiling._calibration import Calibration, confusion_metrics
 from modelspan.store import LabelledPrediction, ScoreSums, Store
 
 POSITIVE = frozenset({"1", "true"})
@@ -48,7 +48,7 @@ def score_edges(calibration: Calibration) -> list[float]:
     >>> score_edges(Calibration([0.2, 0.7], [0.1, 0.9]))
     [0.2, 0.3, 0.7, 0.8]
     """
-    return sorted({*calibration.knots_x, *(round(1.0 - k, 15) for k in calibration.knots_x)})
+    return [float(edge) for edge in calibration.score_edges]
 
 
 def _positive_bounds(label: int, interval: int, edges: Sequence[float]) -> tuple[float, float]:
@@ -97,23 +97,36 @@ def aggregate(calibration: Calibration, sums: ScoreSums) -> tuple[np.ndarray, li
 
 
 def estimates_from_store(calibration: Calibration, sums: ScoreSums) -> tuple[dict[str, Estimate], float, int]:
-    """Every estimate of a window from ``Store.score_sums``, ROC-AUC's error bound, and the unusable rows."""
+    """Every estimate of a window from ``Store.score_sums``, ROC-AUC's error bound, and the unusable rows.
+
+    Rows known by their batch's sums only (``sums.expected``) count in the confusion-matrix metrics; ROC-AUC
+    needs every row's score interval, so it is left out when there are any (``estimation_findings`` says so)."""
     cells, groups, other = aggregate(calibration, sums)
-    result = estimation.estimate_from_sums(calibration, cells)
+    positive_p, negative_p = estimation.expected_positives(calibration, cells)
+    predicted_positive, rows = float(cells[1, :, 0].sum()), float(cells[:, :, 0].sum())
+    for label, (count, total) in sums.expected.items():
+        rows += count
+        if label == "1":
+            predicted_positive, positive_p = predicted_positive + count, positive_p + total
+        else:
+            negative_p += total
+    values = confusion_metrics(positive_p, predicted_positive - positive_p, negative_p, rows)
+    result = estimation.estimates(calibration, values, int(rows))
+    if sums.ungrouped:
+        return result, 0.0, other + sums.unscored
     counts = [g[1] for g in groups]
     positive = [g[2] for g in groups]
     auc, bound = estimation.roc_auc_from_groups(positive, [c - p for c, p in zip(counts, positive, strict=True)],
                                                 counts, [g[3] for g in groups])
-    rows = int(cells[:, :, 0].sum())
-    result["roc_auc"] = Estimate("roc_auc", auc, estimation.sampling_error(calibration, "roc_auc", rows),
-                                 calibration.reference.get("roc_auc", float("nan")), rows)
+    result["roc_auc"] = Estimate("roc_auc", auc, estimation.sampling_error(calibration, "roc_auc", int(rows)),
+                                 calibration.reference.get("roc_auc", float("nan")), int(rows))
     return result, bound, other + sums.unscored
 
 
 def estimation_findings(store: Store, context: Context, model: str, version: str, calibration: Calibration,
                         labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
     """``estimated_performance`` findings of the window, and ``estimation_gap`` ones for its labelled rows."""
-    sums = store.score_sums(context.window, model, version, score_edges(calibration))
+    sums = store.score_sums(context.window, model, version, score_edges(calibration), calibration.fingerprint)
     result, bound, unusable = estimates_from_store(calibration, sums)
     where = f"model {model} v{version}"
     rows = sums.rows - (unusable - sums.unscored)
@@ -124,6 +137,12 @@ def estimation_findings(store: Store, context: Context, model: str, version: str
                          fields={findings.METRIC_NAME: "accuracy", findings.SAMPLE_COUNT: 0})]
     docs = [_estimate_document(context, model, version, item, bound if name == "roc_auc" else 0.0, unusable)
             for name, item in result.items()]
+    if "roc_auc" not in result:
+        docs.append(document(
+            context, findings.TYPE_ESTIMATED_PERFORMANCE, model, version, "roc_auc", flagged=False,
+            summary=f"{where}: ROC-AUC not estimated: {sums.ungrouped} rows of batch calls are known by their "
+                    "sums only (the store cannot order their scores; docs/estimation.md)",
+            fields={findings.METRIC_NAME: "roc_auc", findings.SAMPLE_COUNT: 0}))
     return docs + gap_findings(context, model, version, calibration, labelled)
 
 

@@ -44,7 +44,7 @@ def multiclass_findings(store: Store, context: Context, model: str, version: str
                         labelled: Sequence[LabelledPrediction]) -> list[dict[str, Any]]:
     """``estimated_performance`` findings of the window, and ``estimation_gap`` ones for its labelled rows."""
     edges = [mce.class_edges(cal) for cal in calibration.per_class]
-    sums = store.class_score_sums(context.window, model, version, edges)
+    sums = store.class_score_sums(context.window, model, version, edges, calibration.fingerprint)
     if sums.rows == 0:
         return [document(context, findings.TYPE_ESTIMATED_PERFORMANCE, model, version, "accuracy", flagged=False,
                          summary=f"model {model} v{version}: no scored multiclass predictions in the window "

@@ -204,6 +204,11 @@ def estimation_gap(estimated: Estimate, realised_value: float) -> bool:
     return abs(realised_value - estimated.value) > BAND_WIDTH * estimated.sampling_error
 
 
+def estimates(calibration: Calibration, values: dict[str, float], rows: int) -> dict[str, Estimate]:
+    """Each metric of ``values`` as an :class:`Estimate` over ``rows`` rows (sampling error, reference)."""
+    return _estimates(calibration, values, rows)
+
+
 def _estimates(calibration: Calibration, values: dict[str, float], rows: int) -> dict[str, Estimate]:
     return {
         metric: Estimate(metric, value, sampling_error(calibration, metric, rows),

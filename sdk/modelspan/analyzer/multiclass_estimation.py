@@ -30,23 +30,25 @@ import numpy.typing as npt
 
 from modelspan.analyzer import estimation
 from modelspan.analyzer.estimation import Estimate
+from modelspan.profiling import _multiclass
 from modelspan.profiling._calibration import Calibration, confusion_metrics, roc_auc
 from modelspan.profiling._multiclass import MulticlassCalibration, probability_matrix
 
 FloatArray = npt.NDArray[np.float64]
-GRID = 100
+GRID = _multiclass.GRID
 """Equal-width intervals of [0, 1] the store's edges hold besides the knots (ROC-AUC's resolution)."""
 MACRO = ("precision", "recall", "f1")
 
 
 def class_edges(calibration: Calibration) -> list[float]:
-    """One class's interval edges: its knots and a grid of ``GRID`` steps over [0, 1].
+    """One class's interval edges: its knots and a grid of ``GRID`` steps over [0, 1]
+    (``MulticlassCalibration.class_edges`` gives every class's, cached).
 
     >>> len(class_edges(Calibration()))
     101
     """
-    grid = np.linspace(0.0, 1.0, GRID + 1).round(12)
-    return sorted({*(float(k) for k in calibration.knots_x), *grid.tolist()})
+    edges: list[float] = MulticlassCalibration(["c"], [calibration]).class_edges[0].tolist()
+    return edges
 
 
 def class_sums(calibration: MulticlassCalibration, scores: Any, prediction: Any) -> list[FloatArray]:

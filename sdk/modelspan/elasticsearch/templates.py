@@ -155,15 +155,18 @@ def span_attribute_properties() -> dict[str, Body]:
     properties: dict[str, Body] = {}
     for name in (semconv.SPAN_KIND, semconv.MODEL_NAME, semconv.MODEL_VERSION, semconv.MODEL_TASK,
                  semconv.PREDICTION_ID, semconv.BASELINE_ID, semconv.MODULE_NAME, semconv.MODULE_PATH,
-                 semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS):
+                 semconv.OUTPUT_LABEL, semconv.OUTPUT_LABELS, semconv.CBPE_CALIBRATION):
         properties[name] = dict(KEYWORD)
     properties[semconv.MODULE_PATH_KEY] = {"type": "keyword", "ignore_above": PATH_KEY_LIMIT}
     for name in (semconv.SAMPLE_RATE, semconv.OUTPUT_VALUE, semconv.OUTPUT_SCORE, semconv.OUTPUT_MARGIN,
                  semconv.OUTPUT_VALUES, semconv.OUTPUT_SCORES, semconv.ESTIMATION_ABS_ERROR,
-                 semconv.ESTIMATION_SQUARED_ERROR):
+                 semconv.ESTIMATION_SQUARED_ERROR, semconv.CBPE_POSITIVE_SUM, semconv.CBPE_NEGATIVE_SUM,
+                 semconv.CBPE_CELL_SUMS, semconv.CBPE_CLASS_CELL_SUMS):
         properties[name] = dict(DOUBLE)
     for name in (semconv.BATCH_SIZE, semconv.MONITORING_ERRORS, semconv.ATTRIBUTES_DROPPED,
-                 semconv.ESTIMATION_ROWS):
+                 semconv.ESTIMATION_ROWS, semconv.CBPE_POSITIVE_ROWS, semconv.CBPE_NEGATIVE_ROWS, semconv.CBPE_UNUSABLE,
+                 semconv.CBPE_CELLS, semconv.CBPE_CELL_ROWS, semconv.CBPE_VECTORS, semconv.CBPE_CLASS_CELLS,
+                 semconv.CBPE_CLASS_CELL_ROWS):
         properties[name] = dict(LONG)
     properties[semconv.MODULE_PATH_TRUNCATED] = dict(BOOLEAN)
     for check in semconv.CHECKS:

@@ -26,6 +26,7 @@ from modelspan.instrumentation import (
     _config,
     _exceptions,
     _expected_loss,
+    _expected_performance,
     _experiment,
     _outputs,
     _profiles,
@@ -273,6 +274,8 @@ def finish(call: Call, result: Any, error: BaseException | None, end_ns: int) ->
             _record_outputs(call, result, attributes)
         if recording and error is None and call.baseline is not None and call.baseline.error_model is not None:
             _expected_loss.add(call.baseline.error_model, call.shaped, call.outputs, result, attributes)
+        if recording and error is None and call.baseline is not None and type(call.shaped) is _inputs.Batch:
+            _expected_performance.add_batch(call.baseline, call.outputs, attributes)  # a single row is a cell
         if record.secrets is not None:  # an output that is (or repeats) a redacted field
             _redaction.scrub_output(attributes, _config.STATE.redaction, record.secrets)
         if record.errors:

@@ -14,6 +14,9 @@ below ``modelspan.baseline``, because a baseline learns it (docs/architecture.md
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -56,6 +59,28 @@ class Calibration:
         [0.1, 0.5, 0.9]
         """
         return np.interp(np.asarray(scores, dtype=np.float64), self.knots_x, self.knots_y)
+
+    @functools.cached_property
+    def score_edges(self) -> FloatArray:
+        """Edges of the intervals of the *recorded* score (the probability of the predicted label): the
+        knots and their mirror images (1 - knot), so that each interval lies inside one knot interval of
+        P(class 1) for either label (what ``Store.score_sums`` is asked with; docs/estimation.md).
+
+        >>> Calibration([0.2, 0.7], [0.1, 0.9]).score_edges.tolist()
+        [0.2, 0.3, 0.7, 0.8]
+        """
+        return np.array(sorted({*self.knots_x, *(round(1.0 - k, 15) for k in self.knots_x)}), dtype=np.float64)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the map (knots), recorded with a batch's sums so that a store pairs them with the
+        calibration they were computed with.
+
+        >>> len(Calibration().fingerprint)
+        16
+        """
+        text = json.dumps([list(map(float, self.knots_x)), list(map(float, self.knots_y))])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, body: Mapping[str, Any]) -> Calibration:

@@ -14,6 +14,8 @@ window's estimate follows exactly from per-class counts and score sums per knot 
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,8 @@ from modelspan.profiling._calibration import Calibration, fit_calibration, roc_a
 
 FloatArray = npt.NDArray[np.float64]
 MAX_CLASSES = 32
+GRID = 100
+"""Equal steps over [0, 1] that refine each class's knots into the store's intervals (ROC-AUC's bound)."""
 """Most classes a multiclass calibration (and what the SDK records per row) carries."""
 
 
@@ -43,6 +47,23 @@ class MulticlassCalibration:
     reference: dict[str, float] = field(default_factory=dict)
     accuracy_spread: float = 0.0
     rows: int = 0
+
+    @functools.cached_property
+    def class_edges(self) -> list[FloatArray]:
+        """Per class, the edges of the intervals ``Store.class_score_sums`` is asked with: the class's knots and
+        a grid of ``GRID`` equal steps over [0, 1] (docs/estimation.md, "Multiclass").
+
+        >>> [e.size for e in MulticlassCalibration(["a", "b"], [Calibration(), Calibration()]).class_edges]
+        [101, 101]
+        """
+        grid = np.linspace(0.0, 1.0, GRID + 1).round(12)
+        return [np.array(sorted({*(float(k) for k in cal.knots_x), *grid.tolist()}), dtype=np.float64)
+                for cal in self.per_class]
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of every class's map, recorded with a batch's sums (as ``Calibration.fingerprint``)."""
+        return hashlib.sha256("".join(cal.fingerprint for cal in self.per_class).encode()).hexdigest()[:16]
 
     def apply(self, probabilities: npt.ArrayLike) -> FloatArray:
         """Calibrated p̂ per row and class (each column through its class's map, not renormalised).

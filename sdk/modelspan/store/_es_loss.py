@@ -13,7 +13,7 @@ from typing import Any
 
 from modelspan import semconv
 from modelspan.elasticsearch.layout import attr
-from modelspan.store._es_queries import term, window_query
+from modelspan.store._es_queries import model_spans_query
 from modelspan.store.types import LossSums, Window
 
 Body = dict[str, Any]
@@ -25,8 +25,7 @@ def loss_sums_body(window: Window, model: str, version: str) -> Body:
     return {
         "size": 0,
         "track_total_hits": False,
-        "query": window_query(window, term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),
-                              term(semconv.MODEL_NAME, model), term(semconv.MODEL_VERSION, version)),
+        "query": model_spans_query(window, model, version),
         "aggs": {
             "estimated": {"filter": estimated, "aggs": {
                 "rows": {"sum": {"field": attr(semconv.ESTIMATION_ROWS)}},

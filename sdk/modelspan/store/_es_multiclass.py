@@ -16,7 +16,7 @@ from typing import Any
 from modelspan import semconv
 from modelspan.elasticsearch.layout import attr
 from modelspan.store._es_estimation import score_ranges
-from modelspan.store._es_queries import term, window_query
+from modelspan.store._es_queries import model_spans_query
 from modelspan.store.types import ClassScoreSums, Window
 
 Body = dict[str, Any]
@@ -47,8 +47,7 @@ def class_score_sums_body(window: Window, model: str, version: str, edges: Seque
     return {
         "size": 0,
         "track_total_hits": False,
-        "query": window_query(window, term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),
-                              term(semconv.MODEL_NAME, model), term(semconv.MODEL_VERSION, version)),
+        "query": model_spans_query(window, model, version),
         "aggs": {
             "single": {"filter": _usable(len(edges)), "aggs": per_class},
             "with_class": {"filter": predicted_column},

@@ -64,6 +64,13 @@ def term(name: str, value: str | float | bool) -> Body:
     return {"term": {attr(name): value}}
 
 
+def model_spans_query(window: Window, model: str, version: str) -> Body:
+    """The model spans of one model version in ``window``: the query of every per-version aggregation
+    (score sums, class score sums, loss sums)."""
+    return window_query(window, term(semconv.SPAN_KIND, semconv.SPAN_KIND_MODEL),
+                        term(semconv.MODEL_NAME, model), term(semconv.MODEL_VERSION, version))
+
+
 def models_body(window: Window) -> Body:
     """Models and their versions with model spans in ``window`` (one terms aggregation)."""
     versions = {"terms": {"field": attr(semconv.MODEL_VERSION), "size": MAX_VERSIONS}}

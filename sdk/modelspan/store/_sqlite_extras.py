@@ -172,33 +172,65 @@ def set_checkpoint(connection: sqlite3.Connection, name: str, value: str) -> Non
 
 
 def score_sums(connection: sqlite3.Connection, window: Window, model: str, version: str,
-               edges: Sequence[float]) -> ScoreSums:
+               edges: Sequence[float], calibration: str | None = None) -> ScoreSums:
     """Rows and score sums per (predicted label, interval of ``edges``): one SQL query reads each row's
     label and score, numpy bins them (``searchsorted`` on the edges, ``bincount`` per label).
 
     Single-row spans give their label and score; a batch span's arrays are paired by index (the scores
     array is extracted once per span and indexed per label: a join of two ``json_each`` is quadratic).
-    Rows of a batch past its recorded arrays (``MAX_ROW_OUTPUTS``) are counted as unscored.
+    Rows of a batch past its recorded arrays (``MAX_ROW_OUTPUTS``) are counted as unscored. A batch that
+    recorded its cells with ``calibration`` (``ml.estimation.cbpe.*``) gives them instead, every row.
     """
     start, end = window_ns(window)
-    args = (semconv.SPAN_KIND_MODEL, model, version, start, end)
+    args = (semconv.SPAN_KIND_MODEL, model, version, start, end, calibration)
     label, score = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABEL, semconv.OUTPUT_SCORE))
     labels, scores = (f"'$.attributes.\"{name}\"'" for name in (semconv.OUTPUT_LABELS, semconv.OUTPUT_SCORES))
+    listed = f"{_model_span('spans')} AND COALESCE({_FINGERPRINT}, '') != COALESCE(?, '-')"  # no sums of it
     sql = f"""
         SELECT json_extract(document, {label}), json_extract(document, {score})
-        FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NULL
+        FROM spans WHERE {listed} AND json_extract(document, {labels}) IS NULL
         UNION ALL
         SELECT l.value, json_extract(b.scores, '$[' || l.key || ']')
         FROM (SELECT json_extract(document, {labels}) AS labels, json_extract(document, {scores}) AS scores
-              FROM spans WHERE {_model_span('spans')}) AS b, json_each(b.labels) AS l"""
+              FROM spans WHERE {listed}) AS b, json_each(b.labels) AS l"""
     rows = connection.execute(sql, (*args, *args)).fetchall()
     usable = [(semconv.category_value(name) or "", float(value)) for name, value in rows
               if name is not None and isinstance(value, (int, float)) and 0.0 <= value <= 1.0]
     cut = f"""SELECT total(json_extract(document, '$.attributes."{semconv.BATCH_SIZE}"')
                          - json_array_length(document, {labels}))
-              FROM spans WHERE {_model_span('spans')} AND json_extract(document, {labels}) IS NOT NULL"""
+              FROM spans WHERE {listed} AND json_extract(document, {labels}) IS NOT NULL"""
     beyond = int(connection.execute(cut, args).fetchone()[0])  # batch rows past the recorded arrays
-    return ScoreSums(tuple(float(e) for e in edges), bin_scores(usable, edges), len(rows) - len(usable) + beyond)
+    cells = bin_scores(usable, edges)
+    unusable = len(rows) - len(usable) + beyond
+    if calibration is not None:
+        unusable += _recorded_cells(connection, args, len(edges), cells)
+    return ScoreSums(tuple(float(e) for e in edges), cells, unusable)
+
+
+_FINGERPRINT = f"json_extract(document, '$.attributes.\"{semconv.CBPE_CALIBRATION}\"')"
+
+
+def _recorded_cells(connection: sqlite3.Connection, args: tuple[Any, ...], edges: int,
+                    cells: dict[tuple[str, int], tuple[int, float]]) -> int:
+    """Add the cells batches recorded with the asked calibration to ``cells`` (one query, one row per recorded
+    cell: the cost follows the cells, at most one per row); returns their unusable rows."""
+    codes, counts, sums, unusable = (f"json_extract(document, '$.attributes.\"{name}\"')" for name in (
+        semconv.CBPE_CELLS, semconv.CBPE_CELL_ROWS, semconv.CBPE_CELL_SUMS, semconv.CBPE_UNUSABLE))
+    sql = f"""
+        SELECT json_extract(b.codes, '$[' || c.key || ']'), c.value, json_extract(b.sums, '$[' || c.key || ']'), 0
+        FROM (SELECT {codes} AS codes, {counts} AS counts, {sums} AS sums
+              FROM spans WHERE {_model_span('spans')} AND {_FINGERPRINT} = ?) AS b, json_each(b.counts) AS c
+        UNION ALL
+        SELECT NULL, 0, 0.0, total({unusable}) FROM spans WHERE {_model_span('spans')} AND {_FINGERPRINT} = ?"""
+    left = 0
+    for code, count, total, unscored in connection.execute(sql, (*args, *args)):
+        if code is None:
+            left += int(unscored)
+            continue
+        key = ("1" if code // (edges + 1) else "0", int(code) % (edges + 1))
+        held = cells.get(key, (0, 0.0))
+        cells[key] = (held[0] + int(count), held[1] + float(total))
+    return left
 
 
 def bin_scores(rows: Sequence[tuple[str, float]], edges: Sequence[float]) -> dict[tuple[str, int], tuple[int, float]]:

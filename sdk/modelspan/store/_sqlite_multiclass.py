@@ -4,7 +4,8 @@ One SQL query reads each single-row span's recorded probabilities (``ml.output.p
 the asked classes, and ``ml.output.class``) and each batch span's flat ``ml.output.probabilities``
 with its size; numpy bins them per class (``searchsorted`` on that class's edges, ``bincount`` per
 predicted-or-not). Rows without a full vector, and a batch's rows past its recorded vectors, are
-counted as unscored (docs/estimation.md).
+counted as unscored, unless the batch recorded its class cells over every row with the asked calibration
+(``instrumentation/_expected_performance.py``): those are added as they are (docs/estimation.md).
 """
 
 from __future__ import annotations
@@ -29,28 +30,55 @@ def _path(name: str) -> str:
 
 
 def class_score_sums(connection: sqlite3.Connection, window: Window, model: str, version: str,
-                     edges: Sequence[Sequence[float]]) -> ClassScoreSums:
-    """Rows and probability sums per (class column, predicted it, interval of ``edges[column]``)."""
+                     edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
+    """Rows and probability sums per (class column, predicted it, interval of ``edges[column]``); a batch
+    that recorded its class cells with ``calibration`` (``ml.estimation.cbpe.*``) gives them, every row."""
     classes = len(edges)
     start, end = window_ns(window)
     columns = ", ".join(f"json_extract(document, {_path(f'{semconv.OUTPUT_PROBABILITY_PREFIX}{k}')})"
                         for k in range(classes))
-    sql = f"""SELECT json_extract(document, {_path(semconv.OUTPUT_PROBABILITIES)}),
+    recorded = ", ".join(f"json_extract(document, {_path(name)})" for name in (
+        semconv.CBPE_CALIBRATION, semconv.CBPE_CLASS_CELLS, semconv.CBPE_CLASS_CELL_ROWS,
+        semconv.CBPE_CLASS_CELL_SUMS, semconv.CBPE_VECTORS, semconv.CBPE_UNUSABLE))
+    sql = f"""SELECT {recorded}, json_extract(document, {_path(semconv.OUTPUT_PROBABILITIES)}),
                      json_extract(document, {_path(semconv.BATCH_SIZE)}), {columns}
               FROM spans WHERE {_SPANS}"""
     vectors: list[list[Any]] = []
-    unscored = 0
-    for flat, size, *single in connection.execute(sql, (semconv.SPAN_KIND_MODEL, model, version, start, end)):
-        if flat is None and any(p is not None for p in single):  # a single-row call's vector
+    cells: dict[tuple[int, bool, int], tuple[int, float]] = {}
+    unscored = summed = 0
+    for fingerprint, codes, counts, sums, kept, unusable, flat, size, *single in connection.execute(
+            sql, (semconv.SPAN_KIND_MODEL, model, version, start, end)):
+        if calibration is not None and fingerprint == calibration and isinstance(codes, str):
+            _add_cells(cells, edges, json.loads(codes), json.loads(counts), json.loads(sums))
+            summed += int(kept or 0)
+            unscored += int(unusable or 0)
+        elif flat is None and any(p is not None for p in single):  # a single-row call's vector
             vectors.append(single)
-            continue
-        values = json.loads(flat) if isinstance(flat, str) else []  # none: a call without a vector
-        rows = [values[i:i + classes] for i in range(0, len(values) - len(values) % classes, classes)]
-        vectors.extend(rows)
-        unscored += max(int(size if isinstance(size, int) else 1) - len(rows), 0)
+        else:
+            values = json.loads(flat) if isinstance(flat, str) else []  # none: a call without a vector
+            rows = [values[i:i + classes] for i in range(0, len(values) - len(values) % classes, classes)]
+            vectors.extend(rows)
+            unscored += max(int(size if isinstance(size, int) else 1) - len(rows), 0)
     matrix, dropped = _usable(vectors, classes)
+    for key, (count, total) in bin_classes(matrix, edges).items():
+        held = cells.get(key, (0, 0.0))
+        cells[key] = (held[0] + count, held[1] + total)
     return ClassScoreSums(tuple(tuple(float(e) for e in per_class) for per_class in edges),
-                          bin_classes(matrix, edges), int(matrix.shape[0]), unscored + dropped)
+                          cells, int(matrix.shape[0]) + summed, unscored + dropped)
+
+
+def _add_cells(cells: dict[tuple[int, bool, int], tuple[int, float]], edges: Sequence[Sequence[float]],
+               codes: list[int], counts: list[int], sums: list[float]) -> None:
+    """A batch's recorded class cells into ``cells`` (codes as ``_expected_performance.add_multiclass``
+    writes them: per class, its cells not predicted then predicted, classes one after another)."""
+    bounds = np.cumsum([2 * (len(per_class) + 1) for per_class in edges])
+    for code, count, total in zip(codes, counts, sums, strict=True):
+        k = int(np.searchsorted(bounds, code, side="right"))
+        local = code - (int(bounds[k - 1]) if k else 0)
+        size = len(edges[k]) + 1
+        key = (k, bool(local // size), local % size)
+        held = cells.get(key, (0, 0.0))
+        cells[key] = (held[0] + int(count), held[1] + float(total))
 
 
 def _usable(vectors: list[list[Any]], classes: int) -> tuple[npt.NDArray[np.float64], int]:

@@ -184,16 +184,17 @@ class ElasticsearchStore:
             feature_queries.overlay(question, aggs.setdefault("calls", {}), by_feature)
         return parse_model(question, {**spans[0], "aggregations": aggs})
 
-    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float],
+                   calibration: str | None = None) -> ScoreSums:
         """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): one request."""
-        body = estimation.score_sums_body(window, model, version, edges)
+        body = estimation.score_sums_body(window, model, version, edges, calibration)
         return estimation.parse_score_sums(self._search(self.spans_index, body), edges)
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """A regressor's expected-error sums over ``window`` and its unestimated rows: one request."""
         return loss.parse_loss_sums(self._search(self.spans_index, loss.loss_sums_body(window, model, version)))
     def class_score_sums(self, window: Window, model: str, version: str,
-                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+                         edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class, predicted it, interval): one request."""
         body = multiclass.class_score_sums_body(window, model, version, edges)
         return multiclass.parse_class_score_sums(self._search(self.spans_index, body), edges)

@@ -58,16 +58,21 @@ class Store(Protocol):
         """Predictions of ``window`` with a recorded outcome, with their outputs."""
         ...
 
-    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
-        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request."""
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float],
+                   calibration: str | None = None) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``), in one request.
+        With ``calibration`` (a ``Calibration.fingerprint``), batches that recorded their CBPE sums with that
+        calibration are answered from their sums (every row), not from their listed rows."""
         ...
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """Sums of a regressor's expected errors over ``window`` (one request, whatever the traffic)."""
     def class_score_sums(self, window: Window, model: str, version: str,
-                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+                         edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class column, predicted it or not, interval of
-        ``edges[column]``), for a multiclass model's probability vectors, in one request."""
+        ``edges[column]``), for a multiclass model's probability vectors, in one request. With ``calibration``
+        (a ``MulticlassCalibration.fingerprint``), batches that recorded their class cells with it are
+        answered from them (every row; SQLite only so far)."""
         ...
 
     def traces(self) -> TraceQueries:

@@ -165,20 +165,21 @@ class SQLiteStore:
         with self._lock:
             return extras.labelled_predictions(self.connection, window, model, version)
 
-    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float]) -> ScoreSums:
-        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): two SQL queries."""
+    def score_sums(self, window: Window, model: str, version: str, edges: Sequence[float],
+                   calibration: str | None = None) -> ScoreSums:
+        """Rows and score sums of ``window`` per (predicted label, interval of ``edges``): three SQL queries."""
         with self._lock:
-            return extras.score_sums(self.connection, window, model, version, edges)
+            return extras.score_sums(self.connection, window, model, version, edges, calibration)
 
     def loss_sums(self, window: Window, model: str, version: str) -> LossSums:
         """A regressor's expected-error sums over ``window`` and its unestimated rows: one SQL query."""
         with self._lock:
             return loss.loss_sums(self.connection, model, version, extras.window_ns(window))
     def class_score_sums(self, window: Window, model: str, version: str,
-                         edges: Sequence[Sequence[float]]) -> ClassScoreSums:
+                         edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class, predicted it, interval): one SQL query."""
         with self._lock:
-            return multiclass.class_score_sums(self.connection, window, model, version, edges)
+            return multiclass.class_score_sums(self.connection, window, model, version, edges, calibration)
 
     # --- findings, outcomes, baselines, checkpoints -----------------------------------------
     def write_findings(self, documents: Iterable[dict[str, Any]]) -> int:

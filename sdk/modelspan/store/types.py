@@ -282,11 +282,20 @@ class ScoreSums:
     cells: dict[tuple[str, int], tuple[int, float]] = field(default_factory=dict)
     """(label, interval) -> (rows, sum of their scores)."""
     unscored: int = 0
+    expected: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Rows of batches known by their per-call sums only (``ml.estimation.cbpe.*``, when asked with the
+    calibration's fingerprint; Elasticsearch): predicted label (``1``/``0``) -> (rows, sum of calibrated
+    P(class 1)). Not in ``cells``: the order of their scores, which ROC-AUC needs, is not known."""
 
     @property
     def rows(self) -> int:
-        """Rows counted in ``cells``."""
-        return sum(count for count, _ in self.cells.values())
+        """Rows counted in ``cells`` and in ``expected``."""
+        return sum(count for count, _ in self.cells.values()) + self.ungrouped
+
+    @property
+    def ungrouped(self) -> int:
+        """Rows in ``expected``: estimated, but without a score interval (no ROC-AUC)."""
+        return sum(count for count, _ in self.expected.values())
 
 
 @dataclass

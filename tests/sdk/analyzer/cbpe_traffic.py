@@ -64,8 +64,10 @@ class Window:
 
 
 def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, shift: float = 0.0,
-           singles: int = 0, batch: int = BATCH) -> Window:
-    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
+           singles: int = 0, batch: int = BATCH,
+           baseline: modelspan.Baseline | None = None) -> Window:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK;
+    with ``baseline`` the SDK has its calibration at call time (a batch records its CBPE sums)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(mean, std, rows)
     actual = (rng.random(rows) < sigmoid(2.0 * x - shift)).astype(int)
@@ -77,7 +79,8 @@ def window(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, sh
         return matrix if isinstance(features, list) else matrix[0]
 
     recorded = record(predict_proba, [{"x": value} for value in x.tolist()], rng, singles=singles,
-                      batch=batch, monitor={"model": MODEL, "version": VERSION, "task": "classification"})
+                      batch=batch, monitor={"model": MODEL, "version": VERSION, "task": "classification"},
+                      baselines=[baseline] if baseline else None)
     score = model_score(x)
     return Window(recorded.documents, score, (score > 0.5).astype(int), actual, recorded.prediction_ids,
                   recorded.spans)

@@ -55,8 +55,9 @@ class Traffic:
 
 
 def traffic(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, singles: int = 0,
-            batch: int = 200) -> Traffic:
-    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK."""
+            batch: int = 200, baseline: modelspan.Baseline | None = None) -> Traffic:
+    """``rows`` rows in batches of ``batch`` (the first ``singles`` as single-row calls) through the SDK;
+    with ``baseline`` the SDK has its calibration at call time (a batch records its class cells)."""
     rng = np.random.default_rng(seed)
     x, scores, actual = draw(rng, rows, mean, std)
 
@@ -67,6 +68,7 @@ def traffic(seed: int, rows: int = 2_000, mean: float = 0.0, std: float = 1.0, s
 
     recorded = record(predict_proba, [{"x0": a, "x1": b} for a, b in x.tolist()], rng, singles=singles,
                       batch=batch, monitor={"model": MODEL, "version": VERSION, "task": "classification",
-                                        "classes": CLASSES})
+                                        "classes": CLASSES},
+                      baselines=[baseline] if baseline else None)
     return Traffic(recorded.documents, scores, np.array(CLASSES)[scores.argmax(axis=1)], actual,
                    recorded.prediction_ids, recorded.spans)

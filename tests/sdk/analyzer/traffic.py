@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import modelspan
 from modelspan import semconv
+from modelspan.instrumentation import _config
 from tests.store.elasticsearch.traffic import _moved
 
 
@@ -34,9 +35,10 @@ def record(model: Callable[[Any], Any], rows: Sequence[Mapping[str, Any]], rng: 
            baselines: Iterable[modelspan.Baseline] | None = None, flush_each_batch: bool = True) -> Recorded:
     """Call ``model`` (decorated with ``modelspan.monitor(**monitor)``) on ``rows``: ``rows[i]`` alone for
     the first ``singles``, then lists of ``batch`` rows; ``rng`` spreads the calls over ``WINDOW``."""
+    baselines = list(baselines or ())
     provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=4096))
     exporter = InMemorySpanExporter()
-    modelspan.configure(tracer_provider=provider, exporter=exporter, baselines=baselines)
+    modelspan.configure(tracer_provider=provider, exporter=exporter, baselines=baselines or None)
     monitored = modelspan.monitor(**monitor)(model)
     starts = range(singles, len(rows), batch)
     try:
@@ -51,6 +53,8 @@ def record(model: Callable[[Any], Any], rows: Sequence[Mapping[str, Any]], rng: 
     finally:
         modelspan.shutdown()
         provider.shutdown()
+        for baseline in baselines:  # configure() keeps baselines: the next window's SDK must not see these
+            _config.STATE.baselines.pop((baseline.model, baseline.version), None)
     calls = singles + len(starts)
     assert len(spans) == calls, f"{len(spans)} spans for {calls} calls"  # none lost before the store
     documents, moved = _moved(spans, rng)
