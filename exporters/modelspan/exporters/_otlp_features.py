@@ -21,8 +21,8 @@ sums that overflowed) is left out and counted,
 as the direct exporter dead-letters it alone: the Collector would write that value as ``0``
 (``internal/datapoints/number.go``), a wrong number rather than a missing one.
 
-Bounded: per model profile flush, a ``feature`` document has at most 14 data points (18 for text: its token counts) (8 counts, sum,
-sum of squares, min, max, width, bins or categories) whose histogram has at most ``width + 1``
+Bounded: per model profile flush, a ``feature`` document has at most 14 data points (8 counts, sum,
+sum of squares, min, max, width, bins or categories; a text feature 4 more, its token counts) whose histogram has at most ``width + 1``
 bounds; a ``category`` or ``path`` document one; ``quality`` 11 (two per check and
 ``features_dropped``). Data point attributes: at most 10 keys (6 dimensions, the flush, and feature,
 its kind and baseline id, or feature, category and baseline id, or path and label), their values
