@@ -22,8 +22,8 @@ as the direct exporter dead-letters it alone: the Collector would write that val
 (``internal/datapoints/number.go``), a wrong number rather than a missing one.
 
 Bounded: per model profile flush, a ``feature`` document has at most 14 data points (8 counts, sum,
-sum of squares, min, max, width, bins or categories; a text feature 4 more, its token counts) whose histogram has at most ``width + 1``
-bounds; a ``category`` or ``path`` document one; ``quality`` 11 (two per check and
+sum of squares, min, max, width, bins or categories; a text feature 4 more, its token counts) whose
+histogram has at most ``width + 1`` bounds; a ``category`` or ``path`` document one; ``quality`` 11 (two per check and
 ``features_dropped``). Data point attributes: at most 10 keys (6 dimensions, the flush, and feature,
 its kind and baseline id, or feature, category and baseline id, or path and label), their values
 bounded by the SDK's own bounds (``_feature_profiles``: features, tracked categories, paths, labels).
