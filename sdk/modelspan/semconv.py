@@ -144,6 +144,21 @@ CBPE_CLASS_CELL_ROWS: Final = "ml.estimation.cbpe.class_cell_rows"
 """Rows per class cell (long[])."""
 CBPE_CLASS_CELL_SUMS: Final = "ml.estimation.cbpe.class_cell_sums"
 """Sum of the class's probabilities per class cell (double[])."""
+CBPE_CLASS_PREFIX: Final = "ml.estimation.cbpe.class."
+"""Multiclass batch, per class column ``k < MAX_CLASS_PROBABILITIES`` (scalars an aggregation can add up):
+``ml.estimation.cbpe.class.<k>.predicted_rows`` (long: rows predicted ``k``), ``.predicted_sum`` (double: Σ
+calibrated p̂_k over those rows) and ``.sum`` (double: Σ calibrated p̂_k over every usable row)."""
+
+
+def cbpe_class(k: int, suffix: str) -> str:
+    """A multiclass batch's per-class CBPE scalar: ``suffix`` is ``predicted_rows``, ``predicted_sum`` or ``sum``.
+
+    >>> cbpe_class(2, "sum")
+    'ml.estimation.cbpe.class.2.sum'
+    """
+    return f"{CBPE_CLASS_PREFIX}{k}.{suffix}"
+
+
 
 # --- Inputs: single row ----------------------------------------------------------------------
 FEATURE_PREFIX: Final = "ml.feature."

@@ -50,12 +50,19 @@ def multiclass_findings(store: Store, context: Context, model: str, version: str
                          summary=f"model {model} v{version}: no scored multiclass predictions in the window "
                                  f"({sums.unscored} rows without a probability vector): performance not estimated",
                          fields={findings.METRIC_NAME: "accuracy", findings.SAMPLE_COUNT: 0})]
-    result, bound = mce.estimate_from_sums(calibration, class_arrays(calibration, sums))
+    result, bound = mce.estimate_from_sums(calibration, class_arrays(calibration, sums), sums.expected,
+                                           sums.ungrouped)
     docs = [_estimate_document(context, model, version, item, bound if name == "roc_auc" else 0.0, sums.unscored)
             for name, item in result.items()]
     for doc in docs:  # the binary wording of the unusable rows
         doc[findings.SUMMARY] = doc[findings.SUMMARY].replace("without a usable score or binary label",
                                                               "without a probability vector")
+    if "roc_auc" not in result:  # as binary: batch rows known by their sums only cannot be ordered
+        docs.append(document(
+            context, findings.TYPE_ESTIMATED_PERFORMANCE, model, version, "roc_auc", flagged=False,
+            summary=f"model {model} v{version}: ROC-AUC not estimated: {sums.ungrouped} rows of batch calls are "
+                    "known by their sums only (the store cannot order their scores; docs/estimation.md)",
+            fields={findings.METRIC_NAME: "roc_auc", findings.SAMPLE_COUNT: 0}))
     return docs + gap_findings(context, model, version, calibration, result, labelled)
 
 

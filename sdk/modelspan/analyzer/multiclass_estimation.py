@@ -22,7 +22,7 @@ Sampling errors: accuracy's is the reference's per-row spread over √n; a macro
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -100,23 +100,29 @@ def estimate(calibration: MulticlassCalibration, scores: Any, prediction: Any) -
 
 
 def estimate_from_sums(
-    calibration: MulticlassCalibration, sums: Sequence[FloatArray]
+    calibration: MulticlassCalibration, sums: Sequence[FloatArray],
+    expected: Mapping[int, tuple[int, float, float]] | None = None, ungrouped: int = 0,
 ) -> tuple[dict[str, Estimate], float]:
     """Every estimate of a window from its :func:`class_sums`, and the bound of ROC-AUC (the most the
-    grouped value can differ from the per-row one)."""
+    grouped value can differ from the per-row one). ``ungrouped`` rows known by their per-class sums only
+    (``expected``: class -> (rows predicted it, Σp̂_c over them, Σp̂_c over all)) count in accuracy and the
+    macro metrics; with any, ROC-AUC (which needs their order) is left out."""
     counts, aucs, bounds = [], [], []
-    for cal, cells in zip(calibration.per_class, sums, strict=True):
+    for k, (cal, cells) in enumerate(zip(calibration.per_class, sums, strict=True)):
         a, b, spread = interval_coefficients(cal, class_edges(cal))
         p_hat = cells[:, :, 0] * a + cells[:, :, 1] * b  # Σp̂ per (predicted c or not, interval)
-        counts.append((float(p_hat[1].sum()), float(cells[1, :, 0].sum()), float(p_hat[0].sum())))
+        rows_k, predicted_sum, total = (expected or {}).get(k, (0, 0.0, 0.0))
+        counts.append((float(p_hat[1].sum()) + predicted_sum, float(cells[1, :, 0].sum()) + rows_k,
+                       float(p_hat[0].sum()) + total - predicted_sum))
         rows = cells[0, :, 0] + cells[1, :, 0]
         positive = p_hat.sum(axis=0)
         auc, bound = estimation.roc_auc_from_groups(positive, rows - positive, rows, spread)
         aucs.append(auc)
         bounds.append(bound)
-    n = int(sums[0][:, :, 0].sum()) if sums else 0
+    n = (int(sums[0][:, :, 0].sum()) if sums else 0) + ungrouped
     values = _confusion_values(counts, n)
-    values["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
+    if not ungrouped:
+        values["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
     return _estimates(calibration, values, n), float(np.mean(bounds)) if bounds else float("nan")
 
 

@@ -168,6 +168,10 @@ def span_attribute_properties() -> dict[str, Body]:
                  semconv.CBPE_CELLS, semconv.CBPE_CELL_ROWS, semconv.CBPE_VECTORS, semconv.CBPE_CLASS_CELLS,
                  semconv.CBPE_CLASS_CELL_ROWS):
         properties[name] = dict(LONG)
+    for k in range(semconv.MAX_CLASS_PROBABILITIES):  # a multiclass batch's per-class CBPE scalars
+        properties[semconv.cbpe_class(k, "predicted_rows")] = dict(LONG)
+        properties[semconv.cbpe_class(k, "predicted_sum")] = dict(DOUBLE)
+        properties[semconv.cbpe_class(k, "sum")] = dict(DOUBLE)
     properties[semconv.MODULE_PATH_TRUNCATED] = dict(BOOLEAN)
     for check in semconv.CHECKS:
         properties[semconv.quality_features(check)] = dict(KEYWORD)

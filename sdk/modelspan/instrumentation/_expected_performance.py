@@ -15,7 +15,9 @@ span's label and score arrays inside an aggregation. So when the call's baseline
 
 A multiclass baseline (:class:`~modelspan.profiling._multiclass.MulticlassCalibration`) gets the cells
 ``Store.class_score_sums`` answers, per class (predicted it or not x interval of its probability), over
-every row with a usable probability vector (SQLite reads them; Elasticsearch not yet, docs/estimation.md).
+every row with a usable probability vector (SQLite reads them), and per class column k the rows predicted k,
+Σp̂_k over those rows and Σp̂_k over every row: scalars Elasticsearch adds up for accuracy and the macro
+precision, recall and F1 (not ROC-AUC, which needs the cells' order; docs/estimation.md).
 
 Single-row calls record nothing more: their ``ml.output.label`` and ``ml.output.score`` (or their
 ``ml.output.probability.<k>``) already are a cell.
@@ -96,6 +98,20 @@ def add_multiclass(calibration: MulticlassCalibration, outputs: Outputs | None, 
     attributes[semconv.CBPE_CLASS_CELL_ROWS] = counts[found].tolist()
     attributes[semconv.CBPE_CLASS_CELL_SUMS] = np.bincount(codes.ravel(), weights=kept.ravel(),
                                                            minlength=counts.size)[found].tolist()
+    _class_scalars(calibration, kept, predicted, attributes)
+
+
+def _class_scalars(calibration: MulticlassCalibration, kept: np.ndarray, predicted: np.ndarray,
+                   attributes: dict[str, Any]) -> None:
+    """Per class column k: rows predicted k, Σp̂_k over them and Σp̂_k over every row (numpy over the batch),
+    the one-vs-rest sums an aggregation adds up where it cannot pair the cells (Elasticsearch)."""
+    calibrated = calibration.apply(kept) if kept.shape[0] else np.zeros(kept.shape)
+    chosen = predicted[:, None] == np.arange(kept.shape[1])[None, :]
+    rows, chosen_sums, sums = chosen.sum(axis=0), np.where(chosen, calibrated, 0.0).sum(axis=0), calibrated.sum(axis=0)
+    for k in range(min(kept.shape[1], semconv.MAX_CLASS_PROBABILITIES)):
+        attributes[semconv.cbpe_class(k, "predicted_rows")] = int(rows[k])
+        attributes[semconv.cbpe_class(k, "predicted_sum")] = float(chosen_sums[k])
+        attributes[semconv.cbpe_class(k, "sum")] = float(sums[k])
 
 
 def add_batch(baseline: Baseline, outputs: Outputs | None, attributes: dict[str, Any]) -> None:

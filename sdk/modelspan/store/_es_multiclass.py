@@ -4,8 +4,10 @@ Single-row multiclass spans carry one attribute per class, ``ml.output.probabili
 predicted column ``ml.output.class``. Per class: a ``filter`` on the predicted column (and its
 complement), a ``range`` on the class's probability with its edges (``from`` inclusive, ``to``
 exclusive) and a ``sum`` of it. A batch span's flat vectors cannot be split into rows inside an
-aggregation (Elasticsearch flattens arrays): its rows are counted as unscored, as the binary
-``score_sums`` does (docs/estimation.md). The body is type-checked in ``tests/contract``.
+aggregation (Elasticsearch flattens arrays): a batch that recorded its per-class sums with the asked
+calibration (``ml.estimation.cbpe.class.<k>.*``, every row) gives them, summed (``ClassScoreSums.expected``:
+no score order, so no ROC-AUC for those rows); any other batch's rows are counted as unscored, as the
+binary ``score_sums`` does (docs/estimation.md). The body is type-checked in ``tests/contract``.
 """
 
 from __future__ import annotations
@@ -32,9 +34,25 @@ def _usable(classes: int) -> Body:
         {"range": {_probability(k): {"gte": 0.0, "lte": 1.0}}} for k in range(classes))]}}
 
 
-def class_score_sums_body(window: Window, model: str, version: str, edges: Sequence[Sequence[float]]) -> Body:
+def _summed(classes: int) -> Body:
+    """Sums of a batch's per-class CBPE scalars (3 per class, whatever the traffic) and its row counts."""
+    sums: Body = {name: {"sum": {"field": attr(field)}} for name, field in (
+        ("vectors", semconv.CBPE_VECTORS), ("unusable", semconv.CBPE_UNUSABLE))}
+    for k in range(min(classes, semconv.MAX_CLASS_PROBABILITIES)):
+        for suffix in SUFFIXES:
+            sums[f"class_{k}_{suffix}"] = {"sum": {"field": attr(semconv.cbpe_class(k, suffix))}}
+    return sums
+
+
+SUFFIXES = ("predicted_rows", "predicted_sum", "sum")
+"""A multiclass batch's per-class scalars (``instrumentation/_expected_performance.py``)."""
+
+
+def class_score_sums_body(window: Window, model: str, version: str, edges: Sequence[Sequence[float]],
+                          calibration: str | None = None) -> Body:
     """Rows and probability sums per (class, predicted it, interval) of a model version's single-row
-    spans in ``window``, and the rows of the calls without a usable vector."""
+    spans in ``window``, the rows of the calls without a usable vector; with ``calibration``, the per-class
+    sums of the batches that recorded them with it."""
     per_class: Body = {}
     for k, class_edges in enumerate(edges):
         field = _probability(k)
@@ -44,6 +62,7 @@ def class_score_sums_body(window: Window, model: str, version: str, edges: Seque
         per_class[f"class_{k}_predicted"] = {"filter": predicted, "aggs": intervals}
         per_class[f"class_{k}_other"] = {"filter": {"bool": {"must_not": [predicted]}}, "aggs": intervals}
     predicted_column = {"exists": {"field": attr(semconv.OUTPUT_CLASS)}}
+    summed = {"term": {attr(semconv.CBPE_CALIBRATION): calibration or ""}}
     return {
         "size": 0,
         "track_total_hits": False,
@@ -52,8 +71,10 @@ def class_score_sums_body(window: Window, model: str, version: str, edges: Seque
             "single": {"filter": _usable(len(edges)), "aggs": per_class},
             "with_class": {"filter": predicted_column},
             # calls without a vector (batches, other outputs): their rows, a call without a size being one
-            "rest": {"filter": {"bool": {"must_not": [predicted_column]}},
+            "rest": {"filter": {"bool": {"must_not": [predicted_column, summed]}},
                      "aggs": {"rows": {"sum": {"field": attr(semconv.BATCH_SIZE), "missing": 1}}}},
+            "summed": {"filter": {"bool": {"filter": [summed], "must_not": [predicted_column]}},
+                       "aggs": _summed(len(edges))},
         },
     }
 
@@ -72,5 +93,13 @@ def parse_class_score_sums(response: Body, edges: Sequence[Sequence[float]]) -> 
     usable = int(single.get("doc_count", 0))
     rest = int(aggregations.get("rest", {}).get("rows", {}).get("value") or 0.0)
     invalid = int(aggregations.get("with_class", {}).get("doc_count", 0)) - usable
-    return ClassScoreSums(tuple(tuple(float(e) for e in per_class) for per_class in edges), cells, usable,
-                          rest + invalid)
+    summed = aggregations.get("summed", {})
+
+    def total(name: str) -> float:
+        return float(summed.get(name, {}).get("value") or 0.0)
+
+    vectors = round(total("vectors"))
+    expected = {k: (round(total(f"class_{k}_predicted_rows")), total(f"class_{k}_predicted_sum"),
+                    total(f"class_{k}_sum")) for k in range(len(edges))} if vectors else {}
+    return ClassScoreSums(tuple(tuple(float(e) for e in per_class) for per_class in edges), cells,
+                          usable + vectors, rest + invalid + round(total("unusable")), expected, vectors)

@@ -196,7 +196,7 @@ class ElasticsearchStore:
     def class_score_sums(self, window: Window, model: str, version: str,
                          edges: Sequence[Sequence[float]], calibration: str | None = None) -> ClassScoreSums:
         """Rows and probability sums of ``window`` per (class, predicted it, interval): one request."""
-        body = multiclass.class_score_sums_body(window, model, version, edges)
+        body = multiclass.class_score_sums_body(window, model, version, edges, calibration)
         return multiclass.parse_class_score_sums(self._search(self.spans_index, body), edges)
 
     def labelled_predictions(self, window: Window, model: str, version: str) -> list[LabelledPrediction]:

@@ -304,7 +304,8 @@ class ClassScoreSums:
     that column's probability): rows and probability sum.
 
     The probabilities are ``ml.output.probability.<k>`` with ``ml.output.class`` (single-row calls) or
-    the vectors of ``ml.output.probabilities`` (batches, SQLite only: docs/estimation.md). Interval 0
+    the vectors of ``ml.output.probabilities`` (batches, SQLite; Elasticsearch adds up their per-class sums
+    instead, ``expected``: docs/estimation.md). Interval 0
     lies below ``edges[k][0]``, interval ``i`` in ``[edges[k][i-1], edges[k][i])``. Counts and sums add
     across windows; multiclass estimation turns them into exact sums of calibrated probabilities.
     Rows without a usable vector of ``len(edges)`` probabilities are counted in ``unscored``.
@@ -314,8 +315,14 @@ class ClassScoreSums:
     cells: dict[tuple[int, bool, int], tuple[int, float]] = field(default_factory=dict)
     """(class column, predicted it, interval) -> (rows, sum of that column's probabilities)."""
     rows: int = 0
-    """Rows with a usable probability vector (each appears once per class in ``cells``)."""
+    """Rows with a usable probability vector (each appears once per class in ``cells``, or is ``ungrouped``)."""
     unscored: int = 0
+    expected: dict[int, tuple[int, float, float]] = field(default_factory=dict)
+    """Rows of batches known by their per-call sums only (``ml.estimation.cbpe.class.<k>.*``, when asked with
+    the calibration's fingerprint; Elasticsearch): class column -> (rows predicted it, Σ calibrated p̂_k over
+    them, Σ calibrated p̂_k over every such row). Not in ``cells``: no order of scores, so no ROC-AUC."""
+    ungrouped: int = 0
+    """Rows (counted in ``rows``) known by ``expected`` only."""
 
 
 class StoreError(RuntimeError):
