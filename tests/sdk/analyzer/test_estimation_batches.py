@@ -237,7 +237,8 @@ def test_elasticsearch_estimates_every_row_of_multiclass_batches(multiclass_base
         assert "without a probability vector" not in estimated[metric][findings.SUMMARY]
     roc_auc = estimated["roc_auc"]
     assert not roc_auc[findings.FLAGGED] and "ROC-AUC not estimated" in roc_auc[findings.SUMMARY]
-    typecheck([Case("class score sums with batch sums", "SearchBody", class_score_sums_body(*where, calibration.fingerprint))])
+    typecheck([Case("class score sums with batch sums", "SearchBody",
+                    class_score_sums_body(*where, calibration.fingerprint))])
 
 
 def test_a_multiclass_batch_records_its_per_class_sums(multiclass_baseline: Baseline) -> None:
