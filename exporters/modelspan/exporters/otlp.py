@@ -241,8 +241,8 @@ class OTLPSpanExporter(SpanExporter):
         requests, left_out = flush_requests(kept, namespace, self._process, flush)
         self._send([request.SerializeToString() for request in requests], len(kept))
         if bad or left_out:
-            raise ValueError(f"{bad} profiles with a non-finite row count and {left_out} per-feature documents "
-                             "with a non-finite value were not sent")
+            raise ValueError(f"{bad} profiles with a non-finite row count and {left_out} documents with a "
+                             "non-finite value or too large for a receiver were not sent")
         return len(kept)
 
     def _send(self, bodies: Sequence[bytes], profiles: int) -> None:
