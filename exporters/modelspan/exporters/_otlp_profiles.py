@@ -49,8 +49,8 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from modelspan import semconv
-from modelspan._version import __version__
 from modelspan._sketch import LOG_GAMMA
+from modelspan._version import __version__
 from modelspan.elasticsearch import profiles as shape
 
 _log = logging.getLogger(__name__)
