@@ -2,8 +2,8 @@
 
 ``OTLPSpanExporter`` wraps opentelemetry-python's OTLP span exporter (HTTP or gRPC, chosen by
 ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` as before) and adds
-``export_profiles``: each profile flush becomes one OTLP metrics export (protobuf), encoded by
-``_otlp_profiles`` (operations) and ``_otlp_features`` (the per-feature part) so that the
+``export_profiles``: each profile flush becomes OTLP metrics requests (protobuf, about 1 MiB of whole
+documents each), encoded by ``_otlp_profiles`` (operations) and ``_otlp_features`` (per feature) so that the
 OpenTelemetry Collector's ``elasticsearch`` exporter writes the same documents as the direct exporter
 (docs/profiles.md, "Through the OpenTelemetry Collector").
 
