@@ -152,7 +152,7 @@ def test_a_document_with_a_non_finite_value_is_left_out_and_counted(receiver: OT
     profile.features[("huge", None)] = huge
     exporter = _exporter(receiver)
     try:
-        with pytest.raises(ValueError, match="1 per-feature documents with a non-finite value"):
+        with pytest.raises(ValueError, match="1 documents with a non-finite value"):
             exporter.export_profiles([profile])
     finally:
         exporter.shutdown()

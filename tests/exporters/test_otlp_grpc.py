@@ -108,3 +108,27 @@ def test_grpc_profiles_are_gzipped_when_the_environment_says_so(service: tuple[_
         exporter.shutdown()
     (expected,), _ = flush_requests(profiles, "default", "1-ab", 0)
     assert servicer.received == [expected]
+
+
+def test_wide_operations_fit_a_grpc_receivers_4_mib_only_split(service: tuple[_Service, str]) -> None:
+    from tests.exporters.test_otlp_request_size import _wide
+
+    servicer, endpoint = service
+    flush = [_wide(f"encoder.layer{number}") for number in range(128)]  # ~5 MB of operations documents
+    sender = GrpcProfileSender(endpoint, {}, 5.0, Backoff(initial=0.01, maximum=0.05))
+    (unsplit,), _ = flush_requests(flush, "default", "1-ab", 0, budget=2**40)
+    try:
+        with pytest.raises(grpc.RpcError) as refused:  # what one request of the whole flush would meet
+            sender._stub.Export(unsplit, timeout=5.0)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        sender.close()
+    exporter = OTLPSpanExporter(InMemorySpanExporter(), sender=GrpcProfileSender(
+        endpoint, {}, 5.0, Backoff(initial=0.01, maximum=0.05)), profile_namespace="default")
+    exporter._process = "1-ab"
+    try:
+        assert exporter.export_profiles(flush) == 128
+    finally:
+        exporter.shutdown()
+    assert len(servicer.received) >= 5 and servicer.received == flush_requests(flush, "default", "1-ab", 0)[0]
+    assert len([doc for request in servicer.received for doc in to_documents(request)]) == 128

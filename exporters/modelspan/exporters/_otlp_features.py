@@ -28,9 +28,10 @@ histogram has at most ``width + 1`` bounds; a ``category`` or ``path`` document 
 its kind and baseline id, or feature, category and baseline id, or path and label), their values
 bounded by the SDK's own bounds (``_feature_profiles``: features, tracked categories, paths, labels).
 The metric names are fixed: 31 here, 40 with the operations part, whatever the number of features.
-A flush is sent as requests of about ``MAX_REQUEST_BYTES`` at most, each holding whole documents:
-at the SDK's bounds (202 features, 64 tracked categories each, 200 paths x 50 labels) a flush could
-pass the 4 MiB an OTLP/gRPC receiver accepts by default.
+A flush is sent as requests of about ``MAX_REQUEST_BYTES`` at most, each holding whole documents
+(``_otlp_profiles.Requests``, for the operations part too): at the SDK's bounds (4,096 profile keys with
+latency histograms of up to ``MAX_LATENCY_BUCKETS`` bounds; 202 features, 64 tracked categories each,
+200 paths x 50 labels) one request could pass the 4 MiB an OTLP/gRPC receiver accepts by default.
 
 >>> point = bins_point({"values": [0, 2], "counts": [3, 1]}, [], 0)
 >>> list(point.explicit_bounds), list(point.bucket_counts)
@@ -50,14 +51,21 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from modelspan import semconv
 from modelspan.elasticsearch import feature_profiles as fp
 from modelspan.elasticsearch import profiles as shape
-from modelspan.exporters._otlp_profiles import FLUSH_ATTRIBUTE, Metrics, attributes_of, request_metrics
+from modelspan.exporters._otlp_profiles import (
+    FLUSH_ATTRIBUTE,
+    MAX_REQUEST_BYTES,
+    Metrics,
+    Requests,
+    attributes_of,
+    operations_cost,
+)
 
 HISTOGRAMS: Final = frozenset((fp.BINS_METRIC, fp.CATEGORIES_METRIC))
 GAUGES: Final = frozenset((fp.feature_metric(semconv.STAT_MIN), fp.feature_metric(semconv.STAT_MAX),
                            fp.WIDTH_METRIC))
 UPDOWN: Final = frozenset((fp.feature_metric(semconv.STAT_SUM), fp.feature_metric(semconv.STAT_SUM_SQ)))
-MAX_REQUEST_BYTES: Final = 2**20
-"""A flush's requests stay about this small (1 MiB; an OTLP/gRPC receiver takes 4 MiB by default)."""
+__all__ = ["GAUGES", "HISTOGRAMS", "MAX_REQUEST_BYTES", "UPDOWN", "add_document", "bins_point", "feature_documents",
+           "flush_requests"]
 
 
 def bins_point(histogram: Mapping[str, Sequence[int]], attributes: list[KeyValue],
@@ -110,16 +118,17 @@ def flush_requests(profiles: Sequence[Any], namespace: str, process: str, flush:
                    budget: int = MAX_REQUEST_BYTES) -> tuple[list[ExportMetricsServiceRequest], int]:
     """One flush, operations and per-feature parts, as OTLP metrics requests; and the documents left out.
 
-    The first request holds the operations data points, then the per-feature documents follow in
-    order, each document's data points together in one request (the Collector groups per request,
-    so no document is split), a new request begun when ``budget`` bytes would be passed.
+    The operations documents come first, then the per-feature documents in order, each document's data
+    points together in one request (the Collector groups per request, so no document is split), a new
+    request begun when ``budget`` bytes would be passed (``Requests``). Left out, and counted: documents
+    with a non-finite value, and any too large for a receiver.
     """
-    if not profiles:
-        return [], 0
-    request, metrics = request_metrics(namespace)
+    requests, left_out = Requests(namespace, budget), 0
     for profile in profiles:
-        metrics.add(profile, process, flush)
-    requests, size, left_out = [request], request.ByteSize(), 0
+        metrics = requests.place(operations_cost(profile, process, flush),
+                                 f"the operations of {profile.model} {profile.version} {profile.module!r}")
+        if metrics is not None:
+            metrics.add(profile, process, flush)
     for profile in profiles:
         for document in feature_documents(profile, namespace, process, flush):
             values = document[shape.METRICS]
@@ -127,11 +136,7 @@ def flush_requests(profiles: Sequence[Any], namespace: str, process: str, flush:
                 left_out += 1
                 continue
             points = attributes_of({**document["attributes"], FLUSH_ATTRIBUTE: int(flush)})
-            cost = _cost(points, values)
-            if size + cost > budget and size:
-                request, metrics = request_metrics(namespace)
-                requests.append(request)
-                size = 0
-            add_document(metrics, points, values, int(profile.start_ns))
-            size += cost
-    return requests, left_out
+            metrics = requests.place(_cost(points, values), f"a per-feature document of {profile.model}")
+            if metrics is not None:
+                add_document(metrics, points, values, int(profile.start_ns))
+    return requests.requests, left_out + requests.left_out

@@ -21,6 +21,16 @@ one document per profile, the fields of ``modelspan.elasticsearch.profiles``:
 - ``ml.profile.flush`` (the flush number) travels as one more attribute: the mapping does not
   index it, but with ``ml.profile.process`` it tells a Collector retry's duplicate from a second flush.
 
+Size: ``Requests`` owns a flush's request budget for both parts. A document (all data points of one
+profile, or of one per-feature document) goes whole into the current request unless that request
+already holds one and the document's cost would take it past ``MAX_REQUEST_BYTES``; then a new request
+begins. So no request exceeds the budget plus one document. The largest operations document at the
+SDK's bounds: its latency histogram has at most ``MAX_LATENCY_BUCKETS`` bounds (every sketch bucket an
+``int64`` nanosecond latency can reach, and zero), 16 bytes each (a bound and a count), about 35 kB
+with 9 data points of ~300 bytes of attributes: far below the 4 MiB an OTLP/gRPC receiver accepts by
+default. Only unbounded names (a model, version or module name of megabytes) could pass
+``MAX_DOCUMENT_BYTES``; such a document is left out, logged and counted (the flush then raises).
+
 >>> request, _ = request_metrics("default")
 >>> request.resource_metrics[0].resource.attributes[0].value.string_value
 'metrics-modelspan.profile-default'
@@ -28,6 +38,8 @@ one document per profile, the fields of ``modelspan.elasticsearch.profiles``:
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -37,9 +49,20 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as pb
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from modelspan import semconv
+from modelspan._sketch import LOG_GAMMA
 from modelspan._version import __version__
 from modelspan.elasticsearch import profiles as shape
 
+_log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES: Final = 2**20
+"""A flush's requests stay about this small (1 MiB; an OTLP/gRPC receiver takes 4 MiB by default)."""
+MAX_DOCUMENT_BYTES: Final = 4 * 2**20 - 2**16
+"""A document costing more is left out (counted): it could not travel whole in a request a receiver takes."""
+MAX_LATENCY_BUCKETS: Final = math.ceil(math.log(2**63) / LOG_GAMMA) + 2
+"""The latency histogram's most bounds: sketch buckets 0 (1 ns) to that of 2**63 ns, and the zeros."""
+_METRIC_HEADERS: Final = 48 * 64
+"""A request's metric headers (names, kinds): at most 48 metrics of less than 64 bytes (40 in use)."""
 SCOPE: Final = "modelspan"
 INDEX_ATTRIBUTE: Final = "elasticsearch.index"
 """The Collector's routing attribute: the document goes to this index (data stream)."""
@@ -123,6 +146,43 @@ class Metrics:
                                 (shape.LATENCY_MAX_METRIC, profile.latency_max)):
                 self.metric(name, "gauge").gauge.data_points.add(
                     attributes=attributes, time_unix_nano=time_ns, as_int=int(value))
+
+
+def operations_cost(profile: Any, process: str, flush: int) -> int:
+    """At least the serialized bytes of one profile's operations data points (attributes repeat on each)."""
+    per_point = sum(int(kv.ByteSize()) + 3 for kv in attributes_of(_point_attributes(profile, process, flush))) + 24
+    points = len(_INT_SUMS) + 2 + (2 if profile.latency_min is not None else 0)  # + rows, latency, extremes
+    bounds = len(profile.buckets) + (1 if profile.zeros else 0) + 1
+    return points * per_point + 128 + 16 * (bounds + 1)  # the hint, count, sum, min, max; bounds and counts
+
+
+class Requests:
+    """The requests of one flush, filled with whole documents (the one owner of the size budget).
+
+    ``place(cost, what)`` gives the metrics to add one document's data points to: the current request's,
+    unless it holds a document already and ``cost`` would take it past ``budget``, then a new request's.
+    A request thus stays within ``budget`` plus one document. A document costing more than
+    ``MAX_DOCUMENT_BYTES`` gets ``None``: left out, logged and counted in ``left_out``.
+    """
+
+    def __init__(self, namespace: str, budget: int = MAX_REQUEST_BYTES) -> None:
+        self.namespace, self.budget = namespace, budget
+        self.requests: list[ExportMetricsServiceRequest] = []
+        self.size = self.held = self.left_out = 0
+        self._metrics: Metrics | None = None
+
+    def place(self, cost: int, what: str) -> Metrics | None:
+        if cost > MAX_DOCUMENT_BYTES:
+            self.left_out += 1
+            _log.warning("modelspan: left out %s of about %d bytes, more than an OTLP receiver accepts", what, cost)
+            return None
+        if self._metrics is None or (self.held and self.size + cost > self.budget):
+            request, self._metrics = request_metrics(self.namespace)
+            self.requests.append(request)
+            self.size, self.held = int(request.ByteSize()) + _METRIC_HEADERS, 0
+        self.size += cost
+        self.held += 1
+        return self._metrics
 
 
 def request_metrics(namespace: str) -> tuple[ExportMetricsServiceRequest, Metrics]:

@@ -2,8 +2,8 @@
 
 ``OTLPSpanExporter`` wraps opentelemetry-python's OTLP span exporter (HTTP or gRPC, chosen by
 ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` as before) and adds
-``export_profiles``: each profile flush becomes one OTLP metrics export (protobuf), encoded by
-``_otlp_profiles`` (operations) and ``_otlp_features`` (the per-feature part) so that the
+``export_profiles``: each profile flush becomes OTLP metrics requests (protobuf, about 1 MiB of whole
+documents each), encoded by ``_otlp_profiles`` (operations) and ``_otlp_features`` (per feature) so that the
 OpenTelemetry Collector's ``elasticsearch`` exporter writes the same documents as the direct exporter
 (docs/profiles.md, "Through the OpenTelemetry Collector").
 
@@ -241,8 +241,8 @@ class OTLPSpanExporter(SpanExporter):
         requests, left_out = flush_requests(kept, namespace, self._process, flush)
         self._send([request.SerializeToString() for request in requests], len(kept))
         if bad or left_out:
-            raise ValueError(f"{bad} profiles with a non-finite row count and {left_out} per-feature documents "
-                             "with a non-finite value were not sent")
+            raise ValueError(f"{bad} profiles with a non-finite row count and {left_out} documents with a "
+                             "non-finite value or too large for a receiver were not sent")
         return len(kept)
 
     def _send(self, bodies: Sequence[bytes], profiles: int) -> None:
